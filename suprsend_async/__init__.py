@@ -1,0 +1,41 @@
+"""suprsend_async: an asyncio/trio-native client for the SuprSend notification hub."""
+
+from ._attachments import Attachment
+from ._auth import BearerAuth, WorkspaceSignatureAuth
+from ._client import AsyncSuprsend
+from ._exceptions import (
+    SuprsendAPIError,
+    SuprsendConfigError,
+    SuprsendError,
+    SuprsendTimeoutError,
+    SuprsendTransportError,
+    SuprsendValidationError,
+)
+from ._limits import DEFAULT_LIMITS, Limits
+from ._models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
+from ._response import TriggerResponse
+from ._retry import RetryEvent, RetryPolicy
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "AsyncSuprsend",
+    "Attachment",
+    "BearerAuth",
+    "Event",
+    "Limits",
+    "ObjectRecipient",
+    "Recipient",
+    "RetryEvent",
+    "RetryPolicy",
+    "SuprsendAPIError",
+    "SuprsendConfigError",
+    "SuprsendError",
+    "SuprsendTimeoutError",
+    "SuprsendTransportError",
+    "SuprsendValidationError",
+    "TriggerResponse",
+    "WorkflowTriggerRequest",
+    "WorkspaceSignatureAuth",
+    "__version__",
+]

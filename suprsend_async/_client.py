@@ -1,0 +1,259 @@
+"""AsyncSuprsend: the facade users hold for the life of their app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._auth import BearerAuth, WorkspaceSignatureAuth
+from ._exceptions import SuprsendConfigError, SuprsendTransportError
+from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
+from ._models import Event
+from ._response import TriggerResponse
+from ._retry import RetryEvent, RetryPolicy
+from ._serialization import EncodedRecord, Serializer
+from ._transport import (
+    CONTENT_TYPE,
+    DEFAULT_TIMEOUT,
+    HubTransport,
+    client_user_agent,
+    user_agent,
+)
+
+__all__ = ["AsyncSuprsend"]
+
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+def _require_credential(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SuprsendConfigError(f"missing {name}: a non-empty string is required")
+    return value.strip()
+
+
+def _base_url(value: str | None) -> httpx.URL:
+    raw = (value or "").strip() or DEFAULT_BASE_URL
+    try:
+        url = httpx.URL(raw if raw.endswith("/") else raw + "/")
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise SuprsendConfigError(f"invalid base_url {raw!r}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise SuprsendConfigError(
+            f"invalid base_url {raw!r}: an http(s) URL with a host is required"
+        )
+    if url.userinfo:
+        raise SuprsendConfigError("invalid base_url: credentials in the URL are not allowed")
+    return url
+
+
+def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    if value is None:
+        raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
+    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
+    if None in (timeout.connect, timeout.read, timeout.write, timeout.pool):
+        raise SuprsendConfigError("every part of the timeout must be set; None means forever")
+    return timeout
+
+
+class AsyncSuprsend:
+    """An asyncio/trio client for SuprSend, meant to be created once and shared.
+
+    Use it as ``async with AsyncSuprsend(key, secret) as client:`` or call
+    :meth:`aclose` when done. All options are keyword-only:
+
+    - ``base_url``: the hub (default ``https://hub.suprsend.com/``).
+    - ``timeout``: seconds or an ``httpx.Timeout`` for each request (default
+      30 s, 5 s to connect). ``None`` is refused: nothing may hang forever.
+    - ``http_client``: an ``httpx.AsyncClient`` to use; it is never closed
+      by this client.
+    - ``retry``: the :class:`RetryPolicy`; only requests carrying an
+      idempotency key are ever retried.
+    - ``auto_idempotency_keys``: give every request or record without a key
+      a fresh UUID key (reused across its retries), making all sends safe
+      to retry. Off by default: a generated key cannot deduplicate a send
+      that your own code repeats.
+    - ``max_concurrency``: bulk requests in flight at once.
+    - ``on_retry``: called with a :class:`RetryEvent` before each retry.
+    - ``app_info``: a short string about your app, sent in the client header.
+    """
+
+    def __init__(
+        self,
+        workspace_key: str,
+        workspace_secret: str,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        auto_idempotency_keys: bool = False,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        on_retry: Callable[[RetryEvent], Any] | None = None,
+        app_info: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        key = _require_credential(workspace_key, "workspace_key")
+        secret = _require_credential(workspace_secret, "workspace_secret")
+        self._setup(
+            auth=WorkspaceSignatureAuth(key, secret),
+            env=key,
+            event_path="v2/event/",
+            base_url=base_url,
+            timeout=timeout,
+            http_client=http_client,
+            retry=retry,
+            auto_idempotency_keys=auto_idempotency_keys,
+            max_concurrency=max_concurrency,
+            on_retry=on_retry,
+            app_info=app_info,
+            limits=limits,
+        )
+
+    @classmethod
+    def from_api_key(
+        cls,
+        api_key: str,
+        *,
+        workspace_uid: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        auto_idempotency_keys: bool = False,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        on_retry: Callable[[RetryEvent], Any] | None = None,
+        app_info: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> AsyncSuprsend:
+        """A client authenticating with an API key (``Authorization: Bearer``).
+
+        Single events go to the REST path ``event/``; ``env`` is sent only
+        when ``workspace_uid`` is given.
+        """
+        self = cls.__new__(cls)
+        self._setup(
+            auth=BearerAuth(_require_credential(api_key, "api_key")),
+            env=workspace_uid.strip() if workspace_uid else None,
+            event_path="event/",
+            base_url=base_url,
+            timeout=timeout,
+            http_client=http_client,
+            retry=retry,
+            auto_idempotency_keys=auto_idempotency_keys,
+            max_concurrency=max_concurrency,
+            on_retry=on_retry,
+            app_info=app_info,
+            limits=limits,
+        )
+        return self
+
+    def _setup(
+        self,
+        *,
+        auth: httpx.Auth,
+        env: str | None,
+        event_path: str,
+        base_url: str | None,
+        timeout: float | httpx.Timeout,
+        http_client: httpx.AsyncClient | None,
+        retry: RetryPolicy | None,
+        auto_idempotency_keys: bool,
+        max_concurrency: int,
+        on_retry: Callable[[RetryEvent], Any] | None,
+        app_info: str | None,
+        limits: Limits,
+    ) -> None:
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise SuprsendConfigError("max_concurrency must be a positive integer")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
+        ua = user_agent()
+        self._env = env
+        self._event_path = event_path
+        self.auto_idempotency_keys = auto_idempotency_keys
+        self.max_concurrency = max_concurrency
+        self.limits = limits
+        self._serializer = Serializer(env=env, sdk_version=ua, limits=limits)
+        self._transport = HubTransport(
+            base_url=_base_url(base_url),
+            auth=auth,
+            timeout=_timeout(timeout),
+            headers={
+                "Content-Type": CONTENT_TYPE,
+                "User-Agent": ua,
+                "X-Suprsend-Client-User-Agent": client_user_agent(app_info),
+            },
+            retry_policy=retry or RetryPolicy(),
+            on_retry=on_retry,
+            http_client=http_client,
+            owns_http_client=http_client is None,
+            max_connections=max(max_concurrency * 2, 10),
+        )
+        # Imported here: the namespaces import this module's siblings only.
+        from ._namespaces import BulkEvents, Workflows
+
+        self.workflows = Workflows(self)
+        self.bulk_events = BulkEvents(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSuprsend(auth={self._transport.auth!r}, "
+            f"base_url={str(self._transport.base_url)!r})"
+        )
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._transport.base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._transport.retry_policy
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncSuprsend:
+        self._transport.client()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not a user-supplied ``http_client``)."""
+        await self._transport.aclose()
+
+    # -- single calls --------------------------------------------------------------
+
+    def _fresh_key(self, has_key: bool) -> str | None:
+        return None if has_key or not self.auto_idempotency_keys else str(uuid.uuid4())
+
+    async def track_event(
+        self, event: Event, *, retry: RetryPolicy | None = None
+    ) -> TriggerResponse:
+        """Send one event; retried (per ``retry`` or the client's policy) only if it has a key."""
+        if not isinstance(event, Event):
+            raise TypeError(f"track_event() takes an Event, got {type(event).__name__}")
+        record = self._serializer.encode_event(
+            event, idempotency_key=self._fresh_key(event.idempotency_key is not None)
+        )
+        return await self._send_single(self._event_path, record, retry)
+
+    async def _send_single(
+        self, path: str, record: EncodedRecord, policy: RetryPolicy | None
+    ) -> TriggerResponse:
+        try:
+            response, attempts = await self._transport.post(
+                path, record.body, retry=record.idempotency_key is not None, policy=policy
+            )
+        except SuprsendTransportError as exc:
+            return TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
+        return TriggerResponse.from_http(response.status_code, response.content, attempts=attempts)

@@ -1,0 +1,63 @@
+"""The error hierarchy. Every error the library raises derives from SuprsendError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SuprsendError(Exception):
+    """Base class of every error raised by suprsend_async."""
+
+
+class SuprsendConfigError(SuprsendError):
+    """The client was configured wrongly (missing credentials, bad base URL...)."""
+
+
+class SuprsendValidationError(SuprsendError, ValueError):
+    """A record broke a rule of the hub; raised before anything is sent.
+
+    ``field`` is a dotted path into the record (``recipients[3].$email``) and
+    ``rule`` says what was expected of it.
+    """
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.field, self.rule))
+
+
+class SuprsendAPIError(SuprsendError):
+    """The hub answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error_type: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.error_type = error_type
+        super().__init__(f"{status_code} {error_type or 'error'}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (self.message, self.status_code, self.error_type))
+
+
+def _rebuild_api_error(message: str, status_code: int, error_type: str | None) -> SuprsendAPIError:
+    return SuprsendAPIError(message, status_code=status_code, error_type=error_type)
+
+
+class SuprsendTransportError(SuprsendError):
+    """The request never got a complete answer (connection refused, dropped, timed out)."""
+
+    #: how many attempts were made before giving up
+    attempts: int = 1
+
+
+class SuprsendTimeoutError(SuprsendTransportError):
+    """The request, or the whole call with its retries, ran out of time."""

@@ -1,0 +1,134 @@
+"""What a call returns, parsed from every body form the hub is known to send."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import attrs
+
+from ._exceptions import SuprsendAPIError, SuprsendTimeoutError, SuprsendTransportError
+
+__all__ = ["TriggerResponse", "parse_body", "parse_error"]
+
+# The official SDKs report a request that got no answer as status 500.
+_NO_ANSWER_STATUS_CODE = 500
+
+
+def parse_body(content: bytes) -> Any:
+    """The body as JSON if it is JSON, else as text (None when empty)."""
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", errors="replace")
+
+
+def parse_error(status_code: int, raw: Any) -> tuple[str, str | None]:
+    """(message, error type) from any of the hub's error body forms."""
+    if isinstance(raw, dict):
+        error = raw.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+            error_type = error.get("type")
+            return (
+                str(message) if message is not None else f"HTTP {status_code}",
+                str(error_type) if error_type is not None else None,
+            )
+        if isinstance(error, str) and error:
+            return error, None
+        message = raw.get("message")
+        if message is not None:
+            return str(message), None
+        return json.dumps(raw, ensure_ascii=False), None
+    if isinstance(raw, str) and raw.strip():
+        return raw.strip(), None
+    if raw is not None and not isinstance(raw, str):
+        return json.dumps(raw, ensure_ascii=False), None
+    return f"HTTP {status_code} with an empty body", None
+
+
+@attrs.frozen(kw_only=True)
+class TriggerResponse:
+    """The outcome of one ``track_event`` or ``workflows.trigger`` call.
+
+    Errors from the hub and from the network come back as a response with
+    ``success=False`` (as with the official SDKs); call
+    :meth:`raise_for_status` to turn them into exceptions instead.
+    ``status_code`` is None when no HTTP answer arrived.
+    """
+
+    success: bool
+    status: Literal["success", "fail"]
+    status_code: int | None
+    message: str | None
+    message_id: str | None = None
+    error_type: str | None = None
+    raw_response: Any = None
+    attempts: int = 1
+    error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def from_http(cls, status_code: int, content: bytes, *, attempts: int = 1) -> TriggerResponse:
+        raw = parse_body(content)
+        if 200 <= status_code < 300:
+            message_id = raw.get("message_id") if isinstance(raw, dict) else None
+            message = message_id
+            if message is None and isinstance(raw, dict) and raw.get("message") is not None:
+                message = str(raw["message"])
+            return cls(
+                success=True,
+                status="success",
+                status_code=status_code,
+                message=message,
+                message_id=message_id,
+                raw_response=raw,
+                attempts=attempts,
+            )
+        message, error_type = parse_error(status_code, raw)
+        return cls(
+            success=False,
+            status="fail",
+            status_code=status_code,
+            message=message,
+            error_type=error_type,
+            raw_response=raw,
+            attempts=attempts,
+        )
+
+    @classmethod
+    def from_transport_error(cls, exc: BaseException, *, attempts: int = 1) -> TriggerResponse:
+        return cls(
+            success=False,
+            status="fail",
+            status_code=None,
+            message=str(exc),
+            error_type="timeout" if isinstance(exc, SuprsendTimeoutError) else "transport",
+            attempts=attempts,
+            error=exc,
+        )
+
+    def raise_for_status(self) -> TriggerResponse:
+        """Return self on success; raise SuprsendAPIError or SuprsendTransportError otherwise."""
+        if self.success:
+            return self
+        if self.status_code is None:
+            if isinstance(self.error, SuprsendTransportError):
+                raise self.error
+            raise SuprsendTransportError(self.message or "no answer from the hub")
+        raise SuprsendAPIError(
+            self.message or "", status_code=self.status_code, error_type=self.error_type
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The official SDK's dict shape."""
+        return {
+            "success": self.success,
+            "status": self.status,
+            "status_code": (
+                self.status_code if self.status_code is not None else _NO_ANSWER_STATUS_CODE
+            ),
+            "message": self.message,
+            "raw_response": self.raw_response,
+        }

@@ -1,0 +1,256 @@
+"""When and how long to retry, and the one retry loop every request goes through.
+
+The rule that matters: a request is only retried when the hub can tell a
+repeat from a first delivery, i.e. when it carries an idempotency key.
+Whoever calls :func:`send_with_retries` decides that; this module decides
+which outcomes are transient, how long to wait, and when to give up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+import tenacity
+
+from ._exceptions import SuprsendTimeoutError, SuprsendTransportError
+
+__all__ = [
+    "RETRYABLE_STATUS_CODES",
+    "RetryEvent",
+    "RetryPolicy",
+    "parse_retry_after",
+    "send_with_retries",
+]
+
+logger = logging.getLogger("suprsend_async")
+
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How hard to try. Bounded by ``attempts`` *and* by ``deadline`` seconds.
+
+    The deadline covers the whole call: every attempt and every wait. No
+    wait is started that would end past it, and an attempt still running at
+    the deadline is cancelled. Waits grow exponentially from
+    ``wait_initial`` by ``wait_exp_base``, capped at ``wait_max``, plus up
+    to ``wait_jitter`` seconds of random jitter. A ``Retry-After`` from the
+    hub replaces the computed wait; if it asks for more than
+    ``max_retry_after`` or than what is left of the deadline, the call stops
+    and reports the last answer instead of sleeping.
+    """
+
+    attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    deadline: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    wait_initial: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
+    wait_max: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
+    wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
+    wait_jitter: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
+    max_retry_after: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+
+    @classmethod
+    def disabled(cls, *, deadline: float = 60.0) -> RetryPolicy:
+        """One attempt only (still bounded by ``deadline``)."""
+        return cls(attempts=1, deadline=deadline)
+
+    @classmethod
+    def instant(cls, attempts: int = 4, *, deadline: float = 60.0) -> RetryPolicy:
+        """Retries without waiting, Retry-After included: for users' test suites."""
+        return cls(
+            attempts=attempts,
+            deadline=deadline,
+            wait_initial=0.0,
+            wait_max=0.0,
+            wait_jitter=0.0,
+            max_retry_after=math.inf,
+        )
+
+    @property
+    def waits_disabled(self) -> bool:
+        return self.wait_max == 0 and self.wait_jitter == 0
+
+    def backoff(self, retry_number: int, rng: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number ``retry_number`` (1 for the first retry)."""
+        exp = self.wait_initial * self.wait_exp_base ** (retry_number - 1)
+        return min(self.wait_max, exp) + self.wait_jitter * rng()
+
+    def wait_for(self, retry_number: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return 0.0 if self.waits_disabled else retry_after
+        return self.backoff(retry_number)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def is_retryable_status(status_code: int) -> bool:
+    return status_code in RETRYABLE_STATUS_CODES
+
+
+@attrs.frozen(kw_only=True)
+class RetryEvent:
+    """Handed to the ``on_retry`` hook before each wait (for metrics)."""
+
+    path: str
+    attempt: int  # the attempt that just failed, 1-based
+    wait: float
+    reason: str
+
+
+Outcome = httpx.Response
+
+
+def describe(outcome: tenacity.Future) -> str:
+    if outcome.failed:
+        exc = outcome.exception()
+        return f"{type(exc).__name__}: {exc}"
+    response: httpx.Response = outcome.result()
+    return f"HTTP {response.status_code}"
+
+
+def _retry_after_of(state: tenacity.RetryCallState) -> float | None:
+    if state.outcome is None or state.outcome.failed:
+        return None
+    response: httpx.Response = state.outcome.result()
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
+def _should_retry(state: tenacity.RetryCallState) -> bool:
+    outcome = state.outcome
+    assert outcome is not None
+    if outcome.failed:
+        return isinstance(outcome.exception(), SuprsendTransportError)
+    response: httpx.Response = outcome.result()
+    return is_retryable_status(response.status_code)
+
+
+async def send_with_retries(
+    send_once: Callable[[], Awaitable[httpx.Response]],
+    *,
+    policy: RetryPolicy,
+    retry: bool,
+    path: str,
+    on_retry: Callable[[RetryEvent], Any] | None = None,
+) -> tuple[httpx.Response, int]:
+    """Run ``send_once()`` until it gives a final answer.
+
+    Returns the last response and the number of attempts. Raises the last
+    SuprsendTransportError when no answer came. ``send_once`` must build
+    (and sign) a fresh request each time it is called. With ``retry=False``
+    there is exactly one attempt.
+    """
+    started = time.monotonic()
+    attempts = policy.attempts if retry else 1
+
+    def time_left() -> float:
+        return policy.deadline - (time.monotonic() - started)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return policy.wait_for(state.attempt_number, _retry_after_of(state))
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= attempts:
+            return True
+        upcoming = state.upcoming_sleep
+        retry_after = _retry_after_of(state)
+        if retry_after is not None and retry_after > policy.max_retry_after:
+            logger.warning(
+                "not retrying %s: the hub asked to wait %.1fs, more than max_retry_after=%.1fs",
+                path,
+                retry_after,
+                policy.max_retry_after,
+            )
+            return True
+        if upcoming >= time_left():
+            logger.warning(
+                "not retrying %s: waiting %.2fs would pass the %.1fs deadline",
+                path,
+                upcoming,
+                policy.deadline,
+            )
+            return True
+        return False
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        assert state.outcome is not None
+        reason = describe(state.outcome)
+        logger.warning(
+            "retrying %s in %.2fs after attempt %d/%d failed: %s",
+            path,
+            state.upcoming_sleep,
+            state.attempt_number,
+            attempts,
+            reason,
+        )
+        if on_retry is not None:
+            on_retry(
+                RetryEvent(
+                    path=path,
+                    attempt=state.attempt_number,
+                    wait=state.upcoming_sleep,
+                    reason=reason,
+                )
+            )
+
+    attempts_made = 0
+
+    async def attempt() -> httpx.Response:
+        nonlocal attempts_made
+        attempts_made += 1
+        left = time_left()
+        if left <= 0:
+            raise SuprsendTimeoutError(f"deadline of {policy.deadline}s exhausted")
+        try:
+            with anyio.fail_after(left):
+                return await send_once()
+        except TimeoutError:
+            raise SuprsendTimeoutError(
+                f"deadline of {policy.deadline}s reached while waiting for the hub"
+            ) from None
+
+    def give_up(state: tenacity.RetryCallState) -> httpx.Response:
+        assert state.outcome is not None
+        result: httpx.Response = state.outcome.result()  # re-raises a transport error
+        return result
+
+    retrying = tenacity.AsyncRetrying(
+        sleep=anyio.sleep,
+        stop=stop,
+        wait=wait,
+        retry=_should_retry,
+        before_sleep=before_sleep,
+        retry_error_callback=give_up,
+    )
+    try:
+        response: httpx.Response = await retrying(attempt)
+    except SuprsendTransportError as exc:
+        exc.attempts = attempts_made
+        raise
+    return response, attempts_made

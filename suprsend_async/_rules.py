@@ -1,0 +1,201 @@
+"""The hub's validation rules as pure functions over wire values.
+
+One source of truth: the client's value objects call the field checks when
+they are built, and the emulator calls the body checks on what it receives.
+Every failure is a SuprsendValidationError naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._exceptions import SuprsendValidationError
+from ._limits import (
+    ALLOWED_RESERVED_EVENT_NAMES,
+    CHANNEL_KEYS,
+    CHANNEL_NAMES,
+    DEFAULT_LIMITS,
+    RESERVED_EVENT_PREFIXES,
+    TRIGGER_KEYS,
+    Limits,
+)
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def require_id(value: object, field: str) -> str:
+    """A string that is not empty once surrounding whitespace is stripped."""
+    if not isinstance(value, str):
+        raise SuprsendValidationError(field, f"must be a string, got {_type_name(value)}")
+    stripped = value.strip()
+    if not stripped:
+        raise SuprsendValidationError(field, "must not be empty or only whitespace")
+    return stripped
+
+
+def optional_key(value: object, field: str, max_length: int) -> str | None:
+    """None, or a string of at most ``max_length`` characters.
+
+    An empty string counts as unset, as in the official SDKs (they only send
+    these keys when truthy).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SuprsendValidationError(field, f"must be a string or None, got {_type_name(value)}")
+    if len(value) > max_length:
+        raise SuprsendValidationError(
+            field, f"must be at most {max_length} characters, got {len(value)}"
+        )
+    return value or None
+
+
+def require_mapping(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SuprsendValidationError(field, f"must be a mapping (dict), got {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise SuprsendValidationError(field, f"keys must be strings, got {_type_name(key)}")
+    return value
+
+
+def event_name(value: object, limits: Limits = DEFAULT_LIMITS, field: str = "event") -> str:
+    name = require_id(value, field)
+    if len(name) < limits.min_event_name_length:
+        raise SuprsendValidationError(
+            field, f"must be at least {limits.min_event_name_length} characters"
+        )
+    if name not in ALLOWED_RESERVED_EVENT_NAMES and name[:3].lower().startswith(
+        RESERVED_EVENT_PREFIXES
+    ):
+        raise SuprsendValidationError(
+            field, "names starting with '$' or 'ss_' are reserved by SuprSend"
+        )
+    return name
+
+
+def attachments(value: object, field: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    if not isinstance(value, list):
+        raise SuprsendValidationError(field, f"must be a list, got {_type_name(value)}")
+    for i, item in enumerate(value):
+        item_field = f"{field}[{i}]"
+        require_mapping(item, item_field)
+        if item.get("url") is not None:
+            require_id(item["url"], f"{item_field}.url")
+        elif item.get("data") is not None:
+            data = item["data"]
+            if not isinstance(data, str):
+                raise SuprsendValidationError(f"{item_field}.data", "must be a base64 string")
+            if len(data) >= limits.max_attachment_base64_bytes:
+                raise SuprsendValidationError(
+                    f"{item_field}.data",
+                    f"base64 file data must be under {limits.max_attachment_base64_bytes} bytes,"
+                    f" got {len(data)}",
+                )
+        else:
+            raise SuprsendValidationError(item_field, "must have either 'url' or 'data'")
+
+
+def recipient(value: object, field: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """A distinct_id string, a user object or an object reference."""
+    if isinstance(value, str):
+        require_id(value, field)
+        return
+    obj = require_mapping(value, field)
+    if "object_type" in obj or "id" in obj:
+        require_id(obj.get("object_type"), f"{field}.object_type")
+        require_id(obj.get("id"), f"{field}.id")
+    elif obj.get("is_transient") is True:
+        if obj.get("distinct_id") is not None:
+            require_id(obj["distinct_id"], f"{field}.distinct_id")
+    else:
+        require_id(obj.get("distinct_id"), f"{field}.distinct_id")
+    for key in CHANNEL_KEYS:
+        if key in obj:
+            entries = obj[key]
+            if not isinstance(entries, (list, tuple, str, Mapping)):
+                raise SuprsendValidationError(
+                    f"{field}.{key}", "must be a list of channel identities"
+                )
+            if isinstance(entries, (list, tuple)) and len(entries) > limits.max_channel_entries:
+                raise SuprsendValidationError(
+                    f"{field}.{key}",
+                    f"must have at most {limits.max_channel_entries} entries, got {len(entries)}",
+                )
+    if "$channels" in obj:
+        channels = obj["$channels"]
+        if not isinstance(channels, (list, tuple)) or not all(isinstance(c, str) for c in channels):
+            raise SuprsendValidationError(f"{field}.$channels", "must be a list of channel names")
+        unknown = sorted(set(channels) - CHANNEL_NAMES)
+        if unknown:
+            raise SuprsendValidationError(
+                f"{field}.$channels",
+                f"unknown channels {unknown}; allowed: {sorted(CHANNEL_NAMES)}",
+            )
+
+
+def recipients(value: object, field: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise SuprsendValidationError(field, f"must be a list, got {_type_name(value)}")
+    if not 1 <= len(value) <= limits.max_recipients:
+        raise SuprsendValidationError(
+            field, f"must have 1 to {limits.max_recipients} items, got {len(value)}"
+        )
+    for i, item in enumerate(value):
+        recipient(item, f"{field}[{i}]", limits)
+
+
+def record_size(size: int, limit: int, what: str) -> None:
+    if size > limit:
+        raise SuprsendValidationError(
+            "body", f"{what} is {size} bytes, larger than the limit of {limit} bytes"
+        )
+
+
+# -- whole bodies, as the hub receives them ------------------------------------
+
+
+def event_body(body: object, limits: Limits = DEFAULT_LIMITS, *, require_env: bool = True) -> None:
+    """Check one event object as it arrives on the wire."""
+    obj = require_mapping(body, "event body")
+    event_name(obj.get("event"), limits)
+    require_id(obj.get("distinct_id"), "distinct_id")
+    properties = require_mapping(obj.get("properties", {}), "properties")
+    if "$attachments" in properties:
+        attachments(properties["$attachments"], "properties.$attachments", limits)
+    if require_env:
+        require_id(obj.get("env"), "env")
+    optional_key(obj.get("$idempotency_key"), "$idempotency_key", limits.max_idempotency_key_length)
+    optional_key(obj.get("tenant_id"), "tenant_id", limits.max_tenant_id_length)
+    optional_key(obj.get("brand_id"), "brand_id", limits.max_tenant_id_length)
+
+
+def trigger_keys(body: Mapping[str, Any]) -> None:
+    unknown = sorted(set(body) - TRIGGER_KEYS)
+    if unknown:
+        raise SuprsendValidationError(
+            unknown[0], f"is not an allowed top-level key; allowed: {sorted(TRIGGER_KEYS)}"
+        )
+
+
+def trigger_body(body: object, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Check one workflow trigger object as it arrives on the wire."""
+    obj = require_mapping(body, "trigger body")
+    trigger_keys(obj)
+    require_id(obj.get("workflow"), "workflow")
+    recipients(obj.get("recipients"), "recipients", limits)
+    if obj.get("actor") is not None:
+        recipient(obj["actor"], "actor", limits)
+    data = require_mapping(obj.get("data", {}), "data")
+    if "$attachments" in data:
+        attachments(data["$attachments"], "data.$attachments", limits)
+    if obj.get("metadata") is not None:
+        require_mapping(obj["metadata"], "metadata")
+    optional_key(obj.get("$idempotency_key"), "$idempotency_key", limits.max_idempotency_key_length)
+    optional_key(obj.get("tenant_id"), "tenant_id", limits.max_tenant_id_length)
+    optional_key(
+        obj.get("cancellation_key"), "cancellation_key", limits.max_cancellation_key_length
+    )

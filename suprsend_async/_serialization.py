@@ -1,0 +1,266 @@
+"""From value objects to the exact bytes the hub receives.
+
+Each record is serialized once: the value object is turned into its wire
+form (an attrs class unstructured by cattrs), encoded to JSON bytes, checked
+against the size caps, and those bytes are what gets signed and sent, alone
+or joined into a bulk body.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from . import _rules
+from ._exceptions import SuprsendValidationError
+from ._limits import DEFAULT_LIMITS, Limits
+from ._models import Event, ObjectRecipient, Recipient, RecipientLike, WorkflowTriggerRequest
+
+__all__ = ["EncodedRecord", "Serializer", "dumps", "join_records", "recipient_to_wire"]
+
+
+# -- JSON -----------------------------------------------------------------------
+
+
+def _stdlib_dumps(obj: Any) -> bytes:
+    # Compact, UTF-8 (not \u-escaped, as the official SDKs send), and strict:
+    # NaN and Infinity are not JSON and the hub would refuse them.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+try:  # the optional "fast" extra
+    import orjson
+
+    _ORJSON_OPTIONS = (
+        orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
+
+    def _orjson_default(obj: Any) -> Any:
+        raise TypeError
+
+    def dumps(obj: Any) -> bytes:
+        try:
+            return orjson.dumps(obj, default=_orjson_default, option=_ORJSON_OPTIONS)
+        except TypeError:
+            # Anything orjson refuses (big ints, str subclasses, ...) gets the
+            # stdlib's verdict, so both encoders accept exactly the same input.
+            return _stdlib_dumps(obj)
+
+    JSON_ENCODER = "orjson"
+except ImportError:  # pragma: no cover - depends on the environment
+    dumps = _stdlib_dumps
+    JSON_ENCODER = "json"
+
+
+def join_records(records: list[bytes]) -> bytes:
+    """A JSON array body made from already-encoded records, without re-encoding."""
+    return b"[" + b",".join(records) + b"]"
+
+
+# -- wire forms -------------------------------------------------------------------
+
+_converter = cattrs.Converter()
+
+_RECIPIENT_RENAMES: dict[str, Any] = {
+    name: override(rename=f"${name}")
+    for name in (
+        "email",
+        "sms",
+        "whatsapp",
+        "inbox",
+        "androidpush",
+        "iospush",
+        "webpush",
+        "slack",
+        "ms_teams",
+        "channels",
+        "timezone",
+        "locale",
+        "preferred_language",
+    )
+}
+_unstructure_recipient_fields = make_dict_unstructure_fn(
+    Recipient,
+    _converter,
+    _cattrs_omit_if_default=True,
+    properties=override(omit=True),
+    **_RECIPIENT_RENAMES,
+)
+
+
+def _unstructure_recipient(recipient: Recipient) -> dict[str, Any]:
+    wire = _unstructure_recipient_fields(recipient)
+    for key, value in wire.items():
+        if isinstance(value, tuple):
+            wire[key] = list(value)
+    wire.update(recipient.properties)
+    return wire
+
+
+_converter.register_unstructure_hook(Recipient, _unstructure_recipient)
+_converter.register_unstructure_hook(
+    ObjectRecipient, lambda o: {"object_type": o.object_type, "id": o.id}
+)
+
+
+def recipient_to_wire(recipient: RecipientLike | object) -> Any:
+    """A recipient as the hub's JSON sees it; other values pass through for validation."""
+    if isinstance(recipient, (Recipient, ObjectRecipient)):
+        return _converter.unstructure(recipient)
+    return recipient
+
+
+@attrs.frozen
+class _EventWire:
+    insert_id: str
+    time: int
+    event: str
+    env: str | None
+    distinct_id: str
+    properties: dict[str, Any]
+    idempotency_key: str | None = None
+    tenant_id: str | None = None
+    brand_id: str | None = None
+
+
+@attrs.frozen
+class _TriggerWire:
+    workflow: str
+    recipients: list[Any]
+    data: dict[str, Any]
+    actor: Any = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    tenant_id: str | None = None
+    cancellation_key: str | None = None
+
+
+_unstructure_event = make_dict_unstructure_fn(
+    _EventWire,
+    _converter,
+    _cattrs_omit_if_default=True,
+    insert_id=override(rename="$insert_id", omit_if_default=False),
+    time=override(rename="$time", omit_if_default=False),
+    properties=override(omit_if_default=False, unstruct_hook=lambda v: v),
+    idempotency_key=override(rename="$idempotency_key"),
+)
+_unstructure_trigger = make_dict_unstructure_fn(
+    _TriggerWire,
+    _converter,
+    _cattrs_omit_if_default=True,
+    recipients=override(unstruct_hook=lambda v: v),
+    data=override(omit_if_default=False, unstruct_hook=lambda v: v),
+    actor=override(unstruct_hook=lambda v: v),
+    metadata=override(unstruct_hook=lambda v: v),
+    idempotency_key=override(rename="$idempotency_key"),
+)
+
+
+def _with_attachments(
+    payload: dict[str, Any], attachments: tuple[Any, ...], tail: dict[str, Any]
+) -> dict[str, Any]:
+    if not attachments and not tail:
+        return payload
+    merged = dict(payload)
+    if attachments:
+        existing = merged.get("$attachments")
+        merged["$attachments"] = [
+            *(existing if isinstance(existing, list) else ()),
+            *(a.to_wire() for a in attachments),
+        ]
+    merged.update(tail)
+    return merged
+
+
+# -- the serializer -------------------------------------------------------------------
+
+
+@attrs.frozen
+class EncodedRecord:
+    """One record's final bytes, plus what the bulk and retry layers need to know."""
+
+    body: bytes
+    idempotency_key: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Serializer:
+    """Turns events and trigger requests into wire bytes for one workspace."""
+
+    env: str | None
+    sdk_version: str
+    limits: Limits = DEFAULT_LIMITS
+    clock: Callable[[], float] = time.time
+
+    def event_body(self, event: Event, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        wire = _EventWire(
+            insert_id=str(uuid.uuid4()),
+            time=int(self.clock() * 1000),
+            event=event.event_name,
+            env=self.env,
+            distinct_id=event.distinct_id,
+            properties=_with_attachments(
+                event.properties, event.attachments, {"$ss_sdk_version": self.sdk_version}
+            ),
+            idempotency_key=idempotency_key or event.idempotency_key,
+            tenant_id=event.tenant_id,
+            brand_id=event.brand_id,
+        )
+        body: dict[str, Any] = _unstructure_event(wire)
+        return body
+
+    def trigger_body(
+        self, request: WorkflowTriggerRequest, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        wire = _TriggerWire(
+            workflow=request.workflow,
+            recipients=[recipient_to_wire(r) for r in request.recipients],
+            data=_with_attachments(request.data, request.attachments, {}),
+            actor=recipient_to_wire(request.actor),
+            metadata=request.metadata,
+            idempotency_key=idempotency_key or request.idempotency_key,
+            tenant_id=request.tenant_id,
+            cancellation_key=request.cancellation_key,
+        )
+        body: dict[str, Any] = _unstructure_trigger(wire)
+        return body
+
+    def encode_event(self, event: Event, *, idempotency_key: str | None = None) -> EncodedRecord:
+        body = self.event_body(event, idempotency_key=idempotency_key)
+        data = _encode(body, ("properties",))
+        _rules.record_size(len(data), self.limits.max_single_event_bytes, "event")
+        return EncodedRecord(data, body.get("$idempotency_key"))
+
+    def encode_trigger(
+        self, request: WorkflowTriggerRequest, *, idempotency_key: str | None = None
+    ) -> EncodedRecord:
+        body = self.trigger_body(request, idempotency_key=idempotency_key)
+        data = _encode(body, ("data", "recipients", "actor", "metadata"))
+        _rules.record_size(
+            len(data) + self.limits.workflow_record_overhead_bytes,
+            self.limits.max_body_bytes,
+            "workflow trigger (with the hub's per-record overhead)",
+        )
+        return EncodedRecord(data, body.get("$idempotency_key"))
+
+
+def _encode(body: dict[str, Any], suspects: tuple[str, ...]) -> bytes:
+    try:
+        return dumps(body)
+    except (TypeError, ValueError) as exc:
+        # Only on failure: find which part of the record is to blame.
+        field = "body"
+        for name in suspects:
+            try:
+                dumps(body.get(name))
+            except (TypeError, ValueError):
+                field = name
+                break
+        raise SuprsendValidationError(field, f"must be JSON-serializable: {exc}") from None

@@ -1,0 +1,115 @@
+"""The HTTP edge: one shared httpx.AsyncClient, signing, timeouts, retries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import httpx
+
+from ._exceptions import SuprsendError, SuprsendTimeoutError, SuprsendTransportError
+from ._retry import RetryEvent, RetryPolicy, send_with_retries
+from ._version import __version__
+
+__all__ = ["DEFAULT_TIMEOUT", "HubTransport", "client_user_agent", "user_agent"]
+
+logger = logging.getLogger("suprsend_async")
+
+# No request may hang forever (the official Python SDK sets no timeout at all).
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def user_agent() -> str:
+    python = platform.python_version()
+    return f"suprsend-async/{__version__} (python/{python}; {sys.platform})"
+
+
+def client_user_agent(app_info: str | None) -> str:
+    return json.dumps(
+        {
+            "sdk": "suprsend-async",
+            "sdk_version": __version__,
+            "lang": "python",
+            "lang_version": platform.python_version(),
+            "platform": "server",
+            "os": sys.platform,
+            "os_version": platform.release(),
+            "app_info": app_info,
+        }
+    )
+
+
+@attrs.define(kw_only=True)
+class HubTransport:
+    """Posts bytes to the hub: builds, signs and sends a fresh request per attempt."""
+
+    base_url: httpx.URL
+    auth: httpx.Auth
+    timeout: httpx.Timeout
+    headers: dict[str, str]
+    retry_policy: RetryPolicy
+    on_retry: Callable[[RetryEvent], Any] | None = None
+    http_client: httpx.AsyncClient | None = None
+    owns_http_client: bool = True
+    max_connections: int = 100
+    closed: bool = False
+
+    def client(self) -> httpx.AsyncClient:
+        if self.closed:
+            raise SuprsendError("this AsyncSuprsend client is closed")
+        if self.http_client is None:
+            self.http_client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=httpx.Limits(
+                    max_connections=self.max_connections,
+                    max_keepalive_connections=self.max_connections,
+                ),
+            )
+        return self.http_client
+
+    async def aclose(self) -> None:
+        self.closed = True
+        if self.http_client is not None and self.owns_http_client:
+            await self.http_client.aclose()
+
+    async def post(
+        self, path: str, content: bytes, *, retry: bool, policy: RetryPolicy | None = None
+    ) -> tuple[httpx.Response, int]:
+        """POST ``content`` to ``path``; retried per the policy only if ``retry``.
+
+        Returns the final response and how many attempts were made; raises
+        SuprsendTransportError if no answer came at all.
+        """
+        client = self.client()
+        url = self.base_url.join(path)
+
+        async def send_once() -> httpx.Response:
+            request = client.build_request(
+                "POST", url, content=content, headers=self.headers, timeout=self.timeout
+            )
+            try:
+                response = await client.send(request, auth=self.auth)
+            except httpx.TimeoutException as exc:
+                raise SuprsendTimeoutError(
+                    f"POST {url.path} timed out ({type(exc).__name__})"
+                ) from exc
+            except httpx.TransportError as exc:
+                raise SuprsendTransportError(
+                    f"POST {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                ) from exc
+            logger.debug("POST %s -> %d", url.path, response.status_code)
+            return response
+
+        return await send_with_retries(
+            send_once,
+            policy=policy or self.retry_policy,
+            retry=retry,
+            path=url.path,
+            on_retry=self.on_retry,
+        )
