@@ -59,7 +59,7 @@ class Attachment:
         is over the hub's cap always raises SuprsendValidationError: that is
         a bug to fix, not a transient error.
         """
-        file_path = anyio.Path(os.path.expanduser(os.fspath(path)))
+        file_path = await anyio.Path(os.fspath(path)).expanduser()
         try:
             # Check the size first so a huge file is refused without reading it.
             size = (await file_path.stat()).st_size
@@ -72,10 +72,7 @@ class Attachment:
             return None
         encoded = await anyio.to_thread.run_sync(base64.b64encode, raw)
         _check_base64_size(len(encoded), limits)
-        if filename is not None and filename.strip():
-            name = filename.strip()
-        else:
-            name = file_path.name
+        name = (filename or "").strip() or file_path.name
         content_type, _ = mimetypes.guess_type(file_path.name)
         return cls(
             data=encoded.decode("ascii"),
