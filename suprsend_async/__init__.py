@@ -2,6 +2,7 @@
 
 from ._attachments import Attachment
 from ._auth import BearerAuth, WorkspaceSignatureAuth
+from ._bulk import BulkProgress, BulkResponse, FailedRecord
 from ._client import AsyncSuprsend
 from ._exceptions import (
     SuprsendAPIError,
@@ -22,7 +23,10 @@ __all__ = [
     "AsyncSuprsend",
     "Attachment",
     "BearerAuth",
+    "BulkProgress",
+    "BulkResponse",
     "Event",
+    "FailedRecord",
     "Limits",
     "ObjectRecipient",
     "Recipient",

@@ -79,6 +79,10 @@ class ObjectRecipient:
 
 
 _LIMITS = DEFAULT_LIMITS
+_EVENT_BODY_KEYS = frozenset(
+    {"event", "distinct_id", "properties", "$idempotency_key", "tenant_id", "brand_id"}
+)
+_PER_SEND_EVENT_KEYS = frozenset({"$insert_id", "$time", "env"})
 
 RecipientLike = Union[str, Mapping[str, Any], Recipient, ObjectRecipient]  # noqa: UP007
 
@@ -165,6 +169,30 @@ class Event:
     def __attrs_post_init__(self) -> None:
         if "$attachments" in self.properties:
             _rules.attachments(self.properties["$attachments"], "properties.$attachments", _LIMITS)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Event:
+        """Build from the official SDK's dict form.
+
+        ``{"event": ..., "distinct_id": ..., "properties": {...},
+        "$idempotency_key": ..., "tenant_id": ..., "brand_id": ...}``; the
+        per-send keys a full wire event also has (``$insert_id``, ``$time``,
+        ``env``) are ignored, so captured bodies can be replayed.
+        """
+        _rules.require_mapping(body, "body")
+        unknown = sorted(set(body) - _EVENT_BODY_KEYS - _PER_SEND_EVENT_KEYS)
+        if unknown:
+            raise SuprsendValidationError(
+                unknown[0], f"is not an event key; allowed: {sorted(_EVENT_BODY_KEYS)}"
+            )
+        return cls(
+            body.get("distinct_id"),
+            body.get("event"),
+            body.get("properties"),
+            idempotency_key=body.get("$idempotency_key"),
+            tenant_id=body.get("tenant_id"),
+            brand_id=body.get("brand_id"),
+        )
 
     def with_attachment(self, attachment: Attachment | None) -> Event:
         """A copy of this event with ``attachment`` added (unchanged if None)."""

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import attrs
@@ -124,50 +124,61 @@ class RetryEvent:
     reason: str
 
 
-Outcome = httpx.Response
+T = TypeVar("T")
 
 
-def describe(outcome: tenacity.Future) -> str:
-    if outcome.failed:
-        exc = outcome.exception()
-        return f"{type(exc).__name__}: {exc}"
-    response: httpx.Response = outcome.result()
-    return f"HTTP {response.status_code}"
-
-
-def _retry_after_of(state: tenacity.RetryCallState) -> float | None:
-    if state.outcome is None or state.outcome.failed:
-        return None
-    response: httpx.Response = state.outcome.result()
+def response_retry_after(response: httpx.Response) -> float | None:
     return parse_retry_after(response.headers.get("Retry-After"))
 
 
-def _should_retry(state: tenacity.RetryCallState) -> bool:
-    outcome = state.outcome
-    assert outcome is not None
-    if outcome.failed:
-        return isinstance(outcome.exception(), SuprsendTransportError)
-    response: httpx.Response = outcome.result()
+def response_is_retryable(response: httpx.Response) -> bool:
     return is_retryable_status(response.status_code)
 
 
+def describe_response(response: httpx.Response) -> str:
+    return f"HTTP {response.status_code}"
+
+
 async def send_with_retries(
-    send_once: Callable[[], Awaitable[httpx.Response]],
+    send_once: Callable[[], Awaitable[T]],
     *,
     policy: RetryPolicy,
     retry: bool,
     path: str,
     on_retry: Callable[[RetryEvent], Any] | None = None,
-) -> tuple[httpx.Response, int]:
-    """Run ``send_once()`` until it gives a final answer.
+    is_retryable: Callable[[T], bool],
+    retry_after: Callable[[T], float | None],
+    describe: Callable[[T], str],
+) -> tuple[T, int]:
+    """Run ``send_once()`` until it gives a final outcome.
 
-    Returns the last response and the number of attempts. Raises the last
-    SuprsendTransportError when no answer came. ``send_once`` must build
-    (and sign) a fresh request each time it is called. With ``retry=False``
-    there is exactly one attempt.
+    ``send_once`` must build (and sign) a fresh request each time it is
+    called. An outcome is retried when ``is_retryable`` says so, and a
+    SuprsendTransportError always is; with ``retry=False`` there is exactly
+    one attempt. Returns the last outcome and the number of attempts, or
+    raises the last SuprsendTransportError (``.attempts`` set) when the
+    last attempt got no answer.
     """
     started = time.monotonic()
     attempts = policy.attempts if retry else 1
+
+    def _retry_after_of(state: tenacity.RetryCallState) -> float | None:
+        if state.outcome is None or state.outcome.failed:
+            return None
+        return retry_after(state.outcome.result())
+
+    def _describe(outcome: tenacity.Future) -> str:
+        if outcome.failed:
+            exc = outcome.exception()
+            return f"{type(exc).__name__}: {exc}"
+        return describe(outcome.result())
+
+    def should_retry(state: tenacity.RetryCallState) -> bool:
+        outcome = state.outcome
+        assert outcome is not None
+        if outcome.failed:
+            return isinstance(outcome.exception(), SuprsendTransportError)
+        return is_retryable(outcome.result())
 
     def time_left() -> float:
         return policy.deadline - (time.monotonic() - started)
@@ -200,7 +211,7 @@ async def send_with_retries(
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
-        reason = describe(state.outcome)
+        reason = _describe(state.outcome)
         logger.warning(
             "retrying %s in %.2fs after attempt %d/%d failed: %s",
             path,
@@ -221,7 +232,7 @@ async def send_with_retries(
 
     attempts_made = 0
 
-    async def attempt() -> httpx.Response:
+    async def attempt() -> T:
         nonlocal attempts_made
         attempts_made += 1
         left = time_left()
@@ -235,22 +246,22 @@ async def send_with_retries(
                 f"deadline of {policy.deadline}s reached while waiting for the hub"
             ) from None
 
-    def give_up(state: tenacity.RetryCallState) -> httpx.Response:
+    def give_up(state: tenacity.RetryCallState) -> T:
         assert state.outcome is not None
-        result: httpx.Response = state.outcome.result()  # re-raises a transport error
+        result: T = state.outcome.result()  # re-raises a transport error
         return result
 
     retrying = tenacity.AsyncRetrying(
         sleep=anyio.sleep,
         stop=stop,
         wait=wait,
-        retry=_should_retry,
+        retry=should_retry,
         before_sleep=before_sleep,
         retry_error_callback=give_up,
     )
     try:
-        response: httpx.Response = await retrying(attempt)
+        outcome: T = await retrying(attempt)
     except SuprsendTransportError as exc:
         exc.attempts = attempts_made
         raise
-    return response, attempts_made
+    return outcome, attempts_made

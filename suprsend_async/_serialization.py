@@ -23,7 +23,15 @@ from ._exceptions import SuprsendValidationError
 from ._limits import DEFAULT_LIMITS, Limits
 from ._models import Event, ObjectRecipient, Recipient, RecipientLike, WorkflowTriggerRequest
 
-__all__ = ["EncodedRecord", "Serializer", "dumps", "join_records", "recipient_to_wire"]
+__all__ = [
+    "EncodedRecord",
+    "Serializer",
+    "dumps",
+    "event_json",
+    "join_records",
+    "recipient_to_wire",
+    "trigger_json",
+]
 
 
 # -- JSON -----------------------------------------------------------------------
@@ -179,6 +187,44 @@ def _with_attachments(
     return merged
 
 
+def event_json(event: Event) -> dict[str, Any]:
+    """The event in the official SDK's dict form, as ``Event.from_body`` reads it.
+
+    No per-send fields: this is what failure reports carry, so a failed
+    record can be fed back in as it is.
+    """
+    body: dict[str, Any] = {
+        "event": event.event_name,
+        "distinct_id": event.distinct_id,
+        "properties": _with_attachments(event.properties, event.attachments, {}),
+    }
+    if event.idempotency_key is not None:
+        body["$idempotency_key"] = event.idempotency_key
+    if event.tenant_id is not None:
+        body["tenant_id"] = event.tenant_id
+    if event.brand_id is not None:
+        body["brand_id"] = event.brand_id
+    return body
+
+
+def trigger_json(
+    request: WorkflowTriggerRequest, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """The trigger body as sent (and as ``WorkflowTriggerRequest.from_body`` reads it)."""
+    wire = _TriggerWire(
+        workflow=request.workflow,
+        recipients=[recipient_to_wire(r) for r in request.recipients],
+        data=_with_attachments(request.data, request.attachments, {}),
+        actor=recipient_to_wire(request.actor),
+        metadata=request.metadata,
+        idempotency_key=idempotency_key or request.idempotency_key,
+        tenant_id=request.tenant_id,
+        cancellation_key=request.cancellation_key,
+    )
+    body: dict[str, Any] = _unstructure_trigger(wire)
+    return body
+
+
 # -- the serializer -------------------------------------------------------------------
 
 
@@ -219,18 +265,7 @@ class Serializer:
     def trigger_body(
         self, request: WorkflowTriggerRequest, *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
-        wire = _TriggerWire(
-            workflow=request.workflow,
-            recipients=[recipient_to_wire(r) for r in request.recipients],
-            data=_with_attachments(request.data, request.attachments, {}),
-            actor=recipient_to_wire(request.actor),
-            metadata=request.metadata,
-            idempotency_key=idempotency_key or request.idempotency_key,
-            tenant_id=request.tenant_id,
-            cancellation_key=request.cancellation_key,
-        )
-        body: dict[str, Any] = _unstructure_trigger(wire)
-        return body
+        return trigger_json(request, idempotency_key)
 
     def encode_event(self, event: Event, *, idempotency_key: str | None = None) -> EncodedRecord:
         body = self.event_body(event, idempotency_key=idempotency_key)

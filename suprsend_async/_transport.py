@@ -13,7 +13,14 @@ import attrs
 import httpx
 
 from ._exceptions import SuprsendError, SuprsendTimeoutError, SuprsendTransportError
-from ._retry import RetryEvent, RetryPolicy, send_with_retries
+from ._retry import (
+    RetryEvent,
+    RetryPolicy,
+    describe_response,
+    response_is_retryable,
+    response_retry_after,
+    send_with_retries,
+)
 from ._version import __version__
 
 __all__ = ["DEFAULT_TIMEOUT", "HubTransport", "client_user_agent", "user_agent"]
@@ -78,38 +85,40 @@ class HubTransport:
         if self.http_client is not None and self.owns_http_client:
             await self.http_client.aclose()
 
+    async def post_once(self, path: str, content: bytes) -> httpx.Response:
+        """One signed POST of ``content``; SuprsendTransportError if no answer came."""
+        client = self.client()
+        url = self.base_url.join(path)
+        request = client.build_request(
+            "POST", url, content=content, headers=self.headers, timeout=self.timeout
+        )
+        try:
+            response = await client.send(request, auth=self.auth)
+        except httpx.TimeoutException as exc:
+            raise SuprsendTimeoutError(f"POST {url.path} timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise SuprsendTransportError(
+                f"POST {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+            ) from exc
+        logger.debug("POST %s -> %d", url.path, response.status_code)
+        return response
+
     async def post(
         self, path: str, content: bytes, *, retry: bool, policy: RetryPolicy | None = None
     ) -> tuple[httpx.Response, int]:
         """POST ``content`` to ``path``; retried per the policy only if ``retry``.
 
-        Returns the final response and how many attempts were made; raises
-        SuprsendTransportError if no answer came at all.
+        Each attempt is a new request, signed again. Returns the final
+        response and the number of attempts; raises SuprsendTransportError
+        if the last attempt got no answer.
         """
-        client = self.client()
-        url = self.base_url.join(path)
-
-        async def send_once() -> httpx.Response:
-            request = client.build_request(
-                "POST", url, content=content, headers=self.headers, timeout=self.timeout
-            )
-            try:
-                response = await client.send(request, auth=self.auth)
-            except httpx.TimeoutException as exc:
-                raise SuprsendTimeoutError(
-                    f"POST {url.path} timed out ({type(exc).__name__})"
-                ) from exc
-            except httpx.TransportError as exc:
-                raise SuprsendTransportError(
-                    f"POST {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
-                ) from exc
-            logger.debug("POST %s -> %d", url.path, response.status_code)
-            return response
-
         return await send_with_retries(
-            send_once,
+            lambda: self.post_once(path, content),
             policy=policy or self.retry_policy,
             retry=retry,
-            path=url.path,
+            path=path,
             on_retry=self.on_retry,
+            is_retryable=response_is_retryable,
+            retry_after=response_retry_after,
+            describe=describe_response,
         )

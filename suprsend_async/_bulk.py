@@ -1,0 +1,379 @@
+"""The bulk engine: validate, serialize and chunk a stream of records, and
+upload the chunks concurrently through a bounded task group.
+
+Every record given ends up counted: as a success, or in ``failed_records``
+with the reason. Only records carrying an idempotency key are ever sent
+twice; a keyless record whose fate is unknown is reported, not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import attrs
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from ._chunking import Chunk, ChunkBuilder, TooLarge
+from ._exceptions import SuprsendTransportError, SuprsendValidationError
+from ._models import Event, WorkflowTriggerRequest
+from ._response import parse_body, parse_error
+from ._retry import RetryPolicy, is_retryable_status, parse_retry_after, send_with_retries
+from ._serialization import EncodedRecord, event_json, trigger_json
+
+if TYPE_CHECKING:
+    from ._client import AsyncSuprsend
+
+__all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
+
+logger = logging.getLogger("suprsend_async")
+
+RecordKind = Literal["event", "workflow"]
+
+# The official SDKs report a record that got no HTTP answer with code 500.
+_NO_ANSWER_CODE = 500
+_NOT_RETRIED = "not retried: the record has no idempotency key, so a retry could deliver it twice"
+
+
+@attrs.frozen
+class FailedRecord:
+    """A record that was not delivered: where it was in the input, and why."""
+
+    index: int
+    record: Any
+    error: str
+    code: int | None  # the hub's status for this record; None when no answer came
+
+    def to_dict(self) -> dict[str, Any]:
+        """The official SDK's shape: ``{"record": ..., "error": ..., "code": ...}``."""
+        return {
+            "record": _record_json(self.record),
+            "error": self.error,
+            "code": self.code if self.code is not None else _NO_ANSWER_CODE,
+        }
+
+
+def _record_json(record: Any) -> Any:
+    if isinstance(record, Event):
+        return event_json(record)
+    if isinstance(record, WorkflowTriggerRequest):
+        return trigger_json(record)
+    return record
+
+
+@attrs.frozen(kw_only=True)
+class BulkProgress:
+    """Running counts, handed to ``on_progress`` as chunks finish."""
+
+    done: int
+    succeeded: int
+    failed: int
+    total: int | None  # None when the input's length is not known up front
+
+
+@attrs.frozen(kw_only=True)
+class BulkResponse:
+    """The outcome of a bulk call.
+
+    Always ``total == success + failure`` and ``len(failed_records) ==
+    failure``; ``failed_records`` is in input order.
+    """
+
+    status: Literal["success", "partial", "fail"]
+    total: int
+    success: int
+    failure: int
+    failed_records: tuple[FailedRecord, ...] = ()
+    warnings: tuple[str, ...] = ()
+    retried_requests: int = 0
+    retried_records: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The official SDK's dict shape."""
+        return {
+            "status": self.status,
+            "failed_records": [f.to_dict() for f in self.failed_records],
+            "total": self.total,
+            "success": self.success,
+            "failure": self.failure,
+            "warnings": list(self.warnings),
+        }
+
+
+@attrs.frozen
+class _Item:
+    index: int
+    source: Any  # what the user gave (with a generated key applied, if any)
+    record: EncodedRecord
+
+
+@attrs.frozen
+class _ChunkOutcome:
+    retryable: bool
+    retry_after: float | None
+    description: str
+
+
+@attrs.define
+class _BulkRun:
+    client: AsyncSuprsend
+    kind: RecordKind
+    path: str
+    policy: RetryPolicy
+    on_progress: Callable[[BulkProgress], Any] | None
+    total_hint: int | None
+    consumed: int = 0
+    succeeded: int = 0
+    failures: list[FailedRecord] = attrs.field(factory=list)
+    warnings: list[str] = attrs.field(factory=list)
+    retried_requests: int = 0
+    retried_records: int = 0
+
+    # -- preparing records ------------------------------------------------------
+
+    def _prepare(self, item: Any) -> tuple[Any, EncodedRecord]:
+        client = self.client
+        if self.kind == "event":
+            event = item if isinstance(item, Event) else _event_from(item)
+            if event.idempotency_key is None and client.auto_idempotency_keys:
+                event = event.with_idempotency_key(str(uuid.uuid4()))
+            return event, client._serializer.encode_event(event)
+        request = item if isinstance(item, WorkflowTriggerRequest) else _trigger_from(item)
+        if request.idempotency_key is None and client.auto_idempotency_keys:
+            request = request.with_idempotency_key(str(uuid.uuid4()))
+        return request, client._serializer.encode_trigger(request)
+
+    def _fail(self, index: int, source: Any, error: str, code: int | None) -> None:
+        self.failures.append(FailedRecord(index, source, error, code))
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            failed = len(self.failures)
+            self.on_progress(
+                BulkProgress(
+                    done=self.succeeded + failed,
+                    succeeded=self.succeeded,
+                    failed=failed,
+                    total=self.total_hint,
+                )
+            )
+
+    async def produce(
+        self, items: Iterable[Any] | AsyncIterable[Any], chunks: ObjectSendStream[Chunk[_Item]]
+    ) -> None:
+        limits = self.client.limits
+        builder: ChunkBuilder[_Item] = ChunkBuilder(
+            limits.max_records_per_request,
+            limits.max_body_bytes,
+            limits.workflow_record_overhead_bytes if self.kind == "workflow" else 0,
+        )
+
+        async def feed(item: Any) -> None:
+            index = self.consumed
+            self.consumed += 1
+            try:
+                source, record = self._prepare(item)
+            except SuprsendValidationError as exc:
+                self._fail(index, item, str(exc), None)
+                return
+            for ready in builder.add(_Item(index, source, record), record.body):
+                if isinstance(ready, TooLarge):
+                    self._fail(index, ready.item.source, ready.reason, 413)
+                else:
+                    await chunks.send(ready)
+
+        async with chunks:
+            if isinstance(items, AsyncIterable):
+                async for item in items:
+                    await feed(item)
+            else:
+                for item in items:
+                    await feed(item)
+            last = builder.flush()
+            if last is not None:
+                await chunks.send(last)
+
+    # -- uploading ------------------------------------------------------------------
+
+    async def upload_all(self, chunks: ObjectReceiveStream[Chunk[_Item]]) -> None:
+        async with chunks:
+            async for chunk in chunks:
+                await self.upload(chunk)
+                self._progress()
+
+    async def upload(self, chunk: Chunk[_Item]) -> None:
+        transport = self.client._transport
+        pending: list[_Item] = list(chunk.items)
+        last_error: dict[int, tuple[str, int | None]] = {}
+
+        def settle(item: _Item, ok: bool, error: str, code: int | None, retryable: bool) -> bool:
+            """Record an outcome; True if the item stays pending for another attempt."""
+            if ok:
+                self.succeeded += 1
+                return False
+            if retryable and item.record.idempotency_key is not None:
+                last_error[item.index] = (error, code)
+                return True
+            if retryable:
+                error = f"{error}; {_NOT_RETRIED}"
+            self._fail(item.index, item.source, error, code)
+            return False
+
+        attempt_number = 0
+
+        async def attempt() -> _ChunkOutcome:
+            nonlocal pending, attempt_number
+            attempt_number += 1
+            sending = pending
+            if attempt_number > 1:
+                self.retried_records += len(sending)
+            body = (
+                chunk.body()
+                if len(sending) == len(chunk.items)
+                else b"[" + b",".join(i.record.body for i in sending) + b"]"
+            )
+            try:
+                response = await transport.post_once(self.path, body)
+            except SuprsendTransportError as exc:
+                # The request may or may not have been processed.
+                pending = [i for i in sending if settle(i, False, str(exc), None, True)]
+                return _ChunkOutcome(bool(pending), None, f"{type(exc).__name__}: {exc}")
+            status = response.status_code
+            raw = parse_body(response.content)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if 200 <= status < 300:
+                records = raw.get("records") if isinstance(raw, dict) else None
+                if status == 207 or records is not None:
+                    pending = self._settle_records(sending, records, settle)
+                else:
+                    pending = [i for i in sending if settle(i, True, "", status, False)]
+                return _ChunkOutcome(bool(pending), retry_after, f"HTTP {status} (per record)")
+            message, _ = parse_error(status, raw)
+            retryable = is_retryable_status(status)
+            pending = [i for i in sending if settle(i, False, message, status, retryable)]
+            return _ChunkOutcome(bool(pending), retry_after, f"HTTP {status}")
+
+        any_keyed = any(i.record.idempotency_key is not None for i in chunk.items)
+        try:
+            _, attempts = await send_with_retries(
+                attempt,
+                policy=self.policy,
+                retry=any_keyed,
+                path=self.path,
+                on_retry=self.client._transport.on_retry,
+                is_retryable=lambda o: o.retryable,
+                retry_after=lambda o: o.retry_after,
+                describe=lambda o: o.description,
+            )
+        except SuprsendTransportError as exc:
+            # Only the deadline ends here: attempts themselves never raise.
+            attempts = exc.attempts
+            for item in pending:
+                self._fail(item.index, item.source, str(exc), None)
+        else:
+            for item in pending:
+                error, code = last_error[item.index]
+                error = f"{error} (gave up after {attempts} attempts)"
+                self._fail(item.index, item.source, error, code)
+        self.retried_requests += attempts - 1
+
+    def _settle_records(
+        self,
+        sending: list[_Item],
+        records: Any,
+        settle: Callable[[_Item, bool, str, int | None, bool], bool],
+    ) -> list[_Item]:
+        if not isinstance(records, list) or len(records) != len(sending):
+            got = len(records) if isinstance(records, list) else "no"
+            warning = f"the hub answered {got} record results for {len(sending)} records"
+            self.warnings.append(warning)
+            return [i for i in sending if settle(i, False, warning, None, True)]
+        keep = []
+        for item, result in zip(sending, records, strict=True):
+            if not isinstance(result, dict):
+                result = {}
+            code = result.get("status_code")
+            code = code if isinstance(code, int) else None
+            ok = result.get("status") == "success" or (code is not None and 200 <= code < 300)
+            message = "" if ok else parse_error(code or 0, result)[0]
+            retryable = code is not None and is_retryable_status(code)
+            if settle(item, ok, message, code, retryable):
+                keep.append(item)
+        return keep
+
+    def response(self) -> BulkResponse:
+        self.failures.sort(key=lambda f: f.index)
+        failure = len(self.failures)
+        if failure == 0:
+            status: Literal["success", "partial", "fail"] = "success"
+        elif self.succeeded == 0:
+            status = "fail"
+        else:
+            status = "partial"
+        return BulkResponse(
+            status=status,
+            total=self.consumed,
+            success=self.succeeded,
+            failure=failure,
+            failed_records=tuple(self.failures),
+            warnings=tuple(self.warnings),
+            retried_requests=self.retried_requests,
+            retried_records=self.retried_records,
+        )
+
+
+def _event_from(item: Any) -> Event:
+    if isinstance(item, dict):
+        return Event.from_body(item)
+    raise SuprsendValidationError(
+        "record", f"must be an Event or a dict, got {type(item).__name__}"
+    )
+
+
+def _trigger_from(item: Any) -> WorkflowTriggerRequest:
+    if isinstance(item, dict):
+        return WorkflowTriggerRequest.from_body(item)
+    raise SuprsendValidationError(
+        "record", f"must be a WorkflowTriggerRequest or a dict, got {type(item).__name__}"
+    )
+
+
+async def run_bulk(
+    client: AsyncSuprsend,
+    items: Iterable[Any] | AsyncIterable[Any],
+    *,
+    kind: RecordKind,
+    path: str,
+    max_concurrency: int | None = None,
+    retry: RetryPolicy | None = None,
+    on_progress: Callable[[BulkProgress], Any] | None = None,
+) -> BulkResponse:
+    """Upload ``items`` with at most ``max_concurrency`` requests in flight."""
+    concurrency = client.max_concurrency if max_concurrency is None else max_concurrency
+    if concurrency < 1:
+        raise ValueError("max_concurrency must be at least 1")
+    try:
+        total_hint: int | None = len(items)  # type: ignore[arg-type]
+    except TypeError:
+        total_hint = None
+    run = _BulkRun(
+        client=client,
+        kind=kind,
+        path=path,
+        policy=retry or client.retry_policy,
+        on_progress=on_progress,
+        total_hint=total_hint,
+    )
+    client._transport.client()  # fail now, not in a worker, if the client is closed
+    # No buffer: the producer waits for a free worker, so at most
+    # max_concurrency chunks (plus the one being built) exist at once.
+    send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(run.upload_all, receive.clone())
+        receive.close()
+        await run.produce(items, send)
+    return run.response()

@@ -1,0 +1,108 @@
+"""Packing encoded records into bulk request bodies. Pure: no I/O, no clocks.
+
+Greedy, in input order: a chunk closes when one more record would pass the
+record-count limit or the body-size limit. Sizes are measured on the exact
+bytes that will be sent (plus a per-record allowance for keys the hub adds
+to workflow records), so a chunk that fits here fits on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
+
+import attrs
+
+__all__ = ["Chunk", "ChunkBuilder", "TooLarge", "chunk_records"]
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class TooLarge(Generic[R]):
+    """A record that cannot be sent in any request: alone it passes the body limit."""
+
+    item: R
+    size: int
+    limit: int
+
+    @property
+    def reason(self) -> str:
+        return f"record is {self.size} bytes; a bulk request body may not exceed {self.limit} bytes"
+
+
+@attrs.frozen
+class Chunk(Generic[R]):
+    """Records for one request, with the bytes of each record in ``bodies``."""
+
+    items: tuple[R, ...]
+    bodies: tuple[bytes, ...]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def body(self) -> bytes:
+        """The JSON array body, joined from the already-encoded records."""
+        return b"[" + b",".join(self.bodies) + b"]"
+
+
+@attrs.define
+class ChunkBuilder(Generic[R]):
+    """Feeds records one at a time; hands back each chunk as soon as it is closed."""
+
+    max_records: int
+    max_body_bytes: int
+    record_overhead: int = 0
+    _items: list[R] = attrs.field(factory=list, init=False)
+    _bodies: list[bytes] = attrs.field(factory=list, init=False)
+    _size: int = attrs.field(default=2, init=False)  # the enclosing brackets
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_records < 1:
+            raise ValueError("max_records must be at least 1")
+
+    def _cost(self, body: bytes) -> int:
+        # A comma before every record but the first.
+        return len(body) + self.record_overhead + (1 if self._items else 0)
+
+    def add(self, item: R, body: bytes) -> list[Chunk[R] | TooLarge[R]]:
+        """Add a record; returns what is ready to send (a closed chunk and/or a refusal)."""
+        if 2 + len(body) + self.record_overhead > self.max_body_bytes:
+            return [TooLarge(item, len(body) + self.record_overhead, self.max_body_bytes)]
+        out: list[Chunk[R] | TooLarge[R]] = []
+        if self._items and (
+            len(self._items) >= self.max_records
+            or self._size + self._cost(body) > self.max_body_bytes
+        ):
+            out.append(self._close())
+        self._size += self._cost(body)
+        self._items.append(item)
+        self._bodies.append(body)
+        if len(self._items) >= self.max_records:
+            out.append(self._close())
+        return out
+
+    def flush(self) -> Chunk[R] | None:
+        """The last, partly filled chunk, if any."""
+        return self._close() if self._items else None
+
+    def _close(self) -> Chunk[R]:
+        chunk = Chunk(tuple(self._items), tuple(self._bodies))
+        self._items, self._bodies, self._size = [], [], 2
+        return chunk
+
+
+def chunk_records(
+    records: Iterable[tuple[R, bytes]],
+    *,
+    max_records: int,
+    max_body_bytes: int,
+    record_overhead: int = 0,
+) -> Iterator[Chunk[R] | TooLarge[R]]:
+    """Lazily pack ``(item, encoded bytes)`` pairs into chunks, in order."""
+    builder: ChunkBuilder[R] = ChunkBuilder(max_records, max_body_bytes, record_overhead)
+    for item, body in records:
+        yield from builder.add(item, body)
+    last = builder.flush()
+    if last is not None:
+        yield last
