@@ -13,6 +13,7 @@ from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._exceptions import SuprsendConfigError, SuprsendTransportError
 from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
 from ._models import Event
+from ._namespaces import BulkEvents, Workflows
 from ._response import TriggerResponse
 from ._retry import RetryEvent, RetryPolicy
 from ._serialization import EncodedRecord, Serializer
@@ -193,9 +194,6 @@ class AsyncSuprsend:
             owns_http_client=http_client is None,
             max_connections=max(max_concurrency * 2, 10),
         )
-        # Imported here: the namespaces import this module's siblings only.
-        from ._namespaces import BulkEvents, Workflows
-
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
 

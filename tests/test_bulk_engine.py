@@ -1,0 +1,288 @@
+"""The bulk engine against a scripted hub (httpx.MockTransport replaces only the network).
+
+These pin down record-by-record accounting exactly; tests/test_bulk_emulator.py
+runs the same engine against the emulator over a real socket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suprsend_async import (
+    AsyncSuprsend,
+    BulkProgress,
+    Event,
+    RetryPolicy,
+    WorkflowTriggerRequest,
+)
+
+pytestmark = pytest.mark.anyio
+
+KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
+Handler = Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+
+
+def client_for(handler: Handler, **options: object) -> AsyncSuprsend:
+    return AsyncSuprsend(
+        KEY,
+        SECRET,
+        base_url="http://hub.test/",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def ok(record_id: str = "m") -> dict[str, object]:
+    return {"status": "success", "status_code": 202, "message_id": record_id}
+
+
+def err(code: int, message: str) -> dict[str, object]:
+    return {"status": "error", "status_code": code, "error": {"message": message, "type": "x"}}
+
+
+def per_record(decide: Callable[[dict[str, object]], dict[str, object]]) -> Handler:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        return httpx.Response(
+            207, json={"status": "success", "records": [decide(r) for r in records]}
+        )
+
+    return handler
+
+
+async def test_207_results_map_back_to_the_exact_input_records() -> None:
+    def decide(record: dict[str, object]) -> dict[str, object]:
+        return err(404, "no such user") if str(record["distinct_id"]).startswith("gone") else ok()
+
+    events = [Event(f"gone-{i}" if i % 37 == 0 else f"u{i}", "ev_x") for i in range(1000)]
+    async with client_for(per_record(decide)) as client:
+        resp = await client.bulk_events.send(events)
+
+    expected = [i for i in range(1000) if i % 37 == 0]
+    assert [f.index for f in resp.failed_records] == expected
+    assert all(f.record is events[f.index] for f in resp.failed_records)
+    assert {(f.error, f.code) for f in resp.failed_records} == {("no such user", 404)}
+    assert (resp.status, resp.total, resp.success, resp.failure) == (
+        "partial",
+        1000,
+        1000 - len(expected),
+        len(expected),
+    )
+
+
+async def test_a_non_2xx_answer_fails_every_record_of_that_chunk_with_the_servers_message() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        if any(r["distinct_id"] == "poison" for r in records):
+            return httpx.Response(400, json={"status": "fail", "message": "bad chunk"})
+        return httpx.Response(207, json={"records": [ok() for _ in records]})
+
+    events = [Event("poison" if i == 150 else f"u{i}", "ev_x") for i in range(300)]
+    async with client_for(handler) as client:
+        resp = await client.bulk_events.send(events)
+    assert [f.index for f in resp.failed_records] == list(range(100, 200))
+    assert {(f.error, f.code) for f in resp.failed_records} == {("bad chunk", 400)}
+    assert resp.success == 200
+
+
+async def test_a_transport_failure_fails_keyless_records_saying_why_they_were_not_retried() -> None:
+    seen: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(len(json.loads(request.content)))
+        raise httpx.ConnectError("connection refused")
+
+    async with client_for(handler, retry=RetryPolicy.instant()) as client:
+        resp = await client.bulk_events.send([Event(f"u{i}", "ev_x") for i in range(150)])
+    assert seen == [100, 50]  # keyless: never sent twice
+    assert resp.failure == 150
+    assert resp.status == "fail"
+    for failed in resp.failed_records:
+        assert "connection refused" in failed.error
+        assert "no idempotency key" in failed.error
+        assert failed.code is None
+        assert failed.to_dict()["code"] == 500
+
+
+async def test_only_keyed_records_are_resent_after_a_lost_request() -> None:
+    bodies: list[list[str]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        bodies.append([r["distinct_id"] for r in records])
+        if len(bodies) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(207, json={"records": [ok() for _ in records]})
+
+    events = [Event(f"u{i}", "ev_x", idempotency_key=f"k{i}" if i % 2 else None) for i in range(10)]
+    async with client_for(handler, retry=RetryPolicy.instant()) as client:
+        resp = await client.bulk_events.send(events)
+    assert bodies[1] == [f"u{i}" for i in range(10) if i % 2]
+    assert [f.index for f in resp.failed_records] == [0, 2, 4, 6, 8]
+    assert resp.success == 5
+    assert (resp.retried_requests, resp.retried_records) == (1, 5)
+
+
+async def test_retryable_per_record_results_are_resent_alone_in_a_follow_up_request() -> None:
+    bodies: list[list[str]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        bodies.append([r["$idempotency_key"] for r in records])
+        first = len(bodies) == 1
+        return httpx.Response(
+            207,
+            json={
+                "records": [
+                    err(503, "busy") if first and r["$idempotency_key"] in ("k3", "k7") else ok()
+                    for r in records
+                ]
+            },
+        )
+
+    events = [Event(f"u{i}", "ev_x", idempotency_key=f"k{i}") for i in range(10)]
+    async with client_for(handler, retry=RetryPolicy.instant()) as client:
+        resp = await client.bulk_events.send(events)
+    assert bodies == [[f"k{i}" for i in range(10)], ["k3", "k7"]]
+    assert (resp.status, resp.success, resp.retried_records) == ("success", 10, 2)
+
+
+async def test_validation_failures_are_reported_and_the_rest_is_sent() -> None:
+    sent: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        sent.extend(r["workflow"] for r in records)
+        return httpx.Response(207, json={"records": [ok() for _ in records]})
+
+    items: list[object] = [
+        WorkflowTriggerRequest(workflow="w0", recipients=["a"]),
+        {"workflow": "w1", "recipients": []},  # no recipients
+        {"workflow": "w2", "recipients": ["a"], "surprise": 1},  # unknown key
+        "not a request",
+        {"workflow": "w4", "recipients": ["a"]},
+    ]
+    async with client_for(handler) as client:
+        resp = await client.workflows.bulk_trigger(items)  # type: ignore[arg-type]
+    assert sent == ["w0", "w4"]
+    assert [(f.index, f.code) for f in resp.failed_records] == [(1, None), (2, None), (3, None)]
+    assert "recipients" in resp.failed_records[0].error
+    assert "surprise" in resp.failed_records[1].error
+    assert resp.failed_records[2].record == "not a request"
+
+
+async def test_an_empty_bulk_is_a_success_with_zero_records() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("nothing should be sent")
+
+    async with client_for(handler) as client:
+        resp = await client.bulk_events.new_instance().trigger()
+    assert (resp.status, resp.total, resp.success, resp.failure) == ("success", 0, 0, 0)
+    assert resp.to_dict() == {
+        "status": "success",
+        "failed_records": [],
+        "total": 0,
+        "success": 0,
+        "failure": 0,
+        "warnings": [],
+    }
+
+
+async def test_results_come_out_in_input_order_whatever_the_completion_order() -> None:
+    # Earlier chunks answer later, so completion order is the reverse of input order.
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        first = int(str(records[0]["distinct_id"])[1:])
+        await anyio.sleep((1000 - first) / 100_000)
+        return httpx.Response(207, json={"records": [err(400, "no") for _ in records]})
+
+    async with client_for(handler, max_concurrency=10) as client:
+        resp = await client.bulk_events.send([Event(f"u{i}", "ev_x") for i in range(1000)])
+    assert [f.index for f in resp.failed_records] == list(range(1000))
+
+
+async def test_never_more_than_max_concurrency_requests_in_flight() -> None:
+    in_flight = peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await anyio.sleep(0.001)
+        in_flight -= 1
+        return httpx.Response(207, json={"records": [ok() for _ in json.loads(request.content)]})
+
+    async with client_for(handler, max_concurrency=16) as client:
+        resp = await client.bulk_events.send(
+            (Event(f"u{i}", "ev_x") for i in range(5000)), max_concurrency=3
+        )
+    assert resp.success == 5000
+    assert peak == 3
+
+
+async def test_progress_reports_running_counts() -> None:
+    reports: list[BulkProgress] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        return httpx.Response(
+            207,
+            json={
+                "records": [err(404, "x") if r["distinct_id"] == "u5" else ok() for r in records]
+            },
+        )
+
+    events = [Event(f"u{i}", "ev_x") for i in range(250)]
+    async with client_for(handler, max_concurrency=1) as client:
+        await client.bulk_events.send(events, on_progress=reports.append)
+    assert [(r.done, r.succeeded, r.failed, r.total) for r in reports] == [
+        (100, 99, 1, 250),
+        (200, 199, 1, 250),
+        (250, 249, 1, 250),
+    ]
+
+
+outcomes = st.sampled_from(["ok", "404", "503", "invalid"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(outcomes, st.booleans()), max_size=350), st.integers(1, 8))
+def test_every_record_is_counted_exactly_once(
+    plan: list[tuple[str, bool]], concurrency: int
+) -> None:
+    """Whatever mix of outcomes: total == success + failure == records given."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        results = []
+        for r in records:
+            kind = r["properties"]["plan"]
+            results.append(ok() if kind == "ok" else err(int(kind), kind))
+        return httpx.Response(207, json={"records": results})
+
+    events: list[object] = [
+        "junk"
+        if kind == "invalid"
+        else Event("u", "ev_x", {"plan": kind}, idempotency_key=f"k{i}" if keyed else None)
+        for i, (kind, keyed) in enumerate(plan)
+    ]
+
+    async def main() -> None:
+        async with client_for(handler, retry=RetryPolicy.instant(attempts=2)) as client:
+            resp = await client.bulk_events.send(events, max_concurrency=concurrency)  # type: ignore[arg-type]
+        assert resp.total == len(plan) == resp.success + resp.failure
+        assert len(resp.failed_records) == resp.failure
+        assert resp.success == sum(1 for kind, _ in plan if kind == "ok")
+        assert [f.index for f in resp.failed_records] == [
+            i for i, (kind, _) in enumerate(plan) if kind != "ok"
+        ]
+
+    anyio.run(main)
