@@ -1,5 +1,7 @@
 """suprsend_async: an asyncio/trio-native client for the SuprSend notification hub."""
 
+import logging
+
 from ._attachments import Attachment
 from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._bulk import BulkProgress, BulkResponse, FailedRecord
@@ -17,6 +19,10 @@ from ._models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
 from ._response import TriggerResponse
 from ._retry import RetryEvent, RetryPolicy
 from ._version import __version__
+
+# A library only emits records; the application decides where they go. Without
+# this, Python's last-resort handler would print retry warnings to stderr.
+logging.getLogger("suprsend_async").addHandler(logging.NullHandler())
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -71,6 +71,9 @@ class AsyncSuprsend:
       30 s, 5 s to connect). ``None`` is refused: nothing may hang forever.
     - ``http_client``: an ``httpx.AsyncClient`` to use; it is never closed
       by this client.
+    - ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
+      connection pool, e.g. ``HubEmulator.transport()`` or
+      ``httpx.MockTransport`` in tests.
     - ``retry``: the :class:`RetryPolicy`; only requests carrying an
       idempotency key are ever retried.
     - ``auto_idempotency_keys``: give every request or record without a key
@@ -90,6 +93,7 @@ class AsyncSuprsend:
         base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -106,6 +110,7 @@ class AsyncSuprsend:
             base_url=base_url,
             timeout=timeout,
             http_client=http_client,
+            transport=transport,
             retry=retry,
             auto_idempotency_keys=auto_idempotency_keys,
             max_concurrency=max_concurrency,
@@ -123,6 +128,7 @@ class AsyncSuprsend:
         base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -143,6 +149,7 @@ class AsyncSuprsend:
             base_url=base_url,
             timeout=timeout,
             http_client=http_client,
+            transport=transport,
             retry=retry,
             auto_idempotency_keys=auto_idempotency_keys,
             max_concurrency=max_concurrency,
@@ -161,6 +168,7 @@ class AsyncSuprsend:
         base_url: str | None,
         timeout: float | httpx.Timeout,
         http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy | None,
         auto_idempotency_keys: bool,
         max_concurrency: int,
@@ -172,6 +180,8 @@ class AsyncSuprsend:
             raise SuprsendConfigError("max_concurrency must be a positive integer")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
+        if http_client is not None and transport is not None:
+            raise SuprsendConfigError("give http_client or transport, not both")
         ua = user_agent()
         self._env = env
         self._event_path = event_path
@@ -191,6 +201,7 @@ class AsyncSuprsend:
             retry_policy=retry or RetryPolicy(),
             on_retry=on_retry,
             http_client=http_client,
+            http_transport=transport,
             owns_http_client=http_client is None,
             max_connections=max(max_concurrency * 2, 10),
         )

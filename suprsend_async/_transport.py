@@ -63,6 +63,7 @@ class HubTransport:
     retry_policy: RetryPolicy
     on_retry: Callable[[RetryEvent], Any] | None = None
     http_client: httpx.AsyncClient | None = None
+    http_transport: httpx.AsyncBaseTransport | None = None
     owns_http_client: bool = True
     max_connections: int = 100
     closed: bool = False
@@ -73,6 +74,7 @@ class HubTransport:
         if self.http_client is None:
             self.http_client = httpx.AsyncClient(
                 timeout=self.timeout,
+                transport=self.http_transport,
                 limits=httpx.Limits(
                     max_connections=self.max_connections,
                     max_keepalive_connections=self.max_connections,
