@@ -76,7 +76,6 @@ def test_policy_refuses_nonsense() -> None:
 # -- the loop -----------------------------------------------------------------------
 
 
-
 async def run(
     answers: list[httpx.Response | Exception], policy: RetryPolicy, *, retry: bool = True
 ) -> tuple[httpx.Response, int, list[RetryEvent]]:

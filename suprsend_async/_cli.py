@@ -1,0 +1,375 @@
+"""The ``suprsend-async`` command line tool (also ``python -m suprsend_async``).
+
+Exit codes: 0 everything succeeded, 1 some records failed (or the run was
+interrupted), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+
+from ._bulk import BulkResponse
+from ._chunking import ChunkBuilder, TooLarge
+from ._client import AsyncSuprsend
+from ._exceptions import SuprsendConfigError, SuprsendValidationError
+from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry
+from ._limits import DEFAULT_LIMITS
+from ._models import Event, WorkflowTriggerRequest
+from ._progress import ProgressDisplay
+from ._serialization import Serializer
+from ._transport import user_agent
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+# -- arguments ---------------------------------------------------------------------
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("connection (flags win over the environment)")
+    group.add_argument("--workspace-key", default=os.environ.get("SUPRSEND_WORKSPACE_KEY"))
+    group.add_argument(
+        "--workspace-secret",
+        default=os.environ.get("SUPRSEND_WORKSPACE_SECRET"),
+        help="or SUPRSEND_WORKSPACE_SECRET (prefer the environment: flags show in `ps`)",
+    )
+    group.add_argument(
+        "--api-key",
+        default=os.environ.get("SUPRSEND_API_KEY"),
+        help="or SUPRSEND_API_KEY; used when no workspace key/secret is given",
+    )
+    group.add_argument("--base-url", default=os.environ.get("SUPRSEND_BASE_URL"))
+    group.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    group.add_argument("--json", action="store_true", help="print a one-line JSON summary")
+    return parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    conn = _connection_options()
+    parser = argparse.ArgumentParser(
+        prog="suprsend-async",
+        description="Send events and workflow triggers to SuprSend, in bulk and concurrently.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    track = sub.add_parser("track", parents=[conn], help="send one event")
+    track.add_argument("--distinct-id", required=True)
+    track.add_argument("--event", required=True)
+    track.add_argument(
+        "--prop",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a property; VALUE is read as JSON when it parses (10, true, [1]), else as text",
+    )
+    track.add_argument("--idempotency-key")
+    track.add_argument("--tenant-id")
+
+    trigger = sub.add_parser("trigger", parents=[conn], help="trigger one workflow")
+    trigger.add_argument("--workflow", required=True)
+    trigger.add_argument("--recipient", action="append", required=True, metavar="DISTINCT_ID")
+    trigger.add_argument("--data", default="{}", help="a JSON object")
+    trigger.add_argument("--actor")
+    trigger.add_argument("--idempotency-key")
+    trigger.add_argument("--tenant-id")
+
+    bulk = sub.add_parser("bulk", help="send a JSON Lines file of events or triggers")
+    bulk_sub = bulk.add_subparsers(dest="kind", required=True)
+    for kind, what in (("events", "events"), ("workflows", "workflow trigger bodies")):
+        p = bulk_sub.add_parser(kind, parents=[conn], help=f"one of {what} per line")
+        p.add_argument("file", help="a JSON Lines file, or - for standard input")
+        p.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+        p.add_argument("--dry-run", action="store_true", help="validate and chunk only")
+        p.add_argument(
+            "--failed-out",
+            metavar="PATH",
+            help="write failed records, with errors, as JSON Lines that can be sent again",
+        )
+        p.add_argument(
+            "--auto-idempotency-keys",
+            action="store_true",
+            help="give keyless records a generated key so they are safe to retry",
+        )
+
+    emulator = sub.add_parser("emulator", help="run the local SuprSend hub emulator")
+    demo = sub.add_parser("demo", help="upload generated records to a local emulator")
+    try:
+        from .testing._cli import add_emulator_arguments
+
+        add_emulator_arguments(emulator)
+    except ImportError:  # pragma: no cover - the testing extra is missing
+        pass
+    from ._demo import add_demo_arguments
+
+    add_demo_arguments(demo)
+    return parser
+
+
+def _client(args: argparse.Namespace, **options: Any) -> AsyncSuprsend:
+    common: dict[str, Any] = {"base_url": args.base_url, "timeout": args.timeout, **options}
+    if args.workspace_key or args.workspace_secret:
+        if not (args.workspace_key and args.workspace_secret):
+            raise SuprsendConfigError("give both --workspace-key and --workspace-secret")
+        return AsyncSuprsend(args.workspace_key, args.workspace_secret, **common)
+    if args.api_key:
+        return AsyncSuprsend.from_api_key(args.api_key, **common)
+    raise SuprsendConfigError(
+        "no credentials: set SUPRSEND_WORKSPACE_KEY and SUPRSEND_WORKSPACE_SECRET"
+        " (or SUPRSEND_API_KEY), or pass --workspace-key/--workspace-secret"
+    )
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, default=str))
+
+
+# -- single calls ------------------------------------------------------------------
+
+
+async def _track(args: argparse.Namespace) -> int:
+    properties: dict[str, Any] = {}
+    for item in args.prop:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _UsageError(f"--prop {item!r}: expected KEY=VALUE")
+        properties[key] = _json_value(value)
+    event = Event(
+        args.distinct_id,
+        args.event,
+        properties,
+        idempotency_key=args.idempotency_key,
+        tenant_id=args.tenant_id,
+    )
+    async with _client(args) as client:
+        response = await client.track_event(event)
+    _print_json(response.to_dict())
+    return EXIT_OK if response.success else EXIT_FAILED
+
+
+async def _trigger(args: argparse.Namespace) -> int:
+    data = _json_value(args.data)
+    if not isinstance(data, dict):
+        raise _UsageError("--data must be a JSON object")
+    request = WorkflowTriggerRequest(
+        workflow=args.workflow,
+        recipients=args.recipient,
+        data=data,
+        actor=args.actor,
+        idempotency_key=args.idempotency_key,
+        tenant_id=args.tenant_id,
+    )
+    async with _client(args) as client:
+        response = await client.workflows.trigger(request)
+    _print_json(response.to_dict())
+    return EXIT_OK if response.success else EXIT_FAILED
+
+
+# -- bulk ----------------------------------------------------------------------------
+
+
+async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: FailedOutput) -> int:
+    """Validate and chunk exactly as a real run would, and send nothing."""
+    workflow = args.kind == "workflows"
+    serializer = Serializer(env=args.workspace_key or "dry-run", sdk_version=user_agent())
+    limits = DEFAULT_LIMITS
+    builder: ChunkBuilder[int] = ChunkBuilder(
+        limits.max_records_per_request,
+        limits.max_body_bytes,
+        limits.workflow_record_overhead_bytes if workflow else 0,
+    )
+    valid = requests = body_bytes = index = 0
+    async for item in source.records():
+        line = source.line_of(index)
+        index += 1
+        try:
+            if workflow:
+                request = WorkflowTriggerRequest.from_body(_require_dict(item))
+                encoded = serializer.encode_trigger(request)
+            else:
+                encoded = serializer.encode_event(Event.from_body(_require_dict(item)))
+        except SuprsendValidationError as exc:
+            failed.write(failed_entry(line, item, str(exc), None))
+            continue
+        for ready in builder.add(line, encoded.body):
+            if isinstance(ready, TooLarge):
+                failed.write(failed_entry(line, item, ready.reason, 413))
+                continue
+            valid += len(ready)
+            requests += 1
+            body_bytes += len(ready.body())
+    last = builder.flush()
+    if last is not None:
+        valid += len(last)
+        requests += 1
+        body_bytes += len(last.body())
+    for bad in source.bad_lines:
+        failed.write(bad_line_entry(*bad))
+    _print_json(
+        {
+            "dry_run": True,
+            "total": index + len(source.bad_lines),
+            "valid": valid,
+            "invalid": failed.count,
+            "requests": requests,
+            "body_bytes": body_bytes,
+        }
+    )
+    return EXIT_OK if failed.count == 0 else EXIT_FAILED
+
+
+def _require_dict(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise SuprsendValidationError("record", f"must be a JSON object, got {type(item).__name__}")
+    return item
+
+
+async def _watch_interrupts(source: JsonlSource, hard_stop: Callable[[], None]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        interrupted = False
+        async for _ in signals:
+            if interrupted:
+                hard_stop()
+                return
+            interrupted = True
+            print(
+                "\ninterrupted: finishing the requests in flight (again to abort)",
+                file=sys.stderr,
+            )
+            source.stop()
+
+
+async def _bulk(args: argparse.Namespace) -> int:
+    if args.concurrency < 1:
+        raise _UsageError("--concurrency must be at least 1")
+    source = JsonlSource(args.file)
+    with FailedOutput(args.failed_out) as failed:
+        if args.dry_run:
+            return await _dry_run(args, source, failed)
+        client = _client(
+            args,
+            max_concurrency=args.concurrency,
+            auto_idempotency_keys=args.auto_idempotency_keys,
+        )
+        interactive = sys.stderr.isatty() and not args.json
+        started = time.monotonic()
+        async with client, anyio.create_task_group() as tg:
+            tg.start_soon(_watch_interrupts, source, tg.cancel_scope.cancel)
+            with ProgressDisplay(f"bulk {args.kind}", enabled=interactive) as bar:
+                if args.kind == "events":
+                    response = await client.bulk_events.send(
+                        source.records(), on_progress=bar.update
+                    )
+                else:
+                    response = await client.workflows.bulk_trigger(
+                        source.records(), on_progress=bar.update
+                    )
+            tg.cancel_scope.cancel()
+        elapsed = time.monotonic() - started
+        _write_failures(response, source, failed)
+    summary = _summary(response, source, failed, elapsed)
+    if interactive:
+        _print_human(summary)
+    else:
+        _print_json(summary)
+    return EXIT_OK if summary["failure"] == 0 and not source.stopped else EXIT_FAILED
+
+
+def _write_failures(response: BulkResponse, source: JsonlSource, failed: FailedOutput) -> None:
+    entries = [
+        failed_entry(source.line_of(f.index), f.to_dict()["record"], f.error, f.code)
+        for f in response.failed_records
+    ]
+    entries += [bad_line_entry(*bad) for bad in source.bad_lines]
+    for entry in sorted(entries, key=lambda e: int(e["line"])):
+        failed.write(entry)
+
+
+def _summary(
+    response: BulkResponse, source: JsonlSource, failed: FailedOutput, elapsed: float
+) -> dict[str, Any]:
+    bad = len(source.bad_lines)
+    total = response.total + bad
+    return {
+        "status": "interrupted" if source.stopped else response.status,
+        "total": total,
+        "success": response.success,
+        "failure": response.failure + bad,
+        "invalid_lines": bad,
+        "lines_read": source.lines_read,
+        "retried_requests": response.retried_requests,
+        "retried_records": response.retried_records,
+        "elapsed_s": round(elapsed, 3),
+        "records_per_s": round(total / elapsed, 1) if elapsed > 0 else None,
+        "failed_out": failed.path,
+        "warnings": list(response.warnings),
+    }
+
+
+def _print_human(summary: dict[str, Any]) -> None:
+    print(
+        f"{summary['status']}: {summary['success']} of {summary['total']} records sent,"
+        f" {summary['failure']} failed, in {summary['elapsed_s']:.1f}s"
+        f" ({summary['records_per_s']} records/s)",
+    )
+    if summary["status"] == "interrupted":
+        print(f"stopped after line {summary['lines_read']}; resume from the next line")
+    if summary["failure"] and summary["failed_out"]:
+        print(f"failed records written to {summary['failed_out']}")
+
+
+# -- entry point ---------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], Any]] = {
+        "track": _track,
+        "trigger": _trigger,
+        "bulk": _bulk,
+    }
+    try:
+        if args.command == "emulator":
+            from .testing._cli import run_emulator
+
+            return int(run_emulator(args) or 0)
+        if args.command == "demo":
+            from ._demo import run_demo
+
+            return int(run_demo(args))
+        if args.command == "bulk" and args.file != "-" and not os.path.isfile(args.file):
+            raise _UsageError(f"{args.file}: no such file")
+        result: int = anyio.run(commands[args.command], args)
+        return result
+    except (SuprsendConfigError, _UsageError) as exc:
+        print(f"suprsend-async: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SuprsendValidationError as exc:
+        print(f"suprsend-async: invalid input: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("suprsend-async: aborted", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,135 @@
+"""JSON Lines in and out for the command line tool, streamed.
+
+Reading goes through a worker thread a block at a time (not a line at a
+time), so a 1 GB file costs one block of memory and few thread hops.
+Failed records are written in the official SDK's failed-record shape
+(``{"record": ..., "error": ..., "code": ...}``) plus the line number; the
+reader unwraps that shape, so a failed-records file can be fed back in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import sys
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+import anyio
+import attrs
+
+__all__ = ["FailedOutput", "JsonlSource", "bad_line_entry", "failed_entry"]
+
+_BLOCK = 256 * 1024
+
+
+@attrs.define
+class JsonlSource:
+    """Yields the records of a JSON Lines file; lines that are not records are set aside.
+
+    The bulk engine numbers the records it is given from 0; ``line_of``
+    turns that index back into a line number.
+    """
+
+    path: str
+    stopped: bool = False
+    lines_read: int = 0
+    bad_lines: list[tuple[int, str, str]] = attrs.field(factory=list)  # (line, error, text)
+    # Line numbers of the lines not handed on (blank or bad), for line_of.
+    _skipped: list[int] = attrs.field(factory=list)
+
+    def stop(self) -> None:
+        """Stop after the current line (Ctrl-C): what was read is still sent."""
+        self.stopped = True
+
+    def line_of(self, index: int) -> int:
+        # The record at ``index`` is on the line after ``index`` records and
+        # every skipped line before it.
+        line = index + 1
+        seen = 0
+        while True:
+            skipped_before = bisect.bisect_right(self._skipped, line)
+            if skipped_before == seen:
+                return line
+            line += skipped_before - seen
+            seen = skipped_before
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        if self.path == "-":
+            stream: IO[bytes] = sys.stdin.buffer
+            close = False
+        else:
+            stream = await anyio.to_thread.run_sync(_open_binary, self.path)
+            close = True
+        try:
+            tail = b""
+            while not self.stopped:
+                block = await anyio.to_thread.run_sync(stream.read, _BLOCK)
+                if not block:
+                    break
+                lines = (tail + block).split(b"\n")
+                tail = lines.pop()
+                for line in lines:
+                    yield line
+                    if self.stopped:
+                        return
+            if tail and not self.stopped:
+                yield tail
+        finally:
+            if close:
+                stream.close()
+
+    async def records(self) -> AsyncIterator[Any]:
+        async for raw in self._lines():
+            self.lines_read += 1
+            line = self.lines_read
+            text = raw.strip()
+            if not text:
+                self._skipped.append(line)
+                continue
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                self._skipped.append(line)
+                self.bad_lines.append((line, f"invalid JSON: {exc}", raw.decode(errors="replace")))
+                continue
+            if isinstance(value, dict) and "record" in value and "error" in value:
+                value = value["record"]  # a line of an earlier --failed-out file
+            yield value
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    return open(path, "rb")
+
+
+@attrs.define
+class FailedOutput:
+    """Writes failed records as JSON Lines (or nothing, without ``--failed-out``)."""
+
+    path: str | None
+    count: int = 0
+    _file: IO[str] | None = None
+
+    def __enter__(self) -> FailedOutput:
+        if self.path is not None:
+            self._file = open(self.path, "w", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self.count += 1
+        if self._file is not None:
+            self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+
+def failed_entry(line: int, record: Any, error: str, code: int | None) -> dict[str, Any]:
+    """A failed record, in the official SDK's shape plus its line number."""
+    return {"record": record, "error": error, "code": code, "line": line}
+
+
+def bad_line_entry(line: int, error: str, text: str) -> dict[str, Any]:
+    """A line that held no record (invalid JSON): kept as text for a human to fix."""
+    return {"error": error, "line": line, "raw": text}
