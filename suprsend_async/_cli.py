@@ -275,6 +275,7 @@ async def _bulk(args: argparse.Namespace) -> int:
         )
         interactive = sys.stderr.isatty() and not args.json
         started = time.monotonic()
+        response: BulkResponse | None = None
         async with client, anyio.create_task_group() as tg:
             tg.start_soon(_watch_interrupts, source, tg.cancel_scope.cancel)
             with ProgressDisplay(f"bulk {args.kind}", enabled=interactive) as bar:
@@ -288,8 +289,20 @@ async def _bulk(args: argparse.Namespace) -> int:
                     )
             tg.cancel_scope.cancel()
         elapsed = time.monotonic() - started
+        if response is None:  # a second Ctrl-C: requests in flight were abandoned
+            print(
+                "suprsend-async: aborted; the outcome of the last requests is unknown",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         _write_failures(response, source, failed)
+        not_sent = 0
+        if source.stopped:
+            async for entry in source.unsent():
+                failed.write(entry)
+                not_sent += 1
     summary = _summary(response, source, failed, elapsed)
+    summary["not_sent"] = not_sent
     if interactive:
         _print_human(summary)
     else:
@@ -335,7 +348,12 @@ def _print_human(summary: dict[str, Any]) -> None:
         f" ({summary['records_per_s']} records/s)",
     )
     if summary["status"] == "interrupted":
-        print(f"stopped after line {summary['lines_read']}; resume from the next line")
+        print(
+            f"stopped after line {summary['lines_read']};"
+            f" {summary['not_sent']} unread records written to --failed-out"
+            if summary["failed_out"]
+            else f"stopped after line {summary['lines_read']}; resume from the next line"
+        )
     if summary["failure"] and summary["failed_out"]:
         print(f"failed records written to {summary['failed_out']}")
 

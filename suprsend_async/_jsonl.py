@@ -97,6 +97,35 @@ class JsonlSource:
                 value = value["record"]  # a line of an earlier --failed-out file
             yield value
 
+    async def unsent(self) -> AsyncIterator[dict[str, Any]]:
+        """After :meth:`stop`: failed-output entries for every line never read.
+
+        Reads the file again from the start and skips what was read, so an
+        interrupted upload can be resumed by replaying the failed output.
+        Standard input cannot be read again: nothing is yielded for it.
+        """
+        if self.path == "-":
+            return
+        rest = JsonlSource(self.path)
+        async for raw in rest._lines():
+            rest.lines_read += 1
+            text = raw.strip()
+            if rest.lines_read <= self.lines_read or not text:
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError as exc:
+                yield bad_line_entry(
+                    rest.lines_read, f"invalid JSON: {exc}", raw.decode(errors="replace")
+                )
+                continue
+            if isinstance(record, dict) and "record" in record and "error" in record:
+                record = record["record"]
+            yield failed_entry(rest.lines_read, record, _INTERRUPTED, None)
+
+
+_INTERRUPTED = "not sent: the upload was interrupted"
+
 
 def _open_binary(path: str) -> IO[bytes]:
     return open(path, "rb")
