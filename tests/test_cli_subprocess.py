@@ -108,7 +108,7 @@ async def test_bad_lines_are_reported_by_line_and_the_rest_is_sent(tmp_path: Pat
 
 async def test_failed_out_can_be_fixed_and_replayed_to_complete_the_job(tmp_path: Path) -> None:
     hub = HubEmulator(workflows={"welcome"})
-    triggers = [
+    triggers: list[dict[str, Any]] = [
         {"workflow": "welcom" if i % 3 == 0 else "welcome", "recipients": [f"u{i}"]}
         for i in range(9)
     ]
