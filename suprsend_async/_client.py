@@ -203,7 +203,7 @@ class AsyncSuprsend:
             http_client=http_client,
             http_transport=transport,
             owns_http_client=http_client is None,
-            max_connections=max(max_concurrency * 2, 10),
+            max_connections=max(max_concurrency, 10),
         )
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
