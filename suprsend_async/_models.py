@@ -34,6 +34,10 @@ def _channel_list(value: object) -> tuple[Any, ...]:
     raise SuprsendValidationError("channel", f"must be a list, got {type(value).__name__}")
 
 
+def _channel_names(value: object) -> tuple[str, ...] | None:
+    return None if value is None else _channel_list(value)
+
+
 @attrs.frozen(kw_only=True)
 class Recipient:
     """A user to notify, with optional inline channel identities.
@@ -54,7 +58,7 @@ class Recipient:
     webpush: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
     slack: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
     ms_teams: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
-    channels: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = attrs.field(default=None, converter=_channel_names)
     timezone: str | None = None
     locale: str | None = None
     preferred_language: str | None = None
