@@ -32,6 +32,10 @@ class Attachment:
     content_type: str | None = None
     ignore_if_error: bool = False
 
+    def __attrs_post_init__(self) -> None:
+        # Built directly rather than by from_url/from_path: same rules.
+        _rules.attachments([self.to_wire()], "attachment")
+
     @classmethod
     def from_url(
         cls, url: str, filename: str | None = None, ignore_if_error: bool = False
