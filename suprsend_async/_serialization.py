@@ -260,6 +260,8 @@ class Serializer:
             brand_id=event.brand_id,
         )
         body: dict[str, Any] = _unstructure_event(wire)
+        if body["env"] is None:  # the REST path without a named workspace sends none
+            del body["env"]
         return body
 
     def trigger_body(
