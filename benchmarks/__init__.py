@@ -1,0 +1,1 @@
+"""Benchmarks of suprsend-async against the official suprsend-py-sdk; run `python -m benchmarks`."""

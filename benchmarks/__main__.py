@@ -1,0 +1,5 @@
+import sys
+
+from ._suite import main
+
+sys.exit(main())
