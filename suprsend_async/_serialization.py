@@ -20,7 +20,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from . import _rules
 from ._exceptions import SuprsendValidationError
-from ._limits import DEFAULT_LIMITS, Limits
+from ._limits import CHANNEL_KEYS, DEFAULT_LIMITS, Limits
 from ._models import Event, ObjectRecipient, Recipient, RecipientLike, WorkflowTriggerRequest
 
 __all__ = [
@@ -79,15 +79,7 @@ _converter = cattrs.Converter()
 _RECIPIENT_RENAMES: dict[str, Any] = {
     name: override(rename=f"${name}")
     for name in (
-        "email",
-        "sms",
-        "whatsapp",
-        "inbox",
-        "androidpush",
-        "iospush",
-        "webpush",
-        "slack",
-        "ms_teams",
+        *(key.removeprefix("$") for key in CHANNEL_KEYS),
         "channels",
         "timezone",
         "locale",

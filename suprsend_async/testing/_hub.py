@@ -443,71 +443,72 @@ class HubEmulator:
     def _event(self, workspace: str, record: Any, *, signed_path: bool) -> tuple[int, Any]:
         try:
             event_body(record, self.limits, require_env=signed_path)
+            if record.get("env") not in (None, workspace):
+                raise SuprsendValidationError("env", "does not match the authenticated workspace")
         except SuprsendValidationError as exc:
-            self.stats.rejected_records += 1
-            return 400, _record_error(400, str(exc), "validation_error")
-        env = record.get("env")
-        if env is not None and env != workspace:
-            self.stats.rejected_records += 1
-            return 400, _record_error(400, "env does not match the workspace", "validation_error")
-        self._note_fingerprint(record.get("$insert_id"), record)
-        key = _idempotency_key(record)
-        duplicate = self._duplicate(workspace, key)
-        if duplicate is not None:
-            return 202, _record_ok(duplicate)
-        message_id = self._message_id(workspace, key)
-        self.stats.processed_events += 1
-        if self.keep_records:
-            properties = record.get("properties") or {}
-            self.events.append(
-                ProcessedEvent(
-                    workspace=workspace,
-                    event=record["event"].strip(),
-                    distinct_id=record["distinct_id"].strip(),
-                    properties=properties,
-                    idempotency_key=key,
-                    tenant_id=record.get("tenant_id"),
-                    brand_id=record.get("brand_id"),
-                    insert_id=record.get("$insert_id"),
-                    message_id=message_id,
-                    body=record,
+            return self._rejected(400, str(exc), "validation_error")
+        message_id, key, new = self._accept(workspace, record, record.get("$insert_id"))
+        if new:
+            self.stats.processed_events += 1
+            if self.keep_records:
+                self.events.append(
+                    ProcessedEvent(
+                        workspace=workspace,
+                        event=record["event"].strip(),
+                        distinct_id=record["distinct_id"].strip(),
+                        properties=record.get("properties") or {},
+                        idempotency_key=key,
+                        tenant_id=record.get("tenant_id"),
+                        brand_id=record.get("brand_id"),
+                        insert_id=record.get("$insert_id"),
+                        message_id=message_id,
+                        body=record,
+                    )
                 )
-            )
         return 202, _record_ok(message_id)
 
     def _trigger(self, workspace: str, record: Any) -> tuple[int, Any]:
         try:
             trigger_body(record, self.limits)
         except SuprsendValidationError as exc:
-            self.stats.rejected_records += 1
-            return 400, _record_error(400, str(exc), "validation_error")
+            return self._rejected(400, str(exc), "validation_error")
         slug = record["workflow"].strip()
         if self.workflows is not None and slug not in self.workflows:
-            self.stats.rejected_records += 1
-            return 404, _record_error(404, f"workflow '{slug}' not found", "not_found")
-        self._note_fingerprint(None, record)
+            return self._rejected(404, f"workflow '{slug}' not found", "not_found")
+        message_id, key, new = self._accept(workspace, record, None)
+        if new:
+            self.stats.processed_triggers += 1
+            if self.keep_records:
+                self.triggers.append(
+                    ProcessedTrigger(
+                        workspace=workspace,
+                        workflow=slug,
+                        recipients=record["recipients"],
+                        actor=record.get("actor"),
+                        data=record.get("data") or {},
+                        idempotency_key=key,
+                        tenant_id=record.get("tenant_id"),
+                        cancellation_key=record.get("cancellation_key"),
+                        message_id=message_id,
+                        body=record,
+                    )
+                )
+        return 202, _record_ok(message_id)
+
+    def _rejected(self, status: int, message: str, error_type: str) -> tuple[int, Any]:
+        self.stats.rejected_records += 1
+        return status, _record_error(status, message, error_type)
+
+    def _accept(
+        self, workspace: str, record: Any, insert_id: object
+    ) -> tuple[str, str | None, bool]:
+        """(message_id, idempotency key, whether to process it: False for a duplicate key)."""
+        self._note_fingerprint(insert_id, record)
         key = _idempotency_key(record)
         duplicate = self._duplicate(workspace, key)
         if duplicate is not None:
-            return 202, _record_ok(duplicate)
-        message_id = self._message_id(workspace, key)
-        self.stats.processed_triggers += 1
-        if self.keep_records:
-            self.triggers.append(
-                ProcessedTrigger(
-                    workspace=workspace,
-                    workflow=slug,
-                    recipients=record["recipients"],
-                    actor=record.get("actor"),
-                    data=record.get("data") or {},
-                    idempotency_key=key,
-                    tenant_id=record.get("tenant_id"),
-                    cancellation_key=record.get("cancellation_key"),
-                    message_id=message_id,
-                    body=record,
-                )
-            )
-        return 202, _record_ok(message_id)
+            return duplicate, key, False
+        return self._message_id(workspace, key), key, True
 
     def _note_fingerprint(self, insert_id: object, record: Any) -> None:
         if not self.keep_records:
