@@ -251,6 +251,15 @@ async def send_with_retries(
         result: T = state.outcome.result()  # re-raises a transport error
         return result
 
+    if attempts == 1:
+        # Nothing can be retried: the same single attempt, without the cost
+        # of the retry machinery on every unkeyed call.
+        try:
+            return await attempt(), 1
+        except SuprsendTransportError as exc:
+            exc.attempts = 1
+            raise
+
     retrying = tenacity.AsyncRetrying(
         sleep=anyio.sleep,
         stop=stop,
