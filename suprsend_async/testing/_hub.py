@@ -392,10 +392,7 @@ class HubEmulator:
                 "payload_too_large",
             )
         self.stats.records_received += 1
-        status, result = self._event(workspace, body, signed_path=signed_path)
-        if status >= 300:
-            raise _Reject(status, result["error"]["message"], result["error"]["type"])
-        return status, {"status": "success", "message_id": result["message_id"]}
+        return _single_answer(*self._event(workspace, body, signed_path=signed_path))
 
     def _bulk_events(
         self, workspace: str, body: Any, raw: bytes, *, signed_path: bool
@@ -423,10 +420,7 @@ class HubEmulator:
                 results.append(self._trigger(workspace, record)[1])
             return 207, {"status": "success", "records": results}
         self.stats.records_received += 1
-        status, result = self._trigger(workspace, body)
-        if status >= 300:
-            raise _Reject(status, result["error"]["message"], result["error"]["type"])
-        return status, {"status": "success", "message_id": result["message_id"]}
+        return _single_answer(*self._trigger(workspace, body))
 
     def _bulk_records(self, body: Any) -> list[Any]:
         if not isinstance(body, list):
@@ -537,6 +531,13 @@ class HubEmulator:
             self._seen_keys[(workspace, key)] = (self.clock(), message_id)
             self.processed_keys[key] += 1
         return message_id
+
+
+def _single_answer(status: int, result: dict[str, Any]) -> tuple[int, Any]:
+    """A bulk record's result, reshaped as the answer to a single call."""
+    if status >= 300:
+        raise _Reject(status, result["error"]["message"], result["error"]["type"])
+    return status, {"status": "success", "message_id": result["message_id"]}
 
 
 def _idempotency_key(record: Mapping[str, Any]) -> str | None:
