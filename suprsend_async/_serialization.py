@@ -8,6 +8,7 @@ or joined into a bulk body.
 
 from __future__ import annotations
 
+import enum
 import json
 import time
 import uuid
@@ -37,29 +38,48 @@ __all__ = [
 # -- JSON -----------------------------------------------------------------------
 
 
+def _stdlib_default(obj: Any) -> Any:
+    # The two types orjson writes natively, written the same way here, so that
+    # whether the "fast" extra is installed never changes what is accepted.
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def _stdlib_dumps(obj: Any) -> bytes:
     # Compact, UTF-8 (not \u-escaped, as the official SDKs send), and strict:
     # NaN and Infinity are not JSON and the hub would refuse them.
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(
+        obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_stdlib_default
+    ).encode()
 
 
 try:  # the optional "fast" extra
     import orjson
 
-    _ORJSON_OPTIONS = (
-        orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-    )
+    # No OPT_NON_STR_KEYS: a dict with a non-string key goes to the stdlib,
+    # which decides which keys JSON can carry (orjson would also take dates,
+    # UUIDs and enums as keys, which the stdlib refuses).
+    _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
     def _orjson_default(obj: Any) -> Any:
         raise TypeError
 
     def dumps(obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=_orjson_default, option=_ORJSON_OPTIONS)
+            data = orjson.dumps(obj, default=_orjson_default, option=_ORJSON_OPTIONS)
         except TypeError:
             # Anything orjson refuses (big ints, str subclasses, ...) gets the
             # stdlib's verdict, so both encoders accept exactly the same input.
             return _stdlib_dumps(obj)
+        if b"null" in data:
+            # orjson writes NaN and Infinity as null, silently changing the
+            # value; a null may be one, so the stdlib (which refuses them)
+            # has the last word. Only bodies containing a null pay for this.
+            _stdlib_dumps(obj)
+        return data
 
     JSON_ENCODER = "orjson"
 except ImportError:  # pragma: no cover - depends on the environment
@@ -283,13 +303,14 @@ class Serializer:
 def _encode(body: dict[str, Any], suspects: tuple[str, ...]) -> bytes:
     try:
         return dumps(body)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         # Only on failure: find which part of the record is to blame.
+        # (RecursionError: nesting too deep for the encoder, or a cycle.)
         field = "body"
         for name in suspects:
             try:
                 dumps(body.get(name))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 field = name
                 break
         raise SuprsendValidationError(field, f"must be JSON-serializable: {exc}") from None
