@@ -21,26 +21,26 @@ def parse_body(content: bytes) -> Any:
         return None
     try:
         return json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return content.decode("utf-8", errors="replace")
 
 
+def _said(value: Any) -> str | None:
+    """A field of an error body as text; None when absent or blank."""
+    return None if value is None else (str(value).strip() or None)
+
+
 def parse_error(status_code: int, raw: Any) -> tuple[str, str | None]:
-    """(message, error type) from any of the hub's error body forms."""
+    """(message, error type) from any of the hub's error body forms; the message is never blank."""
     if isinstance(raw, dict):
         error = raw.get("error")
         if isinstance(error, dict):
-            message = error.get("message")
-            error_type = error.get("type")
-            return (
-                str(message) if message is not None else f"HTTP {status_code}",
-                str(error_type) if error_type is not None else None,
-            )
-        if isinstance(error, str) and error:
-            return error, None
-        message = raw.get("message")
+            return _said(error.get("message")) or f"HTTP {status_code}", _said(error.get("type"))
+        if isinstance(error, str) and error.strip():
+            return error.strip(), None
+        message = _said(raw.get("message"))
         if message is not None:
-            return str(message), None
+            return message, None
         return json.dumps(raw, ensure_ascii=False), None
     if isinstance(raw, str) and raw.strip():
         return raw.strip(), None
@@ -73,10 +73,16 @@ class TriggerResponse:
     def from_http(cls, status_code: int, content: bytes, *, attempts: int = 1) -> TriggerResponse:
         raw = parse_body(content)
         if 200 <= status_code < 300:
-            message_id = raw.get("message_id") if isinstance(raw, dict) else None
-            message = message_id
-            if message is None and isinstance(raw, dict) and raw.get("message") is not None:
-                message = str(raw["message"])
+            message_id = None
+            message = None
+            if isinstance(raw, dict):
+                if raw.get("message_id") is not None:
+                    message_id = str(raw["message_id"])
+                message = message_id
+                if message is None and raw.get("message") is not None:
+                    message = str(raw["message"])
+            elif isinstance(raw, str) and raw.strip():
+                message = raw.strip()  # a text answer, as the official SDK reports it
             return cls(
                 success=True,
                 status="success",
@@ -122,7 +128,12 @@ class TriggerResponse:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The official SDK's dict shape."""
+        """The official SDK's dict shape.
+
+        As there, ``raw_response`` is the parsed JSON body, or None when the
+        body was not JSON (the text is in ``message``).
+        """
+        raw = self.raw_response
         return {
             "success": self.success,
             "status": self.status,
@@ -130,5 +141,5 @@ class TriggerResponse:
                 self.status_code if self.status_code is not None else _NO_ANSWER_STATUS_CODE
             ),
             "message": self.message,
-            "raw_response": self.raw_response,
+            "raw_response": None if isinstance(raw, str) else raw,
         }
