@@ -34,7 +34,7 @@ class Attachment:
 
     def __attrs_post_init__(self) -> None:
         # Built directly rather than by from_url/from_path: same rules.
-        _rules.attachments([self.to_wire()], "attachment")
+        _rules.attachment(self.to_wire(), "attachment")
 
     @classmethod
     def from_url(

@@ -26,16 +26,60 @@ __all__ = [
 ]
 
 
-def _channel_list(value: object) -> tuple[Any, ...]:
+def _channel_list(value: object, field: str) -> tuple[Any, ...]:
     if isinstance(value, (str, Mapping)):
         return (value,)
     if isinstance(value, Iterable):
         return tuple(value)
-    raise SuprsendValidationError("channel", f"must be a list, got {type(value).__name__}")
+    raise SuprsendValidationError(field, f"must be a list, got {type(value).__name__}")
+
+
+# One named converter per channel, so an error names its field (mypy's attrs plugin
+# accepts only named functions as converters).
+
+
+def _email(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$email")
+
+
+def _sms(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$sms")
+
+
+def _whatsapp(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$whatsapp")
+
+
+def _inbox(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$inbox")
+
+
+def _androidpush(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$androidpush")
+
+
+def _iospush(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$iospush")
+
+
+def _webpush(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$webpush")
+
+
+def _slack(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$slack")
+
+
+def _ms_teams(value: object) -> tuple[Any, ...]:
+    return _channel_list(value, "recipient.$ms_teams")
+
+
+def _recipient_properties(value: object) -> Mapping[str, Any]:
+    return _rules.require_mapping(value, "recipient.properties")
 
 
 def _channel_names(value: object) -> tuple[str, ...] | None:
-    return None if value is None else _channel_list(value)
+    return None if value is None else _channel_list(value, "recipient.$channels")
 
 
 @attrs.frozen(kw_only=True)
@@ -49,20 +93,20 @@ class Recipient:
 
     distinct_id: str | None = None
     is_transient: bool = False
-    email: tuple[str, ...] = attrs.field(default=(), converter=_channel_list)
-    sms: tuple[str, ...] = attrs.field(default=(), converter=_channel_list)
-    whatsapp: tuple[str, ...] = attrs.field(default=(), converter=_channel_list)
-    inbox: tuple[str, ...] = attrs.field(default=(), converter=_channel_list)
-    androidpush: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
-    iospush: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
-    webpush: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
-    slack: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
-    ms_teams: tuple[Any, ...] = attrs.field(default=(), converter=_channel_list)
+    email: tuple[str, ...] = attrs.field(default=(), converter=_email)
+    sms: tuple[str, ...] = attrs.field(default=(), converter=_sms)
+    whatsapp: tuple[str, ...] = attrs.field(default=(), converter=_whatsapp)
+    inbox: tuple[str, ...] = attrs.field(default=(), converter=_inbox)
+    androidpush: tuple[Any, ...] = attrs.field(default=(), converter=_androidpush)
+    iospush: tuple[Any, ...] = attrs.field(default=(), converter=_iospush)
+    webpush: tuple[Any, ...] = attrs.field(default=(), converter=_webpush)
+    slack: tuple[Any, ...] = attrs.field(default=(), converter=_slack)
+    ms_teams: tuple[Any, ...] = attrs.field(default=(), converter=_ms_teams)
     channels: tuple[str, ...] | None = attrs.field(default=None, converter=_channel_names)
     timezone: str | None = None
     locale: str | None = None
     preferred_language: str | None = None
-    properties: Mapping[str, Any] = attrs.field(factory=dict)
+    properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_recipient_properties)
 
     def __attrs_post_init__(self) -> None:
         from ._serialization import recipient_to_wire

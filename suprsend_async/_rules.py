@@ -77,26 +77,30 @@ def event_name(value: object, limits: Limits = DEFAULT_LIMITS, field: str = "eve
     return name
 
 
+def attachment(item: object, field: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """One attachment object: a URL, or base64 data under the size cap."""
+    obj = require_mapping(item, field)
+    if obj.get("url") is not None:
+        require_id(obj["url"], f"{field}.url")
+    elif obj.get("data") is not None:
+        data = obj["data"]
+        if not isinstance(data, str):
+            raise SuprsendValidationError(f"{field}.data", "must be a base64 string")
+        if len(data) >= limits.max_attachment_base64_bytes:
+            raise SuprsendValidationError(
+                f"{field}.data",
+                f"base64 file data must be under {limits.max_attachment_base64_bytes} bytes,"
+                f" got {len(data)}",
+            )
+    else:
+        raise SuprsendValidationError(field, "must have either 'url' or 'data'")
+
+
 def attachments(value: object, field: str, limits: Limits = DEFAULT_LIMITS) -> None:
     if not isinstance(value, list):
         raise SuprsendValidationError(field, f"must be a list, got {_type_name(value)}")
     for i, item in enumerate(value):
-        item_field = f"{field}[{i}]"
-        require_mapping(item, item_field)
-        if item.get("url") is not None:
-            require_id(item["url"], f"{item_field}.url")
-        elif item.get("data") is not None:
-            data = item["data"]
-            if not isinstance(data, str):
-                raise SuprsendValidationError(f"{item_field}.data", "must be a base64 string")
-            if len(data) >= limits.max_attachment_base64_bytes:
-                raise SuprsendValidationError(
-                    f"{item_field}.data",
-                    f"base64 file data must be under {limits.max_attachment_base64_bytes} bytes,"
-                    f" got {len(data)}",
-                )
-        else:
-            raise SuprsendValidationError(item_field, "must have either 'url' or 'data'")
+        attachment(item, f"{field}[{i}]", limits)
 
 
 def recipient(value: object, field: str, limits: Limits = DEFAULT_LIMITS) -> None:
