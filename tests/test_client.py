@@ -1,10 +1,14 @@
-"""AsyncSuprsend: configuration, pool ownership, timeouts, auth schemes, single-call retries."""
+"""AsyncSuprsend: configuration, timeouts, pool ownership, auth, headers, single-call retries.
+
+The network is an httpx.MockTransport answering from a script; nothing of ours is replaced.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
-from pathlib import Path
+import platform
+import sys
+import uuid
 from typing import Any
 
 import httpx
@@ -12,101 +16,181 @@ import pytest
 
 from suprsend_async import (
     AsyncSuprsend,
-    Attachment,
     Event,
+    RetryEvent,
     RetryPolicy,
     SuprsendConfigError,
     SuprsendError,
     WorkflowTriggerRequest,
+    __version__,
 )
 
 pytestmark = pytest.mark.anyio
 
 KEY, SECRET, API_KEY = "WS_TEST_KEY_000000000001", "very-secret-value", "api-key-secret-value"
+DEFAULT_TIMEOUT = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
 
 
-class Recorder:
+class Hub:
     """A MockTransport handler answering a script of statuses (the last one repeats)."""
 
-    def __init__(self, *statuses: int | Exception) -> None:
-        self.statuses = list(statuses) or [202]
+    def __init__(self, *answers: int | Exception) -> None:
+        self.answers = list(answers) or [202]
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        outcome = self.statuses[min(len(self.requests), len(self.statuses)) - 1]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return httpx.Response(outcome, json={"status": "success", "message_id": "m"})
+        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        if request.url.path.startswith("/v2/bulk/"):
+            records = [{"status": "success", "status_code": 202}] * len(json.loads(request.content))
+            return httpx.Response(answer, json={"status": "success", "records": records})
+        return httpx.Response(answer, json={"status": "success", "message_id": "m"})
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
 
+    def bodies(self) -> list[Any]:
+        return [json.loads(request.content) for request in self.requests]
 
-# -- configuration --------------------------------------------------------------------------
+
+def trigger(**options: Any) -> WorkflowTriggerRequest:
+    return WorkflowTriggerRequest(workflow="w", recipients=["u1"], **options)
+
+
+# -- configuration -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        (("", SECRET), {}, "workspace_key"),
-        ((KEY, "  "), {}, "workspace_secret"),
-        ((None, SECRET), {}, "workspace_key"),
-        ((KEY, SECRET), {"base_url": "ftp://hub"}, "base_url"),
+        (("", SECRET), {}, "missing workspace_key"),
+        (("  ", SECRET), {}, "missing workspace_key"),
+        ((None, SECRET), {}, "missing workspace_key"),
+        ((KEY, ""), {}, "missing workspace_secret"),
+        ((KEY, "  "), {}, "missing workspace_secret"),
+        ((KEY, 42), {}, "missing workspace_secret"),
+        ((KEY, SECRET), {"base_url": "ftp://hub.example/"}, "base_url"),
+        ((KEY, SECRET), {"base_url": "hub.suprsend.com"}, "base_url"),
         ((KEY, SECRET), {"base_url": "not a url"}, "base_url"),
+        ((KEY, SECRET), {"base_url": "https://"}, "base_url"),
         ((KEY, SECRET), {"base_url": "https://user:pw@hub.example/"}, "credentials"),
         ((KEY, SECRET), {"timeout": None}, "forever"),
-        ((KEY, SECRET), {"timeout": httpx.Timeout(5.0, read=None)}, "None"),
+        ((KEY, SECRET), {"timeout": httpx.Timeout(None)}, "None means forever"),
+        ((KEY, SECRET), {"timeout": httpx.Timeout(5.0, read=None)}, "None means forever"),
+        ((KEY, SECRET), {"timeout": httpx.Timeout(5.0, pool=None)}, "None means forever"),
         ((KEY, SECRET), {"max_concurrency": 0}, "max_concurrency"),
         ((KEY, SECRET), {"http_client": object()}, "http_client"),
     ],
 )
-def test_config_errors_at_construction(
+def test_config_errors_are_raised_at_construction(
     args: tuple[Any, ...], kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(SuprsendConfigError, match=message):
         AsyncSuprsend(*args, **kwargs)
 
 
-def test_base_url_is_normalised_and_defaults_to_the_hub() -> None:
-    assert str(AsyncSuprsend(KEY, SECRET).base_url) == "https://hub.suprsend.com/"
-    assert str(AsyncSuprsend(KEY, SECRET, base_url="http://h:1/x").base_url) == "http://h:1/x/"
+@pytest.mark.parametrize(
+    ("api_key", "kwargs", "message"),
+    [
+        (" ", {}, "missing api_key"),
+        (None, {}, "missing api_key"),
+        (API_KEY, {"timeout": None}, "forever"),
+        (API_KEY, {"base_url": "ftp://hub.example/"}, "base_url"),
+    ],
+)
+def test_the_api_key_client_checks_its_config_too(
+    api_key: Any, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SuprsendConfigError, match=message):
+        AsyncSuprsend.from_api_key(api_key, **kwargs)
 
 
-async def test_every_request_carries_the_default_timeout() -> None:
-    recorder = Recorder()
-    async with AsyncSuprsend(KEY, SECRET, transport=recorder.transport()) as client:
+def test_config_errors_are_suprsend_errors() -> None:
+    with pytest.raises(SuprsendError):
+        AsyncSuprsend("", "")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        (None, "https://hub.suprsend.com/"),
+        ("", "https://hub.suprsend.com/"),
+        ("  https://eu.hub.example  ", "https://eu.hub.example/"),
+        ("http://127.0.0.1:8787", "http://127.0.0.1:8787/"),
+        ("http://h:1/prefix", "http://h:1/prefix/"),
+    ],
+)
+async def test_base_url_is_normalised_and_paths_are_joined_to_it(
+    base_url: str | None, expected: str
+) -> None:
+    hub = Hub()
+    async with AsyncSuprsend(KEY, SECRET, base_url=base_url, transport=hub.transport()) as client:
+        assert str(client.base_url) == expected
         await client.track_event(Event("u1", "paid"))
-        await client.bulk_events.send([Event("u1", "paid")])
-    for request in recorder.requests:
-        timeout = request.extensions["timeout"]
-        assert timeout == {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+    assert str(hub.requests[0].url) == expected + "v2/event/"
 
 
-async def test_a_custom_timeout_applies() -> None:
-    recorder = Recorder()
-    client = AsyncSuprsend(KEY, SECRET, transport=recorder.transport(), timeout=2.5)
+# -- timeouts -------------------------------------------------------------------------------------
+
+
+async def test_every_request_carries_the_default_timeout_retries_included() -> None:
+    hub = Hub(503, 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
     async with client:
+        await client.track_event(Event("u1", "paid", idempotency_key="k"))  # two attempts
+        await client.workflows.trigger(trigger())
+        await client.bulk_events.send([Event("u1", "paid")])
+        await client.workflows.bulk_trigger([trigger()])
+    assert len(hub.requests) == 5
+    for request in hub.requests:
+        assert request.extensions["timeout"] == DEFAULT_TIMEOUT
+
+
+async def test_a_custom_timeout_applies_to_every_request() -> None:
+    hub = Hub()
+    timeout = httpx.Timeout(2.5, connect=1.0)
+    async with AsyncSuprsend(KEY, SECRET, transport=hub.transport(), timeout=timeout) as client:
         await client.track_event(Event("u1", "paid"))
-    assert recorder.requests[0].extensions["timeout"]["read"] == 2.5
+        await client.workflows.trigger(trigger())
+    for request in hub.requests:
+        assert request.extensions["timeout"] == {
+            "connect": 1.0,
+            "read": 2.5,
+            "write": 2.5,
+            "pool": 2.5,
+        }
 
 
-# -- ownership of the connection pool ---------------------------------------------------------
-
-
-async def test_a_user_supplied_http_client_is_never_closed() -> None:
-    recorder = Recorder()
-    http = httpx.AsyncClient(transport=recorder.transport())
+async def test_a_user_supplied_client_without_timeouts_still_gets_ours() -> None:
+    hub = Hub()
+    http = httpx.AsyncClient(transport=hub.transport(), timeout=None)
     async with AsyncSuprsend(KEY, SECRET, http_client=http) as client:
         await client.track_event(Event("u1", "paid"))
-    assert not http.is_closed
-    response = await http.get("http://elsewhere.test/")  # still usable by its owner
-    assert response.status_code == 202
+    assert hub.requests[0].extensions["timeout"] == DEFAULT_TIMEOUT
     await http.aclose()
 
 
-async def test_an_owned_pool_is_closed_and_the_client_refuses_further_use() -> None:
-    client = AsyncSuprsend(KEY, SECRET, transport=Recorder().transport())
+# -- ownership of the connection pool -------------------------------------------------------------
+
+
+async def test_a_user_supplied_http_client_is_never_closed() -> None:
+    hub = Hub()
+    http = httpx.AsyncClient(transport=hub.transport())
+    async with AsyncSuprsend(KEY, SECRET, http_client=http) as client:
+        await client.track_event(Event("u1", "paid"))
+    other = AsyncSuprsend(KEY, SECRET, http_client=http)
+    await other.track_event(Event("u1", "paid"))
+    await other.aclose()
+    assert not http.is_closed
+    assert (await http.get("http://elsewhere.test/")).status_code == 202  # still its owner's
+    assert len(hub.requests) == 3
+    await http.aclose()
+
+
+async def test_an_owned_pool_is_closed_by_async_with_and_the_client_refuses_further_use() -> None:
+    client = AsyncSuprsend(KEY, SECRET, transport=Hub().transport())
     async with client:
         await client.track_event(Event("u1", "paid"))
         pool = client._transport.http_client
@@ -116,179 +200,224 @@ async def test_an_owned_pool_is_closed_and_the_client_refuses_further_use() -> N
         await client.track_event(Event("u1", "paid"))
 
 
+async def test_an_owned_pool_is_created_lazily_and_closed_by_aclose() -> None:
+    client = AsyncSuprsend(KEY, SECRET, transport=Hub().transport())
+    assert client._transport.http_client is None  # nothing opened by construction
+    assert (await client.track_event(Event("u1", "paid"))).success
+    pool = client._transport.http_client
+    assert pool is not None
+    assert not pool.is_closed
+    await client.aclose()
+    assert pool.is_closed
+    await client.aclose()  # closing twice is harmless
+
+
 def test_http_client_and_transport_are_exclusive() -> None:
     with pytest.raises(SuprsendConfigError, match="not both"):
-        AsyncSuprsend(
-            KEY, SECRET, http_client=httpx.AsyncClient(), transport=Recorder().transport()
-        )
+        AsyncSuprsend(KEY, SECRET, http_client=httpx.AsyncClient(), transport=Hub().transport())
 
 
-# -- auth schemes and headers ------------------------------------------------------------------
+# -- auth schemes and headers -------------------------------------------------------------------
 
 
-async def test_workspace_signature_on_the_sdk_paths() -> None:
-    recorder = Recorder()
-    async with AsyncSuprsend(KEY, SECRET, transport=recorder.transport()) as client:
+async def test_the_workspace_client_signs_requests_to_the_sdk_paths() -> None:
+    hub = Hub()
+    async with AsyncSuprsend(KEY, SECRET, transport=hub.transport()) as client:
         await client.track_event(Event("u1", "paid"))
-        await client.workflows.trigger(WorkflowTriggerRequest(workflow="w", recipients=["u1"]))
-    assert [r.url.path for r in recorder.requests] == ["/v2/event/", "/trigger/"]
-    for request in recorder.requests:
+        await client.workflows.trigger(trigger())
+        await client.bulk_events.send([Event("u1", "paid")])
+    assert [r.url.path for r in hub.requests] == ["/v2/event/", "/trigger/", "/v2/bulk/event/"]
+    for request in hub.requests:
+        assert request.method == "POST"
         assert request.headers["Authorization"].startswith(f"{KEY}:")
         assert request.headers["Date"].endswith(" GMT")
-        assert request.headers["User-Agent"].startswith("suprsend-async/")
+    assert hub.bodies()[0]["env"] == KEY
 
 
 async def test_from_api_key_sends_bearer_to_the_rest_paths() -> None:
-    recorder = Recorder()
-    client = AsyncSuprsend.from_api_key(API_KEY, transport=recorder.transport())
-    async with client:
+    hub = Hub()
+    async with AsyncSuprsend.from_api_key(API_KEY, transport=hub.transport()) as client:
         await client.track_event(Event("u1", "paid"))
-        await client.workflows.trigger(WorkflowTriggerRequest(workflow="w", recipients=["u1"]))
-    assert [r.url.path for r in recorder.requests] == ["/event/", "/trigger/"]
-    for request in recorder.requests:
+        await client.workflows.trigger(trigger())
+    assert [r.url.path for r in hub.requests] == ["/event/", "/trigger/"]
+    for request in hub.requests:
         assert request.headers["Authorization"] == f"Bearer {API_KEY}"
         assert "Date" not in request.headers
-    assert "env" not in json.loads(recorder.requests[0].content)
-    with pytest.raises(SuprsendConfigError, match="api_key"):
-        AsyncSuprsend.from_api_key(" ")
+    assert "env" not in hub.bodies()[0]  # no workspace named: no "env": null either
 
 
-async def test_app_info_is_sent_in_the_client_header() -> None:
-    recorder = Recorder()
-    client = AsyncSuprsend(KEY, SECRET, transport=recorder.transport(), app_info="billing/2.1")
+async def test_from_api_key_with_a_workspace_uid_sends_it_as_env() -> None:
+    hub = Hub()
+    client = AsyncSuprsend.from_api_key(
+        API_KEY, workspace_uid=" ws-uid ", transport=hub.transport()
+    )
     async with client:
         await client.track_event(Event("u1", "paid"))
-    header = json.loads(recorder.requests[0].headers["X-Suprsend-Client-User-Agent"])
-    assert header["app_info"] == "billing/2.1"
+    assert hub.bodies()[0]["env"] == "ws-uid"
 
 
-# -- single-call retries --------------------------------------------------------------------------
+async def test_our_user_agent_headers_name_this_library_honestly() -> None:
+    hub = Hub()
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), app_info="billing/2.1")
+    async with client:
+        await client.track_event(Event("u1", "paid"))
+        await client.workflows.trigger(trigger())
+    python = platform.python_version()
+    for request in hub.requests:
+        assert request.headers["User-Agent"] == (
+            f"suprsend-async/{__version__} (python/{python}; {sys.platform})"
+        )
+        assert request.headers["Content-Type"] == "application/json; charset=utf-8"
+        described = json.loads(request.headers["X-Suprsend-Client-User-Agent"])
+        assert described["sdk"] == "suprsend-async"
+        assert described["sdk_version"] == __version__
+        assert (described["lang"], described["lang_version"]) == ("python", python)
+        assert described["app_info"] == "billing/2.1"
 
 
-@pytest.mark.parametrize(
-    "failure", [503, 429, 500, 502, 504, 408, httpx.ConnectError("refused")], ids=str
-)
-async def test_a_keyed_call_is_retried_on_transient_failures(failure: int | Exception) -> None:
-    recorder = Recorder(failure, failure, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=recorder.transport(), retry=RetryPolicy.instant())
+async def test_an_event_of_the_wrong_type_is_a_type_error_and_nothing_is_sent() -> None:
+    hub = Hub()
+    async with AsyncSuprsend(KEY, SECRET, transport=hub.transport()) as client:
+        with pytest.raises(TypeError, match="takes an Event"):
+            await client.track_event({"event": "paid", "distinct_id": "u1"})  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="WorkflowTriggerRequest"):
+            await client.workflows.trigger({"workflow": "w"})  # type: ignore[arg-type]
+    assert hub.requests == []
+
+
+# -- single-call retries ---------------------------------------------------------------------
+
+TRANSIENT = [
+    pytest.param(503, id="503"),
+    pytest.param(429, id="429"),
+    pytest.param(500, id="500"),
+    pytest.param(502, id="502"),
+    pytest.param(504, id="504"),
+    pytest.param(408, id="408"),
+    pytest.param(httpx.ConnectError("refused"), id="connection refused"),
+    pytest.param(httpx.RemoteProtocolError("peer closed"), id="connection dropped"),
+    pytest.param(httpx.ReadTimeout("slow"), id="read timeout"),
+]
+
+
+@pytest.mark.parametrize("failure", TRANSIENT)
+async def test_a_keyed_event_is_retried_on_transient_failures(failure: int | Exception) -> None:
+    hub = Hub(failure, failure, 202)
+    retries: list[RetryEvent] = []
+    client = AsyncSuprsend(
+        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant(), on_retry=retries.append
+    )
+    async with client:
+        r = await client.track_event(Event("u1", "paid", idempotency_key="order-42"))
+    assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (True, 202, 3, 3)
+    assert [body["$idempotency_key"] for body in hub.bodies()] == ["order-42"] * 3
+    assert len({body["$insert_id"] for body in hub.bodies()}) == 1  # the same record, resent
+    assert [(e.path, e.attempt) for e in retries] == [("v2/event/", 1), ("v2/event/", 2)]
+
+
+async def test_a_keyed_trigger_is_retried_too() -> None:
+    hub = Hub(503, 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    async with client:
+        r = await client.workflows.trigger(trigger(idempotency_key="wf-1"))
+    assert (r.success, r.attempts, len(hub.requests)) == (True, 2, 2)
+
+
+async def test_retries_stop_after_the_policys_attempts_with_the_last_answer() -> None:
+    hub = Hub(503)
+    client = AsyncSuprsend(
+        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant(attempts=3)
+    )
     async with client:
         r = await client.track_event(Event("u1", "paid", idempotency_key="k"))
-    assert (r.success, r.attempts, len(recorder.requests)) == (True, 3, 3)
-    assert {json.loads(q.content)["$idempotency_key"] for q in recorder.requests} == {"k"}
+    assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, 503, 3, 3)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 413, 422])
 async def test_other_4xx_are_never_retried(status: int) -> None:
-    recorder = Recorder(status, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=recorder.transport(), retry=RetryPolicy.instant())
+    hub = Hub(status, 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
     async with client:
         r = await client.track_event(Event("u1", "paid", idempotency_key="k"))
-    assert (r.success, r.attempts, len(recorder.requests)) == (False, 1, 1)
+    assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, status, 1, 1)
 
 
-async def test_an_unkeyed_call_is_sent_exactly_once() -> None:
-    recorder = Recorder(503, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=recorder.transport(), retry=RetryPolicy.instant())
+@pytest.mark.parametrize("failure", TRANSIENT)
+async def test_an_unkeyed_call_is_sent_exactly_once(failure: int | Exception) -> None:
+    hub = Hub(failure, 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    async with client:
+        event_response = await client.track_event(Event("u1", "paid"))
+    assert (event_response.success, event_response.attempts, len(hub.requests)) == (False, 1, 1)
+    assert "$idempotency_key" not in hub.bodies()[0]
+
+    hub = Hub(failure, 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    async with client:
+        trigger_response = await client.workflows.trigger(trigger())
+    assert (trigger_response.success, trigger_response.attempts, len(hub.requests)) == (False, 1, 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Known gap (README, Retries): an unkeyed single call whose connection died should say"
+        " it was not retried because it has no idempotency key; _client._send_single reports"
+        " only the transport error. The bulk path does say it (_bulk._NOT_RETRIED)."
+    ),
+)
+async def test_an_unkeyed_call_that_lost_its_answer_says_why_it_was_not_retried() -> None:
+    hub = Hub(httpx.RemoteProtocolError("peer closed"), 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
     async with client:
         r = await client.track_event(Event("u1", "paid"))
-        t = await client.workflows.trigger(WorkflowTriggerRequest(workflow="w", recipients=["u"]))
-    assert (r.success, r.status_code, r.attempts) == (False, 503, 1)
-    assert t.success  # the second request got the 202
-    assert len(recorder.requests) == 2
+    assert "idempotency key" in (r.message or "")
 
 
-async def test_generated_keys_make_a_call_retryable_with_one_key_across_attempts() -> None:
-    recorder = Recorder(503, 503, 202)
+async def test_generated_keys_make_calls_retryable_with_one_key_across_attempts() -> None:
+    hub = Hub(503, 503, 202, 503, 202, 202)
     client = AsyncSuprsend(
         KEY,
         SECRET,
-        transport=recorder.transport(),
+        transport=hub.transport(),
         retry=RetryPolicy.instant(),
         auto_idempotency_keys=True,
     )
     async with client:
         r = await client.track_event(Event("u1", "paid"))
-    assert (r.success, r.attempts) == (True, 3)
-    keys = {json.loads(q.content).get("$idempotency_key") for q in recorder.requests}
-    assert len(keys) == 1
-    assert None not in keys
+        t = await client.workflows.trigger(trigger())
+        own = await client.track_event(Event("u1", "paid", idempotency_key="mine"))
+    assert (r.success, r.attempts, t.success, t.attempts, own.attempts) == (True, 3, True, 2, 1)
+    bodies = hub.bodies()
+    event_keys = {body["$idempotency_key"] for body in bodies[:3]}
+    trigger_keys = {body["$idempotency_key"] for body in bodies[3:5]}
+    assert len(event_keys) == len(trigger_keys) == 1  # one key reused across the retries
+    assert event_keys != trigger_keys  # a fresh key per call
+    for key in event_keys | trigger_keys:
+        assert uuid.UUID(key).version == 4
+    assert bodies[-1]["$idempotency_key"] == "mine"  # a key of the caller's is kept
 
 
-async def test_per_call_policy_overrides_the_clients() -> None:
-    recorder = Recorder(503, 503, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=recorder.transport(), retry=RetryPolicy.instant())
+async def test_a_per_call_policy_overrides_the_clients() -> None:
+    hub = Hub(503, 503, 202)
+    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
     async with client:
-        r = await client.track_event(
+        once = await client.track_event(
             Event("u1", "paid", idempotency_key="k"), retry=RetryPolicy.disabled()
         )
-    assert (r.success, r.attempts) == (False, 1)
+        hub.requests.clear()
+        twice = await client.workflows.trigger(
+            trigger(idempotency_key="k"), retry=RetryPolicy.instant(attempts=2)
+        )
+    assert (once.success, once.attempts) == (False, 1)
+    assert (twice.success, twice.attempts) == (False, 2)
 
 
-# -- secrets ------------------------------------------------------------------------------------
-
-
-async def test_secrets_never_appear_in_reprs_errors_or_logs(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    recorder = Recorder(httpx.ConnectError("refused"), 401)
-    signed = AsyncSuprsend(
-        KEY, SECRET, transport=recorder.transport(), retry=RetryPolicy.instant(attempts=2)
+async def test_attempts_are_counted_when_no_answer_ever_comes() -> None:
+    hub = Hub(httpx.ConnectError("refused"))
+    client = AsyncSuprsend(
+        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant(attempts=4)
     )
-    bearer = AsyncSuprsend.from_api_key(API_KEY, transport=Recorder(401).transport())
-    texts = [repr(signed), str(signed), repr(bearer), repr(signed._transport.auth)]
-    async with signed, bearer:
-        for r in (
-            await signed.track_event(Event("u1", "paid", idempotency_key="k")),
-            await bearer.track_event(Event("u1", "paid")),
-        ):
-            texts += [repr(r), str(r.to_dict())]
-            with pytest.raises(SuprsendError) as info:
-                r.raise_for_status()
-            texts += [str(info.value), repr(info.value)]
-    try:
-        AsyncSuprsend(KEY, SECRET, base_url=f"https://{SECRET}@hub/")
-    except SuprsendConfigError as exc:
-        texts.append(str(exc))
-    texts += [record.getMessage() for record in caplog.records]
-    assert len(caplog.records) > 0
-    joined = "\n".join(texts)
-    for secret in (SECRET, API_KEY):
-        assert secret not in joined
-
-
-# -- attachments ---------------------------------------------------------------------------------
-
-
-async def test_attachments_from_files_and_urls(tmp_path: Path) -> None:
-    report = tmp_path / "report.csv"
-    report.write_text("a,b\n1,2\n")
-    attachment = await Attachment.from_path(report, ignore_if_error=True)
-    assert attachment is not None
-    assert (attachment.filename, attachment.content_type) == ("report.csv", "text/csv")
-    assert "base64" in repr(attachment)  # data is summarised, not dumped
-    missing = await Attachment.from_path(tmp_path / "gone.pdf", ignore_if_error=True)
-    assert missing is None
-    with pytest.raises(OSError, match="gone"):
-        await Attachment.from_path(tmp_path / "gone.pdf")
-    big = tmp_path / "big.bin"
-    big.write_bytes(b"x" * 40_000)  # 53,336 base64 bytes: over the 50 KB cap
-    with pytest.raises(SuprsendError, match="from_url"):
-        await Attachment.from_path(big)
-
-    event = Event("u1", "report_ready")
-    with_file = event.with_attachment(attachment).with_attachment(missing)
-    assert event.attachments == ()
-    assert len(with_file.attachments) == 1
-    request = WorkflowTriggerRequest(workflow="w", recipients=["u"]).with_attachment(
-        Attachment.from_url("https://example.com/a.pdf", ignore_if_error=True)
-    )
-    recorder = Recorder()
-    async with AsyncSuprsend(KEY, SECRET, transport=recorder.transport()) as client:
-        await client.track_event(with_file)
-        await client.workflows.trigger(request)
-    event_attachments = json.loads(recorder.requests[0].content)["properties"]["$attachments"]
-    assert event_attachments[0]["filename"] == "report.csv"
-    trigger_attachments = json.loads(recorder.requests[1].content)["data"]["$attachments"]
-    assert trigger_attachments[0]["url"] == "https://example.com/a.pdf"
-    assert trigger_attachments[0]["ignore_if_error"] is True
+    async with client:
+        r = await client.track_event(Event("u1", "paid", idempotency_key="k"))
+    assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, None, 4, 4)
