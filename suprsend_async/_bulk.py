@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -131,6 +131,8 @@ class _BulkRun:
     warnings: list[str] = attrs.field(factory=list)
     retried_requests: int = 0
     retried_records: int = 0
+    reported: tuple[int, int] = (0, 0)  # (succeeded, failed) in the last progress report
+    error: Exception | None = None  # from the caller's iterable or on_progress: re-raised
 
     # -- preparing records ------------------------------------------------------
 
@@ -152,6 +154,7 @@ class _BulkRun:
     def _progress(self) -> None:
         if self.on_progress is not None:
             failed = len(self.failures)
+            self.reported = (self.succeeded, failed)
             self.on_progress(
                 BulkProgress(
                     done=self.succeeded + failed,
@@ -160,6 +163,13 @@ class _BulkRun:
                     total=self.total_hint,
                 )
             )
+
+    def final_progress(self) -> None:
+        """One last report if records failed after the last chunk was reported (the
+        producer fails invalid or oversized records without reporting them), so the
+        last report always matches the response."""
+        if self.reported != (self.succeeded, len(self.failures)):
+            self._progress()
 
     async def produce(
         self, items: Iterable[Any] | AsyncIterable[Any], chunks: ObjectSendStream[Chunk[_Item]]
@@ -196,12 +206,26 @@ class _BulkRun:
             if last is not None:
                 await chunks.send(last)
 
+    async def guarded(
+        self, scope: anyio.CancelScope, work: Callable[..., Awaitable[None]], *args: Any
+    ) -> None:
+        """Run ``work(*args)``; on an error, keep the first one and stop everything else."""
+        try:
+            await work(*args)
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+            scope.cancel()
+
     # -- uploading ------------------------------------------------------------------
 
     async def upload_all(self, chunks: ObjectReceiveStream[Chunk[_Item]]) -> None:
         async with chunks:
             async for chunk in chunks:
                 await self.upload(chunk)
+                # Not held while waiting for the next one: at most one chunk per
+                # worker is alive, which is what bounds memory by the concurrency.
+                del chunk
                 self._progress()
 
     async def upload(self, chunk: Chunk[_Item]) -> None:
@@ -256,6 +280,12 @@ class _BulkRun:
             pending = [i for i in sending if settle(i, False, message, status, retryable)]
             return _ChunkOutcome(bool(pending), retry_after, f"HTTP {status}")
 
+        give_up_reason = ""
+
+        def gave_up(why: str) -> None:
+            nonlocal give_up_reason
+            give_up_reason = f": {why}"
+
         any_keyed = any(i.record.idempotency_key is not None for i in chunk.items)
         try:
             _, attempts = await send_with_retries(
@@ -267,6 +297,7 @@ class _BulkRun:
                 is_retryable=lambda o: o.retryable,
                 retry_after=lambda o: o.retry_after,
                 describe=lambda o: o.description,
+                on_give_up=gave_up,
             )
         except SuprsendTransportError as exc:
             # Only the deadline ends here: attempts themselves never raise.
@@ -276,7 +307,7 @@ class _BulkRun:
         else:
             for item in pending:
                 error, code = last_error[item.index]
-                error = f"{error} (gave up after {attempts} attempts)"
+                error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 self._fail(item.index, item.source, error, code)
         self.retried_requests += attempts - 1
 
@@ -323,6 +354,10 @@ class _BulkRun:
             retried_requests=self.retried_requests,
             retried_records=self.retried_records,
         )
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"
 
 
 def _event_from(item: Any) -> Event:
@@ -373,7 +408,12 @@ async def run_bulk(
     send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
-            tg.start_soon(run.upload_all, receive.clone())
+            tg.start_soon(run.guarded, tg.cancel_scope, run.upload_all, receive.clone())
         receive.close()
-        await run.produce(items, send)
+        await run.guarded(tg.cancel_scope, run.produce, items, send)
+    if run.error is not None:
+        # The caller's own error (from their iterable or on_progress), as
+        # itself rather than wrapped in an ExceptionGroup.
+        raise run.error
+    run.final_progress()
     return run.response()

@@ -149,6 +149,7 @@ async def send_with_retries(
     is_retryable: Callable[[T], bool],
     retry_after: Callable[[T], float | None],
     describe: Callable[[T], str],
+    on_give_up: Callable[[str], Any] | None = None,
 ) -> tuple[T, int]:
     """Run ``send_once()`` until it gives a final outcome.
 
@@ -157,7 +158,9 @@ async def send_with_retries(
     SuprsendTransportError always is; with ``retry=False`` there is exactly
     one attempt. Returns the last outcome and the number of attempts, or
     raises the last SuprsendTransportError (``.attempts`` set) when the
-    last attempt got no answer.
+    last attempt got no answer. ``on_give_up`` is told why a retryable
+    outcome was not retried before the attempts ran out (a ``Retry-After``
+    too long, or a wait that would pass the deadline).
     """
     started = time.monotonic()
     attempts = policy.attempts if retry else 1
@@ -192,22 +195,18 @@ async def send_with_retries(
         upcoming = state.upcoming_sleep
         retry_after = _retry_after_of(state)
         if retry_after is not None and retry_after > policy.max_retry_after:
-            logger.warning(
-                "not retrying %s: the hub asked to wait %.1fs, more than max_retry_after=%.1fs",
-                path,
-                retry_after,
-                policy.max_retry_after,
+            why = (
+                f"the hub asked to wait {retry_after:.1f}s,"
+                f" more than max_retry_after={policy.max_retry_after:.1f}s"
             )
-            return True
-        if upcoming >= time_left():
-            logger.warning(
-                "not retrying %s: waiting %.2fs would pass the %.1fs deadline",
-                path,
-                upcoming,
-                policy.deadline,
-            )
-            return True
-        return False
+        elif upcoming >= time_left():
+            why = f"waiting {upcoming:.2f}s would pass the {policy.deadline:.1f}s deadline"
+        else:
+            return False
+        logger.warning("not retrying %s: %s", path, why)
+        if on_give_up is not None:
+            on_give_up(why)
+        return True
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
