@@ -19,7 +19,7 @@ import anyio
 
 from ._bulk import BulkResponse
 from ._chunking import ChunkBuilder, TooLarge
-from ._client import AsyncSuprsend
+from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
 from ._exceptions import SuprsendConfigError, SuprsendValidationError
 from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry
 from ._limits import DEFAULT_LIMITS
@@ -271,6 +271,7 @@ async def _bulk(args: argparse.Namespace) -> int:
         client = _client(
             args,
             max_concurrency=args.concurrency,
+            max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS),
             auto_idempotency_keys=args.auto_idempotency_keys,
         )
         interactive = sys.stderr.isatty() and not args.json

@@ -28,6 +28,8 @@ from ._transport import (
 __all__ = ["AsyncSuprsend"]
 
 DEFAULT_MAX_CONCURRENCY = 8
+# httpx's own default pool size; the ceiling for any call's max_concurrency.
+DEFAULT_MAX_CONNECTIONS = 100
 
 
 def _require_credential(value: object, name: str) -> str:
@@ -80,7 +82,11 @@ class AsyncSuprsend:
       a fresh UUID key (reused across its retries), making all sends safe
       to retry. Off by default: a generated key cannot deduplicate a send
       that your own code repeats.
-    - ``max_concurrency``: bulk requests in flight at once.
+    - ``max_concurrency``: bulk requests in flight at once (default 8, or
+      ``max_connections`` if smaller; each bulk call may ask for another
+      value, up to ``max_connections``).
+    - ``max_connections``: size of the connection pool shared by all calls
+      (default 100, as in httpx); further requests wait for a free one.
     - ``on_retry``: called with a :class:`RetryEvent` before each retry.
     - ``app_info``: a short string about your app, sent in the client header.
     """
@@ -96,7 +102,8 @@ class AsyncSuprsend:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
         app_info: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
@@ -114,6 +121,7 @@ class AsyncSuprsend:
             retry=retry,
             auto_idempotency_keys=auto_idempotency_keys,
             max_concurrency=max_concurrency,
+            max_connections=max_connections,
             on_retry=on_retry,
             app_info=app_info,
             limits=limits,
@@ -131,7 +139,8 @@ class AsyncSuprsend:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
         app_info: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
@@ -153,6 +162,7 @@ class AsyncSuprsend:
             retry=retry,
             auto_idempotency_keys=auto_idempotency_keys,
             max_concurrency=max_concurrency,
+            max_connections=max_connections,
             on_retry=on_retry,
             app_info=app_info,
             limits=limits,
@@ -171,13 +181,20 @@ class AsyncSuprsend:
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy | None,
         auto_idempotency_keys: bool,
-        max_concurrency: int,
+        max_concurrency: int | None,
+        max_connections: int,
         on_retry: Callable[[RetryEvent], Any] | None,
         app_info: str | None,
         limits: Limits,
     ) -> None:
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise SuprsendConfigError("max_concurrency must be a positive integer")
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise SuprsendConfigError("max_connections must be a positive integer")
+        self.max_connections = max_connections
+        self.max_concurrency = self.check_concurrency(
+            min(DEFAULT_MAX_CONCURRENCY, max_connections)
+            if max_concurrency is None
+            else max_concurrency
+        )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
         if http_client is not None and transport is not None:
@@ -186,7 +203,6 @@ class AsyncSuprsend:
         self._env = env
         self._event_path = event_path
         self.auto_idempotency_keys = auto_idempotency_keys
-        self.max_concurrency = max_concurrency
         self.limits = limits
         self._serializer = Serializer(env=env, sdk_version=ua, limits=limits)
         self._transport = HubTransport(
@@ -203,10 +219,22 @@ class AsyncSuprsend:
             http_client=http_client,
             http_transport=transport,
             owns_http_client=http_client is None,
-            max_connections=max(max_concurrency, 10),
+            max_connections=max_connections,
         )
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
+
+    def check_concurrency(self, max_concurrency: object) -> int:
+        """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise SuprsendConfigError("max_concurrency must be a positive integer")
+        if max_concurrency > self.max_connections:
+            # Silently capping it at the pool size would hide the misconfiguration.
+            raise SuprsendConfigError(
+                f"max_concurrency={max_concurrency} is more than the client's"
+                f" max_connections={self.max_connections}; raise max_connections"
+            )
+        return max_concurrency
 
     def __repr__(self) -> str:
         return (

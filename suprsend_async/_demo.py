@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from ._bulk import BulkResponse
-from ._client import AsyncSuprsend
+from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
 from ._models import Event, WorkflowTriggerRequest
 from ._progress import ProgressDisplay
 from ._serialization import JSON_ENCODER
@@ -115,6 +115,7 @@ async def _demo(args: argparse.Namespace, hub: Any) -> dict[str, Any]:
             base_url=base_url,
             auto_idempotency_keys=True,
             max_concurrency=args.concurrency,
+            max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS),
         )
         started = time.monotonic()
         async with client:

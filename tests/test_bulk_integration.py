@@ -27,6 +27,7 @@ from suprsend_async import (
     Event,
     Limits,
     RetryPolicy,
+    SuprsendConfigError,
     WorkflowTriggerRequest,
 )
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
@@ -293,20 +294,24 @@ async def test_the_concurrency_limit_is_what_the_hub_sees() -> None:
         assert (resp.success, hub.stats.max_in_flight) == (600, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_client.py sizes the connection pool (httpx.Limits and HubTransport's slots) at"
-        " max(max_concurrency, 10) when the client is built, so a per-call max_concurrency"
-        " above that is silently capped at 10 requests in flight"
-    ),
-)
 async def test_a_per_call_concurrency_above_the_clients_is_honoured() -> None:
     hub = HubEmulator(faults=Faults(latency=0.03))
     async with served(hub) as client:  # the default max_concurrency (8)
         resp = await client.bulk_events.send([event(i) for i in range(4_000)], max_concurrency=16)
     assert resp.success == 4_000
     assert hub.stats.max_in_flight == 16
+
+
+async def test_a_concurrency_the_pool_cannot_honour_is_refused_before_sending() -> None:
+    hub = HubEmulator()
+    async with served(hub, max_concurrency=2, max_connections=4) as client:
+        with pytest.raises(SuprsendConfigError, match=r"max_concurrency=5 .* max_connections=4"):
+            await client.bulk_events.send([event(i) for i in range(10)], max_concurrency=5)
+        with pytest.raises(SuprsendConfigError, match="positive integer"):
+            await client.bulk_events.send([event(i) for i in range(10)], max_concurrency=0)
+    assert hub.stats.requests == 0
+    with pytest.raises(SuprsendConfigError, match=r"max_concurrency=9 .* max_connections=8"):
+        AsyncSuprsend("k", "s", max_concurrency=9, max_connections=8)
 
 
 # -- progress ---------------------------------------------------------------------------
