@@ -6,6 +6,7 @@ import json
 import logging
 import platform
 import sys
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import attrs
 import httpx
 
 from ._exceptions import SuprsendError, SuprsendTimeoutError, SuprsendTransportError
+from ._pool import ShardedPool
 from ._retry import (
     RetryEvent,
     RetryPolicy,
@@ -53,6 +55,10 @@ def client_user_agent(app_info: str | None) -> str:
     )
 
 
+def _proxies_from_environment() -> bool:
+    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
+
+
 @attrs.define(kw_only=True)
 class HubTransport:
     """Posts bytes to the hub: builds, signs and sends a fresh request per attempt."""
@@ -78,9 +84,14 @@ class HubTransport:
         if self.closed:
             raise SuprsendError("this AsyncSuprsend client is closed")
         if self.http_client is None:
+            transport = self.http_transport
+            if transport is None and not _proxies_from_environment():
+                transport = ShardedPool(self.max_connections)
+            # (With a proxy configured in the environment, httpx's own pool,
+            # which is the one that honours it.)
             self.http_client = httpx.AsyncClient(
                 timeout=self.timeout,
-                transport=self.http_transport,
+                transport=transport,
                 limits=httpx.Limits(
                     max_connections=self.max_connections,
                     max_keepalive_connections=self.max_connections,

@@ -1,0 +1,133 @@
+"""The sharded connection pool, over a real loopback socket.
+
+Each connection is told apart by its client port, as the server sees it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from suprsend_async import AsyncSuprsend, Event
+from suprsend_async._pool import ShardedPool
+from suprsend_async.testing import Faults, HubEmulator, serve
+
+pytestmark = pytest.mark.anyio
+
+
+class PortCounter:
+    """An ASGI wrapper counting requests per client port (one port = one connection)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ports: Counter[int] = Counter()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.ports[scope["client"][1]] += 1
+        await self.app(scope, receive, send)
+
+
+async def test_a_shard_packs_requests_into_its_shard_and_reuses_connections() -> None:
+    counter = PortCounter(HubEmulator())
+    async with serve(counter) as base_url, httpx.AsyncClient(transport=ShardedPool(8)) as http:
+        for _ in range(20):
+            assert (await http.get(base_url + "_emulator/stats")).status_code == 200
+    assert list(counter.ports.values()) == [20]  # one connection, kept alive
+
+
+async def test_concurrent_requests_never_open_more_connections_than_the_pool_has() -> None:
+    hub = HubEmulator(faults=Faults(latency=0.02))
+    counter = PortCounter(hub)
+    async with (
+        serve(counter) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url,
+            max_concurrency=6,
+            max_connections=6,
+        ) as client,
+    ):
+        async with anyio.create_task_group() as tg:
+            for i in range(60):
+                tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        pool = client._transport.client()._transport
+        assert isinstance(pool, ShardedPool)
+        assert pool._busy == [0, 0]  # every slot given back once its answer was read
+    assert hub.stats.processed_events == 60
+    assert hub.stats.max_in_flight == 6
+    assert len(counter.ports) == 6  # two shards (4 + 2), every connection reused
+
+
+async def test_slots_come_back_when_requests_fail() -> None:
+    async with serve(HubEmulator()) as base_url:
+        pass  # the port is closed now: every connection attempt is refused
+    async with AsyncSuprsend("key", "secret", base_url=base_url, max_connections=2) as client:
+        assert client.max_concurrency == 2  # the default 8 would not fit the pool
+        pool = client._transport.client()._transport
+        assert isinstance(pool, ShardedPool)
+        for _ in range(5):  # more failures than slots: none may leak
+            resp = await client.track_event(Event("u1", "order_paid"))
+            assert resp.success is False
+            assert pool._busy == [0]
+
+
+async def test_cancelled_requests_give_their_slots_back() -> None:
+    hub = HubEmulator(faults=Faults(latency=30.0))
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url) as client,
+    ):
+        pool = client._transport.client()._transport
+        assert isinstance(pool, ShardedPool)
+        with anyio.move_on_after(0.5):
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        assert sum(pool._busy) == 0
+        hub.faults = Faults()
+        assert (await client.track_event(Event("u1", "order_paid"))).success
+
+
+async def test_closing_the_client_closes_every_shard() -> None:
+    hub = HubEmulator()
+    async with serve(hub) as base_url:
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+        async with anyio.create_task_group() as tg:
+            for i in range(12):
+                tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        pool = client._transport.client()._transport
+        assert isinstance(pool, ShardedPool)
+        shards = [s for s in pool._shards if s is not None]
+        await client.aclose()
+    assert len(shards) == 3  # 12 calls at once fill three shards of four
+    assert all(shard._pool.connections == [] for shard in shards)
+    with pytest.raises(Exception, match="closed"):
+        await client.track_event(Event("u1", "order_paid"))
+
+
+def test_with_a_proxy_in_the_environment_httpx_keeps_its_own_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpx honours HTTPS_PROXY only through its own transport.
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    client = AsyncSuprsend("key", "secret")
+    assert not isinstance(client._transport.client()._transport, ShardedPool)
+    monkeypatch.delenv("HTTPS_PROXY")
+    client = AsyncSuprsend("key", "secret")
+    assert isinstance(client._transport.client()._transport, ShardedPool)
+
+
+def test_shards_cover_the_pool_exactly() -> None:
+    assert ShardedPool(1)._sizes == [1]
+    assert ShardedPool(8)._sizes == [4, 4]
+    assert ShardedPool(10)._sizes == [4, 4, 2]
+    assert sum(ShardedPool(100)._sizes) == 100
