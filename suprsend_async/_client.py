@@ -42,14 +42,17 @@ def _base_url(value: str | None) -> httpx.URL:
     raw = (value or "").strip() or DEFAULT_BASE_URL
     try:
         url = httpx.URL(raw if raw.endswith("/") else raw + "/")
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise SuprsendConfigError(f"invalid base_url {raw!r}: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise SuprsendConfigError(
-            f"invalid base_url {raw!r}: an http(s) URL with a host is required"
-        )
+    except (httpx.InvalidURL, TypeError):
+        # Not echoed: a malformed URL may still carry a password.
+        raise SuprsendConfigError("invalid base_url: not a URL") from None
     if url.userinfo:
         raise SuprsendConfigError("invalid base_url: credentials in the URL are not allowed")
+    if url.scheme not in ("http", "https") or not url.host:
+        # Only the parts that were checked: the rest may be a mangled password.
+        raise SuprsendConfigError(
+            f"invalid base_url (scheme {url.scheme!r}, host {url.host!r}):"
+            " an http(s) URL with a host is required"
+        )
     return url
 
 

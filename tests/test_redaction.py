@@ -101,18 +101,15 @@ def test_config_errors_do_not_echo_the_secrets() -> None:
     assert_no_secret(*messages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Known bug in _client._base_url: a base URL with credentials but a bad scheme or no"
-        " host is echoed whole in the SuprsendConfigError message, password included. Only"
-        " the well-formed https://user:pw@host case is caught by the credentials check."
-    ),
-)
 @pytest.mark.parametrize(
     "base_url",
-    [f"ftp://user:{SECRET}@hub.example/", f"https://user:{SECRET}@"],
-    ids=["bad scheme", "no host"],
+    [
+        f"ftp://user:{SECRET}@hub.example/",
+        f"https://user:{SECRET}@",
+        f"https://user:{SECRET}@hub.example:port/",
+        f"user:{SECRET}@hub.example",
+    ],
+    ids=["bad scheme", "no host", "bad port", "no scheme"],
 )
 def test_a_malformed_base_url_with_credentials_is_not_echoed(base_url: str) -> None:
     with pytest.raises(SuprsendConfigError) as info:
