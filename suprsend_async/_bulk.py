@@ -21,7 +21,13 @@ from ._chunking import Chunk, ChunkBuilder, TooLarge
 from ._exceptions import SuprsendTransportError, SuprsendValidationError
 from ._models import Event, WorkflowTriggerRequest
 from ._response import parse_body, parse_error
-from ._retry import RetryPolicy, is_retryable_status, parse_retry_after, send_with_retries
+from ._retry import (
+    RetryPolicy,
+    is_retryable_status,
+    not_retried_without_key,
+    parse_retry_after,
+    send_with_retries,
+)
 from ._serialization import EncodedRecord, event_json, trigger_json
 
 if TYPE_CHECKING:
@@ -35,7 +41,7 @@ RecordKind = Literal["event", "workflow"]
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
-_NOT_RETRIED = "not retried: the record has no idempotency key, so a retry could deliver it twice"
+_NOT_RETRIED = not_retried_without_key("record")
 
 
 @attrs.frozen

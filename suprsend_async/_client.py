@@ -7,6 +7,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+import attrs
 import httpx
 
 from ._auth import BearerAuth, WorkspaceSignatureAuth
@@ -15,7 +16,7 @@ from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
 from ._models import Event
 from ._namespaces import BulkEvents, Workflows
 from ._response import TriggerResponse
-from ._retry import RetryEvent, RetryPolicy
+from ._retry import RetryEvent, RetryPolicy, not_retried_without_key
 from ._serialization import EncodedRecord, Serializer
 from ._transport import (
     CONTENT_TYPE,
@@ -290,10 +291,19 @@ class AsyncSuprsend:
     async def _send_single(
         self, path: str, record: EncodedRecord, policy: RetryPolicy | None
     ) -> TriggerResponse:
+        keyed = record.idempotency_key is not None
         try:
             response, attempts = await self._transport.post(
-                path, record.body, retry=record.idempotency_key is not None, policy=policy
+                path, record.body, retry=keyed, policy=policy
             )
         except SuprsendTransportError as exc:
-            return TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
+            result = TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
+            if keyed:
+                return result
+            # The hub may or may not have it: say why it was not sent again.
+            # (An HTTP answer keeps the hub's own message, as in the official SDK.)
+            return attrs.evolve(result, message=f"{result.message}; {_NOT_RETRIED}")
         return TriggerResponse.from_http(response.status_code, response.content, attempts=attempts)
+
+
+_NOT_RETRIED = not_retried_without_key("request")

@@ -27,6 +27,7 @@ __all__ = [
     "RETRYABLE_STATUS_CODES",
     "RetryEvent",
     "RetryPolicy",
+    "not_retried_without_key",
     "parse_retry_after",
     "send_with_retries",
 ]
@@ -34,6 +35,11 @@ __all__ = [
 logger = logging.getLogger("suprsend_async")
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def not_retried_without_key(what: str) -> str:
+    """Why a retryable failure of ``what`` (a record, a request) was left alone."""
+    return f"not retried: the {what} has no idempotency key, so a retry could deliver it twice"
 
 
 @attrs.frozen(kw_only=True)

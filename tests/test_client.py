@@ -358,20 +358,27 @@ async def test_an_unkeyed_call_is_sent_exactly_once(failure: int | Exception) ->
     assert (trigger_response.success, trigger_response.attempts, len(hub.requests)) == (False, 1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Known gap (README, Retries): an unkeyed single call whose connection died should say"
-        " it was not retried because it has no idempotency key; _client._send_single reports"
-        " only the transport error. The bulk path does say it (_bulk._NOT_RETRIED)."
-    ),
+@pytest.mark.parametrize(
+    ("failure", "says_why"),
+    [
+        (httpx.RemoteProtocolError("peer closed"), True),
+        (httpx.ReadTimeout("slow"), True),
+        (503, False),  # the hub's answer says it was not taken: its own message stands
+    ],
+    ids=["answer lost", "timed out", "503"],
 )
-async def test_an_unkeyed_call_that_lost_its_answer_says_why_it_was_not_retried() -> None:
-    hub = Hub(httpx.RemoteProtocolError("peer closed"), 202)
+async def test_an_unkeyed_call_with_no_answer_says_why_it_was_not_retried(
+    failure: int | Exception, says_why: bool
+) -> None:
+    hub = Hub(failure, failure)
     client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
     async with client:
-        r = await client.track_event(Event("u1", "paid"))
-    assert "idempotency key" in (r.message or "")
+        event_response = await client.track_event(Event("u1", "paid"))
+        trigger_response = await client.workflows.trigger(trigger())
+    for r in (event_response, trigger_response):
+        assert r.success is False
+        assert ("not retried: the request has no idempotency key" in (r.message or "")) is says_why
+    assert len(hub.requests) == 2
 
 
 async def test_generated_keys_make_calls_retryable_with_one_key_across_attempts() -> None:

@@ -365,7 +365,12 @@ async def test_the_deadline_bounds_a_call_whatever_the_request_timeout() -> None
             None,
             "timeout",
         )
-        assert response.message == "deadline of 0.5s reached while waiting for the hub"
+    deadline = "deadline of 0.5s reached while waiting for the hub"
+    assert singles["keyed"].message == deadline
+    assert singles["unkeyed"].message == (
+        f"{deadline}; not retried: the request has no idempotency key,"
+        " so a retry could deliver it twice"
+    )
     [resp] = bulks
     assert (resp.status, resp.failure) == ("fail", 150)
     assert {(f.code, f.error) for f in resp.failed_records} == {
