@@ -422,9 +422,16 @@ async def test_drop_after_processing_processes_but_the_answer_is_lost() -> None:
     assert hub.processed_keys == {"k": 1}
 
 
-def fault_sequence(seed: int) -> list[str | None]:
-    hub = HubEmulator(faults=Faults.mix(0.5, seed=seed))
-    return [None if (f := hub.injector.next_fault()) is None else f.kind.value for _ in range(200)]
+def fault_sequence(seed: int, jitter_draws: list[int] | None = None) -> list[str | None]:
+    """The first 200 fault decisions, with ``jitter_draws[n]`` latency draws before the n-th."""
+    hub = HubEmulator(faults=Faults.mix(0.5, seed=seed, latency=0.01, jitter=0.01))
+    kinds: list[str | None] = []
+    for n in range(200):
+        for _ in range(jitter_draws[n] if jitter_draws else 0):
+            hub.injector.delay()
+        fault = hub.injector.next_fault()
+        kinds.append(None if fault is None else fault.kind.value)
+    return kinds
 
 
 def test_random_faults_are_reproducible_from_the_seed() -> None:
@@ -434,6 +441,13 @@ def test_random_faults_are_reproducible_from_the_seed() -> None:
     # Faults.mix(0.5) splits half of all requests over the four kinds.
     assert 70 <= sum(k is not None for k in kinds) <= 130
     assert {k for k in kinds if k} == {"error", "rate_limit", "drop_before", "drop_after"}
+
+
+def test_the_nth_requests_fault_does_not_depend_on_latency_draws_in_between() -> None:
+    # Concurrent requests draw their latency in whatever order they arrive; the
+    # faults must not shift with it, or a seeded run would not replay.
+    interleaved = [n % 3 for n in range(200)]
+    assert fault_sequence(4, interleaved) == fault_sequence(4)
 
 
 def test_fault_rates_are_validated() -> None:

@@ -70,7 +70,8 @@ class Faults:
     """Random faults and latency applied to every hub request (not to control paths).
 
     Rates are probabilities per request and may add up to at most 1. The
-    same ``seed`` and the same sequence of requests give the same faults.
+    same ``seed`` gives the same faults to the n-th request, whatever the
+    latency draws (jitter has a stream of its own).
     """
 
     latency: float = attrs.field(default=0.0, validator=_non_negative)  # seconds
@@ -120,7 +121,10 @@ class FaultInjector:
 
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
+        # Two streams: the n-th request's fault must not depend on how many
+        # latency draws concurrent requests made before it.
         self._random = random.Random(faults.seed)  # noqa: S311 - reproducible, not secret
+        self._jitter = random.Random(f"jitter-{faults.seed}")  # noqa: S311
         self._script: deque[Fault] = deque()
 
     def script(self, fault: Fault, times: int = 1) -> None:
@@ -132,7 +136,7 @@ class FaultInjector:
 
     def delay(self) -> float:
         f = self.faults
-        return f.latency + (self._random.random() * f.jitter if f.jitter else 0.0)
+        return f.latency + (self._jitter.random() * f.jitter if f.jitter else 0.0)
 
     def next_fault(self) -> Fault | None:
         if self._script:
