@@ -9,6 +9,7 @@ import json
 from email.utils import formatdate
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -476,3 +477,16 @@ async def test_stats_and_reset_endpoints() -> None:
     # the key is forgotten too
     await post(hub, "v2/event/", event_body(hub, **{"$idempotency_key": "k"}))
     assert hub.stats.processed_events == 1
+
+
+async def test_reset_while_requests_are_in_flight_keeps_the_gauge_true() -> None:
+    hub = HubEmulator(faults=Faults(latency=30.0))
+    async with hub.client() as client, anyio.create_task_group() as tg:
+        for i in range(3):
+            tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        await anyio.wait_all_tasks_blocked()  # all three are waiting inside the hub
+        assert hub.stats.in_flight == 3
+        hub.reset()
+        assert (hub.stats.requests, hub.stats.in_flight, hub.stats.max_in_flight) == (0, 3, 3)
+        tg.cancel_scope.cancel()
+    assert hub.stats.in_flight == 0

@@ -188,7 +188,9 @@ class HubEmulator:
 
     def reset(self) -> None:
         """Forget everything received and processed (configuration and script stay)."""
-        self.stats = HubStats()
+        # Requests still being handled stay counted: in_flight is a gauge, not history.
+        in_flight = self.stats.in_flight if hasattr(self, "stats") else 0
+        self.stats = HubStats(in_flight=in_flight, max_in_flight=in_flight)
         self.events: list[ProcessedEvent] = []
         self.triggers: list[ProcessedTrigger] = []
         # Times each idempotency key was processed (not merely acknowledged).
@@ -265,10 +267,12 @@ class HubEmulator:
     async def _handle(
         self, scope: Scope, body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], Any]:
+        # The fault is chosen on arrival, so the n-th request to arrive gets the
+        # n-th fault of the seed, however the latencies reorder the answers.
+        fault = self.injector.next_fault()
         delay = self.injector.delay()
         if delay:
             await anyio.sleep(delay)
-        fault = self.injector.next_fault()
         if fault is not None:
             self.stats.faults[fault.kind.value] += 1
             if fault.kind is FaultKind.DROP_BEFORE:
