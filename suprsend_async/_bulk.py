@@ -51,7 +51,7 @@ class FailedRecord:
     index: int
     record: Any
     error: str
-    code: int | None  # the hub's status for this record; None when no answer came
+    code: int | None  # the hub's status for this record; None if it never answered for it
 
     def to_dict(self) -> dict[str, Any]:
         """The official SDK's shape: ``{"record": ..., "error": ..., "code": ...}``."""
@@ -197,7 +197,7 @@ class _BulkRun:
                 return
             for ready in builder.add(_Item(index, source, record), record.body):
                 if isinstance(ready, TooLarge):
-                    self._fail(index, ready.item.source, ready.reason, 413)
+                    self._fail(index, ready.item.source, ready.reason, None)
                 else:
                     await chunks.send(ready)
 

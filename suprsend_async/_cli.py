@@ -215,7 +215,7 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
             continue
         for ready in builder.add(line, encoded.body):
             if isinstance(ready, TooLarge):
-                failed.write(failed_entry(line, item, ready.reason, 413))
+                failed.write(failed_entry(line, item, ready.reason, None))
                 continue
             valid += len(ready)
             requests += 1
