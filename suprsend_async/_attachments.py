@@ -42,8 +42,6 @@ class Attachment:
     ) -> Attachment:
         """An attachment the hub downloads from a public URL (no size limit)."""
         url = _rules.require_id(url, "attachment.url")
-        if not url.startswith(("https://", "http://")):
-            raise SuprsendValidationError("attachment.url", "must be an http(s) URL")
         return cls(url=url, filename=filename, ignore_if_error=bool(ignore_if_error))
 
     @classmethod

@@ -81,7 +81,10 @@ def attachment(item: object, field: str, limits: Limits = DEFAULT_LIMITS) -> Non
     """One attachment object: a URL, or base64 data under the size cap."""
     obj = require_mapping(item, field)
     if obj.get("url") is not None:
-        require_id(obj["url"], f"{field}.url")
+        url = require_id(obj["url"], f"{field}.url")
+        if not url.startswith(("https://", "http://")):
+            # The hub downloads it: a local path or another scheme cannot work.
+            raise SuprsendValidationError(f"{field}.url", "must be an http(s) URL")
     elif obj.get("data") is not None:
         data = obj["data"]
         if not isinstance(data, str):

@@ -68,6 +68,17 @@ def test_from_url_takes_only_http_urls(url: str) -> None:
     assert info.value.field == "attachment.url"
 
 
+def test_every_way_in_takes_only_http_urls() -> None:
+    with pytest.raises(SuprsendValidationError, match=r"^attachment\.url: must be an http"):
+        Attachment(url="ftp://example.com/a")
+    with pytest.raises(SuprsendValidationError) as info:
+        Event("u1", "order_paid", {"$attachments": [{"url": "/tmp/local.pdf"}]})
+    assert (info.value.field, info.value.rule) == (
+        "properties.$attachments[0].url",
+        "must be an http(s) URL",
+    )
+
+
 # -- by file ----------------------------------------------------------------------------------
 
 

@@ -189,7 +189,8 @@ class HubEmulator:
     def reset(self) -> None:
         """Forget everything received and processed (configuration and script stay)."""
         # Requests still being handled stay counted: in_flight is a gauge, not history.
-        in_flight = self.stats.in_flight if hasattr(self, "stats") else 0
+        previous: HubStats | None = getattr(self, "stats", None)
+        in_flight = previous.in_flight if previous is not None else 0
         self.stats = HubStats(in_flight=in_flight, max_in_flight=in_flight)
         self.events: list[ProcessedEvent] = []
         self.triggers: list[ProcessedTrigger] = []
