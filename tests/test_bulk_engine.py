@@ -179,23 +179,6 @@ async def test_validation_failures_are_reported_and_the_rest_is_sent() -> None:
     assert resp.failed_records[2].record == "not a request"
 
 
-async def test_an_empty_bulk_is_a_success_with_zero_records() -> None:
-    async def handler(request: httpx.Request) -> httpx.Response:
-        raise AssertionError("nothing should be sent")
-
-    async with client_for(handler) as client:
-        resp = await client.bulk_events.new_instance().trigger()
-    assert (resp.status, resp.total, resp.success, resp.failure) == ("success", 0, 0, 0)
-    assert resp.to_dict() == {
-        "status": "success",
-        "failed_records": [],
-        "total": 0,
-        "success": 0,
-        "failure": 0,
-        "warnings": [],
-    }
-
-
 async def test_results_come_out_in_input_order_whatever_the_completion_order() -> None:
     # Earlier chunks answer later, so completion order is the reverse of input order.
     async def handler(request: httpx.Request) -> httpx.Response:

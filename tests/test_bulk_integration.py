@@ -14,7 +14,6 @@ import uuid
 import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -31,23 +30,12 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
+from tests._doubles import served
 
 pytestmark = pytest.mark.anyio
 
 NOT_RETRIED = "not retried: the record has no idempotency key, so a retry could deliver it twice"
 PER_REQUEST = 100  # records per bulk request (the default Limits)
-
-
-@asynccontextmanager
-async def served(hub: HubEmulator, **options: Any) -> AsyncIterator[AsyncSuprsend]:
-    """A client talking to ``hub`` over a loopback socket."""
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key, hub.workspace_secret, base_url=base_url, **options
-        ) as client,
-    ):
-        yield client
 
 
 def check_accounting(resp: BulkResponse, given: int) -> None:

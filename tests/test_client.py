@@ -24,6 +24,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
     __version__,
 )
+from tests._doubles import ScriptedHub
 
 pytestmark = pytest.mark.anyio
 
@@ -31,28 +32,7 @@ KEY, SECRET, API_KEY = "WS_TEST_KEY_000000000001", "very-secret-value", "api-key
 DEFAULT_TIMEOUT = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
 
 
-class Hub:
-    """A MockTransport handler answering a script of statuses (the last one repeats)."""
-
-    def __init__(self, *answers: int | Exception) -> None:
-        self.answers = list(answers) or [202]
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
-        if isinstance(answer, Exception):
-            raise answer
-        if request.url.path.startswith("/v2/bulk/"):
-            records = [{"status": "success", "status_code": 202}] * len(json.loads(request.content))
-            return httpx.Response(answer, json={"status": "success", "records": records})
-        return httpx.Response(answer, json={"status": "success", "message_id": "m"})
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self)
-
-    def bodies(self) -> list[Any]:
-        return [json.loads(request.content) for request in self.requests]
+Hub = ScriptedHub
 
 
 def trigger(**options: Any) -> WorkflowTriggerRequest:

@@ -13,10 +13,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from email.utils import formatdate
-from typing import Any
 
 import anyio
 import pytest
@@ -30,7 +27,8 @@ from suprsend_async import (
     TriggerResponse,
     WorkflowTriggerRequest,
 )
-from suprsend_async.testing import Fault, Faults, HubEmulator, serve
+from suprsend_async.testing import Fault, Faults, HubEmulator
+from tests._doubles import served
 
 pytestmark = pytest.mark.anyio
 
@@ -43,17 +41,6 @@ FAST = RetryPolicy(attempts=15, deadline=20.0, wait_initial=0.002, wait_max=0.02
 # 40 % of requests: 503, 429 with Retry-After 0.05 s, dropped before processing, and
 # dropped after processing (the answer is lost), in equal shares; seeded.
 FAULTY = Faults.mix(0.4, seed=20261122, retry_after=0.05)
-
-
-@asynccontextmanager
-async def served(hub: HubEmulator, **options: Any) -> AsyncIterator[AsyncSuprsend]:
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key, hub.workspace_secret, base_url=base_url, **options
-        ) as client,
-    ):
-        yield client
 
 
 async def bulk_and_singles(

@@ -40,6 +40,7 @@ from suprsend_async import (
     WorkspaceSignatureAuth,
     __version__,
 )
+from tests._doubles import ScriptedHub
 
 KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -84,27 +85,12 @@ def official(monkeypatch: pytest.MonkeyPatch) -> Official:
     return Official(monkeypatch)
 
 
-class Ours:
+class Ours(ScriptedHub):
     """Our client on an httpx.MockTransport that records every request."""
 
     def __init__(self, *answers: int | Exception, **options: Any) -> None:
-        self.answers = list(answers) or [202]
-        self.requests: list[httpx.Request] = []
-        self.client = AsyncSuprsend(KEY, SECRET, transport=httpx.MockTransport(self), **options)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
-        if isinstance(answer, Exception):
-            raise answer
-        if request.url.path.startswith("/v2/bulk/"):
-            records = [{"status": "success", "status_code": 202}] * len(json.loads(request.content))
-            return httpx.Response(answer, json={"status": "success", "records": records})
-        return httpx.Response(answer, json={"status": "success", "message_id": "m"})
-
-    def only(self) -> httpx.Request:
-        [request] = self.requests
-        return request
+        super().__init__(*answers)
+        self.client = AsyncSuprsend(KEY, SECRET, transport=self.transport(), **options)
 
 
 # -- comparing bodies --------------------------------------------------------------------------
