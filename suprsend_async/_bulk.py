@@ -396,7 +396,7 @@ async def run_bulk(
     concurrency = (
         client.max_concurrency
         if max_concurrency is None
-        else client.check_concurrency(max_concurrency)
+        else client._check_concurrency(max_concurrency)
     )
     try:
         total_hint: int | None = len(items)  # type: ignore[arg-type]

@@ -194,7 +194,7 @@ class AsyncSuprsend:
         if not isinstance(max_connections, int) or max_connections < 1:
             raise SuprsendConfigError("max_connections must be a positive integer")
         self.max_connections = max_connections
-        self.max_concurrency = self.check_concurrency(
+        self.max_concurrency = self._check_concurrency(
             min(DEFAULT_MAX_CONCURRENCY, max_connections)
             if max_concurrency is None
             else max_concurrency
@@ -228,7 +228,7 @@ class AsyncSuprsend:
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
 
-    def check_concurrency(self, max_concurrency: object) -> int:
+    def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise SuprsendConfigError("max_concurrency must be a positive integer")
