@@ -11,6 +11,7 @@ connections each keeps that walk short whatever the total.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -60,6 +61,7 @@ class ShardedPool(httpx.AsyncBaseTransport):
         *,
         keepalive_expiry: float = 5.0,
         shard_size: int = SHARD_SIZE,
+        tls: bool = True,
     ) -> None:
         sizes = [shard_size] * (max_connections // shard_size)
         if max_connections % shard_size:
@@ -69,8 +71,12 @@ class ShardedPool(httpx.AsyncBaseTransport):
         self._shards: list[httpx.AsyncHTTPTransport | None] = [None] * len(sizes)
         self._keepalive = keepalive_expiry
         # One TLS context for all shards, built now as httpx builds its own:
-        # it loads the CA bundle (about 20 ms), not to be paid mid-upload.
-        self._ssl = httpx.create_ssl_context()
+        # it loads the CA bundle (about 25 ms of CPU), not to be paid
+        # mid-upload. A pool for a plain-http base URL (the emulator, a local
+        # gateway) skips that load: its context trusts no CA at all, so an
+        # https connection through it fails verification rather than going
+        # unverified.
+        self._ssl = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         # The first shard now too: its creation imports httpcore (and trio,
         # if installed), some 50 ms that would otherwise stall the first upload.
         self._shard(0)

@@ -5,6 +5,7 @@ Each connection is told apart by its client port, as the server sees it.
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from typing import Any
 
@@ -111,13 +112,19 @@ async def test_closing_the_client_closes_every_shard() -> None:
         await client.track_event(Event("u1", "order_paid"))
 
 
-def test_with_a_proxy_in_the_environment_httpx_keeps_its_own_pool(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # httpx honours HTTPS_PROXY only through its own transport.
+@pytest.fixture
+def no_proxy_in_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_with_a_proxy_in_the_environment_httpx_keeps_its_own_pool(
+    no_proxy_in_environment: pytest.MonkeyPatch,
+) -> None:
+    # httpx honours HTTPS_PROXY only through its own transport.
+    monkeypatch = no_proxy_in_environment
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     client = AsyncSuprsend("key", "secret")
     assert not isinstance(client._transport.client()._transport, ShardedPool)
@@ -131,3 +138,21 @@ def test_shards_cover_the_pool_exactly() -> None:
     assert ShardedPool(8)._sizes == [4, 4]
     assert ShardedPool(10)._sizes == [4, 4, 2]
     assert sum(ShardedPool(100)._sizes) == 100
+
+
+@pytest.mark.usefixtures("no_proxy_in_environment")
+def test_a_plain_http_base_url_skips_the_ca_bundle_but_never_trusts_an_unverified_peer() -> None:
+    plain = AsyncSuprsend("key", "secret", base_url="http://127.0.0.1:9/")._transport.client()
+    assert isinstance(plain._transport, ShardedPool)
+    context = plain._transport._ssl
+    # No CA loaded (the 25 ms a client for the emulator need not pay), yet
+    # verification still required: an https connection fails, it is never
+    # made unverified.
+    assert context.get_ca_certs() == []
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+
+    hub = AsyncSuprsend("key", "secret")._transport.client()
+    assert isinstance(hub._transport, ShardedPool)
+    assert hub._transport._ssl.verify_mode == ssl.CERT_REQUIRED
+    assert hub._transport._ssl.cert_store_stats()["x509_ca"] > 0
