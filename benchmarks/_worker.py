@@ -89,11 +89,16 @@ def _import_ours() -> None:
     """Import what our client uses before timing, as ``import suprsend`` does for the SDK.
 
     httpx imports httpcore (and httpcore imports trio, when installed) only when
-    the first connection pool is made, which would otherwise land in the timing.
+    the first connection pool is made, and anyio imports its asyncio backend
+    only when first used: once-per-process costs (some 25 ms each) that would
+    otherwise land in the timing of every run.
     """
+    import anyio
     import httpcore  # noqa: F401
 
     import suprsend_async  # noqa: F401
+
+    anyio.run(anyio.sleep, 0)
 
 
 def ours_bulk(spec: dict[str, Any]) -> dict[str, Any]:
