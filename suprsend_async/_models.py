@@ -164,7 +164,7 @@ def _metadata(value: object) -> dict[str, Any] | None:
 
 
 def _idempotency_key(value: object) -> str | None:
-    return _rules.optional_key(value, "idempotency_key", _LIMITS.max_idempotency_key_length)
+    return _rules.idempotency_key(value, "idempotency_key", _LIMITS.max_idempotency_key_length)
 
 
 def _tenant_id(value: object) -> str | None:

@@ -53,6 +53,23 @@ def optional_key(value: object, field: str, max_length: int) -> str | None:
     return value or None
 
 
+def idempotency_key(value: object, field: str, max_length: int) -> str | None:
+    """An optional idempotency key that, when given, really deduplicates.
+
+    The hub trims surrounding whitespace, so a key of only whitespace arrives
+    empty and deduplicates nothing, while its request would look keyed here,
+    and so safe to retry: refused rather than sent.
+    """
+    key = optional_key(value, field, max_length)
+    if key is not None and not key.strip():
+        raise SuprsendValidationError(
+            field,
+            "must not be only whitespace: the hub trims it to an empty key, "
+            "which deduplicates nothing",
+        )
+    return key
+
+
 def require_mapping(value: object, field: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise SuprsendValidationError(field, f"must be a mapping (dict), got {_type_name(value)}")

@@ -614,6 +614,33 @@ def test_ids_made_of_whitespace_are_refused_everywhere(value: str) -> None:
     assert error_of(lambda: ObjectRecipient(object_type="t", id=value)).field == "recipient.id"
 
 
+@given(
+    blank=st.text(alphabet=" \t\n\r\u00a0\u2003\u3000", min_size=1, max_size=10),
+    key=st.text(alphabet=string.ascii_letters + "-", min_size=1, max_size=20),
+)
+def test_an_idempotency_key_of_only_whitespace_is_refused_not_sent_as_a_key(
+    blank: str, key: str
+) -> None:
+    # The hub trims it to an empty key that deduplicates nothing, while the
+    # client would retry the request as if it were keyed: a double delivery.
+    builds: list[Callable[[str], Event | WorkflowTriggerRequest]] = [
+        lambda v: Event("u", "paid", idempotency_key=v),
+        lambda v: Event("u", "paid").with_idempotency_key(v),
+        lambda v: Event.from_body({"distinct_id": "u", "event": "paid", "$idempotency_key": v}),
+        lambda v: WorkflowTriggerRequest(workflow="w", recipients=["u"], idempotency_key=v),
+        lambda v: WorkflowTriggerRequest.from_body(
+            {"workflow": "w", "recipients": ["u"]}, idempotency_key=v
+        ),
+    ]
+    for build in builds:
+        error = error_of(lambda: build(blank))  # noqa: B023 - called at once
+        assert error.field in ("idempotency_key", "$idempotency_key")
+        assert "whitespace" in error.rule
+        # Surrounding whitespace around a real key is kept as given: the hub
+        # trims it to the same non-empty key every time, so it deduplicates.
+        assert build(blank + key + blank).idempotency_key == blank + key + blank
+
+
 @pytest.mark.parametrize(
     ("field", "limit", "build"),
     [
