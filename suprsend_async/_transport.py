@@ -118,7 +118,9 @@ class HubTransport:
                 response = await client.send(request, auth=self.auth)
         except httpx.TimeoutException as exc:
             raise SuprsendTimeoutError(f"POST {url.path} timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
+            # TransportError, and also an answer that could not be read
+            # (DecodingError: a proxy's error page labelled gzip): no usable answer.
             raise SuprsendTransportError(
                 f"POST {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
             ) from exc

@@ -284,6 +284,26 @@ async def test_a_transport_failure_is_a_failed_response_and_a_typed_error(
     assert not isinstance(info.value, SuprsendAPIError)
 
 
+@pytest.mark.anyio
+async def test_an_answer_that_cannot_be_decoded_is_a_failure_not_an_escaped_httpx_error() -> None:
+    # A proxy's error page labelled gzip but not gzipped: httpx raises
+    # DecodingError while reading it, which is not an httpx.TransportError.
+    def garbled(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, headers={"Content-Encoding": "gzip"}, content=b"<h1>502</h1>")
+
+    client = AsyncSuprsend(KEY, SECRET, transport=httpx.MockTransport(garbled))
+    async with client:
+        single = await client.track_event(Event("u1", "paid"))
+        bulk = await client.bulk_events.send([Event("u1", "paid"), Event("u2", "paid")])
+    assert (single.success, single.error_type) == (False, "transport")
+    assert "DecodingError" in (single.message or "")
+    with pytest.raises(SuprsendTransportError):
+        single.raise_for_status()
+    # The bulk call still accounts for every record rather than raising.
+    assert (bulk.total, bulk.success, bulk.failure) == (2, 0, 2)
+    assert all("DecodingError" in f.error for f in bulk.failed_records)
+
+
 def test_a_failed_response_without_its_exception_still_raises_a_transport_error() -> None:
     r = TriggerResponse(success=False, status="fail", status_code=None, message=None)
     with pytest.raises(SuprsendTransportError, match="no answer"):
