@@ -19,6 +19,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from ._chunking import Chunk, ChunkBuilder, TooLarge
 from ._exceptions import SuprsendTransportError, SuprsendValidationError
+from ._hooks import check_hook
 from ._models import Event, WorkflowTriggerRequest
 from ._response import parse_body, parse_error
 from ._retry import (
@@ -393,6 +394,7 @@ async def run_bulk(
     on_progress: Callable[[BulkProgress], Any] | None = None,
 ) -> BulkResponse:
     """Upload ``items`` with at most ``max_concurrency`` requests in flight."""
+    check_hook(on_progress, "on_progress")
     concurrency = (
         client.max_concurrency
         if max_concurrency is None

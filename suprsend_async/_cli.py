@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
+import httpx
 
 from ._bulk import BulkResponse
 from ._chunking import ChunkBuilder, TooLarge
@@ -24,9 +25,10 @@ from ._exceptions import SuprsendConfigError, SuprsendValidationError
 from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry
 from ._limits import DEFAULT_LIMITS
 from ._models import Event, WorkflowTriggerRequest
+from ._namespaces import require_bulk_events_auth
 from ._progress import ProgressDisplay
 from ._serialization import Serializer
-from ._transport import user_agent
+from ._transport import DEFAULT_TIMEOUT, user_agent
 
 __all__ = ["main"]
 
@@ -43,18 +45,16 @@ class _UsageError(Exception):
 def _connection_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection (flags win over the environment)")
-    group.add_argument("--workspace-key", default=os.environ.get("SUPRSEND_WORKSPACE_KEY"))
+    group.add_argument("--workspace-key", help="or SUPRSEND_WORKSPACE_KEY")
     group.add_argument(
         "--workspace-secret",
-        default=os.environ.get("SUPRSEND_WORKSPACE_SECRET"),
         help="or SUPRSEND_WORKSPACE_SECRET (prefer the environment: flags show in `ps`)",
     )
     group.add_argument(
         "--api-key",
-        default=os.environ.get("SUPRSEND_API_KEY"),
-        help="or SUPRSEND_API_KEY; used when no workspace key/secret is given",
+        help="or SUPRSEND_API_KEY; the environment's is used when no workspace key/secret is given",
     )
-    group.add_argument("--base-url", default=os.environ.get("SUPRSEND_BASE_URL"))
+    group.add_argument("--base-url", help="or SUPRSEND_BASE_URL")
     group.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     group.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     return parent
@@ -122,13 +122,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _client(args: argparse.Namespace, **options: Any) -> AsyncSuprsend:
-    common: dict[str, Any] = {"base_url": args.base_url, "timeout": args.timeout, **options}
-    if args.workspace_key or args.workspace_secret:
-        if not (args.workspace_key and args.workspace_secret):
-            raise SuprsendConfigError("give both --workspace-key and --workspace-secret")
-        return AsyncSuprsend(args.workspace_key, args.workspace_secret, **common)
+    env = os.environ.get
+    common: dict[str, Any] = {
+        "base_url": args.base_url or env("SUPRSEND_BASE_URL"),
+        # The library's default split: a dead host is noticed in 5 s.
+        "timeout": httpx.Timeout(args.timeout, connect=min(args.timeout, DEFAULT_TIMEOUT.connect)),
+        **options,
+    }
+    # Flags win over the environment whichever scheme each names: an
+    # --api-key flag is not overridden by workspace credentials in the
+    # environment.
+    if args.api_key and (args.workspace_key or args.workspace_secret):
+        raise SuprsendConfigError("give --workspace-key/--workspace-secret or --api-key, not both")
     if args.api_key:
         return AsyncSuprsend.from_api_key(args.api_key, **common)
+    key = args.workspace_key or env("SUPRSEND_WORKSPACE_KEY")
+    secret = args.workspace_secret or env("SUPRSEND_WORKSPACE_SECRET")
+    if key and secret:
+        return AsyncSuprsend(key, secret, **common)
+    if key or secret:
+        raise SuprsendConfigError(
+            "give both the workspace key and the secret (--workspace-key/--workspace-secret"
+            " or SUPRSEND_WORKSPACE_KEY/SUPRSEND_WORKSPACE_SECRET)"
+        )
+    api_key = env("SUPRSEND_API_KEY")
+    if api_key:
+        return AsyncSuprsend.from_api_key(api_key, **common)
     raise SuprsendConfigError(
         "no credentials: set SUPRSEND_WORKSPACE_KEY and SUPRSEND_WORKSPACE_SECRET"
         " (or SUPRSEND_API_KEY), or pass --workspace-key/--workspace-secret"
@@ -193,7 +212,8 @@ async def _trigger(args: argparse.Namespace) -> int:
 async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: FailedOutput) -> int:
     """Validate and chunk exactly as a real run would, and send nothing."""
     workflow = args.kind == "workflows"
-    serializer = Serializer(env=args.workspace_key or "dry-run", sdk_version=user_agent())
+    workspace = args.workspace_key or os.environ.get("SUPRSEND_WORKSPACE_KEY")
+    serializer = Serializer(env=workspace or "dry-run", sdk_version=user_agent())
     limits = DEFAULT_LIMITS
     builder: ChunkBuilder[int] = ChunkBuilder(
         limits.max_records_per_request,
@@ -274,6 +294,8 @@ async def _bulk(args: argparse.Namespace) -> int:
             max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS),
             auto_idempotency_keys=args.auto_idempotency_keys,
         )
+        if args.kind == "events":
+            require_bulk_events_auth(client)  # a usage error, not a failure of every record
         interactive = sys.stderr.isatty() and not args.json
         started = time.monotonic()
         response: BulkResponse | None = None

@@ -12,6 +12,7 @@ import httpx
 
 from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._exceptions import SuprsendConfigError, SuprsendTransportError
+from ._hooks import check_hook
 from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
 from ._models import Event
 from ._namespaces import BulkEvents, Workflows
@@ -191,6 +192,7 @@ class AsyncSuprsend:
         app_info: str | None,
         limits: Limits,
     ) -> None:
+        check_hook(on_retry, "on_retry")
         if not isinstance(max_connections, int) or max_connections < 1:
             raise SuprsendConfigError("max_connections must be a positive integer")
         self.max_connections = max_connections
@@ -206,6 +208,7 @@ class AsyncSuprsend:
         ua = user_agent()
         self._env = env
         self._event_path = event_path
+        self._signed = isinstance(auth, WorkspaceSignatureAuth)
         self.auto_idempotency_keys = auto_idempotency_keys
         self.limits = limits
         self._serializer = Serializer(env=env, sdk_version=ua, limits=limits)

@@ -46,7 +46,8 @@ def not_retried_without_key(what: str) -> str:
 class RetryPolicy:
     """How hard to try. Bounded by ``attempts`` *and* by ``deadline`` seconds.
 
-    The deadline covers the whole call: every attempt and every wait. No
+    The deadline covers the whole call (in bulk: each request, as chunks
+    retry independently): every attempt and every wait. No
     wait is started that would end past it, and an attempt still running at
     the deadline is cancelled. Waits grow exponentially from
     ``wait_initial`` by ``wait_exp_base``, capped at ``wait_max``, plus up
@@ -239,10 +240,10 @@ async def send_with_retries(
 
     async def attempt() -> T:
         nonlocal attempts_made
-        attempts_made += 1
         left = time_left()
-        if left <= 0:
+        if left <= 0:  # not an attempt: nothing reaches the hub
             raise SuprsendTimeoutError(f"deadline of {policy.deadline}s exhausted")
+        attempts_made += 1
         try:
             with anyio.fail_after(left):
                 return await send_once()

@@ -1,6 +1,6 @@
 """The bulk engine against a scripted hub (httpx.MockTransport replaces only the network).
 
-These pin down record-by-record accounting exactly; tests/test_bulk_emulator.py
+These pin down record-by-record accounting exactly; tests/test_bulk_integration.py
 runs the same engine against the emulator over a real socket.
 """
 

@@ -189,6 +189,26 @@ async def test_api_key_from_the_environment() -> None:
     assert hub.events[0].workspace == hub.workspace_key
 
 
+async def test_an_api_key_flag_wins_over_workspace_credentials_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    hub = HubEmulator()
+    source = write_lines(tmp_path / "e.jsonl", [event(1)])
+    flag = ["--api-key", hub.api_key]
+    async with hub_at(hub) as (_, env):  # env names the workspace key and secret
+        tracked = await run_cli(
+            ["track", "--distinct-id", "u1", "--event", "signed_up", *flag], env, secret=hub.api_key
+        )
+        bulk = await run_cli(["bulk", "events", str(source), *flag], env, secret=hub.api_key)
+    assert tracked.code == 0
+    [e] = hub.events
+    assert "env" not in e.body  # sent with the API key to event/, not signed to v2/event/
+    # The hub's bulk event path takes no API key: refused up front, nothing sent.
+    assert bulk.code == 2
+    assert "bulk events need the workspace key" in bulk.stderr
+    assert hub.stats.requests == 1
+
+
 async def test_usage_errors_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     hub = HubEmulator()
     source = write_lines(tmp_path / "e.jsonl", [event(1)])

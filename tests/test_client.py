@@ -197,6 +197,33 @@ def test_http_client_and_transport_are_exclusive() -> None:
         AsyncSuprsend(KEY, SECRET, http_client=httpx.AsyncClient(), transport=Hub().transport())
 
 
+async def test_async_hooks_are_refused_before_anything_is_sent() -> None:
+    # Hooks are called, never awaited: an async one would lose every report.
+    async def on_retry(event: object) -> None: ...
+
+    class Meter:
+        async def __call__(self, event: object) -> None: ...
+
+    for hook in (on_retry, Meter()):
+        with pytest.raises(SuprsendConfigError, match="on_retry must be a plain function"):
+            AsyncSuprsend(KEY, SECRET, on_retry=hook)
+    with pytest.raises(SuprsendConfigError, match="on_retry must be callable"):
+        AsyncSuprsend(KEY, SECRET, on_retry="metrics")  # type: ignore[arg-type]
+
+    hub = Hub()
+    async with AsyncSuprsend(KEY, SECRET, transport=hub.transport()) as client:
+        with pytest.raises(SuprsendConfigError, match="on_progress must be a plain function"):
+            await client.bulk_events.send([Event("u1", "paid")], on_progress=on_retry)
+        bulk = client.workflows.bulk_trigger_instance()
+        bulk.append(trigger())
+        with pytest.raises(SuprsendConfigError, match="on_progress"):
+            await bulk.trigger(on_progress=Meter())
+        progress: list[object] = []
+        assert (await bulk.trigger(on_progress=progress.append)).success == 1
+    assert progress
+    assert len(hub.requests) == 1
+
+
 # -- auth schemes and headers -------------------------------------------------------------------
 
 
@@ -224,6 +251,21 @@ async def test_from_api_key_sends_bearer_to_the_rest_paths() -> None:
         assert request.headers["Authorization"] == f"Bearer {API_KEY}"
         assert "Date" not in request.headers
     assert "env" not in hub.bodies()[0]  # no workspace named: no "env": null either
+
+
+async def test_an_api_key_client_refuses_bulk_events_before_sending_anything() -> None:
+    # The hub's bulk event path takes only a workspace signature: sent with a
+    # Bearer key, every record would come back 401. Bulk triggers go to
+    # trigger/, which takes the key.
+    hub = Hub()
+    async with AsyncSuprsend.from_api_key(API_KEY, transport=hub.transport()) as client:
+        with pytest.raises(SuprsendConfigError, match="bulk events need the workspace key"):
+            client.bulk_events.new_instance()
+        with pytest.raises(SuprsendConfigError, match="track_event"):
+            await client.bulk_events.send([Event("u1", "paid")])
+        bulk = await client.workflows.bulk_trigger([trigger()])
+    assert bulk.success == 1
+    assert [r.url.path for r in hub.requests] == ["/trigger/"]
 
 
 async def test_from_api_key_with_a_workspace_uid_sends_it_as_env() -> None:

@@ -91,6 +91,9 @@ async def test_cancelled_requests_give_their_slots_back() -> None:
                 for i in range(10):
                     tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
         assert sum(pool._busy) == 0
+        slots = client._transport._slots
+        assert slots is not None
+        assert slots.value == client.max_connections  # every queue slot back too
         hub.faults = Faults()
         assert (await client.track_event(Event("u1", "order_paid"))).success
 

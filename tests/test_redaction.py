@@ -145,7 +145,9 @@ async def test_failing_calls_leak_no_secret_in_responses_errors_or_debug_logs(
                 WorkflowTriggerRequest(workflow="w", recipients=["u1"], idempotency_key="k")
             ),
         ]
-        bulk = await bearer.bulk_events.send([Event("u1", "paid", idempotency_key="k")])
+        bulk = await bearer.workflows.bulk_trigger(
+            [WorkflowTriggerRequest(workflow="w", recipients=["u1"], idempotency_key="k")]
+        )
     for response in responses:
         assert not response.success
         texts += [repr(response), str(response), response.to_dict(), repr(response.error)]
