@@ -62,8 +62,11 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     if value is None:
         raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
     timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
-    if None in (timeout.connect, timeout.read, timeout.write, timeout.pool):
+    parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    if None in parts:
         raise SuprsendConfigError("every part of the timeout must be set; None means forever")
+    if any(part <= 0 for part in parts if part is not None):
+        raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
     return timeout
 
 

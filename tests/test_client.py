@@ -60,6 +60,8 @@ def trigger(**options: Any) -> WorkflowTriggerRequest:
         ((KEY, SECRET), {"timeout": httpx.Timeout(None)}, "None means forever"),
         ((KEY, SECRET), {"timeout": httpx.Timeout(5.0, read=None)}, "None means forever"),
         ((KEY, SECRET), {"timeout": httpx.Timeout(5.0, pool=None)}, "None means forever"),
+        ((KEY, SECRET), {"timeout": 0}, "more than 0 seconds"),
+        ((KEY, SECRET), {"timeout": httpx.Timeout(5.0, connect=-1)}, "more than 0 seconds"),
         ((KEY, SECRET), {"max_concurrency": 0}, "max_concurrency"),
         ((KEY, SECRET), {"http_client": object()}, "http_client"),
     ],
