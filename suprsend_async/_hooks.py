@@ -12,8 +12,8 @@ __all__ = ["check_hook"]
 def check_hook(hook: object, name: str) -> None:
     """Refuse a hook that cannot be called as one, before anything is sent.
 
-    Hooks are called synchronously, between requests, so they cannot stall an
-    upload. An ``async def`` hook would return a coroutine that nobody awaits:
+    Hooks are called synchronously where their event happens and are never
+    awaited: an ``async def`` hook would return a coroutine that nobody runs,
     its metrics or progress silently lost. Refused, with the way out.
     """
     if hook is None:
