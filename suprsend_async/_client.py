@@ -211,7 +211,6 @@ class AsyncSuprsend:
         ua = user_agent()
         self._env = env
         self._event_path = event_path
-        self._signed = isinstance(auth, WorkspaceSignatureAuth)
         self.auto_idempotency_keys = auto_idempotency_keys
         self.limits = limits
         self._serializer = Serializer(env=env, sdk_version=ua, limits=limits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._auth import WorkspaceSignatureAuth
 from ._bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
 from ._exceptions import SuprsendConfigError
 from ._models import Event, WorkflowTriggerRequest
@@ -25,7 +26,7 @@ ProgressHook = Callable[[BulkProgress], Any]
 def require_bulk_events_auth(client: AsyncSuprsend) -> None:
     # The hub takes an API key only on event/ and trigger/; its bulk event
     # path answers every Bearer request 401, which would fail every record.
-    if not client._signed:
+    if not isinstance(client._transport.auth, WorkspaceSignatureAuth):
         raise SuprsendConfigError(
             "bulk events need the workspace key and secret: the hub's bulk event path "
             "(v2/bulk/event/) accepts no API key. With an API key, send events with "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,17 @@ from suprsend_async._demo import WORKFLOWS, _events, _lost, _triggers
 from suprsend_async.testing import HubEmulator
 
 pytestmark = pytest.mark.anyio
+
+
+def claimed(records: list[Any], failed: set[int]) -> BulkResponse:
+    """What a client would report: everything sent except the ``failed`` indexes."""
+    return BulkResponse(
+        status="partial" if failed else "success",
+        total=len(records),
+        success=len(records) - len(failed),
+        failure=len(failed),
+        failed_records=tuple(FailedRecord(i, records[i], "503", 503) for i in sorted(failed)),
+    )
 
 
 async def test_a_record_reported_sent_but_never_processed_counts_as_lost() -> None:
@@ -24,20 +36,6 @@ async def test_a_record_reported_sent_but_never_processed_counts_as_lost() -> No
     args = argparse.Namespace(events=4, triggers=2)
     # The client claims everything but event 3 (which it reports failed) was sent:
     # event 2 and trigger 1 were not processed, so two are lost.
-    claimed_events = BulkResponse(
-        status="partial",
-        total=4,
-        success=3,
-        failure=1,
-        failed_records=(FailedRecord(3, events[3], "503", 503),),
-    )
-    claimed_triggers = BulkResponse(status="success", total=2, success=2, failure=0)
-    assert _lost(args, hub, claimed_events, claimed_triggers) == 2
-    honest_triggers = BulkResponse(
-        status="partial",
-        total=2,
-        success=1,
-        failure=1,
-        failed_records=(FailedRecord(1, triggers[1], "503", 503),),
-    )
-    assert _lost(args, hub, claimed_events, honest_triggers) == 1
+    assert _lost(args, hub, claimed(events, {3}), claimed(triggers, set())) == 2
+    # Trigger 1 reported failed instead: only event 2 is lost.
+    assert _lost(args, hub, claimed(events, {3}), claimed(triggers, {1})) == 1
