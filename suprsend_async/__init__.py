@@ -16,9 +16,12 @@ from ._exceptions import (
 )
 from ._limits import DEFAULT_LIMITS, Limits
 from ._models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
+from ._pagination import CursorPaginator
 from ._response import TriggerResponse
 from ._retry import RetryEvent, RetryPolicy
+from ._user_edit import UserEdit
 from ._version import __version__
+from .resources.users import BulkUsersEdit, Users
 
 # A library only emits records; the application decides where they go. Without
 # this, Python's last-resort handler would print retry warnings to stderr.
@@ -31,6 +34,8 @@ __all__ = [
     "BearerAuth",
     "BulkProgress",
     "BulkResponse",
+    "BulkUsersEdit",
+    "CursorPaginator",
     "Event",
     "FailedRecord",
     "Limits",
@@ -45,6 +50,8 @@ __all__ = [
     "SuprsendTransportError",
     "SuprsendValidationError",
     "TriggerResponse",
+    "UserEdit",
+    "Users",
     "WorkflowTriggerRequest",
     "WorkspaceSignatureAuth",
     "__version__",

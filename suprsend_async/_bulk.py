@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 import attrs
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from ._chunking import Chunk, ChunkBuilder, TooLarge
+from ._context import ClientContext
 from ._exceptions import SuprsendTransportError, SuprsendValidationError
 from ._hooks import check_hook
 from ._models import Event, WorkflowTriggerRequest
@@ -30,15 +31,13 @@ from ._retry import (
     send_with_retries,
 )
 from ._serialization import EncodedRecord, event_json, trigger_json
-
-if TYPE_CHECKING:
-    from ._client import AsyncSuprsend
+from ._user_edit import UserEdit, encode_identity_event
 
 __all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
 
 logger = logging.getLogger("suprsend_async")
 
-RecordKind = Literal["event", "workflow"]
+RecordKind = Literal["event", "workflow", "user_edit"]
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
@@ -68,6 +67,8 @@ def _record_json(record: Any) -> Any:
         return event_json(record)
     if isinstance(record, WorkflowTriggerRequest):
         return trigger_json(record)
+    if isinstance(record, UserEdit):
+        return record.to_dict()
     return record
 
 
@@ -126,7 +127,7 @@ class _ChunkOutcome:
 
 @attrs.define
 class _BulkRun:
-    client: AsyncSuprsend
+    client: ClientContext
     kind: RecordKind
     path: str
     policy: RetryPolicy
@@ -145,6 +146,14 @@ class _BulkRun:
 
     def _prepare(self, item: Any) -> tuple[Any, EncodedRecord]:
         client = self.client
+        if self.kind == "user_edit":
+            edit = _user_edit_from(item)
+            return edit, encode_identity_event(
+                edit,
+                env=client._env,
+                sdk_version=client._serializer.sdk_version,
+                limits=client.limits,
+            )
         if self.kind == "event":
             event = item if isinstance(item, Event) else _event_from(item)
             if event.idempotency_key is None and client.auto_idempotency_keys:
@@ -183,7 +192,9 @@ class _BulkRun:
     ) -> None:
         limits = self.client.limits
         builder: ChunkBuilder[_Item] = ChunkBuilder(
-            limits.max_records_per_request,
+            limits.max_identity_records_per_request
+            if self.kind == "user_edit"
+            else limits.max_records_per_request,
             limits.max_body_bytes,
             limits.workflow_record_overhead_bytes if self.kind == "workflow" else 0,
         )
@@ -245,11 +256,12 @@ class _BulkRun:
             if ok:
                 self.succeeded += 1
                 return False
-            if retryable and item.record.idempotency_key is not None:
+            if retryable and _repeatable(item.record):
                 last_error[item.index] = (error, code)
                 return True
             if retryable:
-                error = f"{error}; {_NOT_RETRIED}"
+                why = item.record.not_repeated_because
+                error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             self._fail(item.index, item.source, error, code)
             return False
 
@@ -293,7 +305,7 @@ class _BulkRun:
             nonlocal give_up_reason
             give_up_reason = f": {why}"
 
-        any_keyed = any(i.record.idempotency_key is not None for i in chunk.items)
+        any_keyed = any(_repeatable(i.record) for i in chunk.items)
         try:
             _, attempts = await send_with_retries(
                 attempt,
@@ -363,6 +375,16 @@ class _BulkRun:
         )
 
 
+def _repeatable(record: EncodedRecord) -> bool:
+    return record.idempotency_key is not None or record.safe_to_repeat
+
+
+def _user_edit_from(item: Any) -> UserEdit:
+    if isinstance(item, UserEdit):
+        return item
+    raise SuprsendValidationError("record", f"must be a UserEdit, got {type(item).__name__}")
+
+
 def _attempts(n: int) -> str:
     return "1 attempt" if n == 1 else f"{n} attempts"
 
@@ -384,7 +406,7 @@ def _trigger_from(item: Any) -> WorkflowTriggerRequest:
 
 
 async def run_bulk(
-    client: AsyncSuprsend,
+    client: ClientContext,
     items: Iterable[Any] | AsyncIterable[Any],
     *,
     kind: RecordKind,

@@ -26,6 +26,7 @@ from ._transport import (
     client_user_agent,
     user_agent,
 )
+from .resources.users import Users
 
 __all__ = ["AsyncSuprsend"]
 
@@ -232,6 +233,7 @@ class AsyncSuprsend:
         )
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
+        self.users = Users(self)
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""

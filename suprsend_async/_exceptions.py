@@ -30,7 +30,7 @@ class SuprsendValidationError(SuprsendError, ValueError):
 
 
 class SuprsendAPIError(SuprsendError):
-    """The hub answered with an error status."""
+    """The hub answered with an error status; ``body`` is its answer, parsed."""
 
     def __init__(
         self,
@@ -38,18 +38,22 @@ class SuprsendAPIError(SuprsendError):
         *,
         status_code: int,
         error_type: str | None = None,
+        body: Any = None,
     ) -> None:
         self.message = message
         self.status_code = status_code
         self.error_type = error_type
+        self.body = body
         super().__init__(f"{status_code} {error_type or 'error'}: {message}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_api_error, (self.message, self.status_code, self.error_type))
+        return (_rebuild_api_error, (self.message, self.status_code, self.error_type, self.body))
 
 
-def _rebuild_api_error(message: str, status_code: int, error_type: str | None) -> SuprsendAPIError:
-    return SuprsendAPIError(message, status_code=status_code, error_type=error_type)
+def _rebuild_api_error(
+    message: str, status_code: int, error_type: str | None, body: Any = None
+) -> SuprsendAPIError:
+    return SuprsendAPIError(message, status_code=status_code, error_type=error_type, body=body)
 
 
 class SuprsendTransportError(SuprsendError):

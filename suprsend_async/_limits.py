@@ -86,6 +86,9 @@ class Limits:
     # Keys the hub adds to each workflow record after receipt; the official
     # SDKs reserve room for them when packing a bulk request.
     workflow_record_overhead_bytes: int = 200
+    # Identity (user edit) events sent in bulk on event/, as the official SDK chunks them.
+    max_identity_records_per_request: int = 400
+    max_identity_event_bytes: int = 10 * 1024
 
 
 DEFAULT_LIMITS = Limits()

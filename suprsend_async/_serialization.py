@@ -246,6 +246,10 @@ class EncodedRecord:
 
     body: bytes
     idempotency_key: str | None
+    # A record without a key is sent once, unless repeating it is harmless
+    # anyway (an identity edit of only idempotent operations); if not, why.
+    safe_to_repeat: bool = False
+    not_repeated_because: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,7 @@ import logging
 import platform
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -16,6 +16,7 @@ import httpx
 
 from ._exceptions import SuprsendError, SuprsendTimeoutError, SuprsendTransportError
 from ._pool import ShardedPool
+from ._query import encode_query
 from ._retry import (
     RetryEvent,
     RetryPolicy,
@@ -106,10 +107,29 @@ class HubTransport:
 
     async def post_once(self, path: str, content: bytes) -> httpx.Response:
         """One signed POST of ``content``; SuprsendTransportError if no answer came."""
+        return await self.request_once("POST", path, content=content)
+
+    async def request_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """One signed request; SuprsendTransportError if no answer came.
+
+        ``path`` is relative to the base URL with its segments already
+        escaped; ``params`` are encoded as the official SDK encodes them, and
+        the signature covers the path with that exact query string.
+        """
         client = self.client()
         url = self.base_url.join(path)
+        query = encode_query(params)
+        if query:
+            url = url.copy_with(query=query.encode("ascii"))
         request = client.build_request(
-            "POST", url, content=content, headers=self.headers, timeout=self.timeout
+            method, url, content=content, headers=self.headers, timeout=self.timeout
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
@@ -117,14 +137,16 @@ class HubTransport:
             async with self._slots:
                 response = await client.send(request, auth=self.auth)
         except httpx.TimeoutException as exc:
-            raise SuprsendTimeoutError(f"POST {url.path} timed out ({type(exc).__name__})") from exc
+            raise SuprsendTimeoutError(
+                f"{method} {url.path} timed out ({type(exc).__name__})"
+            ) from exc
         except httpx.RequestError as exc:
             # TransportError, and also an answer that could not be read
             # (DecodingError: a proxy's error page labelled gzip): no usable answer.
             raise SuprsendTransportError(
-                f"POST {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                f"{method} {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
             ) from exc
-        logger.debug("POST %s -> %d", url.path, response.status_code)
+        logger.debug("%s %s -> %d", method, url.path, response.status_code)
         return response
 
     async def post(

@@ -1,0 +1,75 @@
+"""Query strings and path segments, encoded byte for byte as the official SDK encodes them.
+
+The hub signs the path with its query string exactly as received, and the
+official SDK is the reference for what it receives: booleans as ``true`` /
+``false`` (not Python's ``True``), ``None`` left out, and every path segment
+escaped with nothing left safe, so an id holding ``/``, spaces or non-ASCII
+stays one segment. The percent-encoding itself is the standard library's,
+as it is there.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._exceptions import SuprsendValidationError
+from ._rules import require_id
+
+__all__ = ["bracket_keys", "encode_query", "path_segment"]
+
+
+def _wire_value(value: Any) -> Any:
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> str:
+    """``params`` as a query string (no leading ``?``); empty when nothing is left.
+
+    With ``doseq`` a list value becomes the key repeated once per item; without
+    it, as in every users call of the official SDK, the list is written as one
+    value (its ``str()``), which is what that SDK sends.
+    """
+    if params is None:
+        return ""
+    if not isinstance(params, Mapping):
+        raise SuprsendValidationError(
+            "options", f"must be a mapping (dict), got {type(params).__name__}"
+        )
+    wire: dict[Any, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            items = [_wire_value(item) for item in value if item is not None]
+            if items:
+                wire[key] = items
+        else:
+            wire[key] = _wire_value(value)
+    return urllib.parse.urlencode(wire, doseq=doseq)
+
+
+def bracket_keys(params: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``params`` with each of ``keys`` renamed ``key[]`` and its value made a list.
+
+    The hub's multi-value filters (``status[]=a&status[]=b``); encode the
+    result with ``doseq=True``.
+    """
+    multi = frozenset(keys)
+    return {
+        (f"{key}[]" if key in multi else key): (
+            (value if isinstance(value, list) else [value]) if key in multi else value
+        )
+        for key, value in params.items()
+    }
+
+
+def path_segment(value: object, field: str) -> str:
+    """One path segment from an id: stripped, non-empty, with every reserved byte escaped."""
+    stripped = require_id(value, field)
+    if stripped in (".", ".."):
+        # Any URL library resolves these as "this" and "parent" directories,
+        # so the request would reach another path than the one signed.
+        raise SuprsendValidationError(field, "cannot be '.' or '..' (not addressable in a URL)")
+    return urllib.parse.quote(stripped, safe="")

@@ -1,0 +1,342 @@
+"""UserEdit: a user profile edit built one operation at a time, as in the official SDK.
+
+Every method records one operation (``{"$set": {...}}``, ``{"$append":
+{"$email": ...}}``...) in the same form the official builder does, and
+returns the builder for chaining. Where the official builder logs a bad
+operation and drops it, this one raises :class:`SuprsendValidationError`
+naming the operation and the key, so ported code can never lose an edit
+without noticing.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from . import _rules
+from ._exceptions import SuprsendValidationError
+from ._idempotency import IDENTITY_KEYS, edit_safety
+from ._limits import DEFAULT_LIMITS, Limits
+from ._serialization import EncodedRecord, dumps
+
+__all__ = ["UserEdit", "encode_identity_event"]
+
+_PROVIDER = "$id_provider"
+_BUNDLE_ID = "$bundle_id"
+# The official SDKs' schema version of identity events.
+_IDENTITY_SCHEMA = "2"
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _json_value(value: Any, field: str) -> None:
+    try:
+        dumps(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SuprsendValidationError(field, f"must be JSON-serializable: {exc}") from None
+
+
+def _key(key: object, operation: str) -> str:
+    if not isinstance(key, str):
+        raise SuprsendValidationError(operation, f"keys must be strings, got {_type_name(key)}")
+    stripped = key.strip()
+    if not stripped:
+        raise SuprsendValidationError(operation, "keys must not be empty or only whitespace")
+    return stripped
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SuprsendValidationError(field, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional_text(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SuprsendValidationError(field, f"must be a string or None, got {_type_name(value)}")
+    return value
+
+
+def _mapping_value(value: object, field: str) -> Mapping[str, Any]:
+    mapping = _rules.require_mapping(value, field)
+    if not mapping:
+        raise SuprsendValidationError(field, "must not be empty")
+    _json_value(mapping, field)
+    return mapping
+
+
+def _number(value: object, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SuprsendValidationError(field, f"must be a number, got {_type_name(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SuprsendValidationError(field, "must be a finite number")
+
+
+class UserEdit:
+    """The edits to make to one user (of one tenant, if ``tenant_id`` is given).
+
+    Get one from ``client.users.get_edit_instance(distinct_id)``, call its
+    methods, then ``await client.users.edit(edit)`` (or ``async_edit``, or
+    append it to a bulk edit).
+    """
+
+    def __init__(self, distinct_id: str, tenant_id: str | None = None) -> None:
+        self.distinct_id = _rules.require_id(distinct_id, "distinct_id")
+        self.tenant_id = None if not tenant_id else _rules.require_id(tenant_id, "tenant_id")
+        self._operations: list[dict[str, Any]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"UserEdit(distinct_id={self.distinct_id!r}, tenant_id={self.tenant_id!r}, "
+            f"operations={len(self._operations)})"
+        )
+
+    @property
+    def operations(self) -> list[dict[str, Any]]:
+        """The operations recorded so far, in order (a copy)."""
+        return copy.deepcopy(self._operations)
+
+    def copy(self) -> UserEdit:
+        """An independent copy: later calls on either do not change the other."""
+        twin = UserEdit(self.distinct_id, self.tenant_id)
+        twin._operations = copy.deepcopy(self._operations)
+        return twin
+
+    def get_payload(self) -> dict[str, Any]:
+        """The body of ``PATCH v1/user/{distinct_id}/``."""
+        return {"operations": self.operations}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The edit as the official SDK reports a failed bulk record."""
+        data: dict[str, Any] = {
+            "distinct_id": self.distinct_id,
+            "$user_operations": self.operations,
+        }
+        if self.tenant_id:
+            data["tenant_id"] = self.tenant_id
+        return data
+
+    def _record(self, name: str, values: dict[str, Any] | list[str]) -> UserEdit:
+        if values:  # as there, a call with nothing in it records nothing
+            self._operations.append({name: values})
+        return self
+
+    # -- key/value operations ---------------------------------------------------------
+
+    def _pairs(self, operation: str, arg1: object, arg2: object) -> list[tuple[str, Any]]:
+        if isinstance(arg1, str):
+            key = _key(arg1, operation)
+            if arg2 is None:
+                raise SuprsendValidationError(
+                    f"{operation}.{key}",
+                    f"needs a value: {operation}(key, value) or {operation}({{key: value}})",
+                )
+            return [(key, arg2)]
+        if isinstance(arg1, Mapping):
+            return [(_key(key, operation), value) for key, value in arg1.items()]
+        raise SuprsendValidationError(
+            operation, f"takes a key and a value, or a dict; got {_type_name(arg1)}"
+        )
+
+    def _simple(self, operation: str, wire: str, arg1: object, arg2: object) -> UserEdit:
+        values: dict[str, Any] = {}
+        for key, value in self._pairs(operation, arg1, arg2):
+            field = f"{operation}.{key}"
+            if operation == "increment":
+                _number(value, field)
+            _json_value(value, field)
+            values[key] = value
+        return self._record(wire, values)
+
+    def set(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+        """Set properties: ``set(key, value)`` or ``set({key: value, ...})``."""
+        return self._simple("set", "$set", arg1, arg2)
+
+    def set_once(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+        """Set properties only where they are not set yet."""
+        return self._simple("set_once", "$set_once", arg1, arg2)
+
+    def increment(
+        self, arg1: str | Mapping[str, int | float], arg2: int | float | None = None
+    ) -> UserEdit:
+        """Add to numeric properties (a negative number decrements). Never retried."""
+        return self._simple("increment", "$add", arg1, arg2)
+
+    def _list_operation(self, operation: str, arg1: object, arg2: object) -> UserEdit:
+        values: dict[str, Any] = {}
+        qualifiers = arg1 if isinstance(arg1, Mapping) else {}
+        for key, value in self._pairs(operation, arg1, arg2):
+            if key in IDENTITY_KEYS:
+                values.update(self._identity(operation, key, value, qualifiers))
+            else:
+                _json_value(value, f"{operation}.{key}")
+                values[key] = value
+        return self._record("$append" if operation == "append" else "$remove", values)
+
+    def append(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+        """Append to list properties, or add channel identities (``$email``...)."""
+        return self._list_operation("append", arg1, arg2)
+
+    def remove(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+        """Remove values from list properties, or remove channel identities."""
+        return self._list_operation("remove", arg1, arg2)
+
+    def unset(self, key: str | Iterable[str]) -> UserEdit:
+        """Delete properties or whole channels: ``unset(key)`` or ``unset([k1, k2])``."""
+        if isinstance(key, str):
+            keys = [_key(key, "unset")]
+        elif isinstance(key, (list, tuple, set, frozenset)):
+            keys = [_key(k, "unset") for k in key]
+        else:
+            raise SuprsendValidationError(
+                "unset", f"takes a key or a list of keys, got {_type_name(key)}"
+            )
+        return self._record("$unset", keys)
+
+    # -- reserved properties ------------------------------------------------------------
+
+    def set_preferred_language(self, lang_code: str) -> UserEdit:
+        return self._record(
+            "$set", {"$preferred_language": _text(lang_code, "set_preferred_language")}
+        )
+
+    def set_locale(self, locale_code: str) -> UserEdit:
+        return self._record("$set", {"$locale": _text(locale_code, "set_locale")})
+
+    def set_timezone(self, timezone: str) -> UserEdit:
+        return self._record("$set", {"$timezone": _text(timezone, "set_timezone")})
+
+    # -- channel identities ---------------------------------------------------------------
+
+    def _identity(
+        self, operation: str, key: str, value: object, qualifiers: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The wire keys of one identity, checked; ``qualifiers`` may hold its provider."""
+        field = f"{operation}.{key}"
+        channel: dict[str, Any] = {}
+        if key in ("$webpush", "$slack", "$ms_teams"):
+            channel[key] = dict(_mapping_value(value, field))
+        else:
+            channel[key] = _text(value, field)
+        if key in ("$androidpush", "$iospush", "$webpush"):
+            # Sent even when None, as the official builder does.
+            channel[_PROVIDER] = _optional_text(qualifiers.get(_PROVIDER), f"{field}.provider")
+        if key in ("$androidpush", "$iospush"):
+            bundle_id = _optional_text(qualifiers.get(_BUNDLE_ID), f"{field}.bundle_id")
+            if bundle_id:
+                channel[_BUNDLE_ID] = bundle_id
+        return channel
+
+    def _channel(self, operation: str, key: str, value: object, **qualifiers: Any) -> UserEdit:
+        identity = self._identity(operation, key, value, qualifiers)
+        return self._record("$append" if operation.startswith("add") else "$remove", identity)
+
+    def add_email(self, value: str) -> UserEdit:
+        return self._channel("add_email", "$email", value)
+
+    def remove_email(self, value: str) -> UserEdit:
+        return self._channel("remove_email", "$email", value)
+
+    def add_sms(self, value: str) -> UserEdit:
+        return self._channel("add_sms", "$sms", value)
+
+    def remove_sms(self, value: str) -> UserEdit:
+        return self._channel("remove_sms", "$sms", value)
+
+    def add_whatsapp(self, value: str) -> UserEdit:
+        return self._channel("add_whatsapp", "$whatsapp", value)
+
+    def remove_whatsapp(self, value: str) -> UserEdit:
+        return self._channel("remove_whatsapp", "$whatsapp", value)
+
+    def add_androidpush(
+        self, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> UserEdit:
+        return self._channel(
+            "add_androidpush", "$androidpush", value, **{_PROVIDER: provider, _BUNDLE_ID: bundle_id}
+        )
+
+    def remove_androidpush(
+        self, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> UserEdit:
+        return self._channel(
+            "remove_androidpush",
+            "$androidpush",
+            value,
+            **{_PROVIDER: provider, _BUNDLE_ID: bundle_id},
+        )
+
+    def add_iospush(
+        self, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> UserEdit:
+        return self._channel(
+            "add_iospush", "$iospush", value, **{_PROVIDER: provider, _BUNDLE_ID: bundle_id}
+        )
+
+    def remove_iospush(
+        self, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> UserEdit:
+        return self._channel(
+            "remove_iospush", "$iospush", value, **{_PROVIDER: provider, _BUNDLE_ID: bundle_id}
+        )
+
+    def add_webpush(self, value: Mapping[str, Any], provider: str | None = None) -> UserEdit:
+        return self._channel("add_webpush", "$webpush", value, **{_PROVIDER: provider})
+
+    def remove_webpush(self, value: Mapping[str, Any], provider: str | None = None) -> UserEdit:
+        return self._channel("remove_webpush", "$webpush", value, **{_PROVIDER: provider})
+
+    def add_slack(self, value: Mapping[str, Any]) -> UserEdit:
+        return self._channel("add_slack", "$slack", value)
+
+    def remove_slack(self, value: Mapping[str, Any]) -> UserEdit:
+        return self._channel("remove_slack", "$slack", value)
+
+    def add_ms_teams(self, value: Mapping[str, Any]) -> UserEdit:
+        return self._channel("add_ms_teams", "$ms_teams", value)
+
+    def remove_ms_teams(self, value: Mapping[str, Any]) -> UserEdit:
+        return self._channel("remove_ms_teams", "$ms_teams", value)
+
+
+def identity_event(
+    edit: UserEdit, *, env: str | None, sdk_version: str, clock: Callable[[], float] = time.time
+) -> dict[str, Any]:
+    """The edit as an identity event for ``event/``, as the official SDK sends it."""
+    event: dict[str, Any] = {
+        "$schema": _IDENTITY_SCHEMA,
+        "$insert_id": str(uuid.uuid4()),
+        "$time": int(clock() * 1000),
+        "distinct_id": edit.distinct_id,
+        "$user_operations": edit._operations,
+        "properties": {"$ss_sdk_version": sdk_version},
+    }
+    if env is not None:  # an API-key client without a workspace_uid names none
+        event["env"] = env
+    if edit.tenant_id:
+        event["tenant_id"] = edit.tenant_id
+    return event
+
+
+def encode_identity_event(
+    edit: UserEdit,
+    *,
+    env: str | None,
+    sdk_version: str,
+    limits: Limits = DEFAULT_LIMITS,
+) -> EncodedRecord:
+    """The identity event's bytes, within the per-record limit, with its retry safety."""
+    data = dumps(identity_event(edit, env=env, sdk_version=sdk_version))
+    _rules.record_size(len(data), limits.max_identity_event_bytes, "user edit")
+    safety = edit_safety(edit._operations)
+    return EncodedRecord(
+        data, None, safe_to_repeat=safety.retry, not_repeated_because=safety.reason
+    )

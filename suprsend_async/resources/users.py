@@ -1,0 +1,548 @@
+"""``client.users``: the hub's users API, with the official SDK's names and parameters.
+
+Each method sends one request through the shared request path
+(``_request``), retried only when ``_idempotency`` says a repeat is
+harmless, and returns what the official SDK returns: the hub's JSON, or
+``{"success": True, "status_code": ...}`` for a delete. List calls return a
+:class:`CursorPaginator`: ``await`` it for the first page, ``async for``
+for every user.
+
+A delete retried after an unanswered attempt may find the user already
+gone; that 404 is reported as success (``status_code`` 404), since the
+earlier attempt is what deleted it. A first attempt's 404 is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._bulk import BulkProgress, BulkResponse, run_bulk
+from .._context import ClientContext
+from .._exceptions import SuprsendValidationError
+from .._idempotency import ABSOLUTE_WRITE, DELETE, MERGE, READ, RetrySafety, edit_safety
+from .._pagination import CursorPaginator
+from .._query import path_segment
+from .._request import NO_BODY, Answer, Method, request
+from .._retry import RetryPolicy
+from .._rules import require_id
+from .._user_edit import UserEdit, encode_identity_event
+
+__all__ = ["BulkUsersEdit", "Users"]
+
+EVENT_PATH = "event/"
+USER_ROUTE = "v1/user/{distinct_id}/"
+TENANT_ROUTE = USER_ROUTE + "tenant/{tenant_id}/"
+CATEGORY_ROUTE = USER_ROUTE + "preference/category/{category}/"
+
+ProgressHook = Callable[[BulkProgress], Any]
+
+
+def _options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise SuprsendValidationError(
+            "options", f"must be a mapping (dict), got {type(options).__name__}"
+        )
+    return dict(options)
+
+
+def _payload(payload: Mapping[str, Any] | None, field: str = "payload") -> dict[str, Any]:
+    if payload is None:
+        return {}
+    if not isinstance(payload, Mapping):
+        raise SuprsendValidationError(
+            field, f"must be a mapping (dict), got {type(payload).__name__}"
+        )
+    return dict(payload)
+
+
+def _user_path(distinct_id: object) -> str:
+    return f"v1/user/{path_segment(distinct_id, 'distinct_id')}/"
+
+
+def _tenant_path(distinct_id: object, tenant_id: object) -> str:
+    return f"{_user_path(distinct_id)}tenant/{path_segment(tenant_id, 'tenant_id')}/"
+
+
+def _deleted(answer: Answer) -> dict[str, Any]:
+    return {"success": True, "status_code": answer.status_code}
+
+
+class BulkUsersEdit:
+    """Collects :class:`UserEdit` s with ``append``; ``await save()`` sends them all.
+
+    They go as identity events to ``event/``, concurrently, at most 400 and
+    800 KB per request and 10 KB per edit (as the official SDK chunks them).
+    An edit whose operations are all idempotent is retried; one with an
+    increment or a list append is sent once. Every edit ends in ``success``
+    or ``failed_records``.
+    """
+
+    def __init__(self, client: ClientContext) -> None:
+        self._client = client
+        self._records: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def append(self, *users: UserEdit) -> None:
+        """Add edits (copied: later calls on an appended edit do not change what is sent).
+
+        Anything that is not a UserEdit comes back in ``failed_records``.
+        """
+        self._records.extend(u.copy() if isinstance(u, UserEdit) else u for u in users)
+
+    async def save(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> BulkResponse:
+        """Send every edit appended so far; see :class:`BulkResponse`."""
+        return await run_bulk(
+            self._client,
+            self._records,
+            kind="user_edit",
+            path=EVENT_PATH,
+            max_concurrency=max_concurrency,
+            retry=retry,
+            on_progress=on_progress,
+        )
+
+
+class Users:
+    """The users API. Every method takes ``retry=`` to override the client's policy."""
+
+    def __init__(self, client: ClientContext) -> None:
+        self._client = client
+
+    async def _send(
+        self,
+        method: Method,
+        path: str,
+        route: str,
+        safety: RetrySafety,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = NO_BODY,
+        retry: RetryPolicy | None,
+    ) -> Answer:
+        return await request(
+            self._client._transport,
+            method,
+            path,
+            route=route,
+            safety=safety,
+            params=params,
+            body=body,
+            policy=retry,
+        )
+
+    async def _json(
+        self,
+        method: Method,
+        path: str,
+        route: str,
+        safety: RetrySafety,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = NO_BODY,
+        retry: RetryPolicy | None,
+    ) -> dict[str, Any]:
+        answer = await self._send(
+            method, path, route, safety, params=params, body=body, retry=retry
+        )
+        return answer.json()
+
+    def _paginated(
+        self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
+    ) -> CursorPaginator:
+        async def fetch(params: Mapping[str, Any]) -> dict[str, Any]:
+            return await self._json("GET", path, route, READ, params=params, retry=retry)
+
+        return CursorPaginator(fetch, _options(options))
+
+    # -- profiles ----------------------------------------------------------------------
+
+    def list(
+        self, options: Mapping[str, Any] | None = None, *, retry: RetryPolicy | None = None
+    ) -> CursorPaginator:
+        """Users of the workspace: ``await`` for the first page, ``async for`` for all."""
+        return self._paginated("v1/user/", "v1/user/", options, retry)
+
+    async def get(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            "GET", _user_path(distinct_id), USER_ROUTE, READ, params=_options(options), retry=retry
+        )
+
+    async def upsert(
+        self,
+        distinct_id: str,
+        payload: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Create the user or update it with ``payload``'s absolute values."""
+        return await self._json(
+            "POST",
+            _user_path(distinct_id),
+            USER_ROUTE,
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
+    async def edit(
+        self,
+        edit_ins_or_distinct_id: UserEdit | str,
+        edit_payload: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Apply a :class:`UserEdit` (or a distinct id and ``{"operations": [...]}``).
+
+        Retried only if every operation in it is idempotent.
+        """
+        if isinstance(edit_ins_or_distinct_id, UserEdit):
+            edit = edit_ins_or_distinct_id
+            payload = edit.get_payload()
+            distinct_id, tenant = edit.distinct_id, edit.tenant_id
+        else:
+            payload = _payload(edit_payload, "edit_payload")
+            distinct_id, tenant = edit_ins_or_distinct_id, tenant_id
+        if tenant:
+            path, route = _tenant_path(distinct_id, tenant), TENANT_ROUTE
+        else:
+            path, route = _user_path(distinct_id), USER_ROUTE
+        return await self._json(
+            "PATCH",
+            path,
+            route,
+            edit_safety(payload.get("operations")),
+            params=_options(options),
+            body=payload,
+            retry=retry,
+        )
+
+    async def async_edit(
+        self, edit_instance: UserEdit, *, retry: RetryPolicy | None = None
+    ) -> dict[str, Any]:
+        """Send the edit as an identity event, applied by the hub later.
+
+        Returns ``{"success": True, "status": "success", "status_code": ...,
+        "message": <the hub's answer text>}``, as the official SDK does.
+        """
+        if not isinstance(edit_instance, UserEdit):
+            raise SuprsendValidationError(
+                "edit_instance", f"must be a UserEdit, got {type(edit_instance).__name__}"
+            )
+        client = self._client
+        record = encode_identity_event(
+            edit_instance,
+            env=client._env,
+            sdk_version=client._serializer.sdk_version,
+            limits=client.limits,
+        )
+        safety = edit_safety(edit_instance.operations)
+        answer = await self._send(
+            "POST", EVENT_PATH, EVENT_PATH, safety, body=record.body, retry=retry
+        )
+        return {
+            "success": True,
+            "status": "success",
+            "status_code": answer.status_code,
+            "message": answer.text,
+        }
+
+    async def merge(
+        self, distinct_id: str, from_user_id: str, *, retry: RetryPolicy | None = None
+    ) -> dict[str, Any]:
+        """Merge ``from_user_id`` into ``distinct_id``. Never retried."""
+        return await self._json(
+            "POST",
+            f"{_user_path(distinct_id)}merge/",
+            USER_ROUTE + "merge/",
+            MERGE,
+            body={"from_user_id": require_id(from_user_id, "from_user_id")},
+            retry=retry,
+        )
+
+    async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
+        return _deleted(
+            await self._send("DELETE", _user_path(distinct_id), USER_ROUTE, DELETE, retry=retry)
+        )
+
+    async def bulk_delete(
+        self, payload: Mapping[str, Any], *, retry: RetryPolicy | None = None
+    ) -> dict[str, Any]:
+        """Delete users: ``payload`` is ``{"distinct_ids": ["id1", "id2"]}``."""
+        answer = await self._send(
+            "DELETE", "v1/bulk/user/", "v1/bulk/user/", DELETE, body=_payload(payload), retry=retry
+        )
+        return _deleted(answer)
+
+    # -- tenants --------------------------------------------------------------------------
+
+    def list_associated_tenants(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> CursorPaginator:
+        path = f"{_user_path(distinct_id)}associated_tenant/"
+        return self._paginated(path, USER_ROUTE + "associated_tenant/", options, retry)
+
+    async def get_for_tenant(
+        self,
+        distinct_id: str,
+        tenant_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            "GET",
+            _tenant_path(distinct_id, tenant_id),
+            TENANT_ROUTE,
+            READ,
+            params=_options(options),
+            retry=retry,
+        )
+
+    async def upsert_for_tenant(
+        self,
+        distinct_id: str,
+        tenant_id: str,
+        payload: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            _tenant_path(distinct_id, tenant_id),
+            TENANT_ROUTE,
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
+    async def unlink_tenant(
+        self, distinct_id: str, tenant_id: str, *, retry: RetryPolicy | None = None
+    ) -> dict[str, Any]:
+        answer = await self._send(
+            "DELETE", _tenant_path(distinct_id, tenant_id), TENANT_ROUTE, DELETE, retry=retry
+        )
+        return _deleted(answer)
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    def get_objects_subscribed_to(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> CursorPaginator:
+        path = f"{_user_path(distinct_id)}subscribed_to/object/"
+        return self._paginated(path, USER_ROUTE + "subscribed_to/object/", options, retry)
+
+    def get_lists_subscribed_to(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> CursorPaginator:
+        path = f"{_user_path(distinct_id)}subscribed_to/list/"
+        return self._paginated(path, USER_ROUTE + "subscribed_to/list/", options, retry)
+
+    # -- builders -------------------------------------------------------------------------
+
+    def get_edit_instance(self, distinct_id: str, tenant_id: str | None = None) -> UserEdit:
+        return UserEdit(distinct_id, tenant_id)
+
+    def get_bulk_edit_instance(self) -> BulkUsersEdit:
+        return BulkUsersEdit(self._client)
+
+    # -- preferences ------------------------------------------------------------------------
+
+    async def get_full_preference(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Options: ``tenant_id``, ``show_opt_out_channels``, ``tags``, ``locale``."""
+        return await self._json(
+            "GET",
+            f"{_user_path(distinct_id)}preference/",
+            USER_ROUTE + "preference/",
+            READ,
+            params=_options(options),
+            retry=retry,
+        )
+
+    async def update_full_preference(
+        self,
+        distinct_id: str,
+        payload: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Set channel and category preferences at once (Go SDK, OpenAPI).
+
+        ``payload``: ``{"channel_preferences": [...], "categories": [...]}``.
+        """
+        return await self._json(
+            "PATCH",
+            f"{_user_path(distinct_id)}preference/",
+            USER_ROUTE + "preference/",
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
+    async def get_global_channels_preference(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """``{"channel_preferences": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
+        return await self._json(
+            "GET",
+            f"{_user_path(distinct_id)}preference/channel_preference/",
+            USER_ROUTE + "preference/channel_preference/",
+            READ,
+            params=_options(options),
+            retry=retry,
+        )
+
+    async def update_global_channels_preference(
+        self,
+        distinct_id: str,
+        payload: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """``payload``: ``{"channel_preferences": [{"channel": ..., "is_restricted": ...}]}``."""
+        return await self._json(
+            "PATCH",
+            f"{_user_path(distinct_id)}preference/channel_preference/",
+            USER_ROUTE + "preference/channel_preference/",
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
+    async def get_all_categories_preference(
+        self,
+        distinct_id: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Every category's preference (offset-paged by the hub: ``limit``, ``offset``)."""
+        return await self._json(
+            "GET",
+            f"{_user_path(distinct_id)}preference/category/",
+            USER_ROUTE + "preference/category/",
+            READ,
+            params=_options(options),
+            retry=retry,
+        )
+
+    async def get_category_preference(
+        self,
+        distinct_id: str,
+        category: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Options: ``tenant_id``, ``show_opt_out_channels``, ``locale``."""
+        path = f"{_user_path(distinct_id)}preference/category/{path_segment(category, 'category')}/"
+        return await self._json(
+            "GET", path, CATEGORY_ROUTE, READ, params=_options(options), retry=retry
+        )
+
+    async def update_category_preference(
+        self,
+        distinct_id: str,
+        category: str,
+        payload: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """``payload``: ``{"preference": "opt_in", "opt_out_channels": [...]}``."""
+        path = f"{_user_path(distinct_id)}preference/category/{path_segment(category, 'category')}/"
+        return await self._json(
+            "PATCH",
+            path,
+            CATEGORY_ROUTE,
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
+    async def bulk_update_preferences(
+        self,
+        payload: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Set preferences of many users: ``{"distinct_ids": [...], "channel_preferences":
+        [...], "categories": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
+        return await self._json(
+            "PATCH",
+            "v1/bulk/user/preference/",
+            "v1/bulk/user/preference/",
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
+    async def bulk_reset_preferences(
+        self,
+        payload: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Reset preferences of many users to the defaults: ``{"distinct_ids": [...],
+        "reset_channel_preferences": True, "reset_categories": True}`` (Go SDK, OpenAPI)."""
+        return await self._json(
+            "PATCH",
+            "v1/bulk/user/preference/reset/",
+            "v1/bulk/user/preference/reset/",
+            ABSOLUTE_WRITE,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
