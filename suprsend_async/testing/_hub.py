@@ -29,6 +29,8 @@ from .._exceptions import SuprsendValidationError
 from .._limits import DEFAULT_LIMITS, Limits
 from .._rules import event_body, trigger_body
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
+from ._user_routes import match_user_route
+from ._users import UserStore, UserStores
 
 __all__ = ["HubEmulator", "HubStats", "ProcessedEvent", "ProcessedTrigger"]
 
@@ -200,6 +202,12 @@ class HubEmulator:
         self.received_keys: Counter[str] = Counter()
         self._seen_keys: dict[tuple[str, str], tuple[float, str]] = {}
         self._fingerprints: set[bytes] = set()
+        self.user_stores = UserStores()
+
+    @property
+    def users(self) -> UserStore:
+        """The first workspace's users (``user_stores[key]`` for any other)."""
+        return self.user_stores[self.workspace_key]
 
     @property
     def workspace_key(self) -> str:
@@ -318,6 +326,13 @@ class HubEmulator:
         path: str = scope["path"]
         if not path.endswith("/"):
             path += "/"
+        user_route = match_user_route(
+            scope["method"], scope.get("raw_path") or path.encode(), scope["query_string"], body
+        )
+        if user_route is not None:
+            return user_route(
+                self.user_stores[self._authenticate(scope, body, bearer_allowed=True)]
+            )
         routes = {
             "/v2/event/": (False, self._single_event),
             "/v2/bulk/event/": (False, self._bulk_events),
@@ -578,7 +593,7 @@ async def _read_body(receive: Receive) -> bytes:
 async def _respond(
     send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    content = _dumps(payload)
+    content = b"" if status == 204 else _dumps(payload)
     await send(
         {
             "type": "http.response.start",
