@@ -93,7 +93,7 @@ def test_an_edit_is_retried_only_without_increments_and_list_appends(
         if "$add" in op or any(not k.startswith("$") for k in op.get("$append", {}))
     ]
     safety = edit_safety(edit.operations)
-    assert safety.retry is not unsafe
+    assert safety.retry is (not unsafe)
     if unsafe:
         assert safety.reason is not None
         assert "twice" in safety.reason
