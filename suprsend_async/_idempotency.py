@@ -18,7 +18,16 @@ from typing import Any
 
 import attrs
 
-__all__ = ["ABSOLUTE_WRITE", "DELETE", "READ", "RetrySafety", "edit_safety", "single_shot"]
+__all__ = [
+    "ABSOLUTE_WRITE",
+    "DELETE",
+    "IDENTITY_KEYS",
+    "MERGE",
+    "READ",
+    "RetrySafety",
+    "edit_safety",
+    "single_shot",
+]
 
 # Channel identities: appending one the profile has is a no-op, so it repeats harmlessly.
 IDENTITY_KEYS = frozenset(

@@ -157,6 +157,31 @@ class Users:
         )
         return answer.json()
 
+    async def _read(
+        self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
+    ) -> dict[str, Any]:
+        return await self._json("GET", path, route, READ, params=_options(options), retry=retry)
+
+    async def _write(
+        self,
+        method: Method,
+        path: str,
+        route: str,
+        safety: RetrySafety,
+        payload: Mapping[str, Any] | None,
+        options: Mapping[str, Any] | None,
+        retry: RetryPolicy | None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            method,
+            path,
+            route,
+            safety,
+            params=_options(options),
+            body=_payload(payload),
+            retry=retry,
+        )
+
     def _paginated(
         self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
     ) -> CursorPaginator:
@@ -180,9 +205,7 @@ class Users:
         *,
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
-        return await self._json(
-            "GET", _user_path(distinct_id), USER_ROUTE, READ, params=_options(options), retry=retry
-        )
+        return await self._read(_user_path(distinct_id), USER_ROUTE, options, retry)
 
     async def upsert(
         self,
@@ -193,14 +216,8 @@ class Users:
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """Create the user or update it with ``payload``'s absolute values."""
-        return await self._json(
-            "POST",
-            _user_path(distinct_id),
-            USER_ROUTE,
-            ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+        return await self._write(
+            "POST", _user_path(distinct_id), USER_ROUTE, ABSOLUTE_WRITE, payload, options, retry
         )
 
     async def edit(
@@ -314,14 +331,7 @@ class Users:
         *,
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
-        return await self._json(
-            "GET",
-            _tenant_path(distinct_id, tenant_id),
-            TENANT_ROUTE,
-            READ,
-            params=_options(options),
-            retry=retry,
-        )
+        return await self._read(_tenant_path(distinct_id, tenant_id), TENANT_ROUTE, options, retry)
 
     async def upsert_for_tenant(
         self,
@@ -332,14 +342,14 @@ class Users:
         *,
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
-        return await self._json(
+        return await self._write(
             "POST",
             _tenant_path(distinct_id, tenant_id),
             TENANT_ROUTE,
             ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+            payload,
+            options,
+            retry,
         )
 
     async def unlink_tenant(
@@ -390,13 +400,8 @@ class Users:
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``tags``, ``locale``."""
-        return await self._json(
-            "GET",
-            f"{_user_path(distinct_id)}preference/",
-            USER_ROUTE + "preference/",
-            READ,
-            params=_options(options),
-            retry=retry,
+        return await self._read(
+            f"{_user_path(distinct_id)}preference/", USER_ROUTE + "preference/", options, retry
         )
 
     async def update_full_preference(
@@ -411,14 +416,14 @@ class Users:
 
         ``payload``: ``{"channel_preferences": [...], "categories": [...]}``.
         """
-        return await self._json(
+        return await self._write(
             "PATCH",
             f"{_user_path(distinct_id)}preference/",
             USER_ROUTE + "preference/",
             ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+            payload,
+            options,
+            retry,
         )
 
     async def get_global_channels_preference(
@@ -429,13 +434,11 @@ class Users:
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """``{"channel_preferences": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
-        return await self._json(
-            "GET",
+        return await self._read(
             f"{_user_path(distinct_id)}preference/channel_preference/",
             USER_ROUTE + "preference/channel_preference/",
-            READ,
-            params=_options(options),
-            retry=retry,
+            options,
+            retry,
         )
 
     async def update_global_channels_preference(
@@ -447,14 +450,14 @@ class Users:
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """``payload``: ``{"channel_preferences": [{"channel": ..., "is_restricted": ...}]}``."""
-        return await self._json(
+        return await self._write(
             "PATCH",
             f"{_user_path(distinct_id)}preference/channel_preference/",
             USER_ROUTE + "preference/channel_preference/",
             ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+            payload,
+            options,
+            retry,
         )
 
     async def get_all_categories_preference(
@@ -465,13 +468,11 @@ class Users:
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """Every category's preference (offset-paged by the hub: ``limit``, ``offset``)."""
-        return await self._json(
-            "GET",
+        return await self._read(
             f"{_user_path(distinct_id)}preference/category/",
             USER_ROUTE + "preference/category/",
-            READ,
-            params=_options(options),
-            retry=retry,
+            options,
+            retry,
         )
 
     async def get_category_preference(
@@ -484,9 +485,7 @@ class Users:
     ) -> dict[str, Any]:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``locale``."""
         path = f"{_user_path(distinct_id)}preference/category/{path_segment(category, 'category')}/"
-        return await self._json(
-            "GET", path, CATEGORY_ROUTE, READ, params=_options(options), retry=retry
-        )
+        return await self._read(path, CATEGORY_ROUTE, options, retry)
 
     async def update_category_preference(
         self,
@@ -499,14 +498,8 @@ class Users:
     ) -> dict[str, Any]:
         """``payload``: ``{"preference": "opt_in", "opt_out_channels": [...]}``."""
         path = f"{_user_path(distinct_id)}preference/category/{path_segment(category, 'category')}/"
-        return await self._json(
-            "PATCH",
-            path,
-            CATEGORY_ROUTE,
-            ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+        return await self._write(
+            "PATCH", path, CATEGORY_ROUTE, ABSOLUTE_WRITE, payload, options, retry
         )
 
     async def bulk_update_preferences(
@@ -518,14 +511,14 @@ class Users:
     ) -> dict[str, Any]:
         """Set preferences of many users: ``{"distinct_ids": [...], "channel_preferences":
         [...], "categories": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
-        return await self._json(
+        return await self._write(
             "PATCH",
             "v1/bulk/user/preference/",
             "v1/bulk/user/preference/",
             ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+            payload,
+            options,
+            retry,
         )
 
     async def bulk_reset_preferences(
@@ -537,12 +530,12 @@ class Users:
     ) -> dict[str, Any]:
         """Reset preferences of many users to the defaults: ``{"distinct_ids": [...],
         "reset_channel_preferences": True, "reset_categories": True}`` (Go SDK, OpenAPI)."""
-        return await self._json(
+        return await self._write(
             "PATCH",
             "v1/bulk/user/preference/reset/",
             "v1/bulk/user/preference/reset/",
             ABSOLUTE_WRITE,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
+            payload,
+            options,
+            retry,
         )

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .._idempotency import IDENTITY_KEYS
+from .._limits import CHANNEL_KEYS
 
 __all__ = [
     "CHANNELS",
@@ -27,17 +28,7 @@ __all__ = [
     "UserStores",
 ]
 
-CHANNELS = (
-    "email",
-    "sms",
-    "whatsapp",
-    "inbox",
-    "androidpush",
-    "iospush",
-    "webpush",
-    "slack",
-    "ms_teams",
-)
+CHANNELS = tuple(key.removeprefix("$") for key in CHANNEL_KEYS)
 _CHANNEL_KEYS = frozenset(f"${c}" for c in CHANNELS)
 _QUALIFIERS = {"$id_provider": "id_provider", "$bundle_id": "bundle_id"}
 DEFAULT_CATEGORIES: Mapping[str, str] = {
