@@ -139,12 +139,17 @@ def run_emulator(args: argparse.Namespace) -> int:
                 async for _ in signals:
                     tg.cancel_scope.cancel()
                     break
-            # Late signals now would land outside any handler: ignore them.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the receiver was open
-        anyio.run(main)
+    try:
+        # A Ctrl-C before the receiver opens, or just as it closes, ends the run
+        # the same way: no traceback, exit 0.
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(main)
+    finally:
+        # Closing the receiver restored the default handlers; a late signal
+        # now would kill the process mid-report, or at exit.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(json.dumps(hub.stats_dict()), file=sys.stderr, flush=True)
     return 0
 

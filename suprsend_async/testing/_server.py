@@ -206,9 +206,13 @@ async def _read_head(
             return None  # idle keep-alive connection: close it quietly
     with anyio.move_on_after(limits.header_timeout):
         event = await _next_event(conn, stream)
-        if isinstance(event, h11.Request):
-            return event
-        return None  # ConnectionClosed between requests: a normal end
+        if not isinstance(event, h11.Request):
+            return None  # ConnectionClosed between requests: a normal end
+        # h11 caps only a head still arriving; one that came in a single read is whole.
+        size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if size > _MAX_HEADER_BYTES:
+            raise _Refused(431, "request headers are too large", "request_header_fields_too_large")
+        return event
     if conn.trailing_data[0]:
         raise _Refused(408, "request headers took too long", "request_timeout")
     raise _Closed  # connected and never sent a byte
