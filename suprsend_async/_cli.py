@@ -25,7 +25,6 @@ from ._exceptions import SuprsendConfigError, SuprsendValidationError
 from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry
 from ._limits import DEFAULT_LIMITS
 from ._models import Event, WorkflowTriggerRequest
-from ._namespaces import require_bulk_events_auth
 from ._progress import ProgressDisplay
 from ._serialization import Serializer
 from ._transport import DEFAULT_TIMEOUT, user_agent
@@ -294,8 +293,6 @@ async def _bulk(args: argparse.Namespace) -> int:
             max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS),
             auto_idempotency_keys=args.auto_idempotency_keys,
         )
-        if args.kind == "events":
-            require_bulk_events_auth(client)  # a usage error, not a failure of every record
         interactive = sys.stderr.isatty() and not args.json
         started = time.monotonic()
         response: BulkResponse | None = None

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._auth import WorkspaceSignatureAuth
 from ._bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
-from ._exceptions import SuprsendConfigError
 from ._models import Event, WorkflowTriggerRequest
 from ._response import TriggerResponse
 from ._retry import RetryPolicy
@@ -21,17 +19,6 @@ TRIGGER_PATH = "trigger/"
 BULK_EVENT_PATH = "v2/bulk/event/"
 
 ProgressHook = Callable[[BulkProgress], Any]
-
-
-def require_bulk_events_auth(client: AsyncSuprsend) -> None:
-    # The hub takes an API key only on event/ and trigger/; its bulk event
-    # path answers every Bearer request 401, which would fail every record.
-    if not isinstance(client._transport.auth, WorkspaceSignatureAuth):
-        raise SuprsendConfigError(
-            "bulk events need the workspace key and secret: the hub's bulk event path "
-            "(v2/bulk/event/) accepts no API key. With an API key, send events with "
-            "track_event (bulk workflow triggers work with either)"
-        )
 
 
 class _BulkInstance:
@@ -69,10 +56,6 @@ class _BulkInstance:
 class BulkEventsInstance(_BulkInstance):
     _kind = "event"
     _path = BULK_EVENT_PATH
-
-    def __init__(self, client: AsyncSuprsend) -> None:
-        require_bulk_events_auth(client)
-        super().__init__(client)
 
     def append(self, *events: Event | dict[str, Any]) -> None:
         """Add events. Invalid ones are not refused here: they come back in
@@ -147,7 +130,6 @@ class BulkEvents:
         on_progress: ProgressHook | None = None,
     ) -> BulkResponse:
         """Stream any (async) iterable of events; memory is bounded by the concurrency."""
-        require_bulk_events_auth(self._client)
         return await run_bulk(
             self._client,
             events,

@@ -255,19 +255,18 @@ async def test_from_api_key_sends_bearer_to_the_rest_paths() -> None:
     assert "env" not in hub.bodies()[0]  # no workspace named: no "env": null either
 
 
-async def test_an_api_key_client_refuses_bulk_events_before_sending_anything() -> None:
-    # The hub's bulk event path takes only a workspace signature: sent with a
-    # Bearer key, every record would come back 401. Bulk triggers go to
-    # trigger/, which takes the key.
+async def test_an_api_key_client_sends_bulk_events_with_its_key() -> None:
+    # As the official SDK 0.20.0 does in API-key mode: Bearer on v2/bulk/event/.
     hub = Hub()
     async with AsyncSuprsend.from_api_key(API_KEY, transport=hub.transport()) as client:
-        with pytest.raises(SuprsendConfigError, match="bulk events need the workspace key"):
-            client.bulk_events.new_instance()
-        with pytest.raises(SuprsendConfigError, match="track_event"):
-            await client.bulk_events.send([Event("u1", "paid")])
-        bulk = await client.workflows.bulk_trigger([trigger()])
-    assert bulk.success == 1
-    assert [r.url.path for r in hub.requests] == ["/trigger/"]
+        instance = client.bulk_events.new_instance()
+        instance.append(Event("u1", "paid"))
+        bulk = await instance.trigger()
+        streamed = await client.bulk_events.send([Event("u2", "paid")])
+    assert (bulk.success, streamed.success) == (1, 1)
+    assert [r.url.path for r in hub.requests] == ["/v2/bulk/event/", "/v2/bulk/event/"]
+    for request in hub.requests:
+        assert request.headers["Authorization"] == f"Bearer {API_KEY}"
 
 
 async def test_from_api_key_with_a_workspace_uid_sends_it_as_env() -> None:

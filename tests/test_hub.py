@@ -68,12 +68,12 @@ async def post(
 
 
 def assert_documented_error(response: httpx.Response) -> str:
-    """Every error body is one of the two documented JSON shapes; returns the message."""
+    """Every error body carries both documented shapes at once, so every official SDK
+    finds the message where it looks; returns the message."""
     body = response.json()
-    if body.get("status") == "error":
-        assert set(body["error"]) == {"message", "type"}
-        return str(body["error"]["message"])
     assert body["status"] == "fail"
+    assert set(body["error"]) == {"message", "type"}
+    assert body["error"]["message"] == body["message"]
     return str(body["message"])
 
 
@@ -145,7 +145,7 @@ async def test_valid_signature_accepted() -> None:
         ("future date", "too far"),
         ("tampered body", "signature mismatch"),
         ("signed other path", "signature mismatch"),
-        ("bearer on signed path", "needs a workspace signature"),
+        ("unknown api key", "invalid API key"),
     ],
 )
 async def test_bad_credentials_are_refused_with_401(case: str, expected: str) -> None:
@@ -177,8 +177,8 @@ async def test_bad_credentials_are_refused_with_401(case: str, expected: str) ->
         body = body.replace(b'"u1"', b'"u2"')
     elif case == "signed other path":
         headers = signed_headers(hub, body, "/event/")
-    elif case == "bearer on signed path":
-        headers["Authorization"] = f"Bearer {hub.api_key}"
+    elif case == "unknown api key":
+        headers["Authorization"] = "Bearer not-a-key"
     response = await post(hub, "v2/event/", body, headers=headers)
     assert response.status_code == 401
     assert expected in assert_documented_error(response)
@@ -490,3 +490,84 @@ async def test_reset_while_requests_are_in_flight_keeps_the_gauge_true() -> None
         assert (hub.stats.requests, hub.stats.in_flight, hub.stats.max_in_flight) == (0, 3, 3)
         tg.cancel_scope.cancel()
     assert hub.stats.in_flight == 0
+
+
+# -- the calls only the official SDKs make -----------------------------------------------------
+
+
+def dynamic_workflow(**changes: Any) -> dict[str, Any]:
+    body = {
+        "name": "Welcome",
+        "template": "welcome",
+        "notification_category": "transactional",
+        "users": [{"distinct_id": "u1"}],
+        "data": {},
+    }
+    return {k: v for k, v in {**body, **changes}.items() if v is not None}
+
+
+def broadcast(**changes: Any) -> dict[str, Any]:
+    body = {"list_id": "beta", "template": "launch", "notification_category": "promotional"}
+    return {k: v for k, v in {**body, **changes}.items() if v is not None}
+
+
+def identity(**changes: Any) -> dict[str, Any]:
+    body = {"distinct_id": "u1", "$user_operations": [{"$set": {"name": "Ada"}}]}
+    return {k: v for k, v in {**body, **changes}.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("event/", identity(distinct_id=" "), "distinct_id"),
+        ("event/", identity(**{"$user_operations": {"$set": {}}}), "$user_operations"),
+        (
+            "event/",
+            identity(**{"$user_operations": [{"$delete": {}}]}),
+            "$user_operations[0].$delete",
+        ),
+        (
+            "event/",
+            identity(**{"$user_operations": [{"$unset": "k"}]}),
+            "$user_operations[0].$unset",
+        ),
+        ("{ws}/trigger/", dynamic_workflow(template=None), "template"),
+        ("{ws}/trigger/", dynamic_workflow(users=[]), "users"),
+        ("{ws}/trigger/", dynamic_workflow(users=["u1"]), "users[0]"),
+        ("{ws}/trigger/", dynamic_workflow(delay=-1), "delay"),
+        ("{ws}/broadcast/", broadcast(list_id=None), "list_id"),
+        ("{ws}/broadcast/", broadcast(channels="email"), "channels"),
+    ],
+)
+async def test_sdk_only_bodies_are_validated(path: str, body: dict[str, Any], field: str) -> None:
+    hub = HubEmulator()
+    response = await post(hub, path.format(ws=hub.workspace_key), body)
+    assert response.status_code == 400
+    assert assert_documented_error(response).startswith(f"{field}:")
+    assert (hub.triggers, hub.broadcasts, hub.identity_events) == ([], [], [])
+
+
+async def test_identity_events_are_counted_and_handed_to_the_users_hook() -> None:
+    hub = HubEmulator()
+    applied: list[tuple[str, str]] = []
+    original = hub._apply_identity_event
+
+    def spy(workspace: str, record: Any, message_id: str) -> None:
+        applied.append((workspace, record["distinct_id"]))
+        original(workspace, record, message_id)
+
+    hub._apply_identity_event = spy  # type: ignore[method-assign]
+    response = await post(hub, "event/", [identity(), identity(distinct_id="u2")])
+    assert response.status_code == 202
+    assert applied == [(hub.workspace_key, "u1"), (hub.workspace_key, "u2")]
+    assert hub.stats.identity_events == 2
+    assert [e.operations for e in hub.identity_events] == [[{"$set": {"name": "Ada"}}]] * 2
+
+
+async def test_options_lists_the_allowed_methods_without_auth() -> None:
+    hub = HubEmulator()
+    async with httpx.AsyncClient(transport=hub.transport(), base_url="http://hub/") as http:
+        response = await http.options("v2/event/")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "POST, OPTIONS"
+    assert response.content == b""

@@ -34,7 +34,7 @@ async def api_key_client(hub: HubEmulator) -> AsyncIterator[AsyncSuprsend]:
     async with (
         serve(hub) as base_url,
         AsyncSuprsend.from_api_key(
-            hub.api_key, workspace_uid="ws-uid", base_url=base_url, retry=RETRY
+            hub.api_key, workspace_uid=hub.workspace_uid, base_url=base_url, retry=RETRY
         ) as client,
     ):
         yield client

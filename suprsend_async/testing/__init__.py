@@ -18,7 +18,14 @@ The pytest plugin (installed with the package) gives the fixtures
 """
 
 from ._faults import ConnectionDropped, Fault, FaultKind, Faults
-from ._hub import HubEmulator, HubStats, ProcessedEvent, ProcessedTrigger
+from ._hub import (
+    HubEmulator,
+    HubStats,
+    ProcessedBroadcast,
+    ProcessedEvent,
+    ProcessedIdentityEvent,
+    ProcessedTrigger,
+)
 from ._server import serve
 
 __all__ = [
@@ -28,7 +35,9 @@ __all__ = [
     "Faults",
     "HubEmulator",
     "HubStats",
+    "ProcessedBroadcast",
     "ProcessedEvent",
+    "ProcessedIdentityEvent",
     "ProcessedTrigger",
     "serve",
 ]

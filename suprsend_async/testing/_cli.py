@@ -5,14 +5,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
+import signal
 import sys
 from typing import Any
 
 import anyio
 
 from ._faults import Faults
-from ._hub import DEFAULT_API_KEY, DEFAULT_WORKSPACE_KEY, DEFAULT_WORKSPACE_SECRET, HubEmulator
-from ._server import serve
+from ._hub import (
+    DEFAULT_API_KEY,
+    DEFAULT_WORKSPACE_KEY,
+    DEFAULT_WORKSPACE_SECRET,
+    DEFAULT_WORKSPACE_UID,
+    HubEmulator,
+)
+from ._server import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    serve,
+)
 
 __all__ = ["add_emulator_arguments", "build_hub", "run_emulator"]
 
@@ -23,6 +36,11 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace-key", default=DEFAULT_WORKSPACE_KEY)
     parser.add_argument("--workspace-secret", default=DEFAULT_WORKSPACE_SECRET)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument(
+        "--workspace-uid",
+        default=DEFAULT_WORKSPACE_UID,
+        help="what API-key clients call the workspace (env, legacy paths)",
+    )
     parser.add_argument(
         "--workflow",
         action="append",
@@ -50,6 +68,25 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep counters only, not every processed record (for very long runs)",
     )
+    server = parser.add_argument_group("server")
+    server.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        help="seconds for a request's headers to arrive (default %(default)s)",
+    )
+    server.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        help="seconds a kept-alive connection may idle (default %(default)s)",
+    )
+    server.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="larger request bodies get 413 (default %(default)s)",
+    )
     parser.add_argument(
         "--json-status",
         action="store_true",
@@ -72,6 +109,7 @@ def build_hub(args: argparse.Namespace) -> HubEmulator:
     return HubEmulator(
         workspaces={args.workspace_key: args.workspace_secret},
         api_keys={args.api_key: args.workspace_key},
+        workspace_uids={args.workspace_key: args.workspace_uid},
         workflows=args.workflow,
         faults=faults,
         keep_records=not args.no_records,
@@ -79,32 +117,71 @@ def build_hub(args: argparse.Namespace) -> HubEmulator:
 
 
 def run_emulator(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM, then exit 0: being stopped is how a server ends
+    normally, and wrapper scripts under ``set -e`` should not see a failure. The
+    stats go to stderr."""
     try:
+        for flag in ("header_timeout", "idle_timeout", "max_body_bytes"):
+            if not getattr(args, flag) > 0:
+                raise ValueError(f"--{flag.replace('_', '-')} must be positive")
         hub = build_hub(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
 
     async def main() -> None:
-        async with serve(hub, host=args.host, port=args.port) as base_url:
-            info: dict[str, Any] = {
-                "base_url": base_url,
-                "workspace_key": hub.workspace_key,
-                "workspace_secret": hub.workspace_secret,
-                "api_key": hub.api_key,
-                "stats_url": base_url + "_emulator/stats",
-            }
-            if args.json_status:
-                print(json.dumps(info), flush=True)
-            else:
-                print(f"SuprSend hub emulator listening on {base_url}", flush=True)
-                for name in ("workspace_key", "workspace_secret", "api_key", "stats_url"):
-                    print(f"  {name:17} {info[name]}")
-                print(f"  faults            {hub.faults}")
-                print("Ctrl-C to stop.", flush=True)
-            await anyio.sleep_forever()
+        # While the receiver is open, SIGINT and SIGTERM are only messages: a
+        # second Ctrl-C during shutdown cannot interrupt it halfway.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with anyio.create_task_group() as tg:
+                await tg.start(_serve_and_announce, hub, args)
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    break
 
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(main)
+    try:
+        # A Ctrl-C before the receiver opens, or just as it closes, ends the run
+        # the same way: no traceback, exit 0.
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(main)
+    finally:
+        # Closing the receiver restored the default handlers; a late signal
+        # now would kill the process mid-report, or at exit.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(json.dumps(hub.stats_dict()), file=sys.stderr, flush=True)
     return 0
+
+
+async def _serve_and_announce(
+    hub: HubEmulator,
+    args: argparse.Namespace,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    options = {
+        "header_timeout": args.header_timeout,
+        "idle_timeout": args.idle_timeout,
+        "max_body_bytes": args.max_body_bytes,
+    }
+    async with serve(hub, host=args.host, port=args.port, **options) as base_url:
+        info: dict[str, Any] = {
+            "base_url": base_url,
+            "workspace_key": hub.workspace_key,
+            "workspace_secret": hub.workspace_secret,
+            "api_key": hub.api_key,
+            "workspace_uid": hub.workspace_uid,
+            "stats_url": base_url + "_emulator/stats",
+        }
+        if args.json_status:
+            print(json.dumps(info), flush=True)
+        else:
+            print(f"SuprSend hub emulator listening on {base_url}", flush=True)
+            for name in ("workspace_key", "workspace_secret", "api_key", "workspace_uid"):
+                print(f"  {name:17} {info[name]}")
+            print(f"  {'stats_url':17} {info['stats_url']}")
+            print(f"  faults            {hub.faults}")
+            print("Ctrl-C to stop.", flush=True)
+        task_status.started()
+        await anyio.sleep_forever()

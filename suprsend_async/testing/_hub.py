@@ -15,7 +15,8 @@ import hmac
 import itertools
 import json
 import time
-from collections import Counter
+import urllib.parse
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -28,11 +29,27 @@ from .._auth import string_to_sign
 from .._exceptions import SuprsendValidationError
 from .._limits import DEFAULT_LIMITS, Limits
 from .._rules import event_body, trigger_body
+from ._bodies import (
+    MAX_IDENTITY_EVENT_BYTES,
+    MAX_IDENTITY_EVENTS_PER_REQUEST,
+    broadcast_body,
+    dynamic_trigger_body,
+    identity_event_body,
+    is_identity_event,
+)
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
 from ._user_routes import match_user_route
-from ._users import UserStore, UserStores
+from ._users import UserError, UserStore, UserStores
 
-__all__ = ["HubEmulator", "HubStats", "ProcessedEvent", "ProcessedTrigger"]
+__all__ = [
+    "HubEmulator",
+    "HubStats",
+    "ProcessedBroadcast",
+    "ProcessedEvent",
+    "ProcessedIdentityEvent",
+    "ProcessedTrigger",
+    "error_body",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,7 +59,10 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_WORKSPACE_KEY = "emulator-workspace-key-0001"
 DEFAULT_WORKSPACE_SECRET = "emulator-workspace-secret"  # noqa: S105 - a public test credential
 DEFAULT_API_KEY = "emulator-api-key"
+DEFAULT_WORKSPACE_UID = "emulator-workspace-uid"
 IDEMPOTENCY_WINDOW = 24 * 3600.0
+# Keys remembered at most with keep_records=False: ~100 bytes each, ~10 MB in all.
+IDEMPOTENCY_KEY_LIMIT = 100_000
 MAX_CLOCK_SKEW = 300.0
 CONTROL_PREFIX = "/_emulator/"
 
@@ -79,7 +99,12 @@ class ProcessedEvent:
 
 @attrs.frozen(kw_only=True)
 class ProcessedTrigger:
-    """A workflow trigger the emulator accepted and processed."""
+    """A workflow trigger the emulator accepted and processed.
+
+    A dynamic workflow (the legacy ``{workspace}/trigger/`` path) has its
+    ``name`` as :attr:`workflow`, its ``users`` as :attr:`recipients`, and a
+    :attr:`template`.
+    """
 
     workspace: str
     workflow: str
@@ -89,6 +114,36 @@ class ProcessedTrigger:
     idempotency_key: str | None
     tenant_id: str | None
     cancellation_key: str | None
+    message_id: str
+    body: Mapping[str, Any] = attrs.field(repr=False)
+    template: str | None = None
+    notification_category: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProcessedBroadcast:
+    """A list broadcast (``POST {workspace}/broadcast/``) the emulator accepted and processed."""
+
+    workspace: str
+    list_id: str
+    template: str
+    notification_category: str
+    data: Mapping[str, Any]
+    channels: list[str] | None
+    idempotency_key: str | None
+    tenant_id: str | None
+    message_id: str
+    body: Mapping[str, Any] = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class ProcessedIdentityEvent:
+    """An identity event (a user edit: ``$user_operations`` on ``event/``) the emulator accepted."""
+
+    workspace: str
+    distinct_id: str
+    operations: list[Mapping[str, Any]]
+    tenant_id: str | None
     message_id: str
     body: Mapping[str, Any] = attrs.field(repr=False)
 
@@ -104,11 +159,17 @@ class HubStats:
     records_received: int = 0
     processed_events: int = 0
     processed_triggers: int = 0
+    processed_broadcasts: int = 0
+    identity_events: int = 0
     rejected_records: int = 0
     duplicates_suppressed: int = 0
     # Records whose $insert_id (events) or exact content (triggers) arrived
     # before: what a retry looks like from the hub's side.
     resent_records: int = 0
+    # Keyed records processed (each key once within the window, as the hub does).
+    keys_processed: int = 0
+    # Keys forgotten before their window ended, to bound memory (keep_records=False).
+    idempotency_keys_evicted: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -120,13 +181,80 @@ class HubStats:
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, message: str, error_type: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_type: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.error_type = status, message, error_type
+        self.headers = headers or []
 
 
-def _error_body(message: str, error_type: str) -> dict[str, Any]:
-    return {"status": "error", "error": {"message": message, "type": error_type}}
+def error_body(message: str, error_type: str, *, bulk: bool = False) -> dict[str, Any]:
+    """An error answer every official SDK can read.
+
+    Python's single calls and API helpers read ``message``; its bulk helpers
+    and this library read ``error.message``; its bulk event helper reads
+    ``records`` before it looks at the status, so bulk paths carry an empty one.
+    """
+    body: dict[str, Any] = {
+        "status": "fail",
+        "message": message,
+        "error": {"message": message, "type": error_type},
+    }
+    if bulk:
+        body["records"] = []
+    return body
+
+
+@attrs.frozen
+class _Call:
+    """One authenticated request, as a route handler gets it."""
+
+    method: str
+    workspace: str
+    params: Mapping[str, str]  # the ``{name}`` segments of the route's path template
+    body: Any  # the parsed JSON; None when there was no body
+    raw: bytes
+    signed: bool  # authenticated by workspace signature, not by an API key
+
+
+# Path template -> method -> handler (a HubEmulator method taking a _Call).
+# ``{name}`` matches one path segment; exact paths win over templates.
+_ROUTES: dict[str, dict[str, str]] = {
+    "/v2/event/": {"POST": "_signed_event"},
+    "/v2/bulk/event/": {"POST": "_bulk_events"},
+    "/event/": {"POST": "_events"},
+    "/trigger/": {"POST": "_triggers"},
+    "/{workspace}/trigger/": {"POST": "_dynamic_triggers"},
+    "/{workspace}/broadcast/": {"POST": "_broadcast"},
+}
+# Paths whose error answers carry ``"records": []`` (see error_body).
+_BULK_PATHS = frozenset({"/v2/bulk/event/"})
+
+
+def _match_route(path: str) -> tuple[str, dict[str, str]] | None:
+    if path in _ROUTES:
+        return path, {}
+    segments = path.strip("/").split("/")
+    for template in _ROUTES:
+        parts = template.strip("/").split("/")
+        if len(parts) != len(segments) or "{" not in template:
+            continue
+        params: dict[str, str] = {}
+        for part, segment in zip(parts, segments, strict=True):
+            if part.startswith("{") and part.endswith("}"):
+                if not segment:
+                    break
+                params[part[1:-1]] = urllib.parse.unquote(segment)
+            elif part != segment:
+                break
+        else:
+            return template, params
+    return None
 
 
 class HubEmulator:
@@ -136,13 +264,20 @@ class HubEmulator:
       see :attr:`workspace_key` / :attr:`workspace_secret`).
     - ``api_keys``: Bearer API key to workspace key (default: :attr:`api_key`
       for the first workspace).
+    - ``workspace_uids``: workspace key to its uid, the name API-key clients use
+      for it in ``env`` and in legacy paths (default: :attr:`workspace_uid` for
+      the first workspace).
     - ``workflows``: the workflow slugs that exist; others get 404. ``None``
       accepts any slug.
     - ``faults``: seeded random faults and latency; :meth:`script` queues
       exact ones.
     - ``keep_records``: keep every processed record in :attr:`events` /
-      :attr:`triggers` and fingerprints for :attr:`HubStats.resent_records`.
-      Turn off for multi-million-record runs; counters are always kept.
+      :attr:`triggers` / :attr:`broadcasts` / :attr:`identity_events`, per-key
+      counters and fingerprints for :attr:`HubStats.resent_records`. Turn off
+      for multi-million-record runs: counters are always kept, and the
+      idempotency keys remembered are then bounded by ``idempotency_key_limit``
+      (the most recent ones; an older key that arrives again is processed
+      again, and counted in :attr:`HubStats.idempotency_keys_evicted`).
 
     Serve it in-process with :meth:`transport` (or :meth:`client`), on a
     loopback socket with :func:`~suprsend_async.testing.serve`, or from the
@@ -154,6 +289,7 @@ class HubEmulator:
         *,
         workspaces: Mapping[str, str] | None = None,
         api_keys: Mapping[str, str] | None = None,
+        workspace_uids: Mapping[str, str] | None = None,
         workflows: Iterable[str] | None = None,
         limits: Limits = DEFAULT_LIMITS,
         faults: Faults | None = None,
@@ -161,15 +297,25 @@ class HubEmulator:
         clock: Callable[[], float] = time.time,
         max_clock_skew: float = MAX_CLOCK_SKEW,
         idempotency_window: float = IDEMPOTENCY_WINDOW,
+        idempotency_key_limit: int = IDEMPOTENCY_KEY_LIMIT,
     ) -> None:
         self.workspaces = dict(workspaces or {DEFAULT_WORKSPACE_KEY: DEFAULT_WORKSPACE_SECRET})
         if not self.workspaces:
             raise ValueError("the emulator needs at least one workspace")
         first = next(iter(self.workspaces))
         self.api_keys = dict(api_keys if api_keys is not None else {DEFAULT_API_KEY: first})
-        unknown = set(self.api_keys.values()) - set(self.workspaces)
+        self.workspace_uids = dict(
+            workspace_uids if workspace_uids is not None else {first: DEFAULT_WORKSPACE_UID}
+        )
+        unknown = (set(self.api_keys.values()) | set(self.workspace_uids)) - set(self.workspaces)
         if unknown:
-            raise ValueError(f"api_keys name unknown workspaces: {sorted(unknown)}")
+            raise ValueError(
+                f"api_keys or workspace_uids name unknown workspaces: {sorted(unknown)}"
+            )
+        if idempotency_key_limit < 1:
+            raise ValueError(
+                f"idempotency_key_limit must be at least 1, got {idempotency_key_limit}"
+            )
         self.workflows = frozenset(workflows) if workflows is not None else None
         self.limits = limits
         self.injector = FaultInjector(faults or Faults())
@@ -177,6 +323,7 @@ class HubEmulator:
         self.clock = clock
         self.max_clock_skew = max_clock_skew
         self.idempotency_window = idempotency_window
+        self.idempotency_key_limit = idempotency_key_limit
         self._ids = itertools.count(1)
         self.reset()
 
@@ -196,11 +343,14 @@ class HubEmulator:
         self.stats = HubStats(in_flight=in_flight, max_in_flight=in_flight)
         self.events: list[ProcessedEvent] = []
         self.triggers: list[ProcessedTrigger] = []
+        self.broadcasts: list[ProcessedBroadcast] = []
+        self.identity_events: list[ProcessedIdentityEvent] = []
         # Times each idempotency key was processed (not merely acknowledged).
         self.processed_keys: Counter[str] = Counter()
         # Times each idempotency key arrived, duplicates included.
         self.received_keys: Counter[str] = Counter()
-        self._seen_keys: dict[tuple[str, str], tuple[float, str]] = {}
+        # (workspace, key) -> (first processed at, message_id), oldest first.
+        self._seen_keys: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
         self._fingerprints: set[bytes] = set()
         self.user_stores = UserStores()
 
@@ -216,6 +366,11 @@ class HubEmulator:
     @property
     def workspace_secret(self) -> str:
         return self.workspaces[self.workspace_key]
+
+    @property
+    def workspace_uid(self) -> str:
+        """The first workspace's uid: what the official SDKs' API-key mode names it by."""
+        return self.workspace_uids.get(self.workspace_key, self.workspace_key)
 
     @property
     def api_key(self) -> str:
@@ -282,69 +437,92 @@ class HubEmulator:
         delay = self.injector.delay()
         if delay:
             await anyio.sleep(delay)
+        route = _match_route(_with_slash(scope["path"]))
+        bulk = route is not None and route[0] in _BULK_PATHS
         if fault is not None:
             self.stats.faults[fault.kind.value] += 1
             if fault.kind is FaultKind.DROP_BEFORE:
                 raise ConnectionDropped("fault: connection dropped before processing")
             if fault.kind is FaultKind.RATE_LIMIT:
-                message = {"status": "fail", "message": "rate limit exceeded (emulator fault)"}
+                message = error_body(
+                    "rate limit exceeded (emulator fault)", "rate_limited", bulk=bulk
+                )
                 return 429, [(b"retry-after", fault.retry_after.encode())], message
             if fault.kind is FaultKind.ERROR:
-                error = _error_body("service unavailable (emulator fault)", "server_error")
+                error = error_body(
+                    "service unavailable (emulator fault)", "server_error", bulk=bulk
+                )
                 return fault.status, [], error
         try:
-            status, payload = self._route(scope, body)
+            status, headers, payload = self._route(scope, body)
         except _Reject as reject:
             if reject.status == 401:
                 self.stats.auth_failures += 1
-                return 401, [], {"status": "fail", "message": reject.message}
-            return reject.status, [], _error_body(reject.message, reject.error_type)
+            payload = error_body(reject.message, reject.error_type, bulk=bulk)
+            return reject.status, reject.headers, payload
         if fault is not None and fault.kind is FaultKind.DROP_AFTER:
             raise ConnectionDropped("fault: processed, then the connection was dropped")
-        return status, [], payload
+        return status, headers, payload
 
     async def _control(self, method: str, path: str, send: Send) -> None:
-        if path == CONTROL_PREFIX + "stats" and method == "GET":
+        if path == CONTROL_PREFIX + "stats" and method in ("GET", "HEAD"):
             await _respond(send, 200, self.stats_dict())
         elif path == CONTROL_PREFIX + "reset" and method == "POST":
             self.reset()
             await _respond(send, 200, {"status": "success"})
         else:
-            await _respond(send, 404, _error_body(f"no control path {path}", "not_found"))
+            await _respond(send, 404, error_body(f"no control path {path}", "not_found"))
 
     def stats_dict(self) -> dict[str, Any]:
         data = self.stats.to_dict()
-        data["keys_processed"] = len(self.processed_keys)
-        data["keys_processed_more_than_once"] = sum(
-            1 for n in self.processed_keys.values() if n > 1
-        )
+        if self.keep_records:
+            data["keys_processed"] = len(self.processed_keys)
+            data["keys_processed_more_than_once"] = sum(
+                1 for n in self.processed_keys.values() if n > 1
+            )
+        else:  # per-key counts are not kept: unknown, not zero
+            data["keys_processed_more_than_once"] = None
         return data
 
     # -- routing, auth ------------------------------------------------------------------
 
-    def _route(self, scope: Scope, body: bytes) -> tuple[int, Any]:
-        path: str = scope["path"]
-        if not path.endswith("/"):
-            path += "/"
+    def _route(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], Any]:
+        path = _with_slash(scope["path"])
+        method: str = scope["method"]
         user_route = match_user_route(
-            scope["method"], scope.get("raw_path") or path.encode(), scope["query_string"], body
+            method, scope.get("raw_path") or path.encode(), scope["query_string"], body
         )
         if user_route is not None:
-            return user_route(
-                self.user_stores[self._authenticate(scope, body, bearer_allowed=True)]
-            )
-        routes = {
-            "/v2/event/": (False, self._single_event),
-            "/v2/bulk/event/": (False, self._bulk_events),
-            "/event/": (True, self._single_event),
-            "/trigger/": (True, self._triggers),
-        }
-        if path not in routes:
+            workspace, _ = self._authenticate(scope, body)
+            self._check_body_size(body)
+            status, payload = user_route(self.user_stores[workspace])
+            return status, [], payload
+        route = _match_route(path)
+        if route is None:
             raise _Reject(404, f"no such endpoint: {path}", "not_found")
-        if scope["method"] != "POST":
-            raise _Reject(405, f"{scope['method']} is not allowed on {path}", "method_not_allowed")
-        bearer_allowed, handler = routes[path]
-        workspace = self._authenticate(scope, body, bearer_allowed=bearer_allowed)
+        template, params = route
+        handlers = _ROUTES[template]
+        allow = [(b"allow", ", ".join([*handlers, "OPTIONS"]).encode())]
+        if method == "OPTIONS":
+            return 204, allow, None
+        handler = handlers.get(method)
+        if handler is None:
+            raise _Reject(405, f"{method} is not allowed on {path}", "method_not_allowed", allow)
+        workspace, signed = self._authenticate(scope, body)
+        if params.get("workspace") not in (None, *self._names(workspace)):
+            raise _Reject(
+                403, f"the path names workspace {params['workspace']!r}, not yours", "forbidden"
+            )
+        self._check_body_size(body)
+        try:
+            parsed = _loads(body) if body else None
+        except ValueError:
+            raise _Reject(400, "request body is not valid JSON", "bad_request") from None
+        call = _Call(method, workspace, params, parsed, body, signed)
+        status, payload = getattr(self, handler)(call)
+        return status, [], payload
+
+    def _check_body_size(self, body: bytes) -> None:
         if len(body) > self.limits.max_body_bytes:
             raise _Reject(
                 413,
@@ -352,22 +530,21 @@ class HubEmulator:
                 f"{self.limits.max_body_bytes}",
                 "payload_too_large",
             )
-        try:
-            parsed = _loads(body)
-        except ValueError:
-            raise _Reject(400, "request body is not valid JSON", "bad_request") from None
-        return handler(workspace, parsed, body, signed_path=not bearer_allowed)
 
-    def _authenticate(self, scope: Scope, body: bytes, *, bearer_allowed: bool) -> str:
+    def _names(self, workspace: str) -> tuple[str, ...]:
+        """What a request may call its workspace: the key, or the uid API-key clients use."""
+        uid = self.workspace_uids.get(workspace)
+        return (workspace,) if uid is None else (workspace, uid)
+
+    def _authenticate(self, scope: Scope, body: bytes) -> tuple[str, bool]:
+        """(workspace key, whether it was signed); every path takes both schemes."""
         headers = _headers(scope)
         authorization = headers.get("authorization", "")
         if authorization.startswith("Bearer "):
-            if not bearer_allowed:
-                raise _Reject(401, "this path needs a workspace signature", "unauthorized")
             workspace = self.api_keys.get(authorization[7:].strip())
             if workspace is None:
                 raise _Reject(401, "invalid API key", "unauthorized")
-            return workspace
+            return workspace, False
         key, sep, signature = authorization.rpartition(":")
         if not sep or not key or not signature:
             raise _Reject(401, "missing or malformed Authorization header", "unauthorized")
@@ -380,12 +557,12 @@ class HubEmulator:
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
         message = string_to_sign(
-            scope["method"], body, headers.get("content-type", ""), date, target.decode("ascii")
+            scope["method"], body, headers.get("content-type", ""), date, target.decode("latin-1")
         )
         expected = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest())
         if not hmac.compare_digest(expected, signature.encode()):
             raise _Reject(401, "signature mismatch", "unauthorized")
-        return key
+        return key, True
 
     def _check_date(self, date: str) -> None:
         if not date:
@@ -397,28 +574,20 @@ class HubEmulator:
         if abs(self.clock() - sent) > self.max_clock_skew:
             raise _Reject(401, "Date header too far from the server's time", "unauthorized")
 
-    # -- processing ----------------------------------------------------------------------
+    # -- route handlers -------------------------------------------------------------------
 
-    def _single_event(
-        self, workspace: str, body: Any, raw: bytes, *, signed_path: bool
-    ) -> tuple[int, Any]:
-        if not isinstance(body, dict):
+    def _signed_event(self, call: _Call) -> tuple[int, Any]:
+        """``v2/event/``: one event, the official SDKs' path."""
+        if not isinstance(call.body, dict):
             raise _Reject(400, "an event must be a JSON object", "validation_error")
-        if len(raw) > self.limits.max_single_event_bytes:
-            raise _Reject(
-                413,
-                f"event is {len(raw)} bytes, over the limit of "
-                f"{self.limits.max_single_event_bytes}",
-                "payload_too_large",
-            )
+        self._check_single_size(call.raw, self.limits.max_single_event_bytes, "event")
         self.stats.records_received += 1
-        return _single_answer(*self._event(workspace, body, signed_path=signed_path))
+        return _single_answer(*self._event(call, call.body, require_env=call.signed))
 
-    def _bulk_events(
-        self, workspace: str, body: Any, raw: bytes, *, signed_path: bool
-    ) -> tuple[int, Any]:
-        records = self._bulk_records(body)
-        check_size = len(raw) > self.limits.max_single_event_bytes
+    def _bulk_events(self, call: _Call) -> tuple[int, Any]:
+        """``v2/bulk/event/``: an array of events, one result per record (207)."""
+        records = self._bulk_records(call.body, self.limits.max_records_per_request)
+        check_size = len(call.raw) > self.limits.max_single_event_bytes
         results = []
         for record in records:
             self.stats.records_received += 1
@@ -426,41 +595,184 @@ class HubEmulator:
                 self.stats.rejected_records += 1
                 results.append(_record_error(413, "event is over the size limit", "too_large"))
                 continue
-            results.append(self._event(workspace, record, signed_path=signed_path)[1])
+            results.append(self._event(call, record, require_env=call.signed)[1])
         return 207, {"status": "success", "records": results}
 
-    def _triggers(
-        self, workspace: str, body: Any, raw: bytes, *, signed_path: bool
-    ) -> tuple[int, Any]:
-        if isinstance(body, list):
-            records = self._bulk_records(body)
+    def _events(self, call: _Call) -> tuple[int, Any]:
+        """``event/``: an event or an identity event, or an array of them.
+
+        The official SDKs post arrays here (Node's bulk events, both SDKs'
+        bulk user edits) and read only the status, so an array is taken whole
+        or refused whole: a 207 with failed records would read as success.
+        """
+        many = isinstance(call.body, list)
+        if many:
+            records = self._bulk_records(call.body, MAX_IDENTITY_EVENTS_PER_REQUEST)
+            events = sum(1 for r in records if not is_identity_event(r))
+            if events > self.limits.max_records_per_request:
+                raise _Reject(
+                    400,
+                    f"an array may carry at most {self.limits.max_records_per_request} events, "
+                    f"got {events}",
+                    "validation_error",
+                )
+        else:
+            records = [call.body]
+        self.stats.records_received += len(records)
+        for i, record in enumerate(records):
+            where = f"records[{i}]." if many else ""
+            try:
+                self._check_event_or_identity(call, record)
+            except SuprsendValidationError as exc:
+                self.stats.rejected_records += len(records)
+                raise _Reject(400, f"{where}{exc}", "validation_error") from None
+            limit = MAX_IDENTITY_EVENT_BYTES if is_identity_event(record) else None
+            limit = limit or self.limits.max_single_event_bytes
+            size = len(_dumps(record)) if many else len(call.raw)
+            if size > limit:
+                self.stats.rejected_records += len(records)
+                raise _Reject(
+                    413,
+                    f"{where}body is {size} bytes, over the limit of {limit}",
+                    "payload_too_large",
+                )
+        results = [self._process_event_or_identity(call, record) for record in records]
+        if many:
+            return 202, {"status": "success", "records": results}
+        return _single_answer(202, results[0])
+
+    def _triggers(self, call: _Call) -> tuple[int, Any]:
+        """``trigger/``: one workflow trigger, or an array (one result per record, 207)."""
+        if isinstance(call.body, list):
+            records = self._bulk_records(call.body, self.limits.max_records_per_request)
             results = []
             for record in records:
                 self.stats.records_received += 1
-                results.append(self._trigger(workspace, record)[1])
+                results.append(self._trigger(call.workspace, record)[1])
             return 207, {"status": "success", "records": results}
         self.stats.records_received += 1
-        return _single_answer(*self._trigger(workspace, body))
+        return _single_answer(*self._trigger(call.workspace, call.body))
 
-    def _bulk_records(self, body: Any) -> list[Any]:
+    def _dynamic_triggers(self, call: _Call) -> tuple[int, Any]:
+        """``{workspace}/trigger/``: dynamic workflows, one or an array (taken whole)."""
+        many = isinstance(call.body, list)
+        records = (
+            self._bulk_records(call.body, self.limits.max_records_per_request)
+            if many
+            else [call.body]
+        )
+        self.stats.records_received += len(records)
+        for i, record in enumerate(records):
+            try:
+                dynamic_trigger_body(record, self.limits)
+            except SuprsendValidationError as exc:
+                self.stats.rejected_records += len(records)
+                where = f"records[{i}]." if many else ""
+                raise _Reject(400, f"{where}{exc}", "validation_error") from None
+        results = [self._dynamic_trigger(call.workspace, record) for record in records]
+        if many:
+            return 202, {"status": "success", "records": results}
+        return _single_answer(202, results[0])
+
+    def _broadcast(self, call: _Call) -> tuple[int, Any]:
+        """``{workspace}/broadcast/``: one broadcast to a subscriber list."""
+        self.stats.records_received += 1
+        try:
+            broadcast_body(call.body, self.limits)
+        except SuprsendValidationError as exc:
+            self.stats.rejected_records += 1
+            raise _Reject(400, str(exc), "validation_error") from None
+        record = call.body
+        message_id, key, new = self._accept(call.workspace, record, record.get("$insert_id"))
+        if new:
+            self.stats.processed_broadcasts += 1
+            if self.keep_records:
+                self.broadcasts.append(
+                    ProcessedBroadcast(
+                        workspace=call.workspace,
+                        list_id=record["list_id"].strip(),
+                        template=record["template"].strip(),
+                        notification_category=record["notification_category"].strip(),
+                        data=record.get("data") or {},
+                        channels=record.get("channels"),
+                        idempotency_key=key,
+                        tenant_id=record.get("tenant_id"),
+                        message_id=message_id,
+                        body=record,
+                    )
+                )
+        return 202, {"status": "success", "message_id": message_id}
+
+    # -- processing ----------------------------------------------------------------------
+
+    def _check_single_size(self, raw: bytes, limit: int, what: str) -> None:
+        if len(raw) > limit:
+            raise _Reject(
+                413,
+                f"{what} is {len(raw)} bytes, over the limit of {limit}",
+                "payload_too_large",
+            )
+
+    def _bulk_records(self, body: Any, limit: int) -> list[Any]:
         if not isinstance(body, list):
             raise _Reject(400, "a bulk request must be a JSON array", "validation_error")
-        if len(body) > self.limits.max_records_per_request:
+        if len(body) > limit:
             raise _Reject(
                 400,
-                f"a bulk request may carry at most {self.limits.max_records_per_request} "
-                f"records, got {len(body)}",
+                f"a bulk request may carry at most {limit} records, got {len(body)}",
                 "validation_error",
             )
         return body
 
-    def _event(self, workspace: str, record: Any, *, signed_path: bool) -> tuple[int, Any]:
+    def _check_env(self, call: _Call, record: Mapping[str, Any]) -> None:
+        if record.get("env") not in (None, *self._names(call.workspace)):
+            raise SuprsendValidationError("env", "does not name the authenticated workspace")
+
+    def _check_event_or_identity(self, call: _Call, record: Any) -> None:
+        if is_identity_event(record):
+            identity_event_body(record, self.limits)
+        else:
+            event_body(record, self.limits, require_env=False)
+        self._check_env(call, record)
+
+    def _process_event_or_identity(self, call: _Call, record: Any) -> dict[str, Any]:
+        if is_identity_event(record):
+            self.stats.identity_events += 1
+            message_id = self._message_id(call.workspace, None)
+            try:
+                self._apply_identity_event(call.workspace, record, message_id)
+            except UserError as error:
+                self.stats.rejected_records += 1
+                return _record_error(error.status, error.message, "validation_error")
+            return _record_ok(message_id)
+        return self._process_event(call.workspace, record)
+
+    def _apply_identity_event(
+        self, workspace: str, record: Mapping[str, Any], message_id: str
+    ) -> None:
+        """Apply a validated identity event (a user edit) to the workspace's users."""
+        self.user_stores[workspace].apply_identity_event(record)
+        if self.keep_records:
+            self.identity_events.append(
+                ProcessedIdentityEvent(
+                    workspace=workspace,
+                    distinct_id=record["distinct_id"].strip(),
+                    operations=record["$user_operations"],
+                    tenant_id=record.get("tenant_id"),
+                    message_id=message_id,
+                    body=record,
+                )
+            )
+
+    def _event(self, call: _Call, record: Any, *, require_env: bool) -> tuple[int, Any]:
         try:
-            event_body(record, self.limits, require_env=signed_path)
-            if record.get("env") not in (None, workspace):
-                raise SuprsendValidationError("env", "does not match the authenticated workspace")
+            event_body(record, self.limits, require_env=require_env)
+            self._check_env(call, record)
         except SuprsendValidationError as exc:
             return self._rejected(400, str(exc), "validation_error")
+        return 202, self._process_event(call.workspace, record)
+
+    def _process_event(self, workspace: str, record: Any) -> dict[str, Any]:
         message_id, key, new = self._accept(workspace, record, record.get("$insert_id"))
         if new:
             self.stats.processed_events += 1
@@ -479,7 +791,7 @@ class HubEmulator:
                         body=record,
                     )
                 )
-        return 202, _record_ok(message_id)
+        return _record_ok(message_id)
 
     def _trigger(self, workspace: str, record: Any) -> tuple[int, Any]:
         try:
@@ -508,6 +820,30 @@ class HubEmulator:
                     )
                 )
         return 202, _record_ok(message_id)
+
+    def _dynamic_trigger(self, workspace: str, record: Any) -> dict[str, Any]:
+        # A dynamic workflow is defined by the request itself: no slug to look up.
+        message_id, key, new = self._accept(workspace, record, None)
+        if new:
+            self.stats.processed_triggers += 1
+            if self.keep_records:
+                self.triggers.append(
+                    ProcessedTrigger(
+                        workspace=workspace,
+                        workflow=record["name"].strip(),
+                        recipients=record["users"],
+                        actor=None,
+                        data=record.get("data") or {},
+                        idempotency_key=key,
+                        tenant_id=record.get("tenant_id"),
+                        cancellation_key=None,
+                        message_id=message_id,
+                        body=record,
+                        template=record["template"].strip(),
+                        notification_category=record["notification_category"].strip(),
+                    )
+                )
+        return _record_ok(message_id)
 
     def _rejected(self, status: int, message: str, error_type: str) -> tuple[int, Any]:
         self.stats.rejected_records += 1
@@ -538,7 +874,8 @@ class HubEmulator:
         """The first message_id when ``key`` was processed within the window."""
         if key is None:
             return None
-        self.received_keys[key] += 1
+        if self.keep_records:
+            self.received_keys[key] += 1
         seen = self._seen_keys.get((workspace, key))
         if seen is not None and self.clock() - seen[0] < self.idempotency_window:
             self.stats.duplicates_suppressed += 1
@@ -548,9 +885,31 @@ class HubEmulator:
     def _message_id(self, workspace: str, key: str | None) -> str:
         message_id = f"emu-{next(self._ids):08d}"
         if key is not None:
-            self._seen_keys[(workspace, key)] = (self.clock(), message_id)
-            self.processed_keys[key] += 1
+            self._remember_key((workspace, key), message_id)
+            self.stats.keys_processed += 1
+            if self.keep_records:
+                self.processed_keys[key] += 1
         return message_id
+
+    def _remember_key(self, key: tuple[str, str], message_id: str) -> None:
+        now = self.clock()
+        seen = self._seen_keys
+        seen.pop(key, None)  # a key processed again (window over) moves to the newest end
+        seen[key] = (now, message_id)
+        # Oldest first: drop what the window has already forgotten.
+        while seen:
+            first_key, (first_seen, _) = next(iter(seen.items()))
+            if now - first_seen < self.idempotency_window:
+                break
+            del seen[first_key]
+        if not self.keep_records:
+            while len(seen) > self.idempotency_key_limit:
+                seen.popitem(last=False)
+                self.stats.idempotency_keys_evicted += 1
+
+
+def _with_slash(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
 
 
 def _single_answer(status: int, result: dict[str, Any]) -> tuple[int, Any]:
@@ -571,7 +930,12 @@ def _record_ok(message_id: str) -> dict[str, Any]:
 
 
 def _record_error(status: int, message: str, error_type: str) -> dict[str, Any]:
-    return {"status": "error", "status_code": status, **_error_body(message, error_type)}
+    # One record's result inside a 207: "status": "error" is what the SDKs test for.
+    return {
+        "status": "error",
+        "status_code": status,
+        "error": {"message": message, "type": error_type},
+    }
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -593,16 +957,14 @@ async def _read_body(receive: Receive) -> bytes:
 async def _respond(
     send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    content = b"" if status == 204 else _dumps(payload)
+    # None is no body at all (204), not JSON null.
+    content = b"" if status == 204 or payload is None else _dumps(payload)
+    kind = [] if not content else [(b"content-type", b"application/json")]
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-                *(headers or []),
-            ],
+            "headers": [*kind, (b"content-length", str(len(content)).encode()), *(headers or [])],
         }
     )
     await send({"type": "http.response.body", "body": content})

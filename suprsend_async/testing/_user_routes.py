@@ -231,55 +231,18 @@ class UserRoute:
             return _error(error)
 
 
-def identity_events(store: UserStore, body: Any) -> tuple[int, Any]:
-    """Identity events posted to event/: one object (202) or an array (207, per record)."""
-    if not isinstance(body, list):
-        try:
-            store.apply_identity_event(body)
-        except UserError as error:
-            return _error(error)
-        return 202, {"status": "success"}
-    results = []
-    for record in body:
-        try:
-            store.apply_identity_event(record)
-        except UserError as error:
-            results.append(
-                {
-                    "status": "error",
-                    "status_code": error.status,
-                    "error": {"message": error.message, "type": "validation_error"},
-                }
-            )
-        else:
-            results.append({"status": "success", "status_code": 202})
-    return 207, {"status": "success", "records": results}
-
-
-def _is_identity_body(body: bytes) -> bool:
-    return b'"$user_operations"' in body
-
-
 def match_user_route(method: str, raw_path: bytes, query: bytes, body: bytes) -> UserRoute | None:
     """The route for this request if the users API (or an identity event) is its target."""
     segments = [
         urllib.parse.unquote_to_bytes(s).decode("utf-8", errors="replace")
         for s in raw_path.strip(b"/").split(b"/")
     ]
-    if segments == ["event"] and method == "POST" and _is_identity_body(body):
-        return UserRoute(_identity_handler, method, [], query, body)
     shape = tuple("*" if _is_id(i, segments) else s for i, s in enumerate(segments))
     methods = _ROUTES.get(shape)
     if methods is None:
         return None
     ids = [s for i, s in enumerate(segments) if shape[i] == "*"]
     return UserRoute(methods.get(method), method, ids, query, body)
-
-
-def _identity_handler(
-    store: UserStore, ids: list[str], params: Params, body: Any
-) -> tuple[int, Any]:
-    return identity_events(store, body)
 
 
 # Positions of ids in the paths above: v1/user/{id}/..., .../tenant/{id}/, .../category/{id}/.

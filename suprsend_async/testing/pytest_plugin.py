@@ -4,14 +4,17 @@
   ``conftest.py`` to configure workflows or faults.
 - ``suprsend_client``: an ``AsyncSuprsend`` wired to that hub in-process, with
   retries that do not wait.
-- ``suprsend_hub_url``: the hub served on a free 127.0.0.1 port for the test;
-  an async fixture, so the test needs ``@pytest.mark.anyio``.
+- ``suprsend_hub_url``: the hub served on a free 127.0.0.1 port for the test.
+  A plain fixture: the server runs on an event loop of its own, in a thread,
+  so it works in sync tests and under any async test plugin (anyio's,
+  pytest-asyncio in strict or auto mode) whatever loop the test runs on.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
+import anyio.from_thread
 import pytest
 
 from .._client import AsyncSuprsend
@@ -32,6 +35,12 @@ def suprsend_client(suprsend_hub: HubEmulator) -> AsyncSuprsend:
 
 
 @pytest.fixture
-async def suprsend_hub_url(suprsend_hub: HubEmulator, anyio_backend: object) -> AsyncIterator[str]:
-    async with serve(suprsend_hub) as base_url:
+def suprsend_hub_url(suprsend_hub: HubEmulator) -> Iterator[str]:
+    # Serving on the test's own loop would tie the fixture to one async plugin
+    # (an anyio fixture never runs under pytest-asyncio, and the test then
+    # waits on a server nobody drives).
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(serve(suprsend_hub)) as base_url,
+    ):
         yield base_url
