@@ -112,6 +112,8 @@ class ClientLogger(_Adapter):
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if self.logger.isEnabledFor(level):
             msg, kwargs = self.process(msg, kwargs)
+            # Name the library's line that logged, not this method.
+            kwargs.setdefault("stacklevel", 2)
             self.logger.log(level, msg, *args, **kwargs)
         elif self.debug_enabled and not self.logger.disabled:
             record = self.logger.makeRecord(

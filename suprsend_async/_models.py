@@ -232,7 +232,9 @@ class Event:
 
     distinct_id: str = attrs.field(converter=_distinct_id)
     event_name: str = attrs.field(converter=_event_name)
-    properties: dict[str, Any] = attrs.field(factory=dict, converter=_properties)
+    # None, not a factory, as the default: help() then shows "= None", and
+    # the converter makes a fresh dict of it.
+    properties: dict[str, Any] = attrs.field(default=None, converter=_properties)
     idempotency_key: str | None = attrs.field(default=None, converter=_idempotency_key)
     tenant_id: str | None = attrs.field(default=None, converter=_tenant_id)
     brand_id: str | None = attrs.field(default=None, converter=_brand_id)
@@ -312,7 +314,7 @@ class WorkflowTriggerRequest:
 
     workflow: str
     recipients: tuple[RecipientLike, ...] = attrs.field(converter=_recipients)
-    data: dict[str, Any] = attrs.field(factory=dict, converter=_data)
+    data: dict[str, Any] = attrs.field(default=None, converter=_data)
     actor: RecipientLike | None = None
     metadata: dict[str, Any] | None = attrs.field(default=None, converter=_metadata)
     tenant_id: str | None = attrs.field(default=None, converter=_tenant_id)
