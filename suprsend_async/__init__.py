@@ -2,6 +2,7 @@
 
 import logging
 
+from . import _logging
 from ._attachments import Attachment
 from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._bulk import BulkProgress, BulkResponse, FailedRecord
@@ -26,6 +27,8 @@ from .resources.users import BulkUsersEdit, Users
 # A library only emits records; the application decides where they go. Without
 # this, Python's last-resort handler would print retry warnings to stderr.
 logging.getLogger("suprsend_async").addHandler(logging.NullHandler())
+# ... unless SUPRSEND_LOG=debug|info|warning asks for them on stderr.
+_logging.configure_from_environment()
 
 __all__ = [
     "DEFAULT_LIMITS",

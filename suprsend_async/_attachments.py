@@ -24,7 +24,14 @@ def _data_repr(data: str | None) -> str:
 
 @attrs.frozen(kw_only=True)
 class Attachment:
-    """Use :meth:`from_url` or :meth:`from_path` to build one."""
+    """A file attached to an event or a workflow trigger.
+
+    Build one with :meth:`from_url` (the hub downloads it) or ``await``
+    :meth:`from_path` (read and sent inline as base64), then pass it to
+    ``Event(..., attachments=[...])`` or ``event.with_attachment(...)``.
+    ``file_name`` is the name the recipient sees; ``ignore_if_error=True``
+    lets the notification go out without the file if it cannot be fetched.
+    """
 
     url: str | None = None
     data: str | None = attrs.field(default=None, repr=_data_repr)
@@ -38,17 +45,21 @@ class Attachment:
 
     @classmethod
     def from_url(
-        cls, url: str, filename: str | None = None, ignore_if_error: bool = False
+        cls, url: str, file_name: str | None = None, ignore_if_error: bool = False
     ) -> Attachment:
-        """An attachment the hub downloads from a public URL (no size limit)."""
+        """An attachment the hub downloads from a public URL (no size limit).
+
+        The arguments are the official SDK's ``add_attachment(file_path,
+        file_name, ignore_if_error)``.
+        """
         url = _rules.require_id(url, "attachment.url")
-        return cls(url=url, filename=filename, ignore_if_error=bool(ignore_if_error))
+        return cls(url=url, filename=file_name, ignore_if_error=bool(ignore_if_error))
 
     @classmethod
     async def from_path(
         cls,
         path: str | os.PathLike[str],
-        filename: str | None = None,
+        file_name: str | None = None,
         ignore_if_error: bool = False,
         *,
         limits: Limits = DEFAULT_LIMITS,
@@ -74,7 +85,7 @@ class Attachment:
             return None
         encoded = await anyio.to_thread.run_sync(base64.b64encode, raw)
         _check_base64_size(len(encoded), limits)
-        name = (filename or "").strip() or file_path.name
+        name = (file_name or "").strip() or file_path.name
         content_type, _ = mimetypes.guess_type(file_path.name)
         return cls(
             data=encoded.decode("ascii"),

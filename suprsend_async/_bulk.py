@@ -137,6 +137,7 @@ class _BulkRun:
     succeeded: int = 0
     failures: list[FailedRecord] = attrs.field(factory=list)
     warnings: list[str] = attrs.field(factory=list)
+    requests: int = 0
     retried_requests: int = 0
     retried_records: int = 0
     reported: tuple[int, int] = (0, 0)  # (succeeded, failed) in the last progress report
@@ -279,7 +280,7 @@ class _BulkRun:
                 else b"[" + b",".join(i.record.body for i in sending) + b"]"
             )
             try:
-                response = await transport.post_once(self.path, body)
+                response = await transport.post_once(self.path, body, options=self.client._options)
             except SuprsendTransportError as exc:
                 # The request may or may not have been processed.
                 pending = [i for i in sending if settle(i, False, str(exc), None, True)]
@@ -312,7 +313,8 @@ class _BulkRun:
                 policy=self.policy,
                 retry=any_keyed,
                 path=self.path,
-                on_retry=self.client._transport.on_retry,
+                on_retry=transport.on_retry,
+                log=transport.log,
                 is_retryable=lambda o: o.retryable,
                 retry_after=lambda o: o.retry_after,
                 describe=lambda o: o.description,
@@ -328,6 +330,7 @@ class _BulkRun:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 self._fail(item.index, item.source, error, code)
+        self.requests += attempts
         self.retried_requests += attempts - 1
 
     def _settle_records(
@@ -434,19 +437,26 @@ async def run_bulk(
         on_progress=on_progress,
         total_hint=total_hint,
     )
-    client._transport.client()  # fail now, not in a worker, if the client is closed
-    # No buffer: the producer waits for a free worker, so at most
-    # max_concurrency chunks (plus the one being built) exist at once.
-    # (A buffer of one chunk per worker was measured: no faster.)
-    send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
-    async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
-            tg.start_soon(run.guarded, tg.cancel_scope, run.upload_all, receive.clone())
-        receive.close()
-        await run.guarded(tg.cancel_scope, run.produce, items, send)
-    if run.error is not None:
-        # The caller's own error (from their iterable or on_progress), as
-        # itself rather than wrapped in an ExceptionGroup.
-        raise run.error
-    run.final_progress()
-    return run.response()
+    client._ensure_open()  # fail now, not in a worker, if the client is closed
+    operation = "bulk_events.send" if kind == "event" else "workflows.bulk_trigger"
+    with client._transport.telemetry.call(operation, "POST", path, records=0) as call:
+        # No buffer: the producer waits for a free worker, so at most
+        # max_concurrency chunks (plus the one being built) exist at once.
+        # (A buffer of one chunk per worker was measured: no faster.)
+        send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
+        async with anyio.create_task_group() as tg:
+            for _ in range(concurrency):
+                tg.start_soon(run.guarded, tg.cancel_scope, run.upload_all, receive.clone())
+            receive.close()
+            await run.guarded(tg.cancel_scope, run.produce, items, send)
+        if run.error is not None:
+            # The caller's own error (from their iterable or on_progress), as
+            # itself rather than wrapped in an ExceptionGroup.
+            raise run.error
+        run.final_progress()
+        response = run.response()
+        call.records = response.total
+        call.failed = response.failure
+        call.retried = response.retried_records
+        call.attempts = run.requests
+    return response

@@ -21,13 +21,16 @@ import httpx
 from ._bulk import BulkResponse
 from ._chunking import ChunkBuilder, TooLarge
 from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
+from ._environment import credentials_from
 from ._exceptions import SuprsendConfigError, SuprsendValidationError
 from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry
 from ._limits import DEFAULT_LIMITS
 from ._models import Event, WorkflowTriggerRequest
 from ._progress import ProgressDisplay
+from ._response import TriggerResponse
 from ._serialization import Serializer
 from ._transport import DEFAULT_TIMEOUT, user_agent
+from ._version import __version__
 
 __all__ = ["main"]
 
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="suprsend-async",
         description="Send events and workflow triggers to SuprSend, in bulk and concurrently.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     track = sub.add_parser("track", parents=[conn], help="send one event")
@@ -121,35 +125,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _client(args: argparse.Namespace, **options: Any) -> AsyncSuprsend:
-    env = os.environ.get
-    common: dict[str, Any] = {
-        "base_url": args.base_url or env("SUPRSEND_BASE_URL"),
+    # Flags win over the environment, each scheme as a whole: an --api-key
+    # flag is not overridden by workspace credentials in the environment.
+    credentials = credentials_from(
+        workspace_key=args.workspace_key,
+        workspace_secret=args.workspace_secret,
+        api_key=args.api_key,
+    )
+    return AsyncSuprsend._from_credentials(
+        credentials,
+        base_url=args.base_url,  # None: SUPRSEND_BASE_URL, as for the library
         # The library's default split: a dead host is noticed in 5 s.
-        "timeout": httpx.Timeout(args.timeout, connect=min(args.timeout, DEFAULT_TIMEOUT.connect)),
+        timeout=httpx.Timeout(args.timeout, connect=min(args.timeout, DEFAULT_TIMEOUT.connect)),
         **options,
-    }
-    # Flags win over the environment whichever scheme each names: an
-    # --api-key flag is not overridden by workspace credentials in the
-    # environment.
-    if args.api_key and (args.workspace_key or args.workspace_secret):
-        raise SuprsendConfigError("give --workspace-key/--workspace-secret or --api-key, not both")
-    if args.api_key:
-        return AsyncSuprsend.from_api_key(args.api_key, **common)
-    key = args.workspace_key or env("SUPRSEND_WORKSPACE_KEY")
-    secret = args.workspace_secret or env("SUPRSEND_WORKSPACE_SECRET")
-    if key and secret:
-        return AsyncSuprsend(key, secret, **common)
-    if key or secret:
-        raise SuprsendConfigError(
-            "give both the workspace key and the secret (--workspace-key/--workspace-secret"
-            " or SUPRSEND_WORKSPACE_KEY/SUPRSEND_WORKSPACE_SECRET)"
-        )
-    api_key = env("SUPRSEND_API_KEY")
-    if api_key:
-        return AsyncSuprsend.from_api_key(api_key, **common)
-    raise SuprsendConfigError(
-        "no credentials: set SUPRSEND_WORKSPACE_KEY and SUPRSEND_WORKSPACE_SECRET"
-        " (or SUPRSEND_API_KEY), or pass --workspace-key/--workspace-secret"
     )
 
 
@@ -183,8 +171,7 @@ async def _track(args: argparse.Namespace) -> int:
     )
     async with _client(args) as client:
         response = await client.track_event(event)
-    _print_json(response.to_dict())
-    return EXIT_OK if response.success else EXIT_FAILED
+    return _print_single(response)
 
 
 async def _trigger(args: argparse.Namespace) -> int:
@@ -201,7 +188,22 @@ async def _trigger(args: argparse.Namespace) -> int:
     )
     async with _client(args) as client:
         response = await client.workflows.trigger(request)
-    _print_json(response.to_dict())
+    return _print_single(response)
+
+
+def _print_single(response: TriggerResponse) -> int:
+    """The official dict shape, except that no answer is said as such (not as a 500)."""
+    result = response.to_dict()
+    result["status_code"] = response.status_code  # null: no answer came
+    result["message_id"] = response.message_id
+    result["attempts"] = response.attempts
+    if response.error_type is not None:
+        result["error_type"] = response.error_type
+    _print_json(result)
+    if not response.success:
+        reason = response.message or "failed"
+        answer = "no answer" if response.status_code is None else f"HTTP {response.status_code}"
+        print(f"suprsend-async: {answer}: {reason}", file=sys.stderr)
     return EXIT_OK if response.success else EXIT_FAILED
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -11,11 +12,19 @@ import attrs
 import httpx
 
 from ._auth import BearerAuth, WorkspaceSignatureAuth
-from ._exceptions import SuprsendConfigError, SuprsendTransportError
+from ._environment import (
+    ApiKeyCredentials,
+    WorkspaceCredentials,
+    base_url_from,
+    credentials_from,
+)
+from ._exceptions import SuprsendConfigError, SuprsendError, SuprsendTransportError
 from ._hooks import check_hook
 from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
+from ._logging import ClientLogger
 from ._models import Event
 from ._namespaces import BulkEvents, Workflows
+from ._options import NO_OPTIONS, RequestOptions, check_headers
 from ._response import TriggerResponse
 from ._retry import RetryEvent, RetryPolicy, not_retried_without_key
 from ._serialization import EncodedRecord, Serializer
@@ -75,9 +84,13 @@ class AsyncSuprsend:
     """An asyncio/trio client for SuprSend, meant to be created once and shared.
 
     Use it as ``async with AsyncSuprsend(key, secret) as client:`` or call
-    :meth:`aclose` when done. All options are keyword-only:
+    :meth:`aclose` when done. ``AsyncSuprsend()`` with no credentials reads
+    ``SUPRSEND_WORKSPACE_KEY`` and ``SUPRSEND_WORKSPACE_SECRET`` (or
+    ``SUPRSEND_API_KEY``) from the environment. A client belongs to the event
+    loop it is first used in: create one per loop. All options are keyword-only:
 
-    - ``base_url``: the hub (default ``https://hub.suprsend.com/``).
+    - ``base_url``: the hub (default ``SUPRSEND_BASE_URL``, else
+      ``https://hub.suprsend.com/``).
     - ``timeout``: seconds or an ``httpx.Timeout`` for each request (default
       30 s, 5 s to connect). ``None`` is refused: nothing may hang forever.
     - ``http_client``: an ``httpx.AsyncClient`` to use; it is never closed
@@ -98,12 +111,18 @@ class AsyncSuprsend:
       (default 100, as in httpx); further requests wait for a free one.
     - ``on_retry``: called with a :class:`RetryEvent` before each retry.
     - ``app_info``: a short string about your app, sent in the client header.
+    - ``debug``: print this client's log records (each request, each retry)
+      on stderr, whatever the logging setup. ``SUPRSEND_LOG=debug`` does it
+      for every client.
+
+    :meth:`with_options` gives a client with another timeout, retry policy or
+    extra headers, sharing this one's connection pool.
     """
 
     def __init__(
         self,
-        workspace_key: str,
-        workspace_secret: str,
+        workspace_key: str | None = None,
+        workspace_secret: str | None = None,
         *,
         base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
@@ -116,13 +135,18 @@ class AsyncSuprsend:
         on_retry: Callable[[RetryEvent], Any] | None = None,
         app_info: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        debug: bool = False,
     ) -> None:
-        key = _require_credential(workspace_key, "workspace_key")
-        secret = _require_credential(workspace_secret, "workspace_secret")
-        self._setup(
-            auth=WorkspaceSignatureAuth(key, secret),
-            env=key,
-            event_path="v2/event/",
+        credentials: WorkspaceCredentials | ApiKeyCredentials
+        if workspace_key is None and workspace_secret is None:
+            credentials = credentials_from()
+        else:
+            credentials = WorkspaceCredentials(
+                _require_credential(workspace_key, "workspace_key"),
+                _require_credential(workspace_secret, "workspace_secret"),
+            )
+        self._setup_from(
+            credentials,
             base_url=base_url,
             timeout=timeout,
             http_client=http_client,
@@ -134,7 +158,37 @@ class AsyncSuprsend:
             on_retry=on_retry,
             app_info=app_info,
             limits=limits,
+            debug=debug,
         )
+
+    @classmethod
+    def _from_credentials(
+        cls, credentials: WorkspaceCredentials | ApiKeyCredentials, **options: Any
+    ) -> AsyncSuprsend:
+        self = cls.__new__(cls)
+        self._setup_from(credentials, **options)
+        return self
+
+    def _setup_from(
+        self,
+        credentials: WorkspaceCredentials | ApiKeyCredentials,
+        *,
+        workspace_uid: str | None = None,
+        **options: Any,
+    ) -> None:
+        if isinstance(credentials, ApiKeyCredentials):
+            self._setup(
+                auth=BearerAuth(_require_credential(credentials.api_key, "api_key")),
+                env=workspace_uid.strip() if workspace_uid else None,
+                event_path="event/",
+                **options,
+            )
+        else:
+            key = _require_credential(credentials.key, "workspace_key")
+            secret = _require_credential(credentials.secret, "workspace_secret")
+            self._setup(
+                auth=WorkspaceSignatureAuth(key, secret), env=key, event_path="v2/event/", **options
+            )
 
     @classmethod
     def from_api_key(
@@ -153,17 +207,16 @@ class AsyncSuprsend:
         on_retry: Callable[[RetryEvent], Any] | None = None,
         app_info: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        debug: bool = False,
     ) -> AsyncSuprsend:
         """A client authenticating with an API key (``Authorization: Bearer``).
 
         Single events go to the REST path ``event/``; ``env`` is sent only
-        when ``workspace_uid`` is given.
+        when ``workspace_uid`` is given. Options as for :class:`AsyncSuprsend`.
         """
-        self = cls.__new__(cls)
-        self._setup(
-            auth=BearerAuth(_require_credential(api_key, "api_key")),
-            env=workspace_uid.strip() if workspace_uid else None,
-            event_path="event/",
+        return cls._from_credentials(
+            ApiKeyCredentials(api_key),
+            workspace_uid=workspace_uid,
             base_url=base_url,
             timeout=timeout,
             http_client=http_client,
@@ -175,8 +228,8 @@ class AsyncSuprsend:
             on_retry=on_retry,
             app_info=app_info,
             limits=limits,
+            debug=debug,
         )
-        return self
 
     def _setup(
         self,
@@ -184,17 +237,18 @@ class AsyncSuprsend:
         auth: httpx.Auth,
         env: str | None,
         event_path: str,
-        base_url: str | None,
-        timeout: float | httpx.Timeout,
-        http_client: httpx.AsyncClient | None,
-        transport: httpx.AsyncBaseTransport | None,
-        retry: RetryPolicy | None,
-        auto_idempotency_keys: bool,
-        max_concurrency: int | None,
-        max_connections: int,
-        on_retry: Callable[[RetryEvent], Any] | None,
-        app_info: str | None,
-        limits: Limits,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        auto_idempotency_keys: bool = False,
+        max_concurrency: int | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        on_retry: Callable[[RetryEvent], Any] | None = None,
+        app_info: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        debug: bool = False,
     ) -> None:
         check_hook(on_retry, "on_retry")
         if not isinstance(max_connections, int) or max_connections < 1:
@@ -215,8 +269,12 @@ class AsyncSuprsend:
         self.auto_idempotency_keys = auto_idempotency_keys
         self.limits = limits
         self._serializer = Serializer(env=env, sdk_version=ua, limits=limits)
+        self._retry_policy = retry or RetryPolicy()
+        self._options = NO_OPTIONS
+        self._view_closed = False
+        self._owns_transport = True
         self._transport = HubTransport(
-            base_url=_base_url(base_url),
+            base_url=_base_url(base_url_from(base_url)),
             auth=auth,
             timeout=_timeout(timeout),
             headers={
@@ -224,12 +282,13 @@ class AsyncSuprsend:
                 "User-Agent": ua,
                 "X-Suprsend-Client-User-Agent": client_user_agent(app_info),
             },
-            retry_policy=retry or RetryPolicy(),
+            retry_policy=self._retry_policy,
             on_retry=on_retry,
             http_client=http_client,
             http_transport=transport,
             owns_http_client=http_client is None,
             max_connections=max_connections,
+            log=ClientLogger(debug=bool(debug)),
         )
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
@@ -259,12 +318,52 @@ class AsyncSuprsend:
 
     @property
     def retry_policy(self) -> RetryPolicy:
-        return self._transport.retry_policy
+        return self._retry_policy
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._options.timeout or self._transport.timeout
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncSuprsend:
+        """A client like this one with another timeout, retry policy or extra headers.
+
+        ``await client.with_options(timeout=2.0).track_event(event)``. It
+        shares this client's connection pool; an option not given keeps
+        this client's value, and ``headers`` are added to this client's
+        extra headers. Closing the derived client closes only it (further
+        calls through it raise); closing the original closes the pool for
+        both.
+        """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise SuprsendConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        derived = copy.copy(self)
+        derived._options = RequestOptions(
+            timeout=self._options.timeout if timeout is None else _timeout(timeout),
+            headers={**self._options.headers, **check_headers(headers or {})},
+        )
+        derived._retry_policy = retry or self._retry_policy
+        derived._view_closed = False
+        derived._owns_transport = False
+        derived.workflows = Workflows(derived)
+        derived.bulk_events = BulkEvents(derived)
+        derived.users = Users(derived)
+        return derived
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def __aenter__(self) -> AsyncSuprsend:
+    def _ensure_open(self) -> None:
+        if self._view_closed:
+            raise SuprsendError("this AsyncSuprsend client is closed")
         self._transport.client()
+
+    async def __aenter__(self) -> AsyncSuprsend:
+        self._ensure_open()
         return self
 
     async def __aexit__(
@@ -276,8 +375,14 @@ class AsyncSuprsend:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (not a user-supplied ``http_client``)."""
-        await self._transport.aclose()
+        """Close the connection pool (not a user-supplied ``http_client``).
+
+        On a client from :meth:`with_options`: close only that client; the
+        shared pool stays open for the client it came from.
+        """
+        self._view_closed = True
+        if self._owns_transport:
+            await self._transport.aclose()
 
     # -- single calls --------------------------------------------------------------
 
@@ -293,15 +398,35 @@ class AsyncSuprsend:
         record = self._serializer.encode_event(
             event, idempotency_key=self._fresh_key(event.idempotency_key is not None)
         )
-        return await self._send_single(self._event_path, record, retry)
+        return await self._send_single("track_event", self._event_path, record, retry)
 
     async def _send_single(
+        self, operation: str, path: str, record: EncodedRecord, policy: RetryPolicy | None
+    ) -> TriggerResponse:
+        self._ensure_open()
+        transport = self._transport
+        with transport.telemetry.call(operation, "POST", path, records=1) as call:
+            result = await self._post_single(path, record, policy)
+            call.attempts = result.attempts
+            call.retried = result.attempts - 1
+            call.status_code = result.status_code
+            call.failed = 0 if result.success else 1
+            call.error_type = result.error_type or (
+                None if result.success else f"HTTP {result.status_code}"
+            )
+        return result
+
+    async def _post_single(
         self, path: str, record: EncodedRecord, policy: RetryPolicy | None
     ) -> TriggerResponse:
         keyed = record.idempotency_key is not None
         try:
             response, attempts = await self._transport.post(
-                path, record.body, retry=keyed, policy=policy
+                path,
+                record.body,
+                retry=keyed,
+                policy=policy or self._retry_policy,
+                options=self._options,
             )
         except SuprsendTransportError as exc:
             result = TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
@@ -310,7 +435,9 @@ class AsyncSuprsend:
             # The hub may or may not have it: say why it was not sent again.
             # (An HTTP answer keeps the hub's own message, as in the official SDK.)
             return attrs.evolve(result, message=f"{result.message}; {_NOT_RETRIED}")
-        return TriggerResponse.from_http(response.status_code, response.content, attempts=attempts)
+        return TriggerResponse.from_http(
+            response.status_code, response.content, attempts=attempts, headers=response.headers
+        )
 
 
 _NOT_RETRIED = not_retried_without_key("request")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ._limits import Limits
+    from ._options import RequestOptions
     from ._retry import RetryPolicy
     from ._serialization import Serializer
     from ._transport import HubTransport
@@ -40,4 +41,9 @@ class ClientContext(Protocol):
     @property
     def auto_idempotency_keys(self) -> bool: ...
 
+    @property
+    def _options(self) -> RequestOptions: ...
+
     def _check_concurrency(self, max_concurrency: object) -> int: ...
+
+    def _ensure_open(self) -> None: ...

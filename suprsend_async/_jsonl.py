@@ -131,27 +131,55 @@ def _open_binary(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
+# How many failed lines are shown on stderr before the rest is only counted.
+SHOWN_FAILURES = 5
+
+
 @attrs.define
 class FailedOutput:
-    """Writes failed records as JSON Lines (or nothing, without ``--failed-out``)."""
+    """Writes failed records as JSON Lines (or nothing, without ``--failed-out``).
+
+    Either way, when the block ends the first :data:`SHOWN_FAILURES` failed
+    lines are reported on stderr with their line number and reason, then how
+    many more there were.
+    """
 
     path: str | None
     count: int = 0
     _file: IO[str] | None = None
+    _shown: list[tuple[int, str]] = attrs.field(factory=list)
 
     def __enter__(self) -> FailedOutput:
         if self.path is not None:
             self._file = open(self.path, "w", encoding="utf-8")
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self._file is not None:
             self._file.close()
+        if exc_type is None:
+            self.report(sys.stderr)
 
     def write(self, entry: dict[str, Any]) -> None:
         self.count += 1
+        if len(self._shown) < SHOWN_FAILURES:
+            self._shown.append((int(entry["line"]), str(entry["error"])))
         if self._file is not None:
             self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def report(self, stream: IO[str]) -> None:
+        for line, error in self._shown:
+            print(f"line {line}: {error}", file=stream)
+        more = self.count - len(self._shown)
+        if more:
+            print(f"... and {more} more failed lines", file=stream)
+        if self.count:
+            where = (
+                f"all {self.count} written to {self.path}"
+                if self.path is not None
+                else "--failed-out PATH writes them all, to fix and send again"
+            )
+            print(f"({where})", file=stream)
 
 
 def failed_entry(line: int, record: Any, error: str, code: int | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ here does I/O or knows about the wire layout (see _serialization).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
 import attrs
@@ -22,6 +22,7 @@ __all__ = [
     "ObjectRecipient",
     "Recipient",
     "RecipientLike",
+    "Recipients",
     "WorkflowTriggerRequest",
 ]
 
@@ -35,60 +36,68 @@ def _channel_list(value: object, field: str) -> tuple[Any, ...]:
 
 
 # One named converter per channel, so an error names its field (mypy's attrs plugin
-# accepts only named functions as converters).
+# accepts only named functions as converters). A converter's parameter type is
+# what mypy and editors show for the constructor's argument; the converter
+# still checks the value at run time, for callers without a type checker.
+
+_ChannelValues = Union[str, Mapping[str, Any], Iterable[Union[str, Mapping[str, Any]]]]  # noqa: UP007
 
 
-def _email(value: object) -> tuple[Any, ...]:
+def _email(value: str | Iterable[str]) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$email")
 
 
-def _sms(value: object) -> tuple[Any, ...]:
+def _sms(value: str | Iterable[str]) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$sms")
 
 
-def _whatsapp(value: object) -> tuple[Any, ...]:
+def _whatsapp(value: str | Iterable[str]) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$whatsapp")
 
 
-def _inbox(value: object) -> tuple[Any, ...]:
+def _inbox(value: str | Iterable[str]) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$inbox")
 
 
-def _androidpush(value: object) -> tuple[Any, ...]:
+def _androidpush(value: _ChannelValues) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$androidpush")
 
 
-def _iospush(value: object) -> tuple[Any, ...]:
+def _iospush(value: _ChannelValues) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$iospush")
 
 
-def _webpush(value: object) -> tuple[Any, ...]:
+def _webpush(value: _ChannelValues) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$webpush")
 
 
-def _slack(value: object) -> tuple[Any, ...]:
+def _slack(value: _ChannelValues) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$slack")
 
 
-def _ms_teams(value: object) -> tuple[Any, ...]:
+def _ms_teams(value: _ChannelValues) -> tuple[Any, ...]:
     return _channel_list(value, "recipient.$ms_teams")
 
 
-def _recipient_properties(value: object) -> Mapping[str, Any]:
+def _recipient_properties(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return _rules.require_mapping(value, "recipient.properties")
 
 
-def _channel_names(value: object) -> tuple[str, ...] | None:
+def _channel_names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return None if value is None else _channel_list(value, "recipient.$channels")
 
 
 @attrs.frozen(kw_only=True)
 class Recipient:
-    """A user to notify, with optional inline channel identities.
+    """A user to notify, with optional inline channel identities (keyword arguments).
 
     ``Recipient(distinct_id="u1", email=["a@b.co"])`` is sent as
-    ``{"distinct_id": "u1", "$email": ["a@b.co"]}``; ``properties`` holds any
-    extra keys, sent as they are.
+    ``{"distinct_id": "u1", "$email": ["a@b.co"]}``. Each channel (``email``,
+    ``sms``, ``whatsapp``, ``inbox``, ``androidpush``, ``iospush``,
+    ``webpush``, ``slack``, ``ms_teams``) takes one value or a list;
+    ``channels`` limits the channels used; ``is_transient`` sends to the
+    identities given without creating a user; ``properties`` holds any extra
+    keys, sent as they are.
     """
 
     distinct_id: str | None = None
@@ -133,13 +142,19 @@ _EVENT_BODY_KEYS = frozenset(
 _PER_SEND_EVENT_KEYS = frozenset({"$insert_id", "$time", "env"})
 
 RecipientLike = Union[str, Mapping[str, Any], Recipient, ObjectRecipient]  # noqa: UP007
+# A list of recipients, typed so that mypy refuses a lone string (itself a
+# sequence of strings) or a lone mapping. ``list[Any]`` because lists are
+# invariant: ``list[RecipientLike]`` would refuse a ``list[str]`` variable, and
+# mypy infers a mixed list literal against at most one list type. The
+# elements are checked when the request is built.
+Recipients = Union[list[Any], tuple[RecipientLike, ...], Iterator[RecipientLike]]  # noqa: UP007
 
 
-def _distinct_id(value: object) -> str:
+def _distinct_id(value: str) -> str:
     return _rules.require_id(value, "distinct_id")
 
 
-def _event_name(value: object) -> str:
+def _event_name(value: str) -> str:
     return _rules.event_name(value, field="event_name")
 
 
@@ -151,35 +166,35 @@ def _dict(value: object, field: str) -> dict[str, Any]:
     return mapping if isinstance(mapping, dict) else dict(mapping)
 
 
-def _properties(value: object) -> dict[str, Any]:
+def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return _dict(value, "properties")
 
 
-def _data(value: object) -> dict[str, Any]:
+def _data(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return _dict(value, "data")
 
 
-def _metadata(value: object) -> dict[str, Any] | None:
+def _metadata(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else _dict(value, "metadata")
 
 
-def _idempotency_key(value: object) -> str | None:
+def _idempotency_key(value: str | None) -> str | None:
     return _rules.idempotency_key(value, "idempotency_key", _LIMITS.max_idempotency_key_length)
 
 
-def _tenant_id(value: object) -> str | None:
+def _tenant_id(value: str | None) -> str | None:
     return _rules.optional_key(value, "tenant_id", _LIMITS.max_tenant_id_length)
 
 
-def _brand_id(value: object) -> str | None:
+def _brand_id(value: str | None) -> str | None:
     return _rules.optional_key(value, "brand_id", _LIMITS.max_tenant_id_length)
 
 
-def _cancellation_key(value: object) -> str | None:
+def _cancellation_key(value: str | None) -> str | None:
     return _rules.optional_key(value, "cancellation_key", _LIMITS.max_cancellation_key_length)
 
 
-def _attachment_tuple(value: object) -> tuple[Attachment, ...]:
+def _attachment_tuple(value: Attachment | Iterable[Attachment]) -> tuple[Attachment, ...]:
     if isinstance(value, Attachment):
         return (value,)
     if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
@@ -197,19 +212,32 @@ def _attachment_tuple(value: object) -> tuple[Attachment, ...]:
 class Event:
     """An event that triggers the workflows listening for ``event_name``.
 
+    ``Event(distinct_id, event_name, properties=None, idempotency_key=None,
+    tenant_id=None, brand_id=None, *, attachments=())``, in the official
+    SDK's order; checked when built (a ``SuprsendValidationError`` names the
+    field and the rule).
+
+    - ``distinct_id``: the user, as your app identifies them.
+    - ``event_name``: names starting with ``$`` or ``ss_`` are reserved.
+    - ``properties``: a JSON-serializable mapping, kept by reference (not
+      copied): do not mutate it while a send is in flight.
+    - ``idempotency_key``: the hub processes a key once in 24 hours; an event
+      with one is safe to retry, and is retried.
+    - ``tenant_id``, ``brand_id``: which tenant's (brand's) settings to use.
+    - ``attachments``: :class:`Attachment` values (or use :meth:`with_attachment`).
+
     ``distinct_id`` and ``event_name`` are stripped of surrounding
-    whitespace, as the official SDKs do. ``properties`` is kept by reference,
-    not copied: do not mutate it while a send is in flight.
+    whitespace, as the official SDKs do.
     """
 
     distinct_id: str = attrs.field(converter=_distinct_id)
     event_name: str = attrs.field(converter=_event_name)
-    properties: dict[str, Any] = attrs.field(factory=dict, converter=_properties)
-    idempotency_key: str | None = attrs.field(
-        default=None, kw_only=True, converter=_idempotency_key
-    )
-    tenant_id: str | None = attrs.field(default=None, kw_only=True, converter=_tenant_id)
-    brand_id: str | None = attrs.field(default=None, kw_only=True, converter=_brand_id)
+    # None, not a factory, as the default: help() then shows "= None", and
+    # the converter makes a fresh dict of it.
+    properties: dict[str, Any] = attrs.field(default=None, converter=_properties)
+    idempotency_key: str | None = attrs.field(default=None, converter=_idempotency_key)
+    tenant_id: str | None = attrs.field(default=None, converter=_tenant_id)
+    brand_id: str | None = attrs.field(default=None, converter=_brand_id)
     attachments: tuple[Attachment, ...] = attrs.field(
         default=(), kw_only=True, converter=_attachment_tuple
     )
@@ -233,9 +261,10 @@ class Event:
             raise SuprsendValidationError(
                 unknown[0], f"is not an event key; allowed: {sorted(_EVENT_BODY_KEYS)}"
             )
+        # Untyped values, checked by the converters like any other.
         return cls(
-            body.get("distinct_id"),
-            body.get("event"),
+            body.get("distinct_id"),  # type: ignore[arg-type]
+            body.get("event"),  # type: ignore[arg-type]
             body.get("properties"),
             idempotency_key=body.get("$idempotency_key"),
             tenant_id=body.get("tenant_id"),
@@ -249,10 +278,11 @@ class Event:
         return attrs.evolve(self, attachments=(*self.attachments, attachment))
 
     def with_idempotency_key(self, key: str | None) -> Event:
+        """A copy of this event with ``key`` as its idempotency key."""
         return attrs.evolve(self, idempotency_key=key)
 
 
-def _recipients(value: object) -> tuple[RecipientLike, ...]:
+def _recipients(value: Recipients) -> tuple[RecipientLike, ...]:
     if isinstance(value, (str, Mapping, Recipient, ObjectRecipient)) or not isinstance(
         value, Iterable
     ):
@@ -266,13 +296,25 @@ def _recipients(value: object) -> tuple[RecipientLike, ...]:
 class WorkflowTriggerRequest:
     """One run of the workflow ``workflow`` for up to 100 ``recipients``.
 
-    A recipient (and the actor) is a distinct_id string, a mapping in the
-    hub's JSON form, a :class:`Recipient` or an :class:`ObjectRecipient`.
+    All keyword arguments; checked when built (a ``SuprsendValidationError``
+    names the field and the rule). :meth:`from_body` takes the official
+    SDK's dict form.
+
+    - ``workflow``: the workflow's slug.
+    - ``recipients``: a list of recipients, each a distinct_id string, a
+      mapping in the hub's JSON form (``{"distinct_id": ..., "$email":
+      [...]}``), a :class:`Recipient` or an :class:`ObjectRecipient`.
+    - ``data``: a JSON-serializable mapping for the templates.
+    - ``actor``: who caused the notification, as a recipient.
+    - ``metadata``, ``tenant_id``, ``cancellation_key``: as in the hub's API.
+    - ``idempotency_key``: the hub processes a key once in 24 hours; a
+      request with one is safe to retry, and is retried.
+    - ``attachments``: :class:`Attachment` values (or use :meth:`with_attachment`).
     """
 
     workflow: str
     recipients: tuple[RecipientLike, ...] = attrs.field(converter=_recipients)
-    data: dict[str, Any] = attrs.field(factory=dict, converter=_data)
+    data: dict[str, Any] = attrs.field(default=None, converter=_data)
     actor: RecipientLike | None = None
     metadata: dict[str, Any] | None = attrs.field(default=None, converter=_metadata)
     tenant_id: str | None = attrs.field(default=None, converter=_tenant_id)
@@ -307,7 +349,7 @@ class WorkflowTriggerRequest:
         _rules.trigger_keys(body)
         return cls(
             workflow=body.get("workflow"),  # type: ignore[arg-type]
-            recipients=body.get("recipients"),
+            recipients=body.get("recipients"),  # type: ignore[arg-type]
             data=body.get("data"),
             actor=body.get("actor"),
             metadata=body.get("metadata"),
@@ -327,4 +369,5 @@ class WorkflowTriggerRequest:
         return attrs.evolve(self, attachments=(*self.attachments, attachment))
 
     def with_idempotency_key(self, key: str | None) -> WorkflowTriggerRequest:
+        """A copy of this request with ``key`` as its idempotency key."""
         return attrs.evolve(self, idempotency_key=key)

@@ -88,7 +88,7 @@ class Workflows:
         record = client._serializer.encode_trigger(
             request, idempotency_key=client._fresh_key(request.idempotency_key is not None)
         )
-        return await client._send_single(TRIGGER_PATH, record, retry)
+        return await client._send_single("workflows.trigger", TRIGGER_PATH, record, retry)
 
     def bulk_trigger_instance(self) -> BulkWorkflowsInstance:
         return BulkWorkflowsInstance(self._client)

@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._exceptions import SuprsendAPIError, SuprsendTransportError, SuprsendValidationError
+from ._exceptions import (
+    SuprsendAPIError,
+    SuprsendTimeoutError,
+    SuprsendTransportError,
+    SuprsendValidationError,
+)
 from ._idempotency import RetrySafety
+from ._options import NO_OPTIONS, RequestOptions
 from ._response import parse_body, parse_error
 from ._retry import (
     RetryPolicy,
@@ -99,13 +105,14 @@ async def request(
     body: Any = NO_BODY,
     body_field: str = "payload",
     policy: RetryPolicy | None = None,
+    options: RequestOptions = NO_OPTIONS,
 ) -> Answer:
     """Send ``method path`` (escaped, relative to the base URL) and return its answer.
 
     ``body`` is a JSON value, or its bytes when already encoded. ``route``
     is the path's template (``v1/user/{distinct_id}/``): it names
-    the call in logs and retry events without the ids in it. A DELETE that
-    gets 404 after an earlier attempt went unanswered is a success: that
+    the call in logs, spans and retry events without the ids in it. A DELETE
+    that gets 404 after an earlier attempt went unanswered is a success: that
     attempt is what deleted it.
     """
     if body is NO_BODY:
@@ -114,13 +121,44 @@ async def request(
         content = body
     else:
         content = encode_body(body, body_field)
+    with transport.telemetry.call(f"{method} {route}", method, route, records=1) as call:
+        try:
+            answer = await _send(
+                transport, method, path, route, safety, params, content, policy, options
+            )
+        except SuprsendAPIError as exc:
+            call.failed, call.status_code, call.error_type = 1, exc.status_code, exc.error_type
+            raise
+        except SuprsendTransportError as exc:
+            call.failed, call.attempts = 1, exc.attempts
+            call.error_type = "timeout" if isinstance(exc, SuprsendTimeoutError) else "transport"
+            raise
+        call.attempts, call.retried = answer.attempts, answer.attempts - 1
+        call.status_code = answer.status_code
+        return answer
+
+
+async def _send(
+    transport: HubTransport,
+    method: Method,
+    path: str,
+    route: str,
+    safety: RetrySafety,
+    params: Mapping[str, Any] | None,
+    content: bytes | None,
+    policy: RetryPolicy | None,
+    options: RequestOptions,
+) -> Answer:
     try:
         response, attempts = await send_with_retries(
-            lambda: transport.request_once(method, path, params=params, content=content),
+            lambda: transport.request_once(
+                method, path, params=params, content=content, route=route, options=options
+            ),
             policy=policy or transport.retry_policy,
             retry=safety.retry,
             path=route,
             on_retry=transport.on_retry,
+            log=transport.log,
             is_retryable=response_is_retryable,
             retry_after=response_retry_after,
             describe=describe_response,

@@ -6,6 +6,7 @@ import json
 from typing import Any, Literal
 
 import attrs
+import httpx
 
 from ._exceptions import SuprsendAPIError, SuprsendTimeoutError, SuprsendTransportError
 
@@ -56,7 +57,8 @@ class TriggerResponse:
     Errors from the hub and from the network come back as a response with
     ``success=False`` (as with the official SDKs); call
     :meth:`raise_for_status` to turn them into exceptions instead.
-    ``status_code`` is None when no HTTP answer arrived.
+    ``status_code`` is None when no HTTP answer arrived; ``headers`` are the
+    hub's response headers (case-insensitive; empty when no answer arrived).
     """
 
     success: bool
@@ -68,9 +70,18 @@ class TriggerResponse:
     raw_response: Any = None
     attempts: int = 1
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+    headers: httpx.Headers = attrs.field(factory=httpx.Headers, eq=False, repr=False)
 
     @classmethod
-    def from_http(cls, status_code: int, content: bytes, *, attempts: int = 1) -> TriggerResponse:
+    def from_http(
+        cls,
+        status_code: int,
+        content: bytes,
+        *,
+        attempts: int = 1,
+        headers: httpx.Headers | None = None,
+    ) -> TriggerResponse:
+        headers = headers if headers is not None else httpx.Headers()
         raw = parse_body(content)
         if 200 <= status_code < 300:
             message_id = None
@@ -91,6 +102,7 @@ class TriggerResponse:
                 message_id=message_id,
                 raw_response=raw,
                 attempts=attempts,
+                headers=headers,
             )
         message, error_type = parse_error(status_code, raw)
         return cls(
@@ -101,6 +113,7 @@ class TriggerResponse:
             error_type=error_type,
             raw_response=raw,
             attempts=attempts,
+            headers=headers,
         )
 
     @classmethod

@@ -157,6 +157,7 @@ async def send_with_retries(
     retry_after: Callable[[T], float | None],
     describe: Callable[[T], str],
     on_give_up: Callable[[str], Any] | None = None,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
 ) -> tuple[T, int]:
     """Run ``send_once()`` until it gives a final outcome.
 
@@ -210,7 +211,7 @@ async def send_with_retries(
             why = f"waiting {upcoming:.2f}s would pass the {policy.deadline:.1f}s deadline"
         else:
             return False
-        logger.warning("not retrying %s: %s", path, why)
+        log.warning("not retrying %s: %s", path, why)
         if on_give_up is not None:
             on_give_up(why)
         return True
@@ -218,7 +219,7 @@ async def send_with_retries(
     def before_sleep(state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
         reason = _describe(state.outcome)
-        logger.warning(
+        log.warning(
             "retrying %s in %.2fs after attempt %d/%d failed: %s",
             path,
             state.upcoming_sleep,

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
-import logging
+import os
 import platform
 import sys
 import urllib.request
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 
-from ._exceptions import SuprsendError, SuprsendTimeoutError, SuprsendTransportError
+from ._exceptions import (
+    SuprsendConfigError,
+    SuprsendError,
+    SuprsendTimeoutError,
+    SuprsendTransportError,
+)
+from ._logging import ClientLogger
+from ._options import NO_OPTIONS, RequestOptions
 from ._pool import ShardedPool
 from ._query import encode_query
 from ._retry import (
@@ -25,11 +34,10 @@ from ._retry import (
     response_retry_after,
     send_with_retries,
 )
+from ._telemetry import Telemetry, telemetry
 from ._version import __version__
 
 __all__ = ["DEFAULT_TIMEOUT", "HubTransport", "client_user_agent", "user_agent"]
-
-logger = logging.getLogger("suprsend_async")
 
 # No request may hang forever (the official Python SDK sets no timeout at all).
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -60,6 +68,21 @@ def _proxies_from_environment() -> bool:
     return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
 
 
+def _running_loop() -> object | None:
+    """The running event loop (asyncio's loop, trio's token), or None outside one."""
+    try:
+        return anyio.lowlevel.current_token().native_token
+    except RuntimeError:  # anyio's NoEventLoopError, or sniffio's: no loop in this thread
+        return None
+
+
+_WRONG_LOOP = (
+    "this AsyncSuprsend client was first used in another event loop, and its connections"
+    " belong to that loop: create one client per event loop (for example inside the"
+    " function given to asyncio.run, anyio.run or trio.run, or in your app's startup)"
+)
+
+
 @attrs.define(kw_only=True)
 class HubTransport:
     """Posts bytes to the hub: builds, signs and sends a fresh request per attempt."""
@@ -74,16 +97,24 @@ class HubTransport:
     http_transport: httpx.AsyncBaseTransport | None = None
     owns_http_client: bool = True
     max_connections: int = 100
+    log: ClientLogger = attrs.field(factory=ClientLogger)
+    telemetry: Telemetry = attrs.field(factory=telemetry)
     closed: bool = False
     # httpcore's pool rescans every connection for every request queued in
     # it, so thousands of concurrent calls queued there cost quadratic CPU
     # (1,000 concurrent track_event calls: 5 s of CPU). They queue here
     # instead, where admitting the next one costs the same however many wait.
     _slots: anyio.Semaphore | None = None
+    # The process and event loop the pool's connections belong to.
+    _pid: int = attrs.field(factory=os.getpid)
+    _loop: weakref.ref[object] | None = None
 
     def client(self) -> httpx.AsyncClient:
         if self.closed:
             raise SuprsendError("this AsyncSuprsend client is closed")
+        if self._pid != os.getpid():
+            self._forget_parent_pool()
+        self._check_loop()
         if self.http_client is None:
             transport = self.http_transport
             if transport is None and not _proxies_from_environment():
@@ -100,14 +131,38 @@ class HubTransport:
             )
         return self.http_client
 
+    def _forget_parent_pool(self) -> None:
+        """In a forked child: the pool's sockets are the parent's; build a fresh pool.
+
+        The parent's pool is dropped, not closed: closing it would speak on
+        sockets the parent is still using. A user-supplied ``http_client``
+        is theirs to handle and stays.
+        """
+        self._pid = os.getpid()
+        self._loop = None
+        self._slots = None
+        if self.owns_http_client:
+            self.http_client = None
+
+    def _check_loop(self) -> None:
+        loop = _running_loop()
+        if loop is None:
+            return
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise SuprsendConfigError(_WRONG_LOOP)
+
     async def aclose(self) -> None:
         self.closed = True
         if self.http_client is not None and self.owns_http_client:
             await self.http_client.aclose()
 
-    async def post_once(self, path: str, content: bytes) -> httpx.Response:
+    async def post_once(
+        self, path: str, content: bytes, *, options: RequestOptions = NO_OPTIONS
+    ) -> httpx.Response:
         """One signed POST of ``content``; SuprsendTransportError if no answer came."""
-        return await self.request_once("POST", path, content=content)
+        return await self.request_once("POST", path, content=content, options=options)
 
     async def request_once(
         self,
@@ -116,41 +171,56 @@ class HubTransport:
         *,
         params: Mapping[str, Any] | None = None,
         content: bytes | None = None,
+        route: str | None = None,
+        options: RequestOptions = NO_OPTIONS,
     ) -> httpx.Response:
         """One signed request; SuprsendTransportError if no answer came.
 
         ``path`` is relative to the base URL with its segments already
         escaped; ``params`` are encoded as the official SDK encodes them, and
-        the signature covers the path with that exact query string.
+        the signature covers the path with that exact query string. ``route``
+        is the path's template, what telemetry names the request by (ids in
+        a path are user data).
         """
         client = self.client()
         url = self.base_url.join(path)
         query = encode_query(params)
         if query:
             url = url.copy_with(query=query.encode("ascii"))
+        headers = {**self.headers, **options.headers} if options.headers else self.headers
         request = client.build_request(
-            method, url, content=content, headers=self.headers, timeout=self.timeout
+            method, url, content=content, headers=headers, timeout=options.timeout or self.timeout
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
-        try:
-            async with self._slots:
-                response = await client.send(request, auth=self.auth)
-        except httpx.TimeoutException as exc:
-            raise SuprsendTimeoutError(
-                f"{method} {url.path} timed out ({type(exc).__name__})"
-            ) from exc
-        except httpx.RequestError as exc:
-            # TransportError, and also an answer that could not be read
-            # (DecodingError: a proxy's error page labelled gzip): no usable answer.
-            raise SuprsendTransportError(
-                f"{method} {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
-            ) from exc
-        logger.debug("%s %s -> %d", method, url.path, response.status_code)
+        with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
+            try:
+                async with self._slots:
+                    response = await client.send(request, auth=self.auth)
+            except httpx.TimeoutException as exc:
+                attempt.error_type = "timeout"
+                raise SuprsendTimeoutError(
+                    f"{method} {url.path} timed out ({type(exc).__name__})"
+                ) from exc
+            except httpx.RequestError as exc:
+                # TransportError, and also an answer that could not be read
+                # (DecodingError: a proxy's error page labelled gzip): no usable answer.
+                attempt.error_type = type(exc).__name__
+                raise SuprsendTransportError(
+                    f"{method} {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                ) from exc
+            attempt.status_code = response.status_code
+        self.log.debug("%s %s -> %d", method, url.path, response.status_code)
         return response
 
     async def post(
-        self, path: str, content: bytes, *, retry: bool, policy: RetryPolicy | None = None
+        self,
+        path: str,
+        content: bytes,
+        *,
+        retry: bool,
+        policy: RetryPolicy | None = None,
+        options: RequestOptions = NO_OPTIONS,
     ) -> tuple[httpx.Response, int]:
         """POST ``content`` to ``path``; retried per the policy only if ``retry``.
 
@@ -159,11 +229,12 @@ class HubTransport:
         if the last attempt got no answer.
         """
         return await send_with_retries(
-            lambda: self.post_once(path, content),
+            lambda: self.post_once(path, content, options=options),
             policy=policy or self.retry_policy,
             retry=retry,
             path=path,
             on_retry=self.on_retry,
+            log=self.log,
             is_retryable=response_is_retryable,
             retry_after=response_retry_after,
             describe=describe_response,

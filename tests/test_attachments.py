@@ -115,8 +115,8 @@ async def test_from_path_takes_str_paths_a_home_tilde_and_a_chosen_name(
 ) -> None:
     (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
     monkeypatch.setenv("HOME", str(tmp_path))
-    by_str = await Attachment.from_path(str(tmp_path / "a.pdf"), filename="  Invoice 42.pdf ")
-    by_tilde = await Attachment.from_path("~/a.pdf", filename="   ")
+    by_str = await Attachment.from_path(str(tmp_path / "a.pdf"), file_name="  Invoice 42.pdf ")
+    by_tilde = await Attachment.from_path("~/a.pdf", file_name="   ")
     assert by_str is not None
     assert by_tilde is not None
     assert by_str.filename == "Invoice 42.pdf"  # stripped, as the official SDK does

@@ -363,7 +363,7 @@ async def test_typed_recipients_and_actor_match_the_official_sdks_dict_form(
         "actor": {"distinct_id": "u0", "$slack": [{"email": "a@b.co"}]},
         "metadata": {"source": "typed"},
     }
-    options = {"idempotency_key": "ik", "tenant_id": "t1", "cancellation_key": "ck"}
+    options: dict[str, Any] = {"idempotency_key": "ik", "tenant_id": "t1", "cancellation_key": "ck"}
     official.client.workflows.trigger(suprsend.WorkflowTriggerRequest(body, **options))
     typed = WorkflowTriggerRequest(
         workflow="welcome",
@@ -416,7 +416,11 @@ async def test_trigger_attachments_match_the_official_sdk(
 
 @pytest.mark.anyio
 async def test_bulk_event_bodies_match_the_official_sdk(official: Official) -> None:
-    events = [("u1", "order_paid", {"n": 1}), ("u2", "order_paid", {"n": "é"}), ("u3", "ab")]
+    events: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("u1", "order_paid", {"n": 1}),
+        ("u2", "order_paid", {"n": "é"}),
+        ("u3", "ab", None),
+    ]
     official.status = 207
     official.answer = {"status": "success", "records": [{"status": "success"}] * 3}
     bulk = official.client.bulk_events.new_instance()

@@ -130,15 +130,18 @@ class Users:
         body: Any = NO_BODY,
         retry: RetryPolicy | None,
     ) -> Answer:
+        client = self._client
+        client._ensure_open()
         return await request(
-            self._client._transport,
+            client._transport,
             method,
             path,
             route=route,
             safety=safety,
             params=params,
             body=body,
-            policy=retry,
+            policy=retry or client.retry_policy,
+            options=client._options,
         )
 
     async def _json(

@@ -1,0 +1,52 @@
+"""Per-request options of a derived client (``client.with_options(...)``): timeout, headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import httpx
+
+from ._exceptions import SuprsendConfigError
+
+__all__ = ["NO_OPTIONS", "RequestOptions", "check_headers"]
+
+# Set by the client on every request: the signature covers Content-Type and
+# Date, and a second Authorization or Host would change who is asked.
+_RESERVED_HEADERS = frozenset(
+    {"authorization", "date", "content-type", "content-length", "host", "transfer-encoding"}
+)
+
+
+@attrs.frozen
+class RequestOptions:
+    """What a request is sent with beyond the client's defaults."""
+
+    timeout: httpx.Timeout | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)  # may hold tokens
+
+
+NO_OPTIONS = RequestOptions()
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """Extra headers as a dict of str to str; SuprsendConfigError naming the bad one."""
+    if not isinstance(headers, Mapping):
+        raise SuprsendConfigError(f"headers must be a mapping, got {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name.strip():
+            raise SuprsendConfigError("headers: every name must be a non-empty string")
+        if name.strip().lower() in _RESERVED_HEADERS:
+            raise SuprsendConfigError(
+                f"headers: {name!r} is set by the client on every request (it is signed)"
+            )
+        if not isinstance(value, str):
+            # The value is not echoed: it may be a token.
+            raise SuprsendConfigError(
+                f"headers: the value of {name!r} must be a string, got {type(value).__name__}"
+            )
+        if "\n" in value or "\r" in value:
+            raise SuprsendConfigError(f"headers: the value of {name!r} has a line break")
+        checked[name.strip()] = value
+    return checked

@@ -1,0 +1,217 @@
+"""OpenTelemetry spans and counters, when ``opentelemetry-api`` is installed (extra ``otel``).
+
+The library speaks only the OpenTelemetry *API*: the application installs the
+SDK and an exporter and sets the global providers, as with any instrumented
+library. Without the API package nothing is imported and every hook is a
+no-op; with it but without an SDK, spans are non-recording and cost little.
+
+What is recorded, never payloads, keys or secrets:
+
+- a span per call (``suprsend track_event``, ``suprsend bulk_events.send``,
+  ...) with the method, the path template, the final status code, the number
+  of attempts, records, failed records and retried records;
+- a child span per attempt (``POST /v2/event/``, kind CLIENT) with the method,
+  path template, server address and status code, or the error type when no
+  answer came;
+- counters: ``suprsend.client.requests`` (each attempt, by method, path
+  template and status or error type), ``suprsend.client.records.sent``
+  (records the hub accepted), ``suprsend.client.records.failed`` and
+  ``suprsend.client.records.retried`` (records sent again), by operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from ._version import __version__
+
+__all__ = ["AttemptRecorder", "CallRecorder", "Telemetry", "telemetry"]
+
+_SCOPE = "suprsend_async"
+
+
+class AttemptRecorder:
+    """What one attempt learnt: its status code, or why no answer came."""
+
+    __slots__ = ("error_type", "status_code")
+
+    def __init__(self) -> None:
+        self.status_code: int | None = None
+        self.error_type: str | None = None
+
+
+class CallRecorder:
+    """What a call learnt, set by the caller before the call's span ends."""
+
+    __slots__ = ("attempts", "error_type", "failed", "records", "retried", "status_code")
+
+    def __init__(self, records: int) -> None:
+        self.records = records
+        self.failed = 0
+        self.retried = 0
+        self.attempts = 0
+        self.status_code: int | None = None
+        self.error_type: str | None = None
+
+
+@attrs.define
+class Telemetry:
+    """Spans and counters through the OpenTelemetry API; no-ops when it is absent."""
+
+    tracer: Any = None
+    requests: Any = None
+    records_sent: Any = None
+    records_failed: Any = None
+    records_retried: Any = None
+    span_kind: Any = None
+    status: Any = None  # opentelemetry.trace.Status
+    error: Any = None  # opentelemetry.trace.StatusCode.ERROR
+
+    @property
+    def enabled(self) -> bool:
+        return self.tracer is not None
+
+    @contextmanager
+    def call(
+        self, operation: str, method: str, path: str, *, records: int
+    ) -> Iterator[CallRecorder]:
+        """Around one user call: a span, and the record counters when it ends."""
+        recorder = CallRecorder(records)
+        if self.tracer is None:
+            yield recorder
+            return
+        attributes = {
+            "suprsend.operation": operation,
+            "http.request.method": method,
+            "url.template": "/" + path,
+        }
+        with self.tracer.start_as_current_span(
+            f"suprsend {operation}", kind=self.span_kind.INTERNAL, attributes=attributes
+        ) as span:
+            try:
+                yield recorder
+            finally:
+                self._end_call(span, recorder, operation)
+
+    def _end_call(self, span: Any, recorder: CallRecorder, operation: str) -> None:
+        sent = recorder.records - recorder.failed
+        span.set_attributes(
+            {
+                "suprsend.attempts": recorder.attempts,
+                "suprsend.records": recorder.records,
+                "suprsend.records.failed": recorder.failed,
+                "suprsend.records.retried": recorder.retried,
+            }
+        )
+        if recorder.status_code is not None:
+            span.set_attribute("http.response.status_code", recorder.status_code)
+        if recorder.error_type is not None:
+            span.set_attribute("error.type", recorder.error_type)
+        if recorder.failed and recorder.failed == recorder.records:
+            # A partly failed bulk call is not an error: its counts say how it went.
+            span.set_status(self.status(self.error, recorder.error_type))
+        labels = {"suprsend.operation": operation}
+        if sent > 0:
+            self.records_sent.add(sent, labels)
+        if recorder.failed:
+            self.records_failed.add(recorder.failed, labels)
+        if recorder.retried:
+            self.records_retried.add(recorder.retried, labels)
+
+    @contextmanager
+    def attempt(
+        self, method: str, path: str, host: str, port: int | None
+    ) -> Iterator[AttemptRecorder]:
+        """Around one HTTP request: a client span and the request counter."""
+        recorder = AttemptRecorder()
+        if self.tracer is None:
+            yield recorder
+            return
+        template = "/" + path
+        attributes: dict[str, Any] = {
+            "http.request.method": method,
+            "url.template": template,
+            "server.address": host,
+        }
+        if port is not None:
+            attributes["server.port"] = port
+        with self.tracer.start_as_current_span(
+            f"{method} {template}",
+            kind=self.span_kind.CLIENT,
+            attributes=attributes,
+            # Our own errors say what happened; the exception event would add a
+            # traceback to every refused connection.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield recorder
+            finally:
+                labels: dict[str, Any] = {"http.request.method": method, "url.template": template}
+                if recorder.status_code is not None:
+                    span.set_attribute("http.response.status_code", recorder.status_code)
+                    labels["http.response.status_code"] = recorder.status_code
+                    failed = recorder.status_code >= 400
+                else:
+                    recorder.error_type = recorder.error_type or "cancelled"
+                    failed = True
+                if recorder.error_type is not None:
+                    span.set_attribute("error.type", recorder.error_type)
+                    labels["error.type"] = recorder.error_type
+                if failed:
+                    why = recorder.error_type or f"HTTP {recorder.status_code}"
+                    span.set_status(self.status(self.error, why))
+                self.requests.add(1, labels)
+
+
+_NO_TELEMETRY = Telemetry()
+_loaded: Telemetry | None = None
+
+
+def telemetry() -> Telemetry:
+    """The process's telemetry: OpenTelemetry's global providers, or no-ops without the API."""
+    global _loaded
+    if _loaded is None:
+        _loaded = _load()
+    return _loaded
+
+
+def _load() -> Telemetry:
+    try:
+        from opentelemetry import metrics, trace
+    except ImportError:
+        return _NO_TELEMETRY
+    # The global providers are looked up through proxies at each use, so an
+    # application that sets them after creating the client is still served.
+    tracer = trace.get_tracer(_SCOPE, __version__)
+    meter = metrics.get_meter(_SCOPE, __version__)
+    return Telemetry(
+        tracer=tracer,
+        requests=meter.create_counter(
+            "suprsend.client.requests",
+            unit="{request}",
+            description="HTTP requests sent to the hub, each attempt counted",
+        ),
+        records_sent=meter.create_counter(
+            "suprsend.client.records.sent",
+            unit="{record}",
+            description="Records (events, workflow triggers) the hub accepted",
+        ),
+        records_failed=meter.create_counter(
+            "suprsend.client.records.failed",
+            unit="{record}",
+            description="Records that ended failed, after any retries",
+        ),
+        records_retried=meter.create_counter(
+            "suprsend.client.records.retried",
+            unit="{record}",
+            description="Records sent again by a retry",
+        ),
+        span_kind=trace.SpanKind,
+        status=trace.Status,
+        error=trace.StatusCode.ERROR,
+    )

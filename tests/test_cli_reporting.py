@@ -1,0 +1,84 @@
+"""What the command line tool tells a person: its version, which lines failed and why, and
+whether an answer came at all. Run as a subprocess against the emulator on a real socket."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from suprsend_async import __version__
+from suprsend_async.testing import HubEmulator, serve
+from tests.test_cli_subprocess import cli_env, event, hub_at, run_cli, write_lines
+
+pytestmark = pytest.mark.anyio
+
+
+def test_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "suprsend_async", "--version"],
+        env=cli_env(HubEmulator(), "http://unused/"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == f"suprsend-async {__version__}"
+
+
+@pytest.mark.parametrize("failed_out", [False, True])
+async def test_failed_lines_are_listed_on_stderr_with_their_reason(
+    tmp_path: Path, failed_out: bool
+) -> None:
+    hub = HubEmulator()
+    lines = [event(i) for i in range(1, 21)]
+    for bad in (2, 5, 6, 9, 12, 15, 18):  # line numbers
+        lines[bad - 1] = event(bad, event="$reserved")
+    source = write_lines(tmp_path / "events.jsonl", [*lines[:10], "{oops", *lines[10:]])
+    out = tmp_path / "failed.jsonl"
+    args = ["bulk", "events", str(source), *(["--failed-out", str(out)] if failed_out else [])]
+    async with hub_at(hub) as (_, env):
+        result = await run_cli(args, env)
+    assert result.code == 1
+    assert result.summary()["failure"] == 8
+    report = result.stderr.splitlines()
+    reserved = "event_name: names starting with '$' or 'ss_' are reserved by SuprSend"
+    assert report[:4] == [f"line {n}: {reserved}" for n in (2, 5, 6, 9)]
+    assert report[4].startswith("line 11: invalid JSON:")
+    assert report[5] == "... and 3 more failed lines"
+    if failed_out:
+        assert report[6] == f"(all 8 written to {out})"
+    else:
+        assert report[6] == "(--failed-out PATH writes them all, to fix and send again)"
+    assert len(report) == 7
+
+
+async def test_a_dry_run_lists_the_invalid_lines_too(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "e.jsonl", [event(1), event(2, distinct_id=" "), event(3)])
+    async with hub_at(HubEmulator()) as (_, env):
+        result = await run_cli(["bulk", "events", str(source), "--dry-run"], env)
+    assert result.code == 1
+    assert result.stderr.splitlines()[0].startswith("line 2: distinct_id:")
+
+
+async def test_a_single_call_prints_the_message_id_and_an_unanswered_one_says_so() -> None:
+    hub = HubEmulator()
+    async with hub_at(hub) as (_, env):
+        sent = await run_cli(["track", "--distinct-id", "u1", "--event", "signed_up"], env)
+    async with serve(HubEmulator()) as closed_url:
+        pass  # nothing listens there any more
+    unanswered = await run_cli(
+        ["track", "--distinct-id", "u1", "--event", "signed_up"], cli_env(hub, closed_url)
+    )
+    answer = json.loads(sent.stdout)
+    assert sent.code == 0
+    assert answer["message_id"] == hub.events[0].message_id
+    assert answer["status_code"] == 202
+    assert unanswered.code == 1
+    no_answer = json.loads(unanswered.stdout)
+    assert no_answer["status_code"] is None  # not the official SDK's made-up 500
+    assert no_answer["error_type"] == "transport"
+    assert unanswered.stderr.startswith("suprsend-async: no answer: POST /v2/event/ failed:")

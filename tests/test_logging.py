@@ -1,0 +1,115 @@
+"""Making the library's log records visible: SUPRSEND_LOG for every client, debug=True for one.
+
+SUPRSEND_LOG is read at import, so those tests run a fresh interpreter
+against the emulator on a loopback socket and read its stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from suprsend_async import AsyncSuprsend, Event, RetryPolicy
+from suprsend_async.testing import HubEmulator, serve
+
+REPO = Path(__file__).resolve().parent.parent
+
+# One keyed event; the hub answers the first attempt 503, so it is retried once.
+SCRIPT = textwrap.dedent(
+    """
+    import anyio
+    from suprsend_async import AsyncSuprsend, Event, RetryPolicy
+    from suprsend_async.testing import HubEmulator, serve
+
+    async def main():
+        hub = HubEmulator()
+        hub.fail_next(1, status=503)
+        async with serve(hub) as base_url, AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url,
+            retry=RetryPolicy.instant(),
+        ) as client:
+            response = await client.track_event(
+                Event("user-secret-id", "order_paid", {"card": "4242-private"},
+                      idempotency_key="order-42")
+            )
+        assert response.success and response.attempts == 2
+        print(hub.workspace_secret)
+
+    anyio.run(main)
+    """
+)
+
+
+def run_script(level: str | None) -> tuple[list[str], str]:
+    env = {k: v for k, v in os.environ.items() if k != "SUPRSEND_LOG"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if level is not None:
+        env["SUPRSEND_LOG"] = level
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stderr.splitlines(), done.stdout.strip()
+
+
+def test_suprsend_log_info_shows_one_line_for_a_retried_request() -> None:
+    lines, secret = run_script("info")
+    [line] = lines
+    assert "WARNING suprsend_async: retrying v2/event/ in 0.00s after attempt 1/4" in line
+    assert line.endswith("failed: HTTP 503")
+    for private in ("user-secret-id", "4242-private", "order-42", secret):
+        assert private not in line
+
+
+def test_suprsend_log_debug_adds_a_line_per_request() -> None:
+    lines, _ = run_script("DEBUG")
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "DEBUG suprsend_async: POST /v2/event/ -> 503",
+        "WARNING suprsend_async: retrying v2/event/ in 0.00s after attempt 1/4 failed: HTTP 503",
+        "DEBUG suprsend_async: POST /v2/event/ -> 202",
+    ]
+
+
+@pytest.mark.parametrize("level", [None, "", "verbose"])
+def test_without_suprsend_log_the_library_prints_nothing(level: str | None) -> None:
+    lines, _ = run_script(level)
+    assert lines == []
+
+
+@pytest.mark.anyio
+async def test_debug_true_prints_that_clients_records_only(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    caplog.set_level(logging.WARNING, logger="suprsend_async")
+    async with serve(hub) as base_url:
+        key, secret, retry = hub.workspace_key, hub.workspace_secret, RetryPolicy.instant()
+        async with (
+            AsyncSuprsend(key, secret, base_url=base_url, retry=retry, debug=True) as loud,
+            AsyncSuprsend(key, secret, base_url=base_url, retry=retry) as quiet,
+        ):
+            hub.fail_next(1, status=503)
+            await loud.track_event(Event("u1", "loud_event", idempotency_key="k-loud"))
+            hub.fail_next(1, status=503)
+            await quiet.track_event(Event("u2", "quiet_event", idempotency_key="k-quiet"))
+            await loud.with_options(timeout=5.0).track_event(Event("u3", "loud_again"))
+    printed = [line.split(" ", 2)[2] for line in capsys.readouterr().err.splitlines()]
+    assert printed == [
+        "DEBUG suprsend_async: POST /v2/event/ -> 503",
+        "WARNING suprsend_async: retrying v2/event/ in 0.00s after attempt 1/4 failed: HTTP 503",
+        "DEBUG suprsend_async: POST /v2/event/ -> 202",
+        "DEBUG suprsend_async: POST /v2/event/ -> 202",  # the derived client is debug too
+    ]
+    # The application's own logging still gets both clients' warnings, once each.
+    retries = [r for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert len(retries) == 2

@@ -1,0 +1,77 @@
+"""Code ported from the official SDK runs as it is: its positional and keyword forms, and
+help() that documents the arguments."""
+
+from __future__ import annotations
+
+import pydoc
+from pathlib import Path
+
+import pytest
+
+from suprsend_async import Attachment, Event, WorkflowTriggerRequest
+
+
+def test_event_takes_the_official_positional_order() -> None:
+    positional = Event("u1", "order_paid", {"amount": 10}, "order-42", "tenant-1", "brand-1")
+    keywords = Event(
+        distinct_id="u1",
+        event_name="order_paid",
+        properties={"amount": 10},
+        idempotency_key="order-42",
+        tenant_id="tenant-1",
+        brand_id="brand-1",
+    )
+    assert positional == keywords
+    assert (positional.idempotency_key, positional.tenant_id, positional.brand_id) == (
+        "order-42",
+        "tenant-1",
+        "brand-1",
+    )
+
+
+def test_events_built_without_properties_do_not_share_a_dict() -> None:
+    first, second = Event("u1", "order_paid"), Event("u2", "order_paid")
+    assert first.properties == second.properties == {}
+    assert first.properties is not second.properties
+
+
+@pytest.mark.anyio
+async def test_attachments_take_the_official_file_name_keyword(tmp_path: Path) -> None:
+    by_url = Attachment.from_url("https://example.com/a.pdf", file_name="Invoice.pdf")
+    assert (by_url.url, by_url.filename) == ("https://example.com/a.pdf", "Invoice.pdf")
+    (tmp_path / "r.csv").write_text("a,b\n")
+    by_path = await Attachment.from_path(tmp_path / "r.csv", file_name="Report.csv")
+    assert by_path is not None
+    assert (by_path.filename, by_path.content_type) == ("Report.csv", "text/csv")
+    positional = Attachment.from_url("https://example.com/a.pdf", "Invoice.pdf", True)
+    assert (positional.filename, positional.ignore_if_error) == ("Invoice.pdf", True)
+
+
+@pytest.mark.parametrize(
+    ("cls", "expected"),
+    [
+        (
+            Event,
+            [
+                "Event(distinct_id: 'str', event_name: 'str', properties: "
+                "'Mapping[str, Any] | None' = None, idempotency_key: 'str | None' = None,",
+                "- ``idempotency_key``: the hub processes a key once in 24 hours",
+            ],
+        ),
+        (
+            WorkflowTriggerRequest,
+            [
+                "WorkflowTriggerRequest(*, workflow: 'str', recipients: 'Recipients', "
+                "data: 'Mapping[str, Any] | None' = None,",
+                "- ``recipients``: a list of recipients, each a distinct_id string",
+            ],
+        ),
+        (Attachment, ["Build one with :meth:`from_url`", "``file_name`` is the name"]),
+    ],
+)
+def test_help_shows_the_typed_signature_and_what_each_argument_is(
+    cls: type, expected: list[str]
+) -> None:
+    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)  # type: ignore[attr-defined]
+    for part in expected:
+        assert part in text

@@ -1,0 +1,243 @@
+"""OpenTelemetry: spans and counters for single calls and bulk uploads, read back through the
+SDK's in-memory span exporter and metric reader; and nothing imported without the API package.
+
+The SDK is installed as the process's global providers once (as an application would); each
+test clears the exporter and reads counters as deltas since the previous read.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import Counter, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from suprsend_async import AsyncSuprsend, Event, RetryPolicy, WorkflowTriggerRequest
+from suprsend_async.testing import HubEmulator, serve
+
+REPO = Path(__file__).resolve().parent.parent
+SPANS = InMemorySpanExporter()
+METRICS = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.DELTA})
+_installed = False
+
+
+@pytest.fixture
+def otel() -> Iterator[None]:
+    global _installed
+    if not _installed:  # global providers can be set once per process
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
+        _installed = True
+    SPANS.clear()
+    METRICS.get_metrics_data()  # start the deltas here
+    yield
+    SPANS.clear()
+
+
+def counters() -> dict[str, list[tuple[dict[str, Any], int]]]:
+    """Counter name -> [(attributes, value added since the last read)]."""
+    found: dict[str, list[tuple[dict[str, Any], int]]] = {}
+    data = METRICS.get_metrics_data()
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            if scope.scope.name != "suprsend_async":
+                continue
+            for metric in scope.metrics:
+                points = [
+                    (dict(p.attributes or {}), int(getattr(p, "value", 0)))
+                    for p in metric.data.data_points
+                ]
+                found[metric.name] = [p for p in points if p[1]]
+    return found
+
+
+def total(points: list[tuple[dict[str, Any], int]]) -> int:
+    return sum(value for _, value in points)
+
+
+def all_attribute_values(spans: tuple[ReadableSpan, ...]) -> str:
+    return " ".join(str(v) for span in spans for v in (span.attributes or {}).values())
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_a_single_call_has_a_span_with_one_child_per_attempt_and_counters() -> None:
+    hub = HubEmulator()
+    hub.fail_next(1, status=503)
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url,
+            retry=RetryPolicy.instant(),
+        ) as client,
+    ):
+        response = await client.track_event(
+            Event("user-private", "order_paid", {"card": "4242-private"}, "order-42")
+        )
+    assert response.success
+    spans = SPANS.get_finished_spans()
+    [call] = [s for s in spans if s.name == "suprsend track_event"]
+    attempts = [s for s in spans if s.name == "POST /v2/event/"]
+    assert call.kind == SpanKind.INTERNAL
+    assert dict(call.attributes or {}) == {
+        "suprsend.operation": "track_event",
+        "http.request.method": "POST",
+        "url.template": "/v2/event/",
+        "http.response.status_code": 202,
+        "suprsend.attempts": 2,
+        "suprsend.records": 1,
+        "suprsend.records.failed": 0,
+        "suprsend.records.retried": 1,
+    }
+    assert call.status.status_code == StatusCode.UNSET
+    assert [a.attributes and a.attributes["http.response.status_code"] for a in attempts] == [
+        503,
+        202,
+    ]
+    assert all(a.kind == SpanKind.CLIENT for a in attempts)
+    assert all(a.parent is not None and a.parent.span_id == call.context.span_id for a in attempts)
+    assert attempts[0].status.status_code == StatusCode.ERROR
+    assert (attempts[0].attributes or {}).get("server.address") == "127.0.0.1"
+    values = all_attribute_values(spans)
+    for private in ("user-private", "4242-private", "order-42", hub.workspace_secret):
+        assert private not in values
+    seen = counters()
+    assert sorted(
+        (a["http.response.status_code"], v) for a, v in seen["suprsend.client.requests"]
+    ) == [(202, 1), (503, 1)]
+    assert seen["suprsend.client.records.sent"] == [({"suprsend.operation": "track_event"}, 1)]
+    assert seen["suprsend.client.records.retried"] == [({"suprsend.operation": "track_event"}, 1)]
+    assert (
+        "suprsend.client.records.failed" not in seen or not seen["suprsend.client.records.failed"]
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_a_call_with_no_answer_is_an_error_span_with_the_error_type() -> None:
+    hub = HubEmulator()
+    async with serve(hub) as base_url:
+        pass  # the port is free again: nothing answers there
+    async with AsyncSuprsend(
+        hub.workspace_key, hub.workspace_secret, base_url=base_url, retry=RetryPolicy.disabled()
+    ) as client:
+        response = await client.workflows.trigger(
+            WorkflowTriggerRequest(workflow="welcome", recipients=["u1"])
+        )
+    assert response.status_code is None
+    spans = SPANS.get_finished_spans()
+    [call] = [s for s in spans if s.name == "suprsend workflows.trigger"]
+    [attempt] = [s for s in spans if s.name == "POST /trigger/"]
+    assert call.status.status_code == StatusCode.ERROR
+    assert (call.attributes or {}).get("error.type") == "transport"
+    assert "http.response.status_code" not in (call.attributes or {})
+    assert (attempt.attributes or {}).get("error.type") == "ConnectError"
+    seen = counters()
+    assert seen["suprsend.client.records.failed"] == [
+        ({"suprsend.operation": "workflows.trigger"}, 1)
+    ]
+    [(labels, count)] = seen["suprsend.client.requests"]
+    assert (labels["error.type"], count) == ("ConnectError", 1)
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_a_bulk_upload_has_one_call_span_its_requests_and_record_counters() -> None:
+    hub = HubEmulator()
+    hub.fail_next(1, status=503)  # one request of the three is retried
+    events: list[Any] = [Event(f"u{i}", "digest", idempotency_key=f"d-{i}") for i in range(250)]
+    events[7] = {"distinct_id": "u7", "event": "$reserved"}  # invalid: fails without being sent
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url,
+            retry=RetryPolicy.instant(),
+            max_concurrency=1,  # the 503 falls on the first request: counts are exact
+        ) as client,
+    ):
+        response = await client.bulk_events.send(events)
+    assert (response.success, response.failure, response.retried_records) == (249, 1, 100)
+    spans = SPANS.get_finished_spans()
+    [call] = [s for s in spans if s.name == "suprsend bulk_events.send"]
+    requests = [s for s in spans if s.name == "POST /v2/bulk/event/"]
+    assert len(requests) == 4  # three chunks, one of them twice
+    assert all(r.parent is not None and r.parent.span_id == call.context.span_id for r in requests)
+    attributes = dict(call.attributes or {})
+    assert {k: attributes[k] for k in attributes if k.startswith("suprsend.")} == {
+        "suprsend.operation": "bulk_events.send",
+        "suprsend.attempts": 4,
+        "suprsend.records": 250,
+        "suprsend.records.failed": 1,
+        "suprsend.records.retried": 100,
+    }
+    assert call.status.status_code == StatusCode.UNSET  # partly failed is not an error
+    seen = counters()
+    assert total(seen["suprsend.client.requests"]) == 4
+    labels = {"suprsend.operation": "bulk_events.send"}
+    assert seen["suprsend.client.records.sent"] == [(labels, 249)]
+    assert seen["suprsend.client.records.failed"] == [(labels, 1)]
+    assert seen["suprsend.client.records.retried"] == [(labels, 100)]
+
+
+NO_OTEL = textwrap.dedent(
+    """
+    import sys, anyio
+
+    class NoOpenTelemetry:
+        def find_spec(self, name, path=None, target=None):
+            if name == "opentelemetry" or name.startswith("opentelemetry."):
+                raise ImportError(f"blocked: {name}")
+            return None
+
+    sys.meta_path.insert(0, NoOpenTelemetry())
+    from suprsend_async import Event
+    from suprsend_async.testing import HubEmulator
+
+    async def main():
+        hub = HubEmulator()
+        async with hub.client() as client:
+            assert (await client.track_event(Event("u1", "signed_up"))).success
+            assert (await client.bulk_events.send([Event("u2", "signed_up")])).success == 1
+
+    anyio.run(main)
+    print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+    """
+)
+
+
+def test_without_the_api_package_nothing_is_imported_and_calls_work() -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", NO_OTEL], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_importing_the_library_does_not_import_opentelemetry() -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    code = (
+        "import sys, suprsend_async; print(any(m.startswith('opentelemetry') for m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "False", done.stderr
