@@ -15,7 +15,7 @@ import attrs
 import httpx
 
 from ._exceptions import SuprsendError, SuprsendTimeoutError, SuprsendTransportError
-from ._pool import ShardedPool
+from ._pool import default_transport
 from ._retry import (
     RetryEvent,
     RetryPolicy,
@@ -86,7 +86,9 @@ class HubTransport:
         if self.http_client is None:
             transport = self.http_transport
             if transport is None and not _proxies_from_environment():
-                transport = ShardedPool(self.max_connections, tls=self.base_url.scheme == "https")
+                transport = default_transport(
+                    self.max_connections, tls=self.base_url.scheme == "https"
+                )
             # (With a proxy configured in the environment, httpx's own pool,
             # which is the one that honours it.)
             self.http_client = httpx.AsyncClient(
