@@ -141,6 +141,10 @@ def default_transport(max_connections: int, *, tls: bool) -> httpx.AsyncBaseTran
     """
     if _on_asyncio():
         try:
+            # httpx_aiohttp first: without the extra this fails at once, before
+            # _aiohttp imports aiohttp (which may be installed on its own).
+            import httpx_aiohttp  # noqa: F401
+
             from ._aiohttp import AiohttpPool
         except ImportError:
             pass
