@@ -262,3 +262,93 @@ def write_reports(results: dict[str, Any], out: Path) -> None:
         _chart(results, out / "chart.png")
     except ImportError:
         print("matplotlib is not installed: no chart (nox -s bench installs it)")
+
+
+def readme_section(results: dict[str, Any]) -> str:
+    """The README's "Benchmarks" section, from a full run's results."""
+    labels = results["labels"]
+    lines = [
+        "## Benchmarks",
+        "",
+        "Install the extras that make it fast: orjson, and httpx over aiohttp's connection pool "
+        "(used automatically on asyncio; trio keeps httpcore's):",
+        "",
+        "```bash",
+        'python -m pip install "suprsend-async[fast]"',
+        "```",
+        "",
+        "```bash",
+        "nox -s bench             # every figure below, one run; about "
+        f"{results['elapsed_s'] / 60:.0f} minutes on 2 cores",
+        "nox -s bench -- --quick  # a one-minute smoke run",
+        "python -m benchmarks.ab  # each performance lever A/B (nox -s bench installs its deps)",
+        "```",
+        "",
+        "One run measures, side by side against one emulator process on loopback: the "
+        "**floor** (a minimal client on raw asyncio streams, in `benchmarks/` only, sending the "
+        "same signed orjson bodies of 100 records and checking the 207), raw httpx and raw "
+        "aiohttp posting the same signed bytes, the official SDK, and this client on asyncio "
+        "(with the aiohttp transport, the default when installed, and without it) and on trio. "
+        "Each figure is a median of runs in fresh processes, clients taking turns; "
+        "[latest.md](benchmarks/results/latest.md) has every table, "
+        "[latest.json](benchmarks/results/latest.json) min and max and the machine. Absolute "
+        "times move with the machine and its load (2 shared cores here); read the ratios.",
+        "",
+        "![CPU per record and wall time, every client](benchmarks/results/chart.png)",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+    ]
+    for name, measured, met in targets(results):
+        lines.append(f"| {name} | {measured} | {'pass' if met else '**miss**'} |")
+    names = [n for n in ORDER if n in results["bulk"][0]["cpu_us_per_record"]]
+    header = " | ".join(
+        f"{b['records']:,}, {b['latency_ms']:g} ms" for b in results["bulk"]
+    )  # one column per bulk run
+    lines += [
+        "",
+        f"Bulk events at concurrency {results['bulk'][0]['concurrency']}: CPU µs per record "
+        "(and wall time):",
+        "",
+        f"| client | {header} |",
+        "|---|" + "---|" * len(results["bulk"]),
+    ]
+    for name in names:
+        cells = " | ".join(
+            f"{b['cpu_us_per_record'][name]:.1f} ({b['wall_s'][name]:.2f}s)"
+            for b in results["bulk"]
+        )
+        lines.append(f"| {labels[name]} | {cells} |")
+    singles, sequential = results["concurrent_singles"], results["sequential_singles"]
+    lag, memory = results["lag"], results["memory"]
+    lines += [
+        "",
+        f"- {singles['calls']:,} concurrent `track_event` calls on one client: "
+        + ", ".join(
+            f"{labels[n]} {singles['cpu_ms_per_call'][n]:.2f} ms of CPU per call"
+            for n in ("aiohttp", "ours", "ours_httpcore", "ours_trio")
+        )
+        + ".",
+        "- Sequential `track_event` over a raw post of the same bytes through the same client: "
+        + ", ".join(f"{labels[n]} {r:.2f}x" for n, r in sequential["ratio"].items())
+        + ".",
+        f"- Event-loop lag during a {lag['records']:,}-event upload (a task sleeping 1 ms), p99: "
+        + ", ".join(f"{labels[n]} {p:.1f} ms" for n, p in lag["p99_ms"].items())
+        + ".",
+        f"- Memory: {memory['records']:,} events streamed, {memory['peak_rss_mb']:.0f} MB peak "
+        f"RSS ({memory['small_records']:,}: {memory['small_peak_rss_mb']:.0f} MB); the official "
+        f"SDK with {memory['sdk_records']:,}: {memory['sdk_peak_rss_mb']:.0f} MB.",
+        "",
+        "Where the remaining CPU goes, and what each lever was worth: "
+        "[benchmarks/README.md](benchmarks/README.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(results: dict[str, Any], readme: Path) -> None:
+    """Replace the README's "## Benchmarks" section (up to the next "## ") with a fresh one."""
+    text = readme.read_text()
+    start = text.index("## Benchmarks\n")
+    end = text.index("\n## ", start + 1) + 1
+    readme.write_text(text[:start] + readme_section(results) + "\n" + text[end:])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._emulator import cpu_seconds, emulator, reset, stats
-from ._report import write_reports
+from ._report import update_readme, write_reports
 
 RESULTS = Path(__file__).parent / "results"
 CONCURRENCY = 16
@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     results["elapsed_s"] = time.monotonic() - started
     write_reports(results, args.out)
     print(f"wrote {args.out}/latest.json, latest.md, chart.png in {results['elapsed_s']:.0f}s")
+    if not args.quick and args.out == RESULTS:
+        update_readme(results, Path(__file__).parent.parent / "README.md")
+        print("regenerated the README's Benchmarks section")
     return 0
 
 

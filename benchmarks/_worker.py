@@ -195,6 +195,8 @@ async def _httpx_session(wire: _Wire, connections: int) -> tuple[Post, Callable[
     client = httpx.AsyncClient(
         base_url=wire.base_url,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        # 1,000 calls queued in httpcore's pool wait longer than its default 5 s.
+        timeout=httpx.Timeout(60.0),
     )
 
     async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
