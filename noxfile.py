@@ -30,7 +30,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[fast,cli,testing]")
+    session.install("-e", ".[fast,aiohttp,cli,testing]")
     install_group(session, "test")
     session.run("pytest", *session.posargs)
 
@@ -45,6 +45,6 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against the official SDK; writes benchmarks/results/."""
-    session.install("-e", ".[fast,testing]")
+    session.install("-e", ".[fast,aiohttp,testing]")
     install_group(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)

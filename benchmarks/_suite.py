@@ -1,25 +1,47 @@
-"""The benchmark matrix: both clients, same emulator, same run; medians and ratios."""
+"""The benchmark matrix: every client side by side in one run, against one emulator; medians."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ._emulator import cpu_seconds, emulator, reset, stats
-from ._report import write_reports
+from ._report import update_readme, write_reports
 
 RESULTS = Path(__file__).parent / "results"
-RECORDS_PER_REQUEST = 100
+CONCURRENCY = 16
+
+# (name, spec) of every client measured; "ours" is the default path on asyncio.
+RAW = {
+    "floor": {"impl": "floor"},
+    "httpx": {"impl": "httpx"},
+    "aiohttp": {"impl": "aiohttp"},
+}
+SDK = {"sdk": {"impl": "sdk"}}
+OURS = {
+    "ours": {"impl": "ours", "backend": "asyncio", "transport": "aiohttp"},
+    "ours_httpcore": {"impl": "ours", "backend": "asyncio", "transport": "httpcore"},
+    "ours_trio": {"impl": "ours", "backend": "trio", "transport": "httpcore"},
+}
+LABELS = {
+    "floor": "floor (raw asyncio streams)",
+    "httpx": "raw httpx",
+    "aiohttp": "raw aiohttp",
+    "sdk": "official SDK",
+    "ours": "ours (asyncio, aiohttp transport)",
+    "ours_httpcore": "ours (asyncio, httpcore)",
+    "ours_trio": "ours (trio, httpcore)",
+}
 
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -28,16 +50,15 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        timeout=1800,
+        timeout=600,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{spec['run']} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{spec} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def _summary(samples: list[dict[str, Any]], key: str) -> dict[str, float]:
-    values = [s[key] for s in samples]
+def _summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
@@ -46,13 +67,34 @@ def _repeat(spec: dict[str, Any], reps: int, emu: dict[str, Any]) -> dict[str, A
     for _ in range(reps):
         reset(emu)
         before = cpu_seconds(emu["pid"])
-        sample = _run(spec)
+        sample = _run({**spec, **_credentials(emu)})
         sample["emulator_cpu_s"] = cpu_seconds(emu["pid"]) - before
         samples.append(sample)
-        if "success" in sample and "records" in spec:
-            assert sample["success"] == spec["records"], (spec, sample)
+        expected = spec.get("records", spec.get("calls"))
+        if "success" in sample:
+            assert sample["success"] == expected, (spec, sample)
     keys = [k for k in samples[0] if isinstance(samples[0][k], (int, float))]
-    return {"samples": len(samples), **{k: _summary(samples, k) for k in keys}}
+    return {"samples": len(samples), **{k: _summary([s[k] for s in samples]) for k in keys}}
+
+
+def _interleaved(
+    specs: dict[str, dict[str, Any]], base: dict[str, Any], reps: int, emu: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each client ``reps`` times, round-robin, so a burst of load hits all of them alike."""
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in specs}
+    for _ in range(reps):
+        for name, spec in specs.items():
+            print(f"    {name}", end="", flush=True)
+            samples[name].append(_repeat({**base, **spec}, 1, emu))
+        print(flush=True)
+    out = {}
+    for name, runs in samples.items():
+        keys = [k for k in runs[0] if k != "samples"]
+        out[name] = {
+            "samples": len(runs),
+            **{k: _summary([r[k]["median"] for r in runs]) for k in keys},
+        }
+    return out
 
 
 def _machine() -> dict[str, Any]:
@@ -63,7 +105,17 @@ def _machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         pass
     versions = {}
-    for dist in ("suprsend-async", "suprsend-py-sdk", "httpx", "anyio", "orjson", "requests"):
+    for dist in (
+        "suprsend-async",
+        "suprsend-py-sdk",
+        "httpx",
+        "httpcore",
+        "httpx-aiohttp",
+        "aiohttp",
+        "anyio",
+        "trio",
+        "orjson",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -74,6 +126,7 @@ def _machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": versions,
+        "load_average_at_start": os.getloadavg(),
     }
 
 
@@ -85,122 +138,174 @@ def _credentials(emu: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bulk(args: argparse.Namespace, emu: dict[str, Any], latency: float) -> list[dict[str, Any]]:
-    rows = []
-    base = {
-        "base_url": emu["base_url"],
-        "key": emu["workspace_key"],
-        "secret": emu["workspace_secret"],
+def _per_record(run: dict[str, Any], n: int) -> float:
+    return float(run["cpu_s"]["median"]) / n * 1e6
+
+
+def _bulk(
+    records: int, latency: float, reps: int, emu: dict[str, Any], clients: dict[str, Any]
+) -> dict[str, Any]:
+    print(f"  bulk: {records:,} events, c={CONCURRENCY}, {latency:g} ms", flush=True)
+    base = {"run": "bulk", "records": records, "concurrency": CONCURRENCY}
+    runs = _interleaved(clients, base, reps, emu)
+    return {
+        "records": records,
+        "latency_ms": latency,
+        "concurrency": CONCURRENCY,
+        "runs": runs,
+        "cpu_us_per_record": {name: _per_record(run, records) for name, run in runs.items()},
+        "wall_s": {name: run["wall_s"]["median"] for name, run in runs.items()},
     }
-    for kind in ("events", "workflows"):
-        for records in args.sizes:
-            spec = {**base, "kind": kind, "records": records}
-            print(f"  {kind} x {records:,} at {latency:g} ms", flush=True)
-            encode = _repeat({**spec, "run": "encode_only"}, args.reps, emu)
-            sdk = _repeat({**spec, "run": "sdk_bulk"}, args.reps, emu)
-            ours = {
-                c: _repeat({**spec, "run": "ours_bulk", "concurrency": c}, args.reps, emu)
-                for c in args.concurrency
-            }
-            requests = math.ceil(records / RECORDS_PER_REQUEST)
-            for c, run in ours.items():
-                bound = math.ceil(requests / c) * latency / 1000 + encode["wall_s"]["median"]
-                rows.append(
-                    {
-                        "kind": kind,
-                        "records": records,
-                        "latency_ms": latency,
-                        "concurrency": c,
-                        "sdk": sdk,
-                        "ours": run,
-                        "encode_only_s": encode["wall_s"]["median"],
-                        "lower_bound_s": bound,
-                        "speedup": sdk["wall_s"]["median"] / run["wall_s"]["median"],
-                        "cpu_ratio": sdk["cpu_s"]["median"] / run["cpu_s"]["median"],
-                        "sdk_cpu_us_per_record": sdk["cpu_s"]["median"] / records * 1e6,
-                        "ours_cpu_us_per_record": run["cpu_s"]["median"] / records * 1e6,
-                        "wall_over_bound": run["wall_s"]["median"] / bound,
-                        "emulator_records_per_cpu_s": records / run["emulator_cpu_s"]["median"]
-                        if run["emulator_cpu_s"]["median"]
-                        else None,
-                    }
-                )
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, 2 repetitions")
-    parser.add_argument("--reps", type=int, help="repetitions per measurement (default 5)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 repetition")
+    parser.add_argument("--reps", type=int, help="repetitions of the small runs (default 5)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.concurrency = (2_000,), (1, 16)
-        args.reps = args.reps or 2
-        stream_records, sdk_memory_records, calls = 100_000, 20_000, 200
+        small, large, stream, calls, reps, large_reps = 2_000, 10_000, 50_000, 200, 1, 1
     else:
-        args.sizes, args.concurrency = (10_000, 100_000), (1, 4, 16, 32)
-        args.reps = args.reps or 5
-        stream_records, sdk_memory_records, calls = 1_000_000, 100_000, 1_000
+        small, large, stream, calls, reps, large_reps = 10_000, 100_000, 1_000_000, 1_000, 5, 3
+    reps = args.reps or reps
     started = time.monotonic()
+    everyone = {**RAW, **SDK, **OURS}
     results: dict[str, Any] = {
         "machine": _machine(),
         "command": "nox -s bench" + (" -- --quick" if args.quick else ""),
-        "repetitions": args.reps,
+        "repetitions": {"small": reps, "large": large_reps},
+        "labels": LABELS,
         "bulk": [],
     }
-    for latency in (0.0, 50.0):
-        print(f"bulk uploads, emulator latency {latency:g} ms", flush=True)
-        with emulator(latency) as emu:
-            results["bulk"] += _bulk(args, emu, latency)
     with emulator(0.0) as emu:
-        base = {
-            "base_url": emu["base_url"],
-            "key": emu["workspace_key"],
-            "secret": emu["workspace_secret"],
+        print("emulator latency 0 ms", flush=True)
+        results["bulk"].append(_bulk(small, 0.0, reps, emu, everyone))
+        results["bulk"].append(_bulk(large, 0.0, large_reps, emu, everyone))
+
+        print(f"  event-loop lag: 1 ms probe during {large:,} events", flush=True)
+        probe = {"run": "bulk", "records": large, "concurrency": CONCURRENCY, "probe": True}
+        lag = _interleaved(OURS, probe, large_reps, emu)
+        results["lag"] = {
+            "records": large,
+            "p99_ms": {name: run["lag_p99_ms"]["median"] for name, run in lag.items()},
+            "max_ms": {name: run["lag_max_ms"]["median"] for name, run in lag.items()},
+            "cpu_p99_ms": {name: run["lag_cpu_p99_ms"]["median"] for name, run in lag.items()},
+            "runs": lag,
         }
-        print("single calls", flush=True)
-        single = _repeat({**base, "run": "single_overhead", "calls": calls}, args.reps, emu)
-        burst = _repeat({**base, "run": "concurrent_singles", "calls": calls}, args.reps, emu)
-        results["single"] = {
+
+        print(f"  {calls:,} concurrent single calls", flush=True)
+        singles = {"run": "concurrent_singles", "calls": calls}
+        burst = _interleaved({"httpx": RAW["httpx"], "aiohttp": RAW["aiohttp"], **OURS}, singles,
+                             reps, emu)  # fmt: skip
+        results["concurrent_singles"] = {
             "calls": calls,
-            "ours_median_ms": single["ours_median_ms"],
-            "raw_median_ms": single["raw_median_ms"],
-            "overhead_ratio": single["ours_median_ms"]["median"]
-            / single["raw_median_ms"]["median"],
-            "concurrent_calls": calls,
-            "concurrent_wall_s": burst["wall_s"],
-            "concurrent_calls_per_s": calls / burst["wall_s"]["median"],
+            "cpu_ms_per_call": {n: r["cpu_s"]["median"] / calls * 1e3 for n, r in burst.items()},
+            "calls_per_s": {n: calls / r["wall_s"]["median"] for n, r in burst.items()},
+            "runs": burst,
         }
-        print("memory", flush=True)
-        # A million records takes about a minute per run: three runs, not five.
-        stream_reps = min(args.reps, 3)
-        stream = _repeat(
-            {**base, "run": "ours_stream", "records": stream_records, "concurrency": 16},
-            stream_reps,
-            emu,
-        )
-        sdk_memory = _repeat(
-            {**base, "run": "sdk_bulk", "kind": "events", "records": sdk_memory_records},
-            stream_reps,
-            emu,
-        )
-        idle = _repeat({**base, "run": "idle"}, stream_reps, emu)
+
+        print(f"  {calls:,} sequential single calls", flush=True)
+        sequential = _interleaved(OURS, {"run": "sequential_singles", "calls": calls}, 3, emu)
+        results["sequential_singles"] = {
+            "calls": calls,
+            "ours_ms": {n: r["ours_median_ms"]["median"] for n, r in sequential.items()},
+            "raw_ms": {n: r["raw_median_ms"]["median"] for n, r in sequential.items()},
+            "ratio": {
+                n: r["ours_median_ms"]["median"] / r["raw_median_ms"]["median"]
+                for n, r in sequential.items()
+            },
+        }
+
+        print(f"  memory: {small:,} and {stream:,} events streamed", flush=True)
+        streamed = {"run": "bulk", "concurrency": CONCURRENCY, "stream": True, **OURS["ours"]}
+        few = _repeat({**streamed, "records": small}, 1, emu)
+        many = _repeat({**streamed, "records": stream}, 1, emu)
         results["memory"] = {
-            "ours_stream_records": stream_records,
-            "ours_stream_peak_rss_mb": stream["peak_rss_mb"],
-            "ours_stream_wall_s": stream["wall_s"],
-            "sdk_records": sdk_memory_records,
-            "sdk_peak_rss_mb": sdk_memory["peak_rss_mb"],
-            "idle_peak_rss_mb": idle["peak_rss_mb"],
-            "repetitions": stream_reps,
+            "small_records": small,
+            "records": stream,
+            "small_peak_rss_mb": few["peak_rss_mb"]["median"],
+            "peak_rss_mb": many["peak_rss_mb"]["median"],
+            "growth_mb": many["peak_rss_mb"]["median"] - few["peak_rss_mb"]["median"],
+            "wall_s": many["wall_s"]["median"],
+            "sdk_records": large,
+            "sdk_peak_rss_mb": results["bulk"][1]["runs"]["sdk"]["peak_rss_mb"]["median"],
         }
         results["emulator"] = {
-            "records_per_cpu_s": stream_records / stream["emulator_cpu_s"]["median"],
-            "records_per_wall_s_streamed": stream_records / stream["wall_s"]["median"],
+            "cpu_us_per_record": many["emulator_cpu_s"]["median"] / stream * 1e6,
+            "records_per_wall_s_streamed": stream / many["wall_s"]["median"],
         }
         stats(emu)  # still answering at the end
+
+    with emulator(50.0) as emu:
+        print("emulator latency 50 ms", flush=True)
+        results["bulk"].append(_bulk(small, 50.0, min(reps, 3), emu, everyone))
+
     results["elapsed_s"] = time.monotonic() - started
     write_reports(results, args.out)
     print(f"wrote {args.out}/latest.json, latest.md, chart.png in {results['elapsed_s']:.0f}s")
+    if not args.quick and args.out == RESULTS:
+        update_readme(results, Path(__file__).parent.parent / "README.md")
+        print("regenerated the README's Benchmarks section")
+    return 0
+
+
+def ab(argv: list[str] | None = None) -> int:
+    """Each lever on its own, A/B in one run: cumulative steps from ``--base`` to this tree."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=ab.__doc__)
+    parser.add_argument("--base", default="85ab817", help="the git revision before the levers")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--calls", type=int, default=1_000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    root = Path(__file__).parent.parent
+    with tempfile.TemporaryDirectory() as base:
+        archive = subprocess.run(
+            ["git", "archive", args.base, "suprsend_async"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+        steps = {
+            "before": {"code": base, "sniffio": False, "transport": "httpcore"},
+            "+ sniffio installed": {"code": base, "transport": "httpcore"},
+            "+ record path and engine": {"transport": "httpcore"},
+            "+ aiohttp transport": {"transport": "aiohttp"},
+        }
+        steps = {name: {"impl": "ours", **spec} for name, spec in steps.items()}
+        with emulator(0.0) as emu:
+            print(f"bulk: {args.records:,} events, c={CONCURRENCY}", flush=True)
+            bulk_spec = {"run": "bulk", "records": args.records, "concurrency": CONCURRENCY}
+            bulk = _interleaved(steps, bulk_spec, args.reps, emu)
+            print(f"{args.calls:,} concurrent track_event", flush=True)
+            burst = _interleaved(steps, {"run": "concurrent_singles", "calls": args.calls},
+                                 args.reps, emu)  # fmt: skip
+    rows = []
+    previous: tuple[float, float] | None = None
+    for name in steps:
+        per_record = _per_record(bulk[name], args.records)
+        per_call = burst[name]["cpu_s"]["median"] / args.calls * 1e6
+        change = (
+            " | "
+            if previous is None
+            else f"{per_record / previous[0] - 1:+.0%} | {per_call / previous[1] - 1:+.0%}"
+        )
+        rows.append(f"| {name} | {per_record:.1f} | {per_call:.0f} | {change} |")
+        previous = (per_record, per_call)
+    table = "\n".join(
+        [
+            f"A/B of each lever (`python -m benchmarks.ab --base {args.base}`), medians of "
+            f"{args.reps} interleaved runs; each step adds one lever to the one above.",
+            "",
+            f"| step | bulk CPU µs/record ({args.records:,}, c={CONCURRENCY}) | concurrent "
+            "track_event CPU µs/call | change per record | change per call |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ab.md").write_text(table + "\n")
+    print(table)
     return 0

@@ -1,21 +1,45 @@
 """One measured run, in a fresh process: ``python -m benchmarks._worker '<json spec>'``.
 
 A fresh process per run keeps peak RSS and CPU time per run honest: nothing
-carries over from an earlier run or from the other client. Timing starts
+carries over from an earlier run or from another client. Timing starts
 before the records are built, because the official SDK validates and copies
-records as they are appended and ours validates them as they are built.
+records as they are appended and ours validates them as they are built; the
+minimal clients build their wire dicts inside the timing too.
+
+The clients (``spec["impl"]``):
+
+- ``floor``: the physical limit, a minimal client on raw asyncio streams. It
+  sends what ours sends (orjson bodies of 100 records, the HMAC signature,
+  the same headers) and reads and checks the hub's 207, and does nothing
+  else: no validation, no retries, no pool. It lives here, never in the
+  library.
+- ``httpx`` and ``aiohttp``: the same signed bytes posted with a bare
+  ``httpx.AsyncClient`` or ``aiohttp.ClientSession``.
+- ``sdk``: the official ``suprsend-py-sdk`` (synchronous, one request at a time).
+- ``ours``: ``AsyncSuprsend``, on ``spec["backend"]`` (asyncio or trio) with
+  ``spec["transport"]`` (``aiohttp``: the extra installed; ``httpcore``: as
+  if it were not).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import resource
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlsplit
+
+RECORDS_PER_REQUEST = 100
+SDK_VERSION = "suprsend-async/bench (python)"
 
 
 def _cpu() -> float:
@@ -27,7 +51,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def _measure(run: Callable[[], Any]) -> dict[str, Any]:
+def _measure(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     cpu, wall = _cpu(), time.perf_counter()
     outcome = run()
     return {
@@ -42,18 +66,274 @@ def _event_fields(i: int) -> tuple[str, str, dict[str, Any]]:
     return f"user-{i}", "order_placed", {"order_id": f"ord-{i}", "amount": i % 100, "n": i}
 
 
-def _trigger_body(i: int) -> dict[str, Any]:
-    return {
-        "workflow": "order-shipped",
-        "recipients": [f"user-{i}"],
-        "data": {"order_id": f"ord-{i}", "amount": i % 100},
-    }
+# -- the wire, by hand (floor, raw httpx, raw aiohttp) --------------------------------------
 
 
-# -- the official SDK ------------------------------------------------------------------------
+class _Wire:
+    """What the minimal clients send: the same bodies, headers and signature as ours."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        import orjson
+
+        from suprsend_async._transport import CONTENT_TYPE, client_user_agent, user_agent
+
+        self.dumps = orjson.dumps
+        self.loads = orjson.loads
+        self.key = spec["key"]
+        self.secret = spec["secret"].encode()
+        self.content_type = CONTENT_TYPE
+        self.base_url = spec["base_url"]
+        self.headers = {
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "keep-alive",
+            "User-Agent": user_agent(),
+            "Content-Type": CONTENT_TYPE,
+            "X-Suprsend-Client-User-Agent": client_user_agent(None),
+        }
+
+    def record(self, i: int) -> dict[str, Any]:
+        distinct_id, name, properties = _event_fields(i)
+        return {
+            "$insert_id": str(uuid.uuid4()),
+            "$time": int(time.time() * 1000),
+            "event": name,
+            "env": self.key,
+            "distinct_id": distinct_id,
+            "properties": {**properties, "$ss_sdk_version": SDK_VERSION},
+        }
+
+    def signed(self, path: str, body: bytes) -> dict[str, str]:
+        date = formatdate(usegmt=True)
+        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        message = f"POST\n{md5}\n{self.content_type}\n{date}\n{path}".encode()
+        signature = base64.b64encode(hmac.new(self.secret, message, hashlib.sha256).digest())
+        return {**self.headers, "Date": date, "Authorization": f"{self.key}:{signature.decode()}"}
+
+    def bodies(self, n: int) -> Iterator[bytes]:
+        for start in range(0, n, RECORDS_PER_REQUEST):
+            stop = min(start + RECORDS_PER_REQUEST, n)
+            yield self.dumps([self.record(i) for i in range(start, stop)])
+
+    def delivered(self, status: int, content: bytes) -> int:
+        assert status == 207, (status, content[:200])
+        return sum(r.get("status") == "success" for r in self.loads(content)["records"])
 
 
-def sdk_bulk(spec: dict[str, Any]) -> dict[str, Any]:
+Post = Callable[[str, bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
+
+
+async def _raw_bulk(wire: _Wire, n: int, concurrency: int, post: Post) -> int:
+    """``concurrency`` workers taking 100-record bodies from one iterator."""
+    path = "/v2/bulk/event/"
+    bodies = wire.bodies(n)
+    delivered = 0
+
+    async def worker() -> None:
+        nonlocal delivered
+        for body in bodies:
+            answer = await post(path, body, wire.signed(path, body))
+            delivered += wire.delivered(*answer)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return delivered
+
+
+class _FloorConnection:
+    """HTTP/1.1 keep-alive over asyncio streams, just enough for the emulator's answers."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in answer.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return int(answer[9:12]), await reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+
+
+async def _floor_bulk(wire: _Wire, n: int, concurrency: int) -> int:
+    url = urlsplit(wire.base_url)
+    assert url.hostname
+    assert url.port
+    connections = [_FloorConnection(url.hostname, url.port) for _ in range(concurrency)]
+    free = list(connections)
+
+    async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        connection = free.pop()  # one per worker: never empty
+        try:
+            return await connection.post(path, body, headers)
+        finally:
+            free.append(connection)
+
+    try:
+        return await _raw_bulk(wire, n, concurrency, post)
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+async def _httpx_session(wire: _Wire, connections: int) -> tuple[Post, Callable[[], Any]]:
+    import httpx
+
+    client = httpx.AsyncClient(
+        base_url=wire.base_url,
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        # 1,000 calls queued in httpcore's pool wait longer than its default 5 s.
+        timeout=httpx.Timeout(60.0),
+    )
+
+    async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        response = await client.post(path, content=body, headers=headers)
+        return response.status_code, response.content
+
+    return post, client.aclose
+
+
+async def _aiohttp_session(wire: _Wire, connections: int) -> tuple[Post, Callable[[], Any]]:
+    import aiohttp
+
+    session = aiohttp.ClientSession(
+        base_url=wire.base_url, connector=aiohttp.TCPConnector(limit=connections)
+    )
+
+    async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        async with session.post(path, data=body, headers=headers) as response:
+            return response.status, await response.read()
+
+    return post, session.close
+
+
+_SESSIONS = {"httpx": _httpx_session, "aiohttp": _aiohttp_session}
+
+
+def _import_raw(impl: str) -> None:
+    import orjson  # noqa: F401
+
+    if impl == "httpx":
+        import httpcore  # noqa: F401
+        import httpx  # noqa: F401
+    elif impl == "aiohttp":
+        import aiohttp  # noqa: F401
+
+
+# -- ours ------------------------------------------------------------------------------------------
+
+
+def _import_ours(spec: dict[str, Any]) -> None:
+    """Import what our client uses before timing, as ``import suprsend`` does for the SDK.
+
+    httpx imports httpcore (and trio, when installed) and aiohttp only when
+    the first pool is made, and anyio imports its backends when first used:
+    once-per-process costs that would otherwise land in every run's timing.
+    With ``transport: httpcore`` the aiohttp extra is made unimportable,
+    which is what a client without it installed sees.
+    """
+    if spec.get("transport") == "httpcore":
+        sys.modules["httpx_aiohttp"] = None  # type: ignore[assignment]
+    else:
+        import httpx_aiohttp  # noqa: F401
+
+        import suprsend_async._aiohttp
+    import anyio
+    import httpcore  # noqa: F401
+
+    import suprsend_async  # noqa: F401
+
+    anyio.run(anyio.sleep, 0, backend=spec.get("backend", "asyncio"))
+
+
+def _client(spec: dict[str, Any], **options: Any) -> Any:
+    from suprsend_async import AsyncSuprsend
+
+    return AsyncSuprsend(spec["key"], spec["secret"], base_url=spec["base_url"], **options)
+
+
+def _run_async(spec: dict[str, Any], main: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+    import anyio
+
+    return anyio.run(main, backend=spec.get("backend", "asyncio"))
+
+
+class _LagProbe:
+    """A task that sleeps 1 ms at a time and records how late it wakes up.
+
+    Two measures of each wake-up: the wall-clock lag (what another request
+    of the application would wait, including time the OS gave to other
+    processes on a loaded machine), and the CPU time this process spent
+    meanwhile (the loop's own work that held the probe back, whatever the
+    machine's load).
+    """
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.busy: list[float] = []
+        self.running = True
+
+    async def run(self) -> None:
+        import anyio
+
+        while self.running:
+            start, cpu = time.perf_counter(), time.process_time()
+            await anyio.sleep(0.001)
+            self.lags.append(time.perf_counter() - start - 0.001)
+            self.busy.append(time.process_time() - cpu)
+
+    def summary(self) -> dict[str, float]:
+        lags, busy = sorted(self.lags), sorted(self.busy)
+        p99 = int(len(lags) * 0.99)
+        return {
+            "lag_p99_ms": lags[p99] * 1000,
+            "lag_max_ms": lags[-1] * 1000,
+            "lag_cpu_p99_ms": busy[p99] * 1000,
+            "lag_samples": len(lags),
+        }
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def bulk(spec: dict[str, Any]) -> dict[str, Any]:
+    """``records`` events uploaded in bulk by ``impl`` with ``concurrency`` requests in flight."""
+    impl, n, concurrency = spec["impl"], spec["records"], spec["concurrency"]
+    if impl == "sdk":
+        return _sdk_bulk(spec)
+    if impl == "ours":
+        return _ours_bulk(spec)
+    _import_raw(impl)
+
+    async def main() -> dict[str, Any]:
+        wire = _Wire(spec)
+        if impl == "floor":
+            delivered = await _floor_bulk(wire, n, concurrency)
+        else:
+            post, close = await _SESSIONS[impl](wire, concurrency)
+            try:
+                delivered = await _raw_bulk(wire, n, concurrency, post)
+            finally:
+                await close()
+        return {"success": delivered}
+
+    return _measure(lambda: asyncio.run(main()))
+
+
+def _sdk_bulk(spec: dict[str, Any]) -> dict[str, Any]:
     import suprsend
 
     client = suprsend.Suprsend(spec["key"], spec["secret"], base_url=spec["base_url"])
@@ -64,149 +344,123 @@ def sdk_bulk(spec: dict[str, Any]) -> dict[str, Any]:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), n // 50 + 1000))
 
     def run() -> dict[str, Any]:
-        if spec["kind"] == "events":
-            bulk = client.bulk_events.new_instance()
-            bulk.append(*[suprsend.Event(*_event_fields(i)) for i in range(n)])
-        else:
-            bulk = client.workflows.bulk_trigger_instance()
-            bulk.append(*[suprsend.WorkflowTriggerRequest(_trigger_body(i)) for i in range(n)])
-        response = bulk.trigger()
-        return {"success": response.success, "failure": response.failure}
+        instance = client.bulk_events.new_instance()
+        instance.append(*[suprsend.Event(*_event_fields(i)) for i in range(n)])
+        response = instance.trigger()
+        return {"success": response.success}
 
     return _measure(run)
 
 
-# -- ours ---------------------------------------------------------------------------------------
+def _ours_bulk(spec: dict[str, Any]) -> dict[str, Any]:
+    from suprsend_async import Event
 
-
-def _client(spec: dict[str, Any], **options: Any) -> Any:
-    from suprsend_async import AsyncSuprsend
-
-    return AsyncSuprsend(spec["key"], spec["secret"], base_url=spec["base_url"], **options)
-
-
-def _import_ours() -> None:
-    """Import what our client uses before timing, as ``import suprsend`` does for the SDK.
-
-    httpx imports httpcore (and httpcore imports trio, when installed) only when
-    the first connection pool is made, and anyio imports its asyncio backend
-    only when first used: once-per-process costs (some 25 ms each) that would
-    otherwise land in the timing of every run.
-    """
-    import anyio
-    import httpcore  # noqa: F401
-
-    import suprsend_async  # noqa: F401
-
-    anyio.run(anyio.sleep, 0)
-
-
-def ours_bulk(spec: dict[str, Any]) -> dict[str, Any]:
-    from suprsend_async import Event, WorkflowTriggerRequest
-
-    _import_ours()
-
+    _import_ours(spec)
     n, concurrency = spec["records"], spec["concurrency"]
 
     async def main() -> dict[str, Any]:
+        import anyio
+
+        probe = _LagProbe()
         async with _client(spec, max_concurrency=concurrency) as client:
-            if spec["kind"] == "events":
-                events = [Event(*_event_fields(i)) for i in range(n)]
-                response = await client.bulk_events.send(events)
+            if spec.get("stream"):
+
+                async def events() -> AsyncIterator[Any]:
+                    for i in range(n):
+                        yield Event(*_event_fields(i))
+
+                records: Any = events()
             else:
-                requests = [
-                    WorkflowTriggerRequest(
-                        workflow="order-shipped",
-                        recipients=[f"user-{i}"],
-                        data={"order_id": f"ord-{i}", "amount": i % 100},
-                    )
-                    for i in range(n)
-                ]
-                response = await client.workflows.bulk_trigger(requests)
-        return {"success": response.success, "failure": response.failure}
+                records = [Event(*_event_fields(i)) for i in range(n)]
+            async with anyio.create_task_group() as tg:
+                if spec.get("probe"):
+                    tg.start_soon(probe.run)
+                response = await client.bulk_events.send(records)
+                probe.running = False
+        assert response.failure == 0, response.failed_records[:3]
+        return {"success": response.success, **(probe.summary() if spec.get("probe") else {})}
 
-    return _measure(lambda: asyncio.run(main()))
+    return _measure(lambda: _run_async(spec, main))
 
 
-def ours_stream(spec: dict[str, Any]) -> dict[str, Any]:
-    """A streamed upload from an async generator: memory bounded by the concurrency."""
-    from suprsend_async import Event
-
-    _import_ours()
-
-    async def events() -> AsyncIterator[Any]:
-        for i in range(spec["records"]):
-            yield Event(*_event_fields(i))
+def concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
+    """``calls`` single events sent at once: ``track_event``, or a raw signed post."""
+    impl, calls = spec["impl"], spec["calls"]
+    if impl == "ours":
+        return _ours_concurrent_singles(spec)
+    _import_raw(impl)
 
     async def main() -> dict[str, Any]:
-        async with _client(spec, max_concurrency=spec["concurrency"]) as client:
-            response = await client.bulk_events.send(events())
-        return {"success": response.success, "failure": response.failure}
+        wire = _Wire(spec)
+        post, close = await _SESSIONS[impl](wire, 100)
+        path = "/v2/event/"
+
+        async def one(i: int) -> int:
+            body = wire.dumps(wire.record(i))
+            status, _ = await post(path, body, wire.signed(path, body))
+            return int(status == 202)
+
+        try:
+            return {"success": sum(await asyncio.gather(*(one(i) for i in range(calls))))}
+        finally:
+            await close()
 
     return _measure(lambda: asyncio.run(main()))
 
 
-def encode_only(spec: dict[str, Any]) -> dict[str, Any]:
-    """The floor for the CPU part: only JSON-encoding the same wire bodies."""
-    from suprsend_async._serialization import dumps
+def _ours_concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
+    from suprsend_async import Event
 
-    n = spec["records"]
-    if spec["kind"] == "events":
-        bodies = [
-            {
-                "$insert_id": "00000000-0000-4000-8000-000000000000",
-                "$time": 1_800_000_000_000,
-                "event": name,
-                "env": spec["key"],
-                "distinct_id": distinct_id,
-                "properties": {**properties, "$ss_sdk_version": "suprsend-async/0 (python)"},
-            }
-            for distinct_id, name, properties in map(_event_fields, range(n))
-        ]
-    else:
-        bodies = [_trigger_body(i) for i in range(n)]
+    _import_ours(spec)
+    calls = spec["calls"]
 
-    def run() -> dict[str, Any]:
-        for body in bodies:
-            dumps(body)
-        return {}
+    async def main() -> dict[str, Any]:
+        import anyio
 
-    return _measure(run)
+        ok = 0
+
+        async def one(i: int) -> None:
+            nonlocal ok
+            response = await client.track_event(Event(*_event_fields(i)))
+            ok += response.success
+
+        async with _client(spec) as client, anyio.create_task_group() as tg:
+            for i in range(calls):
+                tg.start_soon(one, i)
+        return {"success": ok}
+
+    return _measure(lambda: _run_async(spec, main))
 
 
-def single_overhead(spec: dict[str, Any]) -> dict[str, Any]:
-    """track_event over a shared client vs a raw httpx post of the same bytes and headers."""
-    import httpx
+def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
+    """track_event vs a raw post of the same bytes through the same httpx client and pool."""
+    from suprsend_async import Event
 
-    from suprsend_async import Event, WorkspaceSignatureAuth
-
-    _import_ours()
-    from suprsend_async._serialization import Serializer
+    _import_ours(spec)
     from suprsend_async._transport import CONTENT_TYPE, client_user_agent, user_agent
 
     calls = spec["calls"]
 
     async def main() -> dict[str, Any]:
-        serializer = Serializer(env=spec["key"], sdk_version=user_agent())
-        body = serializer.encode_event(Event(*_event_fields(0))).body
+        ours: list[float] = []
+        raw: list[float] = []
         headers = {
             "Content-Type": CONTENT_TYPE,
             "User-Agent": user_agent(),
             "X-Suprsend-Client-User-Agent": client_user_agent(None),
         }
-        auth = WorkspaceSignatureAuth(spec["key"], spec["secret"])
-        url = spec["base_url"] + "v2/event/"
-        ours: list[float] = []
-        raw: list[float] = []
-        async with (
-            _client(spec) as client,
-            httpx.AsyncClient(auth=auth, headers=headers, timeout=30) as http,
-        ):
+        async with _client(spec) as client:
+            http = client._transport.client()
+            auth = client._transport.auth
+            body = client._serializer.encode_event(Event(*_event_fields(0))).body
+            url = spec["base_url"] + "v2/event/"
             for i in range(calls + 50):  # interleaved, so noise hits both alike
                 t = time.perf_counter()
                 ok = (await client.track_event(Event(*_event_fields(i)))).success
                 t1 = time.perf_counter()
-                status = (await http.post(url, content=body)).status_code
+                status = (
+                    await http.post(url, content=body, headers=headers, auth=auth)
+                ).status_code
                 t2 = time.perf_counter()
                 assert ok, "track_event failed"
                 assert status == 202, status
@@ -218,48 +472,30 @@ def single_overhead(spec: dict[str, Any]) -> dict[str, Any]:
             "raw_median_ms": statistics.median(raw) * 1000,
         }
 
-    return _measure(lambda: asyncio.run(main()))
-
-
-def concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
-    from suprsend_async import Event
-
-    _import_ours()
-
-    calls = spec["calls"]
-
-    async def main() -> dict[str, Any]:
-        async with _client(spec) as client:
-            results = await asyncio.gather(
-                *(client.track_event(Event(*_event_fields(i))) for i in range(calls))
-            )
-        return {"success": sum(r.success for r in results), "failure": 0}
-
-    return _measure(lambda: asyncio.run(main()))
-
-
-def idle(spec: dict[str, Any]) -> dict[str, Any]:
-    """Peak RSS of an interpreter that imported both clients and did nothing."""
-    import suprsend  # noqa: F401
-
-    import suprsend_async  # noqa: F401
-
-    return _measure(dict)
+    return _measure(lambda: _run_async(spec, main))
 
 
 RUNS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    f.__name__: f
-    for f in (
-        sdk_bulk,
-        ours_bulk,
-        ours_stream,
-        encode_only,
-        single_overhead,
-        concurrent_singles,
-        idle,
-    )
+    f.__name__: f for f in (bulk, concurrent_singles, sequential_singles)
 }
+
+
+class _SniffioNotInstalled:
+    """An import finder making ``import sniffio`` fail as it does when it is not installed
+    (after the same walk along sys.path): for the A/B of ``sniffio`` as a dependency."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "sniffio":
+            from importlib.machinery import PathFinder
+
+            PathFinder.find_spec("sniffio_is_not_installed")
+            raise ModuleNotFoundError("No module named 'sniffio'", name="sniffio")
+
 
 if __name__ == "__main__":
     spec = json.loads(sys.argv[1])
+    if spec.get("code"):  # an A/B run of another version of the library
+        sys.path.insert(0, spec["code"])
+    if spec.get("sniffio") is False:
+        sys.meta_path.insert(0, _SniffioNotInstalled())
     print(json.dumps(RUNS[spec["run"]](spec)))

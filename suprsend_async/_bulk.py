@@ -14,6 +14,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Literal
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
@@ -41,6 +42,10 @@ RecordKind = Literal["event", "workflow", "user_edit"]
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
+# The producer yields to the event loop after this many records, so that
+# validating and encoding a long stretch of input never holds the loop for
+# long (some 0.2 ms at a few µs per record), whatever the chunk size.
+_RECORDS_PER_CHECKPOINT = 32
 _NOT_RETRIED = not_retried_without_key("record")
 
 
@@ -111,7 +116,7 @@ class BulkResponse:
         }
 
 
-@attrs.frozen
+@attrs.define  # one per record: slotted, and mutable for a cheaper __init__
 class _Item:
     index: int
     source: Any  # what the user gave (with a generated key applied, if any)
@@ -203,6 +208,8 @@ class _BulkRun:
         async def feed(item: Any) -> None:
             index = self.consumed
             self.consumed += 1
+            if index % _RECORDS_PER_CHECKPOINT == 0:
+                await anyio.lowlevel.checkpoint()
             try:
                 source, record = self._prepare(item)
             except SuprsendValidationError as exc:
@@ -286,7 +293,7 @@ class _BulkRun:
                 pending = [i for i in sending if settle(i, False, str(exc), None, True)]
                 return _ChunkOutcome(bool(pending), None, f"{type(exc).__name__}: {exc}")
             status = response.status_code
-            raw = parse_body(response.content)
+            raw = _parse_answer(response.content)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if 200 <= status < 300:
                 records = raw.get("records") if isinstance(raw, dict) else None
@@ -344,6 +351,9 @@ class _BulkRun:
             warning = f"the hub answered {got} record results for {len(sending)} records"
             self.warnings.append(warning)
             return [i for i in sending if settle(i, False, warning, None, True)]
+        if all(type(r) is dict and r.get("status") == "success" for r in records):
+            self.succeeded += len(sending)  # the usual answer: no record needs a look
+            return []
         keep = []
         for item, result in zip(sending, records, strict=True):
             if not isinstance(result, dict):
@@ -386,6 +396,19 @@ def _user_edit_from(item: Any) -> UserEdit:
     if isinstance(item, UserEdit):
         return item
     raise SuprsendValidationError("record", f"must be a UserEdit, got {type(item).__name__}")
+
+
+try:  # the "fast" extra: a 207 for 100 records parses in a fifth of the time
+    from orjson import loads as _orjson_loads
+
+    def _parse_answer(content: bytes) -> Any:
+        try:
+            return _orjson_loads(content) if content else None
+        except ValueError:  # not JSON (or not what orjson takes): the general reader decides
+            return parse_body(content)
+
+except ImportError:  # pragma: no cover - depends on the environment
+    _parse_answer = parse_body
 
 
 def _attempts(n: int) -> str:

@@ -16,6 +16,11 @@ from . import _rules
 from ._attachments import Attachment
 from ._exceptions import SuprsendValidationError
 from ._limits import DEFAULT_LIMITS
+from ._recipient_wire import (
+    recipient_to_wire,
+    register_object_recipient,
+    register_recipient,
+)
 
 __all__ = [
     "Event",
@@ -118,8 +123,6 @@ class Recipient:
     properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_recipient_properties)
 
     def __attrs_post_init__(self) -> None:
-        from ._serialization import recipient_to_wire
-
         _rules.recipient(recipient_to_wire(self), "recipient")
 
 
@@ -134,6 +137,9 @@ class ObjectRecipient:
         _rules.require_id(self.object_type, "recipient.object_type")
         _rules.require_id(self.id, "recipient.id")
 
+
+register_recipient(Recipient)
+register_object_recipient(ObjectRecipient)
 
 _LIMITS = DEFAULT_LIMITS
 _EVENT_BODY_KEYS = frozenset(
@@ -167,6 +173,15 @@ def _dict(value: object, field: str) -> dict[str, Any]:
 
 
 def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    # Converters run for every Event built, so the common cases return early
+    # (a plain dict with str keys, an unset option) before the general checks,
+    # which give the same answer and errors for everything else.
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                break
+        else:
+            return value
     return _dict(value, "properties")
 
 
@@ -179,14 +194,20 @@ def _metadata(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
     return _rules.idempotency_key(value, "idempotency_key", _LIMITS.max_idempotency_key_length)
 
 
 def _tenant_id(value: str | None) -> str | None:
+    if value is None:
+        return None
     return _rules.optional_key(value, "tenant_id", _LIMITS.max_tenant_id_length)
 
 
 def _brand_id(value: str | None) -> str | None:
+    if value is None:
+        return None
     return _rules.optional_key(value, "brand_id", _LIMITS.max_tenant_id_length)
 
 
@@ -195,6 +216,8 @@ def _cancellation_key(value: str | None) -> str | None:
 
 
 def _attachment_tuple(value: Attachment | Iterable[Attachment]) -> tuple[Attachment, ...]:
+    if type(value) is tuple and not value:
+        return ()
     if isinstance(value, Attachment):
         return (value,)
     if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
@@ -323,8 +346,6 @@ class WorkflowTriggerRequest:
     attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=_attachment_tuple)
 
     def __attrs_post_init__(self) -> None:
-        from ._serialization import recipient_to_wire
-
         _rules.require_id(self.workflow, "workflow")
         _rules.recipients([recipient_to_wire(r) for r in self.recipients], "recipients", _LIMITS)
         if self.actor is not None:

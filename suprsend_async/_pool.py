@@ -15,8 +15,9 @@ import ssl
 from collections.abc import AsyncIterator
 
 import httpx
+import sniffio
 
-__all__ = ["SHARD_SIZE", "ShardedPool"]
+__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport"]
 
 # Small enough that httpcore's walk is cheap, large enough that a shard's
 # connections stay warm between requests.
@@ -125,3 +126,35 @@ class ShardedPool(httpx.AsyncBaseTransport):
         for shard in self._shards:
             if shard is not None:
                 await shard.aclose()
+
+
+# -- which pool ---------------------------------------------------------------------------
+
+
+def default_transport(max_connections: int, *, tls: bool) -> httpx.AsyncBaseTransport:
+    """The pool a client makes for itself: aiohttp's on asyncio when the
+    ``aiohttp`` extra is installed, else :class:`ShardedPool`.
+
+    aiohttp's connector does about half the CPU work per request of httpcore
+    and h11 (measured in ``benchmarks/``), but it is asyncio-only: trio, and
+    asyncio without the extra, keep httpcore.
+    """
+    if _on_asyncio():
+        try:
+            # httpx_aiohttp first: without the extra this fails at once, before
+            # _aiohttp imports aiohttp (which may be installed on its own).
+            import httpx_aiohttp  # noqa: F401
+
+            from ._aiohttp import AiohttpPool
+        except ImportError:
+            pass
+        else:
+            return AiohttpPool(max_connections, tls=tls)
+    return ShardedPool(max_connections, tls=tls)
+
+
+def _on_asyncio() -> bool:
+    try:
+        return sniffio.current_async_library() == "asyncio"
+    except sniffio.AsyncLibraryNotFoundError:  # not called from async code
+        return False

@@ -24,7 +24,7 @@ from ._exceptions import (
 )
 from ._logging import ClientLogger
 from ._options import NO_OPTIONS, RequestOptions
-from ._pool import ShardedPool
+from ._pool import default_transport
 from ._query import encode_query
 from ._retry import (
     RetryEvent,
@@ -83,6 +83,10 @@ _WRONG_LOOP = (
 )
 
 
+# Pools a forked child inherited from its parent: see HubTransport._forget_parent_pool.
+_POOLS_LEFT_BY_FORK: list[httpx.AsyncClient] = []
+
+
 @attrs.define(kw_only=True)
 class HubTransport:
     """Posts bytes to the hub: builds, signs and sends a fresh request per attempt."""
@@ -118,7 +122,9 @@ class HubTransport:
         if self.http_client is None:
             transport = self.http_transport
             if transport is None and not _proxies_from_environment():
-                transport = ShardedPool(self.max_connections, tls=self.base_url.scheme == "https")
+                transport = default_transport(
+                    self.max_connections, tls=self.base_url.scheme == "https"
+                )
             # (With a proxy configured in the environment, httpx's own pool,
             # which is the one that honours it.)
             self.http_client = httpx.AsyncClient(
@@ -142,6 +148,12 @@ class HubTransport:
         self._loop = None
         self._slots = None
         if self.owns_http_client:
+            if self.http_client is not None:
+                # Kept alive, never collected: collecting it would close its
+                # sockets through the parent's event loop object, and an epoll
+                # instance is shared across fork, so the parent's loop would
+                # stop watching those sockets (its next answer never arrives).
+                _POOLS_LEFT_BY_FORK.append(self.http_client)
             self.http_client = None
 
     def _check_loop(self) -> None:

@@ -1,11 +1,15 @@
 """The sharded connection pool, over a real loopback socket.
 
-Each connection is told apart by its client port, as the server sees it.
+Each connection is told apart by its client port, as the server sees it. On
+asyncio the pool is what a client uses when the ``aiohttp`` extra is not
+installed, so these tests run as if it were not (see test_aiohttp_pool.py
+for that path).
 """
 
 from __future__ import annotations
 
 import ssl
+import sys
 from collections import Counter
 from typing import Any
 
@@ -18,6 +22,13 @@ from suprsend_async._pool import ShardedPool
 from suprsend_async.testing import Faults, HubEmulator, serve
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def without_the_aiohttp_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if httpx-aiohttp were not installed: its import fails."""
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)
+    monkeypatch.delitem(sys.modules, "suprsend_async._aiohttp", raising=False)
 
 
 class PortCounter:

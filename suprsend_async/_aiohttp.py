@@ -1,0 +1,106 @@
+"""httpx over aiohttp's connection pool (the ``aiohttp`` extra): asyncio only.
+
+Importing this module fails with ImportError when httpx-aiohttp is not
+installed; :func:`~suprsend_async._pool.default_transport` then uses httpcore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+__all__ = ["AiohttpPool"]
+
+
+def _as_httpx_error(exc: BaseException) -> httpx.TransportError:
+    """What httpcore would have raised for the same failure.
+
+    httpx-aiohttp maps every connection error (a server that hung up
+    included) to ``ConnectTimeout``; the retry layer and its messages need
+    to tell a timeout from a dropped connection.
+    """
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message)
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return httpx.ReadTimeout(message)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(message)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(message)
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
+        return httpx.ReadError(message)
+    return httpx.RemoteProtocolError(message)  # disconnected, a malformed answer
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (aiohttp.ClientError, asyncio.TimeoutError)):
+            raise _as_httpx_error(cause) from cause
+        raise
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise _as_httpx_error(exc) from exc
+
+
+class _MappedStream(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped_errors():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        with _mapped_errors():
+            await self._stream.aclose()
+
+
+class AiohttpPool(AiohttpTransport):
+    """One aiohttp ``ClientSession`` holding up to ``max_connections`` connections.
+
+    Cookies stay httpx's business (the session's own jar is a dummy), and a
+    plain-http base URL skips loading the CA bundle, as :class:`ShardedPool`
+    does.
+    """
+
+    def __init__(self, max_connections: int, *, tls: bool, keepalive_expiry: float = 5.0) -> None:
+        verify = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        super().__init__(verify=verify, trust_env=False, client=self._session)
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
+
+    def _session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            limit_per_host=0,
+            keepalive_timeout=self._keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        # aiohttp silently sends a GET or DELETE again when a reused connection
+        # was closed under it. Our retry layer must be the only one that
+        # re-sends: a hidden repeat escapes the attempts and deadline budget,
+        # and a DELETE the hub applied before dropping the connection comes
+        # back as "not found" with no sign it was ever repeated. There is no
+        # public switch; aiohttp's own tests turn it off the same way.
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with _mapped_errors():
+            response = await super().handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _MappedStream(response.stream)
+        return response

@@ -1,0 +1,164 @@
+"""The aiohttp connection pool (the ``aiohttp`` extra): chosen on asyncio, never on trio.
+
+Over a real loopback socket; each connection is told apart by its client port.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import anyio
+import httpx
+import pytest
+
+from suprsend_async import AsyncSuprsend, Event, RetryPolicy
+from suprsend_async._aiohttp import AiohttpPool
+from suprsend_async._pool import ShardedPool
+from suprsend_async.testing import Fault, Faults, HubEmulator, serve
+
+pytestmark = pytest.mark.anyio
+
+
+class PortCounter:
+    """An ASGI wrapper counting requests per client port (one port = one connection)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ports: Counter[int] = Counter()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.ports[scope["client"][1]] += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def no_proxy_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.usefixtures("no_proxy_in_environment")
+async def test_the_pool_is_aiohttps_on_asyncio_and_httpcores_on_trio(anyio_backend: str) -> None:
+    async with AsyncSuprsend("key", "secret", base_url="http://127.0.0.1:9/") as client:
+        pool = client._transport.client()._transport
+    expected = AiohttpPool if anyio_backend == "asyncio" else ShardedPool
+    assert type(pool) is expected
+
+
+@pytest.mark.usefixtures("no_proxy_in_environment")
+async def test_a_given_transport_or_http_client_is_used_as_it_is() -> None:
+    transport = httpx.AsyncHTTPTransport()
+    async with AsyncSuprsend("key", "secret", transport=transport) as client:
+        assert client._transport.client()._transport is transport
+    async with (
+        httpx.AsyncClient() as http,
+        AsyncSuprsend("key", "secret", http_client=http) as client,
+    ):
+        assert client._transport.client() is http
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # below: the aiohttp pool itself, which is asyncio-only
+
+
+async def test_concurrent_requests_never_open_more_connections_than_the_pool_has() -> None:
+    hub = HubEmulator(faults=Faults(latency=0.02))
+    counter = PortCounter(hub)
+    async with (
+        serve(counter) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url,
+            max_concurrency=6,
+            max_connections=6,
+        ) as client,
+    ):
+        assert isinstance(client._transport.client()._transport, AiohttpPool)
+        async with anyio.create_task_group() as tg:
+            for i in range(60):
+                tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        response = await client.bulk_events.send(Event(f"b{i}", "order_paid") for i in range(500))
+    assert response.success == 500
+    assert hub.stats.processed_events == 560
+    assert hub.stats.max_in_flight <= 6
+    assert len(counter.ports) <= 6  # connections are reused, never more than the pool has
+
+
+async def test_a_dropped_connection_is_a_transport_error_not_a_timeout() -> None:
+    # httpx-aiohttp alone reports any connection error as ConnectTimeout.
+    hub = HubEmulator()
+    hub.script(Fault.drop_before())
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url, retry=RetryPolicy.instant()
+        ) as client,
+    ):
+        response = await client.track_event(Event("u1", "paid"))
+        again = await client.track_event(Event("u1", "paid"))
+    assert (response.success, response.status_code) == (False, None)
+    assert "RemoteProtocolError" in (response.message or "")
+    assert "timed out" not in (response.message or "")
+    assert again.success  # the pool recovers with a new connection
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    async with serve(HubEmulator()) as base_url:
+        pass  # the port is closed now
+    async with AsyncSuprsend("key", "secret", base_url=base_url) as client:
+        response = await client.track_event(Event("u1", "paid"))
+    assert (response.success, response.status_code) == (False, None)
+    assert "ConnectError" in (response.message or "")
+
+
+async def test_cancelled_requests_give_their_slots_back() -> None:
+    hub = HubEmulator(faults=Faults(latency=30.0))
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url, max_connections=4
+        ) as client,
+    ):
+        with anyio.move_on_after(0.5):
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        slots = client._transport._slots
+        assert slots is not None
+        assert slots.value == client.max_connections
+        hub.faults = Faults()
+        for i in range(8):  # more calls than connections: none was leaked
+            assert (await client.track_event(Event(f"v{i}", "order_paid"))).success
+
+
+async def test_closing_the_client_closes_the_session() -> None:
+    hub = HubEmulator()
+    async with serve(hub) as base_url:
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+        assert (await client.track_event(Event("u1", "order_paid"))).success
+        pool = client._transport.client()._transport
+        assert isinstance(pool, AiohttpPool)
+        session = pool.client
+        await client.aclose()
+    assert isinstance(session, aiohttp.ClientSession)
+    assert session.closed
+
+
+async def test_a_plain_http_base_url_skips_the_ca_bundle_but_never_trusts_an_unverified_peer() -> (
+    None
+):
+    plain = AiohttpPool(4, tls=False)
+    assert plain.ssl_context.get_ca_certs() == []
+    assert plain.ssl_context.verify_mode == ssl.CERT_REQUIRED
+    assert plain.ssl_context.check_hostname
+    hub = AiohttpPool(4, tls=True)
+    assert hub.ssl_context.verify_mode == ssl.CERT_REQUIRED
+    assert hub.ssl_context.cert_store_stats()["x509_ca"] > 0
