@@ -116,12 +116,16 @@ class HubTransport:
         *,
         params: Mapping[str, Any] | None = None,
         content: bytes | None = None,
+        route: str | None = None,
     ) -> httpx.Response:
         """One signed request; SuprsendTransportError if no answer came.
 
         ``path`` is relative to the base URL with its segments already
         escaped; ``params`` are encoded as the official SDK encodes them, and
-        the signature covers the path with that exact query string.
+        the signature covers the path with that exact query string. Errors
+        and logs name the request by ``route`` (the path's template) when
+        given: the ids in a path are personal data, and a control character
+        in one would forge log lines.
         """
         client = self.client()
         url = self.base_url.join(path)
@@ -133,20 +137,21 @@ class HubTransport:
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
+        shown = route or url.path
         try:
             async with self._slots:
                 response = await client.send(request, auth=self.auth)
         except httpx.TimeoutException as exc:
             raise SuprsendTimeoutError(
-                f"{method} {url.path} timed out ({type(exc).__name__})"
+                f"{method} {shown} timed out ({type(exc).__name__})"
             ) from exc
         except httpx.RequestError as exc:
             # TransportError, and also an answer that could not be read
             # (DecodingError: a proxy's error page labelled gzip): no usable answer.
             raise SuprsendTransportError(
-                f"{method} {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                f"{method} {shown} failed: {type(exc).__name__}: {exc or 'no detail'}"
             ) from exc
-        logger.debug("%s %s -> %d", method, url.path, response.status_code)
+        logger.debug("%s %s -> %d", method, shown, response.status_code)
         return response
 
     async def post(
