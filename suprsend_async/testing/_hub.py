@@ -331,7 +331,8 @@ class HubEmulator:
         )
         if user_route is not None:
             return user_route(
-                self.user_stores[self._authenticate(scope, body, bearer_allowed=True)]
+                self.user_stores[self._authenticate(scope, body, bearer_allowed=True)],
+                max_body_bytes=self.limits.max_body_bytes,
             )
         routes = {
             "/v2/event/": (False, self._single_event),

@@ -102,7 +102,7 @@ def _unlink(store: UserStore, ids: list[str], params: Params, body: Any) -> tupl
 def _objects(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
     user = store.require(ids[0])
     rows = (
-        (n, {"properties": {}, "object": {**o, "properties": {}}, "created_at": user.created_at})
+        (n, {"properties": {}, "object": store.object_json(o), **user.timestamps()})
         for n, o in enumerate(user.objects, 1)
     )
     return 200, page(rows, params)
@@ -111,7 +111,7 @@ def _objects(store: UserStore, ids: list[str], params: Params, body: Any) -> tup
 def _lists(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
     user = store.require(ids[0])
     rows = (
-        (n, {"list_id": list_id, "created_at": user.created_at})
+        (n, {"list": store.list_json(list_id), "created_at": user.created_at})
         for n, list_id in enumerate(user.lists, 1)
     )
     return 200, page(rows, params)
@@ -217,9 +217,12 @@ class UserRoute:
         self._handler, self._method, self._ids = handler, method, ids
         self._query, self._body = query, body
 
-    def __call__(self, store: UserStore) -> tuple[int, Any]:
+    def __call__(self, store: UserStore, *, max_body_bytes: int | None = None) -> tuple[int, Any]:
         if self._handler is None:
             return 405, {"code": 405, "message": f"{self._method} is not allowed here"}
+        if max_body_bytes is not None and len(self._body) > max_body_bytes:
+            message = f"request body is {len(self._body)} bytes, over the limit of {max_body_bytes}"
+            return 413, {"code": 413, "message": message}
         params = dict(urllib.parse.parse_qsl(self._query.decode("latin-1")))
         try:
             body = json.loads(self._body) if self._body else None
@@ -257,7 +260,18 @@ def identity_events(store: UserStore, body: Any) -> tuple[int, Any]:
 
 
 def _is_identity_body(body: bytes) -> bool:
-    return b'"$user_operations"' in body
+    """Whether the body is identity events: an object, or an array of objects, holding
+    ``$user_operations`` at the top (not an event that merely mentions the word)."""
+    if b'"$user_operations"' not in body:  # the cheap test, for every event
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    records = parsed if isinstance(parsed, list) else [parsed]
+    return bool(records) and all(
+        isinstance(record, dict) and "$user_operations" in record for record in records
+    )
 
 
 def match_user_route(method: str, raw_path: bytes, query: bytes, body: bytes) -> UserRoute | None:
