@@ -283,11 +283,35 @@ async def test_the_concurrency_limit_is_what_the_hub_sees() -> None:
 
 
 async def test_a_per_call_concurrency_above_the_clients_is_honoured() -> None:
-    hub = HubEmulator(faults=Faults(latency=0.03))
-    async with served(hub) as client:  # the default max_concurrency (8)
+    hub = HubEmulator()
+    sixteen_arrived = anyio.Event()
+    in_flight = max_in_flight = 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        # Hold the first requests until 16 are in flight (a latency would leave that to the
+        # scheduler of a loaded machine); a 17th could only arrive if the limit leaked.
+        nonlocal in_flight, max_in_flight
+        if scope["type"] != "http":
+            await hub(scope, receive, send)
+            return
+        in_flight += 1
+        max_in_flight = max(max_in_flight, in_flight)
+        try:
+            if in_flight == 16:
+                sixteen_arrived.set()
+            with anyio.fail_after(30):
+                await sixteen_arrived.wait()
+            await hub(scope, receive, send)
+        finally:
+            in_flight -= 1
+
+    async with (
+        serve(app) as base_url,
+        AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url) as client,
+    ):  # the default max_concurrency (8)
         resp = await client.bulk_events.send([event(i) for i in range(4_000)], max_concurrency=16)
     assert resp.success == 4_000
-    assert hub.stats.max_in_flight == 16
+    assert max_in_flight == 16
 
 
 async def test_a_concurrency_the_pool_cannot_honour_is_refused_before_sending() -> None:
