@@ -35,6 +35,8 @@ from ._retry import (
 from ._serialization import dumps
 
 if TYPE_CHECKING:
+    import httpx
+
     from ._transport import HubTransport
 
 __all__ = ["NO_BODY", "Answer", "Method", "request"]
@@ -54,23 +56,37 @@ NO_BODY: Any = _NoBody()
 class Answer:
     """A successful answer: its status, its parsed body and how many attempts it took."""
 
+    method: str
     status_code: int
     body: Any
     text: str
     attempts: int
 
     def json(self) -> dict[str, Any]:
-        """The body as the JSON object the hub sent ({} for an empty body)."""
-        if self.body is None:
+        """The body as the JSON object the hub sent.
+
+        A write answered without a body (204) gives ``{}``. A read must
+        answer with an object; a write that answers with something else
+        was nevertheless accepted, and its error says so, so that nobody
+        sends a merge or an increment again to be sure.
+        """
+        if isinstance(self.body, dict):
+            return self.body
+        if self.body is None and self.method != "GET":
             return {}
-        if not isinstance(self.body, dict):
-            raise SuprsendAPIError(
-                "the hub answered with a body that is not a JSON object",
-                status_code=self.status_code,
-                error_type="unexpected_answer",
-                body=self.body,
+        if self.method == "GET":
+            message = "the hub answered with a body that is not a JSON object"
+        else:
+            message = (
+                f"the hub accepted the {self.method} (HTTP {self.status_code}), "
+                "but its answer is not a JSON object"
             )
-        return self.body
+        raise SuprsendAPIError(
+            message,
+            status_code=self.status_code,
+            error_type="unexpected_answer",
+            body=self.body,
+        )
 
 
 def encode_body(payload: Any, field: str) -> bytes:
@@ -80,18 +96,30 @@ def encode_body(payload: Any, field: str) -> bytes:
         raise SuprsendValidationError(field, f"must be JSON-serializable: {exc}") from None
 
 
+def _said(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
 def api_error(status_code: int, raw: Any) -> SuprsendAPIError:
     """The hub's error, with its message from ``message``, ``detail`` or ``error.message``."""
     message, error_type = parse_error(status_code, raw)
-    if isinstance(raw, dict) and "message" not in raw and "error" not in raw:
-        detail = raw.get("detail")
-        if isinstance(detail, str) and detail.strip():
-            message = detail.strip()
-        elif detail:
-            message = json.dumps(detail, ensure_ascii=False)
-    if error_type is None and isinstance(raw, dict) and isinstance(raw.get("type"), str):
-        error_type = raw["type"]
+    if isinstance(raw, dict):
+        # As the official SDK reads it (``message or detail``), before the other forms.
+        message = _said(raw.get("message")) or _said(raw.get("detail")) or message
+        if error_type is None and isinstance(raw.get("type"), str):
+            error_type = raw["type"]
     return SuprsendAPIError(message, status_code=status_code, error_type=error_type, body=raw)
+
+
+def _may_have_applied(status: int | None) -> bool:
+    """Whether an attempt that ended so may have done its work at the hub.
+
+    No answer, or a server error (a gateway gives up on a backend that may
+    have finished), may hide a success; a rate limit or a client error not.
+    """
+    return status is None or status >= 500
 
 
 async def request(
@@ -110,10 +138,10 @@ async def request(
     """Send ``method path`` (escaped, relative to the base URL) and return its answer.
 
     ``body`` is a JSON value, or its bytes when already encoded. ``route``
-    is the path's template (``v1/user/{distinct_id}/``): it names
-    the call in logs, spans and retry events without the ids in it. A DELETE
-    that gets 404 after an earlier attempt went unanswered is a success: that
-    attempt is what deleted it.
+    is the path's template (``v1/user/{distinct_id}/``): it names the call
+    in errors, logs, spans and retry events instead of the ids in it. A DELETE
+    that gets 404 after an earlier attempt that may have deleted it (no
+    answer, or a server error) is a success: that attempt deleted it.
     """
     if body is NO_BODY:
         content = None
@@ -149,11 +177,23 @@ async def _send(
     policy: RetryPolicy | None,
     options: RequestOptions,
 ) -> Answer:
+    # How each attempt ended: its status, or None when it got no answer.
+    endings: list[int | None] = []
+
+    async def send_once() -> httpx.Response:
+        try:
+            response = await transport.request_once(
+                method, path, params=params, content=content, route=route, options=options
+            )
+        except SuprsendTransportError:
+            endings.append(None)
+            raise
+        endings.append(response.status_code)
+        return response
+
     try:
         response, attempts = await send_with_retries(
-            lambda: transport.request_once(
-                method, path, params=params, content=content, route=route, options=options
-            ),
+            send_once,
             policy=policy or transport.retry_policy,
             retry=safety.retry,
             path=route,
@@ -172,8 +212,13 @@ async def _send(
         raise unanswered from exc
     status = response.status_code
     raw = parse_body(response.content)
-    if status < 400 or (method == "DELETE" and status == 404 and attempts > 1):
-        return Answer(status, raw, response.text, attempts)
+    deleted_before = (
+        method == "DELETE"
+        and status == 404
+        and any(_may_have_applied(ending) for ending in endings[:-1])
+    )
+    if status < 400 or deleted_before:
+        return Answer(method, status, raw, response.text, attempts)
     error = api_error(status, raw)
     if not safety.retry and is_retryable_status(status):
         error = SuprsendAPIError(

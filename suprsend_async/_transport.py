@@ -190,9 +190,10 @@ class HubTransport:
 
         ``path`` is relative to the base URL with its segments already
         escaped; ``params`` are encoded as the official SDK encodes them, and
-        the signature covers the path with that exact query string. ``route``
-        is the path's template, what telemetry names the request by (ids in
-        a path are user data).
+        the signature covers the path with that exact query string. Errors
+        and logs name the request by ``route`` (the path's template) when
+        given: the ids in a path are personal data, and a control character
+        in one would forge log lines.
         """
         client = self.client()
         url = self.base_url.join(path)
@@ -205,6 +206,7 @@ class HubTransport:
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
+        shown = route or url.path
         with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
             try:
                 async with self._slots:
@@ -212,17 +214,17 @@ class HubTransport:
             except httpx.TimeoutException as exc:
                 attempt.error_type = "timeout"
                 raise SuprsendTimeoutError(
-                    f"{method} {url.path} timed out ({type(exc).__name__})"
+                    f"{method} {shown} timed out ({type(exc).__name__})"
                 ) from exc
             except httpx.RequestError as exc:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
                 raise SuprsendTransportError(
-                    f"{method} {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                    f"{method} {shown} failed: {type(exc).__name__}: {exc or 'no detail'}"
                 ) from exc
             attempt.status_code = response.status_code
-        self.log.debug("%s %s -> %d", method, url.path, response.status_code)
+        self.log.debug("%s %s -> %d", method, shown, response.status_code)
         return response
 
     async def post(

@@ -104,6 +104,19 @@ class UserEdit:
         """The operations recorded so far, in order (a copy)."""
         return copy.deepcopy(self._operations)
 
+    @property
+    def errors(self) -> list[str]:
+        """Always empty: the official builder collects bad operations here; this one raises.
+
+        Kept so that ported code which checks ``edit.errors`` still runs.
+        """
+        return []
+
+    @property
+    def warnings(self) -> list[str]:
+        """Always empty, as :attr:`errors` (the official builder's skipped keys)."""
+        return []
+
     def copy(self) -> UserEdit:
         """An independent copy: later calls on either do not change the other."""
         twin = UserEdit(self.distinct_id, self.tenant_id)

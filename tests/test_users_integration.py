@@ -15,6 +15,7 @@ import pytest
 
 from suprsend_async import (
     AsyncSuprsend,
+    Event,
     Limits,
     RetryPolicy,
     SuprsendAPIError,
@@ -114,7 +115,7 @@ async def test_tenants_and_subscriptions() -> None:
             await users.get_for_tenant("u1", "globex")
 
         lists = await users.get_lists_subscribed_to("u1")
-        assert [r["list_id"] for r in lists["results"]] == ["beta-testers"]
+        assert [r["list"]["list_id"] for r in lists["results"]] == ["beta-testers"]
         objects = [r["object"]["id"] async for r in users.get_objects_subscribed_to("u1")]
         assert objects == ["frontend"]
 
@@ -349,3 +350,50 @@ async def test_bulk_edits_under_random_drops_apply_single_shot_edits_at_most_onc
             assert hub.users[f"u{n}"].properties == {"n": n}
     assert hub.stats.faults["drop_after"] > 2
     assert 0 < result.failure < 600  # some single-shot edits were lost to faults, not all
+
+
+# -- the emulator's answers -----------------------------------------------------------------------
+
+
+async def test_the_body_size_cap_applies_to_users_calls_too() -> None:
+    hub = HubEmulator(limits=Limits(max_body_bytes=2_000))
+    async with served(hub, retry=RETRY) as client:
+        with pytest.raises(SuprsendAPIError) as caught:
+            await client.users.upsert("u1", {"blob": "x" * 5_000})
+        assert caught.value.status_code == 413
+        assert "u1" not in hub.users
+        await client.users.upsert("u1", {"blob": "x" * 100})
+    assert hub.users["u1"].properties == {"blob": "x" * 100}
+
+
+async def test_an_event_that_merely_mentions_user_operations_is_an_event() -> None:
+    hub = HubEmulator()
+    async with (
+        serve(hub) as base_url,
+        # An API-key client's events go to event/, where identity events go too.
+        AsyncSuprsend.from_api_key(
+            hub.api_key, workspace_uid=hub.workspace_key, base_url=base_url
+        ) as client,
+    ):
+        response = await client.track_event(
+            Event("u1", "exported", properties={"what": "$user_operations"})
+        )
+        assert response.success
+    assert [e.event for e in hub.events] == ["exported"]
+    assert "u1" not in hub.users
+
+
+async def test_subscriptions_have_the_openapi_shape() -> None:
+    hub = HubEmulator()
+    hub.users.subscribe_to_list("u1", "beta-testers")
+    hub.users.subscribe_to_list("u2", "beta-testers")
+    hub.users.subscribe_to_object("u1", "teams", "frontend")
+    async with served(hub, retry=RETRY) as client:
+        [row] = (await client.users.get_lists_subscribed_to("u1"))["results"]
+        assert row["list"]["list_id"] == "beta-testers"
+        assert row["list"]["subscribers_count"] == 2
+        assert {"created_at"} <= row.keys()
+        [subscription] = (await client.users.get_objects_subscribed_to("u1"))["results"]
+        assert subscription["object"]["id"] == "frontend"
+        assert subscription["object"]["object_type"] == "teams"
+        assert {"properties", "created_at", "updated_at"} <= subscription.keys()

@@ -7,9 +7,10 @@ harmless, and returns what the official SDK returns: the hub's JSON, or
 :class:`CursorPaginator`: ``await`` it for the first page, ``async for``
 for every user.
 
-A delete retried after an unanswered attempt may find the user already
-gone; that 404 is reported as success (``status_code`` 404), since the
-earlier attempt is what deleted it. A first attempt's 404 is an error.
+A delete retried after an attempt that got no answer (or a 5xx) may find
+the user already gone; that 404 is reported as success (``status_code``
+404), since the earlier attempt is what deleted it. A 404 on the first
+attempt, or after only refused ones (429), is an error (see ``_request``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from typing import Any
 from .._bulk import BulkProgress, BulkResponse, run_bulk
 from .._context import ClientContext
 from .._exceptions import SuprsendValidationError
-from .._idempotency import ABSOLUTE_WRITE, DELETE, MERGE, READ, RetrySafety, edit_safety
+from .._idempotency import ABSOLUTE_WRITE, DELETE, MERGE, edit_safety
 from .._pagination import CursorPaginator
 from .._query import path_segment
-from .._request import NO_BODY, Answer, Method, request
 from .._retry import RetryPolicy
 from .._rules import require_id
 from .._user_edit import UserEdit, encode_identity_event
+from ._base import Resource, deleted, mapping
 
 __all__ = ["BulkUsersEdit", "Users"]
 
@@ -38,36 +39,12 @@ CATEGORY_ROUTE = USER_ROUTE + "preference/category/{category}/"
 ProgressHook = Callable[[BulkProgress], Any]
 
 
-def _options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping):
-        raise SuprsendValidationError(
-            "options", f"must be a mapping (dict), got {type(options).__name__}"
-        )
-    return dict(options)
-
-
-def _payload(payload: Mapping[str, Any] | None, field: str = "payload") -> dict[str, Any]:
-    if payload is None:
-        return {}
-    if not isinstance(payload, Mapping):
-        raise SuprsendValidationError(
-            field, f"must be a mapping (dict), got {type(payload).__name__}"
-        )
-    return dict(payload)
-
-
 def _user_path(distinct_id: object) -> str:
     return f"v1/user/{path_segment(distinct_id, 'distinct_id')}/"
 
 
 def _tenant_path(distinct_id: object, tenant_id: object) -> str:
     return f"{_user_path(distinct_id)}tenant/{path_segment(tenant_id, 'tenant_id')}/"
-
-
-def _deleted(answer: Answer) -> dict[str, Any]:
-    return {"success": True, "status_code": answer.status_code}
 
 
 class BulkUsersEdit:
@@ -113,85 +90,8 @@ class BulkUsersEdit:
         )
 
 
-class Users:
+class Users(Resource):
     """The users API. Every method takes ``retry=`` to override the client's policy."""
-
-    def __init__(self, client: ClientContext) -> None:
-        self._client = client
-
-    async def _send(
-        self,
-        method: Method,
-        path: str,
-        route: str,
-        safety: RetrySafety,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = NO_BODY,
-        retry: RetryPolicy | None,
-    ) -> Answer:
-        client = self._client
-        client._ensure_open()
-        return await request(
-            client._transport,
-            method,
-            path,
-            route=route,
-            safety=safety,
-            params=params,
-            body=body,
-            policy=retry or client.retry_policy,
-            options=client._options,
-        )
-
-    async def _json(
-        self,
-        method: Method,
-        path: str,
-        route: str,
-        safety: RetrySafety,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = NO_BODY,
-        retry: RetryPolicy | None,
-    ) -> dict[str, Any]:
-        answer = await self._send(
-            method, path, route, safety, params=params, body=body, retry=retry
-        )
-        return answer.json()
-
-    async def _read(
-        self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
-        return await self._json("GET", path, route, READ, params=_options(options), retry=retry)
-
-    async def _write(
-        self,
-        method: Method,
-        path: str,
-        route: str,
-        safety: RetrySafety,
-        payload: Mapping[str, Any] | None,
-        options: Mapping[str, Any] | None,
-        retry: RetryPolicy | None,
-    ) -> dict[str, Any]:
-        return await self._json(
-            method,
-            path,
-            route,
-            safety,
-            params=_options(options),
-            body=_payload(payload),
-            retry=retry,
-        )
-
-    def _paginated(
-        self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> CursorPaginator:
-        async def fetch(params: Mapping[str, Any]) -> dict[str, Any]:
-            return await self._json("GET", path, route, READ, params=params, retry=retry)
-
-        return CursorPaginator(fetch, _options(options))
 
     # -- profiles ----------------------------------------------------------------------
 
@@ -241,7 +141,7 @@ class Users:
             payload = edit.get_payload()
             distinct_id, tenant = edit.distinct_id, edit.tenant_id
         else:
-            payload = _payload(edit_payload, "edit_payload")
+            payload = mapping(edit_payload, "edit_payload")
             distinct_id, tenant = edit_ins_or_distinct_id, tenant_id
         if tenant:
             path, route = _tenant_path(distinct_id, tenant), TENANT_ROUTE
@@ -252,7 +152,7 @@ class Users:
             path,
             route,
             edit_safety(payload.get("operations")),
-            params=_options(options),
+            params=mapping(options, "options"),
             body=payload,
             retry=retry,
         )
@@ -301,7 +201,7 @@ class Users:
         )
 
     async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
-        return _deleted(
+        return deleted(
             await self._send("DELETE", _user_path(distinct_id), USER_ROUTE, DELETE, retry=retry)
         )
 
@@ -310,9 +210,14 @@ class Users:
     ) -> dict[str, Any]:
         """Delete users: ``payload`` is ``{"distinct_ids": ["id1", "id2"]}``."""
         answer = await self._send(
-            "DELETE", "v1/bulk/user/", "v1/bulk/user/", DELETE, body=_payload(payload), retry=retry
+            "DELETE",
+            "v1/bulk/user/",
+            "v1/bulk/user/",
+            DELETE,
+            body=mapping(payload, "payload"),
+            retry=retry,
         )
-        return _deleted(answer)
+        return deleted(answer)
 
     # -- tenants --------------------------------------------------------------------------
 
@@ -361,7 +266,7 @@ class Users:
         answer = await self._send(
             "DELETE", _tenant_path(distinct_id, tenant_id), TENANT_ROUTE, DELETE, retry=retry
         )
-        return _deleted(answer)
+        return deleted(answer)
 
     # -- subscriptions --------------------------------------------------------------------
 

@@ -102,7 +102,7 @@ def _unlink(store: UserStore, ids: list[str], params: Params, body: Any) -> tupl
 def _objects(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
     user = store.require(ids[0])
     rows = (
-        (n, {"properties": {}, "object": {**o, "properties": {}}, "created_at": user.created_at})
+        (n, {"properties": {}, "object": store.object_json(o), **user.timestamps()})
         for n, o in enumerate(user.objects, 1)
     )
     return 200, page(rows, params)
@@ -111,7 +111,7 @@ def _objects(store: UserStore, ids: list[str], params: Params, body: Any) -> tup
 def _lists(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
     user = store.require(ids[0])
     rows = (
-        (n, {"list_id": list_id, "created_at": user.created_at})
+        (n, {"list": store.list_json(list_id), "created_at": user.created_at})
         for n, list_id in enumerate(user.lists, 1)
     )
     return 200, page(rows, params)

@@ -63,16 +63,15 @@ class Profile:
     created_at: str = attrs.field(factory=_now)
     updated_at: str = attrs.field(factory=_now)
 
+    def timestamps(self) -> dict[str, str]:
+        return {"created_at": self.created_at, "updated_at": self.updated_at}
+
     def identities(self, key: str) -> list[Any]:
         """The values of one channel (``"$email"``...), in the order added."""
         return [entry["value"] for entry in self.channels.get(key, [])]
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "properties": dict(self.properties),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
+        data: dict[str, Any] = {"properties": dict(self.properties), **self.timestamps()}
         for key, entries in self.channels.items():
             if entries:
                 data[key] = [dict(entry) for entry in entries]
@@ -327,6 +326,22 @@ class UserStore:
         self._get_or_create(distinct_id).objects.append(
             {"object_type": object_type, "id": object_id}
         )
+
+    def list_json(self, list_id: str) -> dict[str, Any]:
+        """A list as subscriptions show it (``subscribed_to/list/``)."""
+        return {
+            "list_id": list_id,
+            "list_name": list_id,
+            "list_description": "",
+            "list_type": "static_list",
+            "source": None,
+            "subscribers_count": sum(list_id in u.lists for u in self.users.values()),
+        }
+
+    def object_json(self, ref: Mapping[str, Any]) -> dict[str, Any]:
+        """An object as subscriptions show it (``subscribed_to/object/``)."""
+        count = sum(ref in u.objects for u in self.users.values())
+        return {**ref, "properties": {}, "subscriptions_count": count}
 
     # -- preferences ----------------------------------------------------------------------
 
