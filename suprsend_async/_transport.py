@@ -193,6 +193,9 @@ class HubTransport:
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
+        # Logs, errors (which retry warnings quote) and spans name the request by
+        # its template: the ids in a path are user data (often an email address).
+        where = "/" + (route or path)
         with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
             try:
                 async with self._slots:
@@ -200,17 +203,17 @@ class HubTransport:
             except httpx.TimeoutException as exc:
                 attempt.error_type = "timeout"
                 raise SuprsendTimeoutError(
-                    f"{method} {url.path} timed out ({type(exc).__name__})"
+                    f"{method} {where} timed out ({type(exc).__name__})"
                 ) from exc
             except httpx.RequestError as exc:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
                 raise SuprsendTransportError(
-                    f"{method} {url.path} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                    f"{method} {where} failed: {type(exc).__name__}: {exc or 'no detail'}"
                 ) from exc
             attempt.status_code = response.status_code
-        self.log.debug("%s %s -> %d", method, url.path, response.status_code)
+        self.log.debug("%s %s -> %d", method, where, response.status_code)
         return response
 
     async def post(
