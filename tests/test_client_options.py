@@ -8,9 +8,12 @@ from the server's side.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,6 +31,7 @@ from suprsend_async import (
 from suprsend_async.testing import HubEmulator, serve
 from tests._doubles import ScriptedHub
 
+REPO = Path(__file__).resolve().parent.parent
 ENV_VARS = (
     "SUPRSEND_WORKSPACE_KEY",
     "SUPRSEND_WORKSPACE_SECRET",
@@ -254,30 +258,87 @@ def served_in_a_thread(app: Any) -> Iterator[tuple[anyio.from_thread.BlockingPor
         yield portal, base_url
 
 
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("asyncio", "asyncio"), ("trio", "asyncio"), ("asyncio", "trio"), ("trio", "trio")],
+)
+def test_a_client_closed_from_a_later_event_loop_closes_without_an_error(
+    first: str, then: str
+) -> None:
+    hub = HubEmulator()
+    with served_in_a_thread(hub) as (_, base_url):
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+
+        async def send() -> bool:
+            return (await client.track_event(Event("u1", "ev_e"))).success
+
+        assert anyio.run(send, backend=first)  # its pool's connections belong to that loop
+        # Their loop has ended: closing them from this one cannot speak on them (asyncio
+        # said "Event loop is closed"); the pool is let go instead.
+        anyio.run(client.aclose, backend=then)
+        with pytest.raises(SuprsendError, match="closed"):
+            anyio.run(send, backend=then)
+    assert len(hub.events) == 1
+
+
+# Run in a process of its own, not forked from pytest's (whose threads and state the child
+# would inherit): a preloaded app whose client has served requests in its loop (a thread's,
+# here), forking a worker that sends from a loop of its own and closes the client on exit.
+FORKING_APP = textwrap.dedent(
+    """
+    import os, sys
+    import anyio, anyio.from_thread
+    from suprsend_async import AsyncSuprsend, Event
+
+    base_url, key, secret, child_backend = sys.argv[1:]
+    client = AsyncSuprsend(key, secret, base_url=base_url)
+
+    async def in_child():
+        async with client:
+            return (await client.track_event(Event("child", "after_fork"))).success
+
+    with anyio.from_thread.start_blocking_portal() as portal:
+        assert portal.call(client.track_event, Event("parent", "before_fork")).success
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = 0 if anyio.run(in_child, backend=child_backend) else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+        assert portal.call(client.track_event, Event("parent", "after_fork")).success
+        portal.call(client.aclose)
+    """
+)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.parametrize("child_backend", ["asyncio", "trio"])
 def test_a_forked_child_builds_its_own_pool(child_backend: str) -> None:
     hub = HubEmulator()
     recorder = PeerRecorder(hub)
-    with served_in_a_thread(recorder) as (portal, base_url):
-        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
-        # The parent's calls run in the portal's loop, as a preloaded app's would in its own.
-        assert portal.call(client.track_event, Event("parent", "before_fork")).success
-        pid = os.fork()
-        if pid == 0:  # the child: a new process, a new event loop
-            code = 1
-            try:
-                response = anyio.run(
-                    client.track_event, Event("child", "after_fork"), backend=child_backend
-                )
-                code = 0 if response.success else 1
-            finally:
-                sys.stdout.flush()
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        assert portal.call(client.track_event, Event("parent", "after_fork")).success
-        portal.call(client.aclose)
+    with served_in_a_thread(recorder) as (_, base_url):
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FORKING_APP,
+                base_url,
+                hub.workspace_key,
+                hub.workspace_secret,
+                child_backend,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["child exit 0"]
     assert [e.distinct_id for e in hub.events] == ["parent", "child", "parent"]
     parent_before, child, parent_after = recorder.ports
     assert child != parent_before  # the child opened its own connection
