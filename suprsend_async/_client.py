@@ -378,7 +378,9 @@ class AsyncSuprsend:
         """Close the connection pool (not a user-supplied ``http_client``).
 
         On a client from :meth:`with_options`: close only that client; the
-        shared pool stays open for the client it came from.
+        shared pool stays open for the client it came from. Called from an
+        event loop other than the pool's (one that has ended), or in a forked
+        child, it lets the pool's connections go instead of speaking on them.
         """
         self._view_closed = True
         if self._owns_transport:

@@ -144,6 +144,10 @@ class HubTransport:
         if self.owns_http_client:
             self.http_client = None
 
+    def _on_another_loop(self) -> bool:
+        loop = _running_loop()
+        return loop is not None and self._loop is not None and self._loop() is not loop
+
     def _check_loop(self) -> None:
         loop = _running_loop()
         if loop is None:
@@ -155,8 +159,16 @@ class HubTransport:
 
     async def aclose(self) -> None:
         self.closed = True
-        if self.http_client is not None and self.owns_http_client:
-            await self.http_client.aclose()
+        if self.http_client is None or not self.owns_http_client:
+            return
+        if self._pid != os.getpid() or self._on_another_loop():
+            # Its connections belong to another process, or to an event loop
+            # that is not this one (most often one that has ended, as after a
+            # first anyio.run): closing them from here would drive sockets on a
+            # loop that cannot run. Let go of the pool instead.
+            self.http_client = None
+            return
+        await self.http_client.aclose()
 
     async def post_once(
         self, path: str, content: bytes, *, options: RequestOptions = NO_OPTIONS
