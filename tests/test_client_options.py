@@ -8,6 +8,7 @@ from the server's side.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -126,6 +127,55 @@ def test_missing_credentials_are_a_clear_config_error(
         AsyncSuprsend()
     for value in env.values():  # nothing found is echoed back
         assert not value.strip() or value not in str(caught.value)
+
+
+# -- options of the wrong type ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retry": 3}, "retry must be a RetryPolicy, got int"),
+        ({"timeout": "5"}, "timeout must be seconds or an httpx.Timeout, got str"),
+        ({"timeout": True}, "timeout must be seconds or an httpx.Timeout, got bool"),
+        ({"timeout": float("nan")}, "a finite number of seconds"),
+        ({"timeout": float("inf")}, "a finite number of seconds"),
+        ({"timeout": httpx.Timeout(5.0, read="30")}, "a finite number of seconds"),  # type: ignore[arg-type]
+        ({"base_url": 5}, "base_url must be a string, got int"),
+        ({"base_url": httpx.URL("https://hub.example/")}, "base_url must be a string, got URL"),
+        ({"transport": object()}, "transport must be an httpx.AsyncBaseTransport"),
+        ({"auto_idempotency_keys": "no"}, "auto_idempotency_keys must be True or False"),
+        ({"debug": "false"}, "debug must be True or False"),
+        ({"app_info": {"name": "app"}}, "app_info must be a string"),
+        ({"max_connections": True}, "max_connections must be a positive integer"),
+        ({"max_concurrency": True}, "max_concurrency must be a positive integer"),
+        ({"limits": {"max_records": 5}}, "limits must be a Limits"),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_a_config_error_naming_it(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SuprsendConfigError, match=re.escape(message)):
+        AsyncSuprsend("k", "s", **options)
+    with pytest.raises(SuprsendConfigError, match=re.escape(message)):
+        AsyncSuprsend.from_api_key("api-key", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"workspace_uid": 5}, "workspace_uid must be a string, got int"),
+        ({"workspace_uid": ["ws"]}, "workspace_uid must be a string, got list"),
+    ],
+)
+def test_from_api_key_checks_its_own_options(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(SuprsendConfigError, match=re.escape(message)):
+        AsyncSuprsend.from_api_key("api-key", **options)
+
+
+def test_with_options_checks_the_timeout_type_too() -> None:
+    with pytest.raises(SuprsendConfigError, match="timeout must be seconds"):
+        AsyncSuprsend("k", "s").with_options(timeout="2")  # type: ignore[arg-type]
 
 
 # -- with_options ---------------------------------------------------------------------------
