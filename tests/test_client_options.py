@@ -246,6 +246,26 @@ async def test_closing_a_derived_client_leaves_the_pool_to_the_original() -> Non
     assert len(set(recorder.ports)) == 1
 
 
+@pytest.mark.anyio
+async def test_a_derived_clients_users_calls_use_its_options_and_its_lifecycle() -> None:
+    hub = HubEmulator()
+    async with recorded(hub) as (recorder, base_url):
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+        async with client.with_options(timeout=5.0, headers={"X-Request-Tag": "t1"}) as tagged:
+            await tagged.users.upsert("ann", {"plan": "pro"})
+            assert [u["distinct_id"] async for u in tagged.users.list()] == ["ann"]
+        with pytest.raises(SuprsendError, match="closed"):
+            await tagged.users.get("ann")
+        with pytest.raises(SuprsendError, match="closed"):
+            await tagged.users.list()
+        assert (await client.users.get("ann"))["properties"] == {"plan": "pro"}
+        await client.aclose()
+        with pytest.raises(SuprsendError, match="closed"):
+            await client.users.get("ann")
+    assert [h.get(b"x-request-tag") for h in recorder.headers] == [b"t1", b"t1", None]
+    assert len(set(recorder.ports)) == 1  # one pool, one connection
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
