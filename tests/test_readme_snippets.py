@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import anyio.from_thread
@@ -75,6 +76,15 @@ def test_the_readme_has_the_snippets_this_file_expects() -> None:
     assert len(SNIPPETS) >= 9
     assert {s.kind for s in SNIPPETS} == {"plain", "fastapi", "aiohttp", "pytest-plugin"}
     assert "Users" in {s.heading for s in SNIPPETS}
+
+
+def test_the_install_table_lists_exactly_the_extras_pyproject_defines() -> None:
+    """A row for an extra that does not exist sends a user to a pip warning, nothing installed."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| extra | installs | what it buys |", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    extras = metadata.metadata("suprsend-async").get_all("Provides-Extra") or []
+    assert sorted(listed) == sorted(extras)
 
 
 @pytest.fixture
