@@ -14,6 +14,7 @@ import httpx
 
 from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._environment import (
+    BASE_URL_VAR,
     ApiKeyCredentials,
     WorkspaceCredentials,
     base_url_from,
@@ -71,6 +72,17 @@ def _base_url(value: str | None) -> httpx.URL:
 
 def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _hub_url(base_url: str | None) -> httpx.URL:
+    """``base_url``, else ``SUPRSEND_BASE_URL``, else the hub; checked."""
+    found = base_url_from(base_url)
+    try:
+        return _base_url(found)
+    except SuprsendConfigError as exc:
+        if base_url is None and found is not None:  # the user may not know it is set
+            raise SuprsendConfigError(f"{BASE_URL_VAR}: {exc}") from None
+        raise
 
 
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -314,7 +326,7 @@ class AsyncSuprsend:
         self._view_closed = False
         self._owns_transport = True
         self._transport = HubTransport(
-            base_url=_base_url(base_url_from(base_url)),
+            base_url=_hub_url(base_url),
             auth=auth,
             timeout=_timeout(timeout),
             headers={

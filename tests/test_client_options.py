@@ -109,6 +109,16 @@ def test_arguments_win_over_the_environment(clean_env: pytest.MonkeyPatch) -> No
     assert client.base_url == httpx.URL("https://hub.example/")
 
 
+def test_a_bad_base_url_from_the_environment_says_where_it_came_from(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("SUPRSEND_BASE_URL", "hub.suprsend.com")  # no scheme
+    with pytest.raises(SuprsendConfigError, match=r"^SUPRSEND_BASE_URL: invalid base_url"):
+        AsyncSuprsend("k", "s")
+    with pytest.raises(SuprsendConfigError, match=r"^invalid base_url"):
+        AsyncSuprsend("k", "s", base_url="ftp://hub.example/")  # given: no need to say
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
