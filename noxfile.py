@@ -1,10 +1,11 @@
-"""Project tasks. `nox` runs lint, typecheck and tests, as CI does."""
+"""Project tasks. `nox` runs lint, typecheck, tests and floors, as CI does."""
 
 from __future__ import annotations
 
 import nox
+from packaging.requirements import Requirement
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "floors"]
 nox.options.reuse_venv = "yes"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -12,6 +13,38 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 def install_group(session: nox.Session, *groups: str) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, *groups))
+
+
+# Compiled: an old release has wheels only for the Pythons of its day, and building one
+# needs a Rust toolchain. Its floor is not pinned (its API we call is old and small).
+NOT_PINNED = {"orjson"}
+
+
+def lowest_allowed(requirements: list[str]) -> list[str]:
+    """``name>=X`` pinned to ``name==X``: the oldest release each requirement lets a user have."""
+    pins = []
+    for line in requirements:
+        requirement = Requirement(line)
+        if requirement.name in NOT_PINNED:
+            continue
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        pins.extend(f"{requirement.name}{extras}=={floor}" for floor in floors)
+    return pins
+
+
+# Enough of the suite to exercise every dependency's API we call, on asyncio and trio.
+FLOOR_TESTS = [
+    "tests/test_client.py",
+    "tests/test_client_options.py",
+    "tests/test_retry_integration.py",
+    "tests/test_bulk_engine.py",
+    "tests/test_users_integration.py",
+    "tests/test_validation.py",
+    "tests/test_logging.py",
+    "tests/test_telemetry.py",
+    "tests/test_cli_reporting.py",
+]
 
 
 @nox.session
@@ -33,6 +66,25 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[fast,aiohttp,cli,testing]")
     install_group(session, "test")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def floors(session: nox.Session) -> None:
+    """The client's tests against the oldest dependencies pyproject.toml allows.
+
+    A floor lower than what the code needs (anyio's event loop token came in
+    4.11) would let a user's lock file keep a release on which every call fails.
+    """
+    project = PYPROJECT["project"]
+    extras = project["optional-dependencies"]
+    pins = lowest_allowed([*project["dependencies"], *(r for e in extras.values() for r in e)])
+    # The SDK of the API's floor, to read the spans back.
+    [otel_api] = [pin for pin in pins if pin.startswith("opentelemetry-api==")]
+    otel_sdk = otel_api.replace("-api", "-sdk")
+    session.install(
+        "-e", f".[{','.join(extras)}]", *pins, otel_sdk, "pytest>=8", "hypothesis>=6.100"
+    )
+    session.run("pytest", "-q", *(session.posargs or FLOOR_TESTS))
 
 
 @nox.session

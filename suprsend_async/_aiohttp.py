@@ -13,7 +13,9 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx
+import yarl
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream
 
 __all__ = ["AiohttpPool"]
 
@@ -99,8 +101,36 @@ class AiohttpPool(AiohttpTransport):
         return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Not httpx-aiohttp's own: it hands aiohttp the URL as a string, which
+        # yarl re-quotes (``ann%40example.com`` goes out as ``ann@example.com``),
+        # so the path sent is not the path signed and the hub answers 401. An
+        # ``encoded=True`` URL is sent exactly as httpx built and signed it.
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self._session()
+        timeout = request.extensions.get("timeout", {})
         with _mapped_errors():
-            response = await super().handle_async_request(request)
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _MappedStream(response.stream)
-        return response
+            answer = await self.client.request(
+                method=request.method,
+                url=yarl.URL(str(request.url), encoded=True),
+                headers=request.headers,
+                data=request.content or None,
+                allow_redirects=False,
+                auto_decompress=False,  # httpx decodes, under our size cap
+                compress=False,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ).__aenter__()
+        extensions = {"http_version": b"HTTP/1.1"}
+        if answer.reason:
+            extensions["reason_phrase"] = answer.reason.encode()
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.raw_headers,
+            stream=_MappedStream(AiohttpResponseStream(answer)),
+            request=request,
+            extensions=extensions,
+        )

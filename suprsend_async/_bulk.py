@@ -39,6 +39,12 @@ __all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
 logger = logging.getLogger("suprsend_async")
 
 RecordKind = Literal["event", "workflow", "user_edit"]
+# What telemetry names a bulk call by: the method the user called.
+_OPERATIONS: dict[RecordKind, str] = {
+    "event": "bulk_events.send",
+    "workflow": "workflows.bulk_trigger",
+    "user_edit": "users.bulk_edit",
+}
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
@@ -461,7 +467,7 @@ async def run_bulk(
         total_hint=total_hint,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
-    operation = "bulk_events.send" if kind == "event" else "workflows.bulk_trigger"
+    operation = _OPERATIONS[kind]
     with client._transport.telemetry.call(operation, "POST", path, records=0) as call:
         # No buffer: the producer waits for a free worker, so at most
         # max_concurrency chunks (plus the one being built) exist at once.

@@ -222,6 +222,9 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
         limits.workflow_record_overhead_bytes if workflow else 0,
     )
     valid = requests = body_bytes = index = 0
+    # Reported in line order, as a real run reports them (bad JSON is only known
+    # at the end, a record too large when its chunk is built).
+    entries: list[dict[str, Any]] = []
     async for item in source.records():
         line = source.line_of(index)
         index += 1
@@ -232,11 +235,11 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
             else:
                 encoded = serializer.encode_event(Event.from_body(_require_dict(item)))
         except SuprsendValidationError as exc:
-            failed.write(failed_entry(line, item, str(exc), None))
+            entries.append(failed_entry(line, item, str(exc), None))
             continue
         for ready in builder.add(line, encoded.body):
             if isinstance(ready, TooLarge):
-                failed.write(failed_entry(line, item, ready.reason, None))
+                entries.append(failed_entry(line, item, ready.reason, None))
                 continue
             valid += len(ready)
             requests += 1
@@ -246,8 +249,9 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
         valid += len(last)
         requests += 1
         body_bytes += len(last.body())
-    for bad in source.bad_lines:
-        failed.write(bad_line_entry(*bad))
+    entries += [bad_line_entry(*bad) for bad in source.bad_lines]
+    for entry in sorted(entries, key=lambda e: int(e["line"])):
+        failed.write(entry)
     _print_json(
         {
             "dry_run": True,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 import httpx
 
 from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._environment import (
+    BASE_URL_VAR,
     ApiKeyCredentials,
     WorkspaceCredentials,
     base_url_from,
@@ -68,16 +70,56 @@ def _base_url(value: str | None) -> httpx.URL:
     return url
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _hub_url(base_url: str | None) -> httpx.URL:
+    """``base_url``, else ``SUPRSEND_BASE_URL``, else the hub; checked."""
+    found = base_url_from(base_url)
+    try:
+        return _base_url(found)
+    except SuprsendConfigError as exc:
+        if base_url is None and found is not None:  # the user may not know it is set
+            raise SuprsendConfigError(f"{BASE_URL_VAR}: {exc}") from None
+        raise
+
+
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     if value is None:
         raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
+    if not isinstance(value, httpx.Timeout) and not _is_number(value):
+        raise SuprsendConfigError(
+            f"timeout must be seconds or an httpx.Timeout, got {type(value).__name__}"
+        )
     timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
     parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
     if None in parts:
         raise SuprsendConfigError("every part of the timeout must be set; None means forever")
-    if any(part <= 0 for part in parts if part is not None):
-        raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
+    for part in parts:
+        if not _is_number(part) or not math.isfinite(part):
+            raise SuprsendConfigError(
+                "every part of the timeout must be a finite number of seconds"
+            )
+        if part <= 0:
+            raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
     return timeout
+
+
+def _check_option(value: object, name: str, kind: type | tuple[type, ...], what: str) -> None:
+    """SuprsendConfigError naming ``name`` unless ``value`` is a ``kind`` (None always passes)."""
+    if value is not None and not isinstance(value, kind):
+        raise SuprsendConfigError(f"{name} must be {what}, got {type(value).__name__}")
+
+
+def _check_flag(value: object, name: str) -> None:
+    # Not truthiness: debug="false" or auto_idempotency_keys="no" would turn them on.
+    if not isinstance(value, bool):
+        raise SuprsendConfigError(f"{name} must be True or False, got {type(value).__name__}")
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 class AsyncSuprsend:
@@ -177,6 +219,7 @@ class AsyncSuprsend:
         **options: Any,
     ) -> None:
         if isinstance(credentials, ApiKeyCredentials):
+            _check_option(workspace_uid, "workspace_uid", str, "a string")
             self._setup(
                 auth=BearerAuth(_require_credential(credentials.api_key, "api_key")),
                 env=workspace_uid.strip() if workspace_uid else None,
@@ -251,7 +294,16 @@ class AsyncSuprsend:
         debug: bool = False,
     ) -> None:
         check_hook(on_retry, "on_retry")
-        if not isinstance(max_connections, int) or max_connections < 1:
+        _check_option(base_url, "base_url", str, "a string")
+        _check_option(retry, "retry", RetryPolicy, "a RetryPolicy")
+        _check_option(
+            transport, "transport", httpx.AsyncBaseTransport, "an httpx.AsyncBaseTransport"
+        )
+        _check_option(app_info, "app_info", str, "a string")
+        _check_option(limits, "limits", Limits, "a Limits")
+        _check_flag(auto_idempotency_keys, "auto_idempotency_keys")
+        _check_flag(debug, "debug")
+        if not _is_count(max_connections):
             raise SuprsendConfigError("max_connections must be a positive integer")
         self.max_connections = max_connections
         self.max_concurrency = self._check_concurrency(
@@ -274,7 +326,7 @@ class AsyncSuprsend:
         self._view_closed = False
         self._owns_transport = True
         self._transport = HubTransport(
-            base_url=_base_url(base_url_from(base_url)),
+            base_url=_hub_url(base_url),
             auth=auth,
             timeout=_timeout(timeout),
             headers={
@@ -288,7 +340,7 @@ class AsyncSuprsend:
             http_transport=transport,
             owns_http_client=http_client is None,
             max_connections=max_connections,
-            log=ClientLogger(debug=bool(debug)),
+            log=ClientLogger(debug=debug),
         )
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
@@ -296,7 +348,7 @@ class AsyncSuprsend:
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        if not _is_count(max_concurrency):
             raise SuprsendConfigError("max_concurrency must be a positive integer")
         if max_concurrency > self.max_connections:
             # Silently capping it at the pool size would hide the misconfiguration.
@@ -340,8 +392,7 @@ class AsyncSuprsend:
         calls through it raise); closing the original closes the pool for
         both.
         """
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise SuprsendConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        _check_option(retry, "retry", RetryPolicy, "a RetryPolicy")
         derived = copy.copy(self)
         derived._options = RequestOptions(
             timeout=self._options.timeout if timeout is None else _timeout(timeout),
@@ -378,7 +429,9 @@ class AsyncSuprsend:
         """Close the connection pool (not a user-supplied ``http_client``).
 
         On a client from :meth:`with_options`: close only that client; the
-        shared pool stays open for the client it came from.
+        shared pool stays open for the client it came from. Called from an
+        event loop other than the pool's (one that has ended), or in a forked
+        child, it lets the pool's connections go instead of speaking on them.
         """
         self._view_closed = True
         if self._owns_transport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import attrs
@@ -10,6 +11,12 @@ import httpx
 from ._exceptions import SuprsendConfigError
 
 __all__ = ["NO_OPTIONS", "RequestOptions", "check_headers"]
+
+# HTTP's token characters (RFC 9110 5.1), and a field value's visible ASCII,
+# spaces and tabs: anything else fails when the request is encoded, mid-call,
+# or goes out as a malformed header.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 # Set by the client on every request: the signature covers Content-Type and
 # Date, and a second Authorization or Host would change who is asked.
@@ -37,6 +44,8 @@ def check_headers(headers: object) -> dict[str, str]:
     for name, value in headers.items():
         if not isinstance(name, str) or not name.strip():
             raise SuprsendConfigError("headers: every name must be a non-empty string")
+        if not _HEADER_NAME.fullmatch(name.strip()):
+            raise SuprsendConfigError(f"headers: {name!r} is not a valid header name")
         if name.strip().lower() in _RESERVED_HEADERS:
             raise SuprsendConfigError(
                 f"headers: {name!r} is set by the client on every request (it is signed)"
@@ -48,5 +57,10 @@ def check_headers(headers: object) -> dict[str, str]:
             )
         if "\n" in value or "\r" in value:
             raise SuprsendConfigError(f"headers: the value of {name!r} has a line break")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise SuprsendConfigError(
+                f"headers: the value of {name!r} must be printable ASCII"
+                " (encode anything else, e.g. percent-encoding)"
+            )
         checked[name.strip()] = value
     return checked

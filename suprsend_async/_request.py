@@ -37,6 +37,7 @@ from ._serialization import dumps
 if TYPE_CHECKING:
     import httpx
 
+    from ._telemetry import CallRecorder
     from ._transport import HubTransport
 
 __all__ = ["NO_BODY", "Answer", "Method", "request"]
@@ -149,19 +150,23 @@ async def request(
         content = body
     else:
         content = encode_body(body, body_field)
-    with transport.telemetry.call(f"{method} {route}", method, route, records=1) as call:
+    # A write is a record sent to the hub; a read is not (a lookup of a user who
+    # does not exist is no failed record).
+    records = 0 if method == "GET" else 1
+    with transport.telemetry.call(f"{method} {route}", method, route, records=records) as call:
         try:
             answer = await _send(
-                transport, method, path, route, safety, params, content, policy, options
+                transport, method, path, route, safety, params, content, policy, options, call
             )
         except SuprsendAPIError as exc:
-            call.failed, call.status_code, call.error_type = 1, exc.status_code, exc.error_type
+            call.failed, call.status_code = records, exc.status_code
+            call.error_type = exc.error_type or f"HTTP {exc.status_code}"
             raise
         except SuprsendTransportError as exc:
-            call.failed, call.attempts = 1, exc.attempts
+            call.failed, call.attempts = records, exc.attempts
             call.error_type = "timeout" if isinstance(exc, SuprsendTimeoutError) else "transport"
             raise
-        call.attempts, call.retried = answer.attempts, answer.attempts - 1
+        call.retried = records * (answer.attempts - 1)
         call.status_code = answer.status_code
         return answer
 
@@ -176,6 +181,7 @@ async def _send(
     content: bytes | None,
     policy: RetryPolicy | None,
     options: RequestOptions,
+    call: CallRecorder,
 ) -> Answer:
     # How each attempt ended: its status, or None when it got no answer.
     endings: list[int | None] = []
@@ -210,6 +216,7 @@ async def _send(
         unanswered = type(exc)(f"{exc}; {safety.not_retried_note()}")
         unanswered.attempts = exc.attempts
         raise unanswered from exc
+    call.attempts = attempts
     status = response.status_code
     raw = parse_body(response.content)
     deleted_before = (

@@ -8,15 +8,18 @@ no-op; with it but without an SDK, spans are non-recording and cost little.
 What is recorded, never payloads, keys or secrets:
 
 - a span per call (``suprsend track_event``, ``suprsend bulk_events.send``,
-  ...) with the method, the path template, the final status code, the number
-  of attempts, records, failed records and retried records;
+  ``suprsend GET v1/user/{distinct_id}/``, ...) with the method, the path
+  template, the final status code, the number of attempts, records, failed
+  records and retried records, and the error type (never the exception's
+  message) when it failed;
 - a child span per attempt (``POST /v2/event/``, kind CLIENT) with the method,
   path template, server address and status code, or the error type when no
   answer came;
 - counters: ``suprsend.client.requests`` (each attempt, by method, path
   template and status or error type), ``suprsend.client.records.sent``
   (records the hub accepted), ``suprsend.client.records.failed`` and
-  ``suprsend.client.records.retried`` (records sent again), by operation.
+  ``suprsend.client.records.retried`` (records sent again), by operation. A
+  users write (an upsert, an edit, a delete) is a record; a read is not.
 """
 
 from __future__ import annotations
@@ -90,14 +93,26 @@ class Telemetry:
             "url.template": "/" + path,
         }
         with self.tracer.start_as_current_span(
-            f"suprsend {operation}", kind=self.span_kind.INTERNAL, attributes=attributes
+            f"suprsend {operation}",
+            kind=self.span_kind.INTERNAL,
+            attributes=attributes,
+            # OpenTelemetry would record the exception's message and traceback,
+            # and a message may name a user (the hub's "user [distinct_id: ...]
+            # not found") or hold whatever the caller's own code raised.
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
+            raised = False
             try:
                 yield recorder
+            except BaseException as exc:
+                raised = True
+                recorder.error_type = recorder.error_type or type(exc).__name__
+                raise
             finally:
-                self._end_call(span, recorder, operation)
+                self._end_call(span, recorder, operation, raised=raised)
 
-    def _end_call(self, span: Any, recorder: CallRecorder, operation: str) -> None:
+    def _end_call(self, span: Any, recorder: CallRecorder, operation: str, *, raised: bool) -> None:
         sent = recorder.records - recorder.failed
         span.set_attributes(
             {
@@ -111,7 +126,7 @@ class Telemetry:
             span.set_attribute("http.response.status_code", recorder.status_code)
         if recorder.error_type is not None:
             span.set_attribute("error.type", recorder.error_type)
-        if recorder.failed and recorder.failed == recorder.records:
+        if raised or (recorder.failed and recorder.failed == recorder.records):
             # A partly failed bulk call is not an error: its counts say how it went.
             span.set_status(self.status(self.error, recorder.error_type))
         labels = {"suprsend.operation": operation}
@@ -199,7 +214,7 @@ def _load() -> Telemetry:
         records_sent=meter.create_counter(
             "suprsend.client.records.sent",
             unit="{record}",
-            description="Records (events, workflow triggers) the hub accepted",
+            description="Records (events, workflow triggers, user changes) the hub accepted",
         ),
         records_failed=meter.create_counter(
             "suprsend.client.records.failed",

@@ -156,6 +156,10 @@ class HubTransport:
                 _POOLS_LEFT_BY_FORK.append(self.http_client)
             self.http_client = None
 
+    def _on_another_loop(self) -> bool:
+        loop = _running_loop()
+        return loop is not None and self._loop is not None and self._loop() is not loop
+
     def _check_loop(self) -> None:
         loop = _running_loop()
         if loop is None:
@@ -167,8 +171,16 @@ class HubTransport:
 
     async def aclose(self) -> None:
         self.closed = True
-        if self.http_client is not None and self.owns_http_client:
-            await self.http_client.aclose()
+        if self.http_client is None or not self.owns_http_client:
+            return
+        if self._pid != os.getpid() or self._on_another_loop():
+            # Its connections belong to another process, or to an event loop
+            # that is not this one (most often one that has ended, as after a
+            # first anyio.run): closing them from here would drive sockets on a
+            # loop that cannot run. Let go of the pool instead.
+            self.http_client = None
+            return
+        await self.http_client.aclose()
 
     async def post_once(
         self, path: str, content: bytes, *, options: RequestOptions = NO_OPTIONS
@@ -206,7 +218,9 @@ class HubTransport:
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
-        shown = route or url.path
+        # Logs, errors (which retry warnings quote) and spans name the request by
+        # its template: the ids in a path are user data (often an email address).
+        where = "/" + (route or path)
         with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
             try:
                 async with self._slots:
@@ -214,17 +228,17 @@ class HubTransport:
             except httpx.TimeoutException as exc:
                 attempt.error_type = "timeout"
                 raise SuprsendTimeoutError(
-                    f"{method} {shown} timed out ({type(exc).__name__})"
+                    f"{method} {where} timed out ({type(exc).__name__})"
                 ) from exc
             except httpx.RequestError as exc:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
                 raise SuprsendTransportError(
-                    f"{method} {shown} failed: {type(exc).__name__}: {exc or 'no detail'}"
+                    f"{method} {where} failed: {type(exc).__name__}: {exc or 'no detail'}"
                 ) from exc
             attempt.status_code = response.status_code
-        self.log.debug("%s %s -> %d", method, shown, response.status_code)
+        self.log.debug("%s %s -> %d", method, where, response.status_code)
         return response
 
     async def post(

@@ -64,6 +64,24 @@ async def test_a_dry_run_lists_the_invalid_lines_too(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[0].startswith("line 2: distinct_id:")
 
 
+async def test_a_dry_run_reports_failed_lines_in_line_order(tmp_path: Path) -> None:
+    # A line of invalid JSON among invalid records: the first few shown are the first
+    # few lines, as in a real run, and the failed output is in line order too.
+    lines = [event(1), "{oops", *(event(n, event="$reserved") for n in range(3, 9))]
+    source = write_lines(tmp_path / "e.jsonl", lines)
+    out = tmp_path / "failed.jsonl"
+    args = ["bulk", "events", str(source), "--dry-run", "--failed-out", str(out)]
+    async with hub_at(HubEmulator()) as (_, env):
+        result = await run_cli(args, env)
+    assert result.code == 1
+    report = result.stderr.splitlines()
+    assert report[0].startswith("line 2: invalid JSON:")
+    assert [line.split(":")[0] for line in report[1:5]] == ["line 3", "line 4", "line 5", "line 6"]
+    assert report[5] == "... and 2 more failed lines"
+    written = [json.loads(line)["line"] for line in out.read_text().splitlines()]
+    assert written == [2, 3, 4, 5, 6, 7, 8]
+
+
 async def test_a_single_call_prints_the_message_id_and_an_unanswered_one_says_so() -> None:
     hub = HubEmulator()
     async with hub_at(hub) as (_, env):

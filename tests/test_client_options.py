@@ -8,9 +8,13 @@ from the server's side.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,6 +32,7 @@ from suprsend_async import (
 from suprsend_async.testing import HubEmulator, serve
 from tests._doubles import ScriptedHub
 
+REPO = Path(__file__).resolve().parent.parent
 ENV_VARS = (
     "SUPRSEND_WORKSPACE_KEY",
     "SUPRSEND_WORKSPACE_SECRET",
@@ -104,6 +109,16 @@ def test_arguments_win_over_the_environment(clean_env: pytest.MonkeyPatch) -> No
     assert client.base_url == httpx.URL("https://hub.example/")
 
 
+def test_a_bad_base_url_from_the_environment_says_where_it_came_from(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("SUPRSEND_BASE_URL", "hub.suprsend.com")  # no scheme
+    with pytest.raises(SuprsendConfigError, match=r"^SUPRSEND_BASE_URL: invalid base_url"):
+        AsyncSuprsend("k", "s")
+    with pytest.raises(SuprsendConfigError, match=r"^invalid base_url"):
+        AsyncSuprsend("k", "s", base_url="ftp://hub.example/")  # given: no need to say
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -122,6 +137,55 @@ def test_missing_credentials_are_a_clear_config_error(
         AsyncSuprsend()
     for value in env.values():  # nothing found is echoed back
         assert not value.strip() or value not in str(caught.value)
+
+
+# -- options of the wrong type ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retry": 3}, "retry must be a RetryPolicy, got int"),
+        ({"timeout": "5"}, "timeout must be seconds or an httpx.Timeout, got str"),
+        ({"timeout": True}, "timeout must be seconds or an httpx.Timeout, got bool"),
+        ({"timeout": float("nan")}, "a finite number of seconds"),
+        ({"timeout": float("inf")}, "a finite number of seconds"),
+        ({"timeout": httpx.Timeout(5.0, read="30")}, "a finite number of seconds"),  # type: ignore[arg-type]
+        ({"base_url": 5}, "base_url must be a string, got int"),
+        ({"base_url": httpx.URL("https://hub.example/")}, "base_url must be a string, got URL"),
+        ({"transport": object()}, "transport must be an httpx.AsyncBaseTransport"),
+        ({"auto_idempotency_keys": "no"}, "auto_idempotency_keys must be True or False"),
+        ({"debug": "false"}, "debug must be True or False"),
+        ({"app_info": {"name": "app"}}, "app_info must be a string"),
+        ({"max_connections": True}, "max_connections must be a positive integer"),
+        ({"max_concurrency": True}, "max_concurrency must be a positive integer"),
+        ({"limits": {"max_records": 5}}, "limits must be a Limits"),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_a_config_error_naming_it(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SuprsendConfigError, match=re.escape(message)):
+        AsyncSuprsend("k", "s", **options)
+    with pytest.raises(SuprsendConfigError, match=re.escape(message)):
+        AsyncSuprsend.from_api_key("api-key", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"workspace_uid": 5}, "workspace_uid must be a string, got int"),
+        ({"workspace_uid": ["ws"]}, "workspace_uid must be a string, got list"),
+    ],
+)
+def test_from_api_key_checks_its_own_options(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(SuprsendConfigError, match=re.escape(message)):
+        AsyncSuprsend.from_api_key("api-key", **options)
+
+
+def test_with_options_checks_the_timeout_type_too() -> None:
+    with pytest.raises(SuprsendConfigError, match="timeout must be seconds"):
+        AsyncSuprsend("k", "s").with_options(timeout="2")  # type: ignore[arg-type]
 
 
 # -- with_options ---------------------------------------------------------------------------
@@ -192,6 +256,26 @@ async def test_closing_a_derived_client_leaves_the_pool_to_the_original() -> Non
     assert len(set(recorder.ports)) == 1
 
 
+@pytest.mark.anyio
+async def test_a_derived_clients_users_calls_use_its_options_and_its_lifecycle() -> None:
+    hub = HubEmulator()
+    async with recorded(hub) as (recorder, base_url):
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+        async with client.with_options(timeout=5.0, headers={"X-Request-Tag": "t1"}) as tagged:
+            await tagged.users.upsert("ann", {"plan": "pro"})
+            assert [u["distinct_id"] async for u in tagged.users.list()] == ["ann"]
+        with pytest.raises(SuprsendError, match="closed"):
+            await tagged.users.get("ann")
+        with pytest.raises(SuprsendError, match="closed"):
+            await tagged.users.list()
+        assert (await client.users.get("ann"))["properties"] == {"plan": "pro"}
+        await client.aclose()
+        with pytest.raises(SuprsendError, match="closed"):
+            await client.users.get("ann")
+    assert [h.get(b"x-request-tag") for h in recorder.headers] == [b"t1", b"t1", None]
+    assert len(set(recorder.ports)) == 1  # one pool, one connection
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -199,6 +283,11 @@ async def test_closing_a_derived_client_leaves_the_pool_to_the_original() -> Non
         ({"headers": {"date": "x"}}, "'date' is set by the client"),
         ({"headers": {"X-Tag": 1}}, "the value of 'X-Tag' must be a string"),
         ({"headers": {"X-Tag": "a\r\nB: c"}}, "line break"),
+        ({"headers": {"X-Tag": "café"}}, "the value of 'X-Tag' must be printable ASCII"),
+        ({"headers": {"X-Tag": "a\x00b"}}, "the value of 'X-Tag' must be printable ASCII"),
+        ({"headers": {"X Tag": "a"}}, "'X Tag' is not a valid header name"),
+        ({"headers": {"X-Tag:": "a"}}, "'X-Tag:' is not a valid header name"),
+        ({"headers": {"Übersicht": "a"}}, "'Übersicht' is not a valid header name"),
         ({"headers": ["X-Tag"]}, "headers must be a mapping"),
         ({"timeout": 0}, "more than 0 seconds"),
         ({"retry": 3}, "retry must be a RetryPolicy"),
@@ -254,30 +343,87 @@ def served_in_a_thread(app: Any) -> Iterator[tuple[anyio.from_thread.BlockingPor
         yield portal, base_url
 
 
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("asyncio", "asyncio"), ("trio", "asyncio"), ("asyncio", "trio"), ("trio", "trio")],
+)
+def test_a_client_closed_from_a_later_event_loop_closes_without_an_error(
+    first: str, then: str
+) -> None:
+    hub = HubEmulator()
+    with served_in_a_thread(hub) as (_, base_url):
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+
+        async def send() -> bool:
+            return (await client.track_event(Event("u1", "ev_e"))).success
+
+        assert anyio.run(send, backend=first)  # its pool's connections belong to that loop
+        # Their loop has ended: closing them from this one cannot speak on them (asyncio
+        # said "Event loop is closed"); the pool is let go instead.
+        anyio.run(client.aclose, backend=then)
+        with pytest.raises(SuprsendError, match="closed"):
+            anyio.run(send, backend=then)
+    assert len(hub.events) == 1
+
+
+# Run in a process of its own, not forked from pytest's (whose threads and state the child
+# would inherit): a preloaded app whose client has served requests in its loop (a thread's,
+# here), forking a worker that sends from a loop of its own and closes the client on exit.
+FORKING_APP = textwrap.dedent(
+    """
+    import os, sys
+    import anyio, anyio.from_thread
+    from suprsend_async import AsyncSuprsend, Event
+
+    base_url, key, secret, child_backend = sys.argv[1:]
+    client = AsyncSuprsend(key, secret, base_url=base_url)
+
+    async def in_child():
+        async with client:
+            return (await client.track_event(Event("child", "after_fork"))).success
+
+    with anyio.from_thread.start_blocking_portal() as portal:
+        assert portal.call(client.track_event, Event("parent", "before_fork")).success
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = 0 if anyio.run(in_child, backend=child_backend) else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+        assert portal.call(client.track_event, Event("parent", "after_fork")).success
+        portal.call(client.aclose)
+    """
+)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.parametrize("child_backend", ["asyncio", "trio"])
 def test_a_forked_child_builds_its_own_pool(child_backend: str) -> None:
     hub = HubEmulator()
     recorder = PeerRecorder(hub)
-    with served_in_a_thread(recorder) as (portal, base_url):
-        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
-        # The parent's calls run in the portal's loop, as a preloaded app's would in its own.
-        assert portal.call(client.track_event, Event("parent", "before_fork")).success
-        pid = os.fork()
-        if pid == 0:  # the child: a new process, a new event loop
-            code = 1
-            try:
-                response = anyio.run(
-                    client.track_event, Event("child", "after_fork"), backend=child_backend
-                )
-                code = 0 if response.success else 1
-            finally:
-                sys.stdout.flush()
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        assert portal.call(client.track_event, Event("parent", "after_fork")).success
-        portal.call(client.aclose)
+    with served_in_a_thread(recorder) as (_, base_url):
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FORKING_APP,
+                base_url,
+                hub.workspace_key,
+                hub.workspace_secret,
+                child_backend,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["child exit 0"]
     assert [e.distinct_id for e in hub.events] == ["parent", "child", "parent"]
     parent_before, child, parent_after = recorder.ports
     assert child != parent_before  # the child opened its own connection

@@ -15,8 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from suprsend_async import AsyncSuprsend, Event, RetryPolicy
-from suprsend_async.testing import HubEmulator, serve
+from suprsend_async import (
+    AsyncSuprsend,
+    Event,
+    RetryPolicy,
+    SuprsendAPIError,
+    SuprsendTransportError,
+)
+from suprsend_async.testing import Fault, HubEmulator, serve
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,3 +119,46 @@ async def test_debug_true_prints_that_clients_records_only(
     # The application's own logging still gets both clients' warnings, once each.
     retries = [r for r in caplog.records if r.getMessage().startswith("retrying")]
     assert len(retries) == 2
+
+
+@pytest.mark.anyio
+async def test_users_calls_are_logged_by_their_path_template_never_the_ids(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    caplog.set_level(logging.DEBUG, logger="suprsend_async")
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url,
+            retry=RetryPolicy.instant(attempts=2),
+            debug=True,
+        ) as client,
+    ):
+        hub.script(Fault.drop_before())  # the upsert's first attempt gets no answer
+        await client.users.upsert("ann@private.example", {"plan": "pro"})
+        hub.script(Fault.drop_before(), times=2)
+        with pytest.raises(SuprsendTransportError) as unanswered:
+            await client.users.get("bob@private.example")
+        with pytest.raises(SuprsendAPIError):
+            await client.users.get("carol@private.example")
+    printed = [line.split(" ", 2)[2] for line in capsys.readouterr().err.splitlines()]
+    # httpcore says "Server disconnected without sending a response.", aiohttp
+    # "Server disconnected": the transport's own words after that are not ours.
+    printed = [line.split(" without sending")[0] for line in printed]
+    assert printed == [
+        "WARNING suprsend_async: retrying v1/user/{distinct_id}/ in 0.00s after attempt 1/2"
+        " failed: SuprsendTransportError: POST /v1/user/{distinct_id}/ failed:"
+        " RemoteProtocolError: Server disconnected",
+        "DEBUG suprsend_async: POST /v1/user/{distinct_id}/ -> 201",
+        "WARNING suprsend_async: retrying v1/user/{distinct_id}/ in 0.00s after attempt 1/2"
+        " failed: SuprsendTransportError: GET /v1/user/{distinct_id}/ failed:"
+        " RemoteProtocolError: Server disconnected",
+        "DEBUG suprsend_async: GET /v1/user/{distinct_id}/ -> 404",
+    ]
+    for record in caplog.records:  # what the application's own handlers receive
+        assert "@private" not in record.getMessage()
+    # The caller knows which user it asked for; the error names the call the same way.
+    assert "GET /v1/user/{distinct_id}/ failed" in str(unanswered.value)

@@ -4,6 +4,8 @@ help() that documents the arguments."""
 from __future__ import annotations
 
 import pydoc
+import re
+import types
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,36 @@ def test_help_shows_the_typed_signature_and_what_each_argument_is(
     text = pydoc.render_doc(cls, renderer=pydoc.plaintext)  # type: ignore[attr-defined]
     for part in expected:
         assert part in text
+
+
+def migration_table() -> list[str]:
+    """The left column of the README's migration table: what the official SDK calls things."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Migrating from `suprsend-py-sdk`", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return [row.split(" | ", 1)[0] for row in rows[1:]]  # past the header
+
+
+def official_public_names() -> list[str]:
+    """Every public name the official SDK exports, and every public attribute of its client."""
+    suprsend = pytest.importorskip("suprsend")
+    exported = [
+        name
+        for name, value in vars(suprsend).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    ]
+    client = suprsend.Suprsend("workspace-key", "workspace-secret")
+    attributes = [f"supr_client.{name}" for name in dir(client) if not name.startswith("_")]
+    return [*exported, "__version__", *attributes]
+
+
+def test_the_migration_table_has_a_row_for_every_public_name_of_the_official_sdk() -> None:
+    left = " ".join(migration_table())
+    missing = [
+        name
+        for name in official_public_names()
+        if not re.search(rf"(?<![\w.]){re.escape(name)}\b", left)
+        # Suprsend.with_workspace_api_key is spelled on the class, as it is called.
+        and not re.search(rf"\b{re.escape(name.replace('supr_client.', 'Suprsend.'))}\b", left)
+    ]
+    assert missing == []

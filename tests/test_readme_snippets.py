@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import anyio.from_thread
@@ -74,6 +75,16 @@ SNIPPETS = readme_snippets()
 def test_the_readme_has_the_snippets_this_file_expects() -> None:
     assert len(SNIPPETS) >= 9
     assert {s.kind for s in SNIPPETS} == {"plain", "fastapi", "aiohttp", "pytest-plugin"}
+    assert "Users" in {s.heading for s in SNIPPETS}
+
+
+def test_the_install_table_lists_exactly_the_extras_pyproject_defines() -> None:
+    """A row for an extra that does not exist sends a user to a pip warning, nothing installed."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| extra | installs | what it buys |", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    extras = metadata.metadata("suprsend-async").get_all("Provides-Extra") or []
+    assert sorted(listed) == sorted(extras)
 
 
 @pytest.fixture
@@ -92,8 +103,47 @@ def served_hub() -> Iterator[tuple[HubEmulator, str]]:
 def test_readme_snippet_runs(
     snippet: Snippet, served_hub: tuple[HubEmulator, str], tmp_path: Path
 ) -> None:
+    hub, _ = served_hub
+    printed = run_snippet(snippet, snippet.code, served_hub, tmp_path)
+    for claim in snippet.printed_literals():
+        assert claim in printed, (claim, printed)
+    if snippet.kind in ("fastapi", "aiohttp"):
+        assert json.loads(printed[-1]) == {"status": 200, "body": {"notified": True}}
+        [paid] = [e for e in hub.events if e.event == "order_paid"]
+        assert (paid.distinct_id, paid.properties["order_id"], paid.idempotency_key) == (
+            "user-7",
+            "o-9",
+            "paid-o-9",
+        )
+    if snippet.kind == "pytest-plugin":
+        defined = re.findall(r"^async def (test_\w+)", snippet.code, flags=re.MULTILINE)
+        assert json.loads(printed[-1])["ran"] == defined
+    if snippet.heading == "Users":  # it did what it says, through the users API
+        ann = hub.users["ann"]
+        assert (ann.properties["plan"], ann.properties["name"]) == ("pro", "Ann")
+        assert [hub.users[f"u{i}"].properties["plan"] for i in range(3)] == ["free"] * 3
+
+
+_RUN_ON_TRIO = "anyio.run(main)  # or asyncio.run(main()), or trio.run(main)"
+
+
+def test_the_quick_start_runs_under_trio_as_it_says(
+    served_hub: tuple[HubEmulator, str], tmp_path: Path
+) -> None:
+    [quick_start] = [s for s in SNIPPETS if _RUN_ON_TRIO in s.code]
+    hub, _ = served_hub
+    code = quick_start.code.replace(_RUN_ON_TRIO, "import trio\n\ntrio.run(main)")
+    run_snippet(quick_start, code, served_hub, tmp_path)
+    assert {e.event for e in hub.events} == {"product_purchased", "nightly_digest"}
+    assert len(hub.triggers) == 1
+
+
+def run_snippet(
+    snippet: Snippet, code: str, served_hub: tuple[HubEmulator, str], tmp_path: Path
+) -> list[str]:
+    """Run ``code`` (``snippet``'s, perhaps changed) in a fresh interpreter; its stdout lines."""
     hub, base_url = served_hub
-    code = snippet.code.replace('"WORKSPACE_KEY"', repr(hub.workspace_key)).replace(
+    code = code.replace('"WORKSPACE_KEY"', repr(hub.workspace_key)).replace(
         '"WORKSPACE_SECRET"', repr(hub.workspace_secret)
     )
     source = tmp_path / "snippet.py"
@@ -115,17 +165,4 @@ def test_readme_snippet_runs(
         check=False,
     )
     assert done.returncode == 0, f"{snippet.heading}:\n{code}\n{done.stderr}"
-    printed = done.stdout.splitlines()
-    for claim in snippet.printed_literals():
-        assert claim in printed, (claim, printed)
-    if snippet.kind in ("fastapi", "aiohttp"):
-        assert json.loads(printed[-1]) == {"status": 200, "body": {"notified": True}}
-        [paid] = [e for e in hub.events if e.event == "order_paid"]
-        assert (paid.distinct_id, paid.properties["order_id"], paid.idempotency_key) == (
-            "user-7",
-            "o-9",
-            "paid-o-9",
-        )
-    if snippet.kind == "pytest-plugin":
-        defined = re.findall(r"^async def (test_\w+)", snippet.code, flags=re.MULTILINE)
-        assert json.loads(printed[-1])["ran"] == defined
+    return done.stdout.splitlines()

@@ -237,8 +237,8 @@ async def test_errors_retry_events_and_logs_name_the_route_not_the_id(
         with pytest.raises(SuprsendTransportError) as single_shot:
             await client.users.merge(distinct_id, "u2")
     assert len(events) == RETRY.attempts - 1
-    assert "GET v1/user/{distinct_id}/" in str(caught.value)
-    assert "POST v1/user/{distinct_id}/merge/" in str(single_shot.value)
+    assert "GET /v1/user/{distinct_id}/" in str(caught.value)
+    assert "POST /v1/user/{distinct_id}/merge/" in str(single_shot.value)
     texts = [str(caught.value), str(single_shot.value)]
     texts += [f"{e.path} {e.reason}" for e in events]
     texts += [record.getMessage() for record in caplog.records]
@@ -251,7 +251,7 @@ async def test_errors_retry_events_and_logs_name_the_route_not_the_id(
 async def test_a_timeout_names_the_route() -> None:
     client, _ = client_answering(httpx.ReadTimeout("timed out"), retry=RetryPolicy.disabled())
     async with client:
-        with pytest.raises(SuprsendTimeoutError, match=r"GET v1/user/\{distinct_id\}/ timed out"):
+        with pytest.raises(SuprsendTimeoutError, match=r"GET /v1/user/\{distinct_id\}/ timed out"):
             await client.users.get("ann@example.com")
 
 

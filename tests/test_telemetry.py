@@ -24,7 +24,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from suprsend_async import AsyncSuprsend, Event, RetryPolicy, WorkflowTriggerRequest
+from suprsend_async import (
+    AsyncSuprsend,
+    Event,
+    RetryPolicy,
+    SuprsendAPIError,
+    WorkflowTriggerRequest,
+)
 from suprsend_async.testing import HubEmulator, serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,6 +203,103 @@ async def test_a_bulk_upload_has_one_call_span_its_requests_and_record_counters(
     assert seen["suprsend.client.records.retried"] == [(labels, 100)]
 
 
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_users_calls_are_named_by_their_path_template_and_never_carry_an_id() -> None:
+    hub = HubEmulator()
+    hub.fail_next(1, status=503)  # the upsert is retried once
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url,
+            retry=RetryPolicy.instant(),
+        ) as client,
+    ):
+        await client.users.upsert("ann@private.example", {"card": "4242-private"})
+        with pytest.raises(SuprsendAPIError):  # the hub's message names the id
+            await client.users.get("bob@private.example")
+    spans = SPANS.get_finished_spans()
+    assert [s.name for s in spans] == [
+        "POST /v1/user/{distinct_id}/",
+        "POST /v1/user/{distinct_id}/",
+        "suprsend POST v1/user/{distinct_id}/",
+        "GET /v1/user/{distinct_id}/",
+        "suprsend GET v1/user/{distinct_id}/",
+    ]
+    upsert, get = spans[2], spans[4]
+    assert dict(upsert.attributes or {}) == {
+        "suprsend.operation": "POST v1/user/{distinct_id}/",
+        "http.request.method": "POST",
+        "url.template": "/v1/user/{distinct_id}/",
+        "http.response.status_code": 201,
+        "suprsend.attempts": 2,
+        "suprsend.records": 1,
+        "suprsend.records.failed": 0,
+        "suprsend.records.retried": 1,
+    }
+    # A failed call is an error span with its type and attempts, and nothing else about it:
+    # the exception's message (the hub's, naming the user) is not recorded anywhere.
+    assert get.status.status_code == StatusCode.ERROR
+    assert (get.attributes or {})["http.response.status_code"] == 404
+    assert (get.attributes or {})["suprsend.attempts"] == 1
+    everything = all_attribute_values(spans) + " ".join(
+        f"{s.name} {s.status.description} {[(e.name, dict(e.attributes or {})) for e in s.events]}"
+        for s in spans
+    )
+    for private in ("ann@private", "bob@private", "4242-private", hub.workspace_secret):
+        assert private not in everything
+    seen = counters()
+    # Each request counted; a read is not a record, so a lookup that fails is not a failed one.
+    assert total(seen["suprsend.client.requests"]) == 3
+    assert seen["suprsend.client.records.sent"] == [
+        ({"suprsend.operation": "POST v1/user/{distinct_id}/"}, 1)
+    ]
+    assert not seen.get("suprsend.client.records.failed")
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_a_bulk_user_edit_is_its_own_operation() -> None:
+    hub = HubEmulator()
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url) as client,
+    ):
+        bulk = client.users.get_bulk_edit_instance()
+        bulk.append(
+            *(client.users.get_edit_instance(f"u{i}").set("plan", "free") for i in range(3))
+        )
+        assert (await bulk.save()).success == 3
+    [call] = [s for s in SPANS.get_finished_spans() if s.name.startswith("suprsend ")]
+    assert call.name == "suprsend users.bulk_edit"
+    assert (call.attributes or {})["suprsend.records"] == 3
+    assert counters()["suprsend.client.records.sent"] == [
+        ({"suprsend.operation": "users.bulk_edit"}, 3)
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_an_error_raised_through_a_call_is_recorded_by_its_type_only() -> None:
+    hub = HubEmulator()
+
+    def private_records() -> Iterator[Event]:
+        yield Event("u1", "digest")
+        raise ValueError("row for ann@private.example is corrupt")
+
+    async with hub.client() as client:
+        with pytest.raises(ValueError, match="corrupt"):
+            await client.bulk_events.send(private_records())
+    [call] = SPANS.get_finished_spans()[-1:]
+    assert call.name == "suprsend bulk_events.send"
+    assert call.status.status_code == StatusCode.ERROR
+    assert (call.attributes or {})["error.type"] == "ValueError"
+    assert call.events == ()  # no exception event: its message may hold anything
+    assert "ann@private" not in str(call.status.description)
+
+
 NO_OTEL = textwrap.dedent(
     """
     import sys, anyio
@@ -216,6 +319,7 @@ NO_OTEL = textwrap.dedent(
         async with hub.client() as client:
             assert (await client.track_event(Event("u1", "signed_up"))).success
             assert (await client.bulk_events.send([Event("u2", "signed_up")])).success == 1
+            assert (await client.users.upsert("u3", {"plan": "pro"}))["distinct_id"] == "u3"
 
     anyio.run(main)
     print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))

@@ -15,11 +15,13 @@ from suprsend_async import (
     AsyncSuprsend,
     Attachment,
     BulkResponse,
+    CursorPaginator,
     Event,
     ObjectRecipient,
     Recipient,
     RetryPolicy,
     TriggerResponse,
+    UserEdit,
     WorkflowTriggerRequest,
 )
 
@@ -58,6 +60,21 @@ async def right(client: AsyncSuprsend, ids: list[str], names: tuple[str, ...]) -
     bulk = await fast.bulk_events.send(Event(f"u{i}", "e") for i in range(3))
     assert_type(bulk, BulkResponse)
     assert_type(bulk.failed_records[0].code, int | None)
+
+    # The users API: the hub's JSON, a paginator to await or iterate, edits as the official SDK's.
+    assert_type(await client.users.get("ann"), dict[str, Any])
+    assert_type(await client.users.upsert("ann", {"plan": "pro"}), dict[str, Any])
+    users = client.users.list({"limit": 10})
+    assert_type(users, CursorPaginator)
+    assert_type(await users, dict[str, Any])
+    async for page in users.pages():
+        assert_type(page, dict[str, Any])
+    edit = client.users.get_edit_instance("ann").set("plan", "pro").increment("logins", 1)
+    assert_type(edit, UserEdit)
+    assert_type(await client.users.edit(edit), dict[str, Any])
+    edits = client.users.get_bulk_edit_instance()
+    edits.append(edit)
+    assert_type(await edits.save(), BulkResponse)
 
     assert_type(AsyncSuprsend(), AsyncSuprsend)  # credentials from the environment
     assert_type(AsyncSuprsend("key", "secret", debug=True), AsyncSuprsend)

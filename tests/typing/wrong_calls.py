@@ -49,3 +49,9 @@ async def misuse(client: AsyncSuprsend) -> None:
     client.with_options(headers={"X-Tag": 1})  # E: dict-item
     response = await client.track_event(Event("u1", "e"))
     response.message_id.upper()  # E: union-attr
+    await client.users.get(123)  # E: arg-type
+    await client.users.upsert("ann", ["plan", "pro"])  # E: arg-type
+    await client.users.list(limit=10)  # E: call-arg
+    await client.users.edit(client.users.get_edit_instance("ann").set_timezone(1))  # E: arg-type
+    client.users.get_bulk_edit_instance().append({"distinct_id": "ann"})  # E: arg-type
+    (await client.users.get("ann")).upper()  # E: attr-defined
