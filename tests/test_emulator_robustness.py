@@ -224,14 +224,14 @@ def child_env() -> dict[str, str]:
 
 
 def start_emulator(
-    *flags: str, limit_files: int | None = None
+    *flags: str, limit_files: int | None = None, command: list[str] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     def lower_file_limit() -> None:  # in the child only: the test process keeps its own
         if limit_files is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, limit_files))
 
     process = subprocess.Popen(
-        emulator_command(*flags),
+        command or emulator_command(*flags),
         env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -279,8 +279,27 @@ def wait_for_output(stream: IO[str], text: str) -> str:
     return seen
 
 
-def test_running_out_of_file_handles_only_delays_connections() -> None:
-    process, info = start_emulator(limit_files=48)
+# serve() on trio, where a failed accept reaches the server wrapped in BrokenResourceError.
+SERVE_ON_TRIO = """
+import json, logging, anyio
+from suprsend_async.testing import HubEmulator, serve
+logging.basicConfig(format="emulator: %(message)s")
+async def main():
+    async with serve(HubEmulator()) as base_url:
+        info = {"base_url": base_url, "stats_url": base_url + "_emulator/stats"}
+        print(json.dumps(info), flush=True)
+        await anyio.sleep_forever()
+anyio.run(main, backend="trio")
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [None, [sys.executable, "-c", SERVE_ON_TRIO]],
+    ids=["emulator command (asyncio)", "serve() on trio"],
+)
+def test_running_out_of_file_handles_only_delays_connections(command: list[str] | None) -> None:
+    process, info = start_emulator(limit_files=48, command=command)
     assert process.stderr is not None
     held: list[socket.socket] = []
     early = ""
@@ -303,7 +322,8 @@ def test_running_out_of_file_handles_only_delays_connections() -> None:
             sock.close()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=CEILING)
-    assert process.returncode == 0, stderr
+    if command is None:  # the emulator command stops cleanly; the bare script just dies
+        assert process.returncode == 0, stderr
     assert "Traceback" not in early + stderr
 
 

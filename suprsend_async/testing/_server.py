@@ -122,13 +122,16 @@ async def _accept_loop(
     while True:
         try:
             stream = await listener.accept()
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        except anyio.ClosedResourceError:
             return
-        except OSError as exc:
-            if exc.errno not in _RESOURCE_ERRNOS:
+        except (OSError, anyio.BrokenResourceError) as exc:
+            # asyncio raises the OSError itself; trio's backend wraps it in
+            # BrokenResourceError, with the OSError as its cause.
+            error = exc if isinstance(exc, OSError) else exc.__cause__
+            if not isinstance(error, OSError) or error.errno not in _RESOURCE_ERRNOS:
                 raise
             if not failing:
-                logger.warning("cannot accept connections (%s); still serving, retrying", exc)
+                logger.warning("cannot accept connections (%s); still serving, retrying", error)
             failing = True
             # The connection waits in the backlog until a handle is free again.
             await anyio.sleep(_ACCEPT_BACKOFF)
