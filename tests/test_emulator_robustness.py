@@ -213,6 +213,24 @@ async def test_serve_exits_cleanly_with_connections_open(anyio_backend: object) 
         await stream.aclose()
 
 
+async def test_an_error_raised_in_the_block_comes_out_as_itself(anyio_backend: object) -> None:
+    # Not wrapped in an exception group: pytest.raises and except clauses around
+    # the block see the block's own error, connections open or not.
+    streams: list[anyio.abc.SocketStream] = []
+
+    async def fail_while_serving() -> None:
+        async with serve(HubEmulator()) as base_url:
+            streams.append(await anyio.connect_tcp("127.0.0.1", port_of(base_url)))
+            await streams[0].send(b"POST /event/ HTTP/1.1\r\n")
+            await still_serving(base_url)
+            raise LookupError("the test's own failure")
+
+    with pytest.raises(LookupError, match="the test's own failure"):
+        await fail_while_serving()
+    await read_to_close(streams[0])  # the server closed it on the way out
+    await streams[0].aclose()
+
+
 def emulator_command(*flags: str) -> list[str]:
     return [sys.executable, "-m", "suprsend_async.testing", "--json-status", *flags]
 

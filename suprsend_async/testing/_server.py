@@ -100,15 +100,24 @@ async def serve(
     listeners = await anyio.create_tcp_listener(local_host=host, local_port=port)
     bound = listeners.extra(SocketAttribute.local_port)
     handler = partial(_serve_connection, app, (host, bound), limits)
-    async with listeners, anyio.create_task_group() as tg:
-        for listener in listeners.listeners:
-            # What create_tcp_listener makes; accept() is what serve() lacks.
-            assert isinstance(listener, anyio.abc.SocketListener)
-            tg.start_soon(_accept_loop, listener, tg, handler)
-        try:
-            yield f"http://{host}:{bound}/"
-        finally:
-            tg.cancel_scope.cancel()
+    failure: Exception | None = None
+    async with listeners:
+        async with anyio.create_task_group() as tg:
+            for listener in listeners.listeners:
+                # What create_tcp_listener makes; accept() is what serve() lacks.
+                assert isinstance(listener, anyio.abc.SocketListener)
+                tg.start_soon(_accept_loop, listener, tg, handler)
+            try:
+                yield f"http://{host}:{bound}/"
+            except Exception as exc:
+                # The block's own error (a failed assert): raised as itself once the
+                # server has stopped, not wrapped in the task group's exception group,
+                # so that ``pytest.raises`` and ``except`` around the block still work.
+                failure = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
 
 async def _accept_loop(
