@@ -310,3 +310,32 @@ async def test_status_lines_carry_reason_phrases(served: tuple[HubEmulator, str]
         await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
         reply = await stream.receive()
     assert reply.startswith(b"HTTP/1.1 401 Unauthorized\r\n")
+
+
+async def failing_app(scope: Any, receive: Any, send: Any) -> None:
+    raise RuntimeError("a bug in the app")
+
+
+def official_bulk_events(sdk: Any, count: int) -> Any:
+    instance = sdk.bulk_events.new_instance()
+    instance.append(*[suprsend.Event(f"u{i}", "paid", {"i": i}) for i in range(count)])
+    return instance.trigger()
+
+
+async def test_official_sdk_reads_the_servers_own_error_answers(anyio_backend: object) -> None:
+    # Answers the app never made: a failing app's 500, and the server's 413 for a
+    # body over its cap. The SDK's single event parses the body as JSON, and its
+    # bulk events read "records" from every answer.
+    hub = HubEmulator()
+    async with serve(failing_app) as base_url:
+        sdk = signed_sdk(hub, base_url)
+        single = await in_thread(lambda: sdk.track_event(suprsend.Event("u1", "paid")))
+        bulk = await in_thread(lambda: official_bulk_events(sdk, 2))
+    async with serve(hub, max_body_bytes=1024) as base_url:
+        too_big = await in_thread(lambda: official_bulk_events(signed_sdk(hub, base_url), 50))
+    assert (single["success"], single["status_code"]) == (False, 500)
+    assert single["message"] == "the emulator failed on this request"
+    assert (bulk.status, bulk.failure) == ("fail", 2)
+    assert (too_big.status, too_big.failure) == ("fail", 50)
+    assert "over the server's limit of 1024" in too_big.failed_records[0]["error"]
+    assert hub.stats.requests == 0

@@ -365,12 +365,26 @@ async def _call_app(
         raise
     except Exception:
         logger.exception("the ASGI app failed on %s %s", scope["method"], scope["path"])
-        return 500, [(b"content-length", b"0")], b""
+        return _error_answer(500, "the emulator failed on this request", "server_error")
     if not started:
-        return 500, [(b"content-length", b"0")], b""
+        return _error_answer(500, "the emulator sent no answer", "server_error")
     content = b"".join(parts)
     if not any(k.lower() == b"content-length" for k, _ in headers):
         headers.append((b"content-length", str(len(content)).encode()))
+    return status, headers, content
+
+
+def _error_answer(
+    status: int, message: str, error_type: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """An answer of the server's own, in the hub's error shape. The server does not
+    know the routes, so it always carries ``"records": []``: the official Python
+    SDK's bulk events read ``records`` from every answer, error or not."""
+    content = json.dumps(error_body(message, error_type, bulk=True)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+    ]
     return status, headers, content
 
 
@@ -386,12 +400,8 @@ async def _refuse(
     """Answer an error the app never saw (malformed, too slow, too large), then close."""
     if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
         return
-    content = json.dumps(error_body(message, error_type)).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(content)).encode()),
-        (b"connection", b"close"),
-    ]
+    status, headers, content = _error_answer(status, message, error_type)
+    headers.append((b"connection", b"close"))
     try:
         await _send_response(conn, stream, status, headers, content, head=head)
         await stream.send_eof()
