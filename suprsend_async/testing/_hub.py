@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import itertools
-import json
 import time
 import urllib.parse
 from collections import Counter, OrderedDict
@@ -37,6 +36,8 @@ from ._bodies import (
     identity_event_body,
     is_identity_event,
 )
+from ._codec import dumps as _dumps
+from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
 from ._user_routes import match_user_route
 from ._users import UserError, UserStore, UserStores
@@ -65,20 +66,6 @@ IDEMPOTENCY_WINDOW = 24 * 3600.0
 IDEMPOTENCY_KEY_LIMIT = 100_000
 MAX_CLOCK_SKEW = 300.0
 CONTROL_PREFIX = "/_emulator/"
-
-try:
-    import orjson
-
-    _loads: Callable[[bytes], Any] = orjson.loads
-
-    def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-except ImportError:  # pragma: no cover - exercised only without the fast extra
-    _loads = json.loads
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @attrs.frozen(kw_only=True)
@@ -516,8 +503,8 @@ class HubEmulator:
         self._check_body_size(body)
         try:
             parsed = _loads(body) if body else None
-        except ValueError:
-            raise _Reject(400, "request body is not valid JSON", "bad_request") from None
+        except ValueError as exc:
+            raise _Reject(400, str(exc), "bad_request") from None
         call = _Call(method, workspace, params, parsed, body, signed)
         status, payload = getattr(self, handler)(call)
         return status, [], payload
