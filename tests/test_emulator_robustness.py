@@ -118,6 +118,20 @@ async def test_malformed_requests_get_an_error_answer(
     await still_serving(served)
 
 
+async def test_a_client_that_expects_100_continue_is_told_to_send_its_body(served: str) -> None:
+    async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
+        await stream.send(
+            b"POST /event/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n"
+        )
+        with anyio.fail_after(CEILING):
+            interim = await stream.receive()
+        await stream.send(b"{}")
+        reply = interim + await read_to_close(stream)
+    assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert b"\r\n\r\nHTTP/1.1 401 Unauthorized\r\n" in reply  # the body was read and judged
+
+
 # -- slow, half-open and idle connections -------------------------------------------------------
 
 

@@ -247,6 +247,11 @@ async def _read_body(
                 "payload_too_large",
                 head=head,
             )
+    if conn.they_are_waiting_for_100_continue:
+        # The client holds its body back until told to send it (curl does, for a
+        # large one, for a second; others until their own timeout).
+        interim = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+        await stream.send(conn.send(interim))
     chunks: list[bytes] = []
     size = 0
     while True:
