@@ -10,6 +10,7 @@ only turns a hang into a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -147,6 +148,24 @@ async def test_a_connection_that_never_speaks_is_closed_without_an_answer(served
 async def test_a_stalled_body_gets_408(served: str) -> None:
     request = b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
     assert (await exchange(port_of(served), request)).startswith(b"HTTP/1.1 408 ")
+
+
+async def test_a_body_trickled_in_short_pauses_still_gets_408(served: str) -> None:
+    # Each pause is well inside the timeout; the whole body takes six times it.
+    async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
+        await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n")
+
+        async def trickle() -> None:
+            with contextlib.suppress(anyio.BrokenResourceError):
+                for _ in range(60):
+                    await anyio.sleep(0.05)
+                    await stream.send(b" ")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(trickle)
+            reply = await read_to_close(stream)
+            tg.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
 
 
 async def test_an_idle_keep_alive_connection_is_closed(served: str) -> None:

@@ -73,7 +73,7 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         "--header-timeout",
         type=float,
         default=DEFAULT_HEADER_TIMEOUT,
-        help="seconds for a request's headers to arrive (default %(default)s)",
+        help="seconds for a request's headers, and then its body, to arrive (default %(default)s)",
     )
     server.add_argument(
         "--idle-timeout",
