@@ -176,6 +176,25 @@ async def test_an_idle_keep_alive_connection_is_closed(served: str) -> None:
     assert reply.count(b"HTTP/1.1") == 1
 
 
+async def test_a_client_that_stops_reading_answers_is_let_go(served: str) -> None:
+    # It keeps sending requests and never reads: once the answers fill the socket
+    # buffers the server gives up on it (after the idle timeout) and closes, so
+    # the client's next send fails instead of blocking forever.
+    request = b"GET /" + b"a" * 60_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"  # a 404 echoing it
+
+    async def send_until_cut_off(stream: anyio.abc.SocketStream) -> None:
+        with anyio.fail_after(CEILING):
+            while True:
+                await stream.send(request)
+
+    async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
+        raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        with pytest.raises(anyio.BrokenResourceError):
+            await send_until_cut_off(stream)
+    await still_serving(served)
+
+
 async def test_two_hundred_half_open_connections_do_not_stop_others(served: str) -> None:
     port = port_of(served)
     streams = []

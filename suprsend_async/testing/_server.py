@@ -193,9 +193,19 @@ async def _serve_connection(
                 conn.start_next_cycle()
                 first = False
         except h11.RemoteProtocolError as exc:
-            await _refuse(conn, stream, exc.error_status_hint, f"bad request: {exc}", "bad_request")
+            message = f"bad request: {exc}"
+            status = exc.error_status_hint
+            await _refuse(conn, stream, status, message, "bad_request", limits=limits)
         except _Refused as exc:
-            await _refuse(conn, stream, exc.status, exc.message, exc.error_type, head=exc.head)
+            await _refuse(
+                conn,
+                stream,
+                exc.status,
+                exc.message,
+                exc.error_type,
+                limits=limits,
+                head=exc.head,
+            )
         except (_Closed, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream):
             pass
         except Exception:
@@ -250,7 +260,7 @@ async def _read_body(
         # The client holds its body back until told to send it (curl does, for a
         # large one, for a second; others until their own timeout).
         interim = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
-        await stream.send(conn.send(interim))
+        await _send(stream, conn.send(interim) or b"", limits)
     chunks: list[bytes] = []
     size = 0
     # One deadline for the whole body, not one per read: a client trickling a byte
@@ -309,7 +319,8 @@ async def _serve_one(
         status, headers, content = await _call_app(app, scope, body)
     except ConnectionDropped:
         return False  # close without answering: the client sees a dead connection
-    await _send_response(conn, stream, status, headers, content, head=request.method == b"HEAD")
+    head = request.method == b"HEAD"
+    await _send_response(conn, stream, status, headers, content, head=head, limits=limits)
     return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
 
@@ -328,14 +339,26 @@ async def _send_response(
     content: bytes,
     *,
     head: bool,
+    limits: _Limits,
 ) -> None:
     response = h11.Response(status_code=status, headers=headers, reason=_reason(status))
-    await stream.send(conn.send(response))
+    parts = [conn.send(response)]
     # h11 frames answers to HEAD, and 204/304, as bodiless and refuses any data for them
     # (the Content-Length still says what a GET would get, as HTTP wants for HEAD).
     if content and not head and status not in (204, 304):
-        await stream.send(conn.send(h11.Data(data=content)))
-    await stream.send(conn.send(h11.EndOfMessage()))
+        parts.append(conn.send(h11.Data(data=content)))
+    parts.append(conn.send(h11.EndOfMessage()))
+    await _send(stream, b"".join(p for p in parts if p is not None), limits)
+
+
+async def _send(stream: anyio.abc.SocketStream, data: bytes, limits: _Limits) -> None:
+    """Send, or give up on a client that has not taken it within the idle timeout
+    (one that stopped reading would hold the connection forever once the socket
+    buffers are full)."""
+    with anyio.move_on_after(limits.idle_timeout):
+        await stream.send(data)
+        return
+    raise _Closed
 
 
 async def _call_app(
@@ -400,6 +423,7 @@ async def _refuse(
     message: str,
     error_type: str,
     *,
+    limits: _Limits,
     head: bool = False,
 ) -> None:
     """Answer an error the app never saw (malformed, too slow, too large), then close."""
@@ -408,7 +432,7 @@ async def _refuse(
     status, headers, content = _error_answer(status, message, error_type)
     headers.append((b"connection", b"close"))
     try:
-        await _send_response(conn, stream, status, headers, content, head=head)
+        await _send_response(conn, stream, status, headers, content, head=head, limits=limits)
         await stream.send_eof()
         with anyio.move_on_after(_LINGER_SECONDS):
             drained = 0
@@ -416,6 +440,7 @@ async def _refuse(
                 data = await stream.receive(_READ_SIZE)
                 drained += len(data)
     except (
+        _Closed,
         h11.LocalProtocolError,
         anyio.BrokenResourceError,
         anyio.ClosedResourceError,
