@@ -336,6 +336,23 @@ def test_signals_stop_the_emulator_cleanly(signals: list[signal.Signals]) -> Non
         assert json.loads(stderr.strip().splitlines()[-1])["requests"] == 0  # the final stats
 
 
+def test_a_port_already_in_use_is_a_usage_error_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            emulator_command("--port", str(port)),
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=CEILING,
+        )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in result.stderr
+
+
 def wait_for_output(stream: IO[str], text: str) -> str:
     """Read ``stream`` until ``text`` appears (a hang fails at the ceiling)."""
     selector = selectors.DefaultSelector()
