@@ -28,7 +28,7 @@ import anyio.abc
 import httpx
 import pytest
 
-from suprsend_async import Event
+from suprsend_async import AsyncSuprsend, Event
 from suprsend_async.testing import HubEmulator, serve
 
 pytestmark = pytest.mark.anyio
@@ -431,3 +431,23 @@ async def test_idempotency_state_is_bounded_without_records(anyio_backend: objec
     assert hub.stats.idempotency_keys_evicted == 901
     assert hub.processed_keys == hub.received_keys == {}  # no per-key counters either
     assert hub.stats_dict()["keys_processed_more_than_once"] is None
+
+
+async def test_users_are_bounded_without_records(anyio_backend: object) -> None:
+    hub = HubEmulator(keep_records=False, user_limit=100)
+
+    async def edit_users(client: AsyncSuprsend, ids: range) -> None:
+        bulk = client.users.get_bulk_edit_instance()
+        bulk.append(*(client.users.get_edit_instance(f"u{i}").set("n", i) for i in ids))
+        assert (await bulk.save()).success == len(ids)
+
+    async with hub.client() as client:
+        await edit_users(client, range(100))
+        await client.users.edit(client.users.get_edit_instance("u0").set("n", -1))
+        await edit_users(client, range(100, 199))  # the 99 least recently changed go
+        kept = set(hub.users.users)
+        await edit_users(client, range(199, 1000))
+    assert kept == {"u0", *(f"u{i}" for i in range(100, 199))}
+    assert len(hub.users) == 100
+    assert hub.stats.users_evicted == 900
+    assert hub.users.applications == {}  # per-user counters are not kept either

@@ -62,8 +62,10 @@ DEFAULT_WORKSPACE_SECRET = "emulator-workspace-secret"  # noqa: S105 - a public 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_WORKSPACE_UID = "emulator-workspace-uid"
 IDEMPOTENCY_WINDOW = 24 * 3600.0
-# Keys remembered at most with keep_records=False: ~100 bytes each, ~10 MB in all.
+# Kept at most with keep_records=False: keys ~360 bytes each (~36 MB in all),
+# users ~1 KB each (~50 MB).
 IDEMPOTENCY_KEY_LIMIT = 100_000
+USER_LIMIT = 50_000
 MAX_CLOCK_SKEW = 300.0
 CONTROL_PREFIX = "/_emulator/"
 
@@ -157,6 +159,8 @@ class HubStats:
     keys_processed: int = 0
     # Keys forgotten before their window ended, to bound memory (keep_records=False).
     idempotency_keys_evicted: int = 0
+    # Users forgotten, least recently changed first, to bound memory (keep_records=False).
+    users_evicted: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -264,7 +268,10 @@ class HubEmulator:
       for multi-million-record runs: counters are always kept, and the
       idempotency keys remembered are then bounded by ``idempotency_key_limit``
       (the most recent ones; an older key that arrives again is processed
-      again, and counted in :attr:`HubStats.idempotency_keys_evicted`).
+      again, and counted in :attr:`HubStats.idempotency_keys_evicted`), the
+      users by ``user_limit`` (the most recently changed; the others are
+      forgotten, counted in :attr:`HubStats.users_evicted`), and
+      ``users.applications`` is not counted.
 
     Serve it in-process with :meth:`transport` (or :meth:`client`), on a
     loopback socket with :func:`~suprsend_async.testing.serve`, or from the
@@ -285,6 +292,7 @@ class HubEmulator:
         max_clock_skew: float = MAX_CLOCK_SKEW,
         idempotency_window: float = IDEMPOTENCY_WINDOW,
         idempotency_key_limit: int = IDEMPOTENCY_KEY_LIMIT,
+        user_limit: int = USER_LIMIT,
     ) -> None:
         self.workspaces = dict(workspaces or {DEFAULT_WORKSPACE_KEY: DEFAULT_WORKSPACE_SECRET})
         if not self.workspaces:
@@ -299,10 +307,12 @@ class HubEmulator:
             raise ValueError(
                 f"api_keys or workspace_uids name unknown workspaces: {sorted(unknown)}"
             )
-        if idempotency_key_limit < 1:
-            raise ValueError(
-                f"idempotency_key_limit must be at least 1, got {idempotency_key_limit}"
-            )
+        for name, limit in (
+            ("idempotency_key_limit", idempotency_key_limit),
+            ("user_limit", user_limit),
+        ):
+            if limit < 1:
+                raise ValueError(f"{name} must be at least 1, got {limit}")
         self.workflows = frozenset(workflows) if workflows is not None else None
         self.limits = limits
         self.injector = FaultInjector(faults or Faults())
@@ -311,6 +321,7 @@ class HubEmulator:
         self.max_clock_skew = max_clock_skew
         self.idempotency_window = idempotency_window
         self.idempotency_key_limit = idempotency_key_limit
+        self.user_limit = user_limit
         self._ids = itertools.count(1)
         self.reset()
 
@@ -339,7 +350,14 @@ class HubEmulator:
         # (workspace, key) -> (first processed at, message_id), oldest first.
         self._seen_keys: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
         self._fingerprints: set[bytes] = set()
-        self.user_stores = UserStores()
+        self.user_stores = UserStores(
+            limit=None if self.keep_records else self.user_limit,
+            count_applications=self.keep_records,
+            on_evict=self._user_evicted,
+        )
+
+    def _user_evicted(self) -> None:
+        self.stats.users_evicted += 1
 
     @property
     def users(self) -> UserStore:
