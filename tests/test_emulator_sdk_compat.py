@@ -18,7 +18,7 @@ import pytest
 import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, WorkspaceSignatureAuth
-from suprsend_async.testing import Fault, HubEmulator, serve
+from suprsend_async.testing import Fault, Faults, HubEmulator, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -310,6 +310,36 @@ async def test_status_lines_carry_reason_phrases(served: tuple[HubEmulator, str]
         await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
         reply = await stream.receive()
     assert reply.startswith(b"HTTP/1.1 401 Unauthorized\r\n")
+
+
+@pytest.mark.parametrize(
+    ("status", "status_line"),
+    [
+        (503, b"HTTP/1.1 503 Service Unavailable"),
+        (520, b"HTTP/1.1 520 Server Error"),  # a status HTTP names no phrase for
+        (499, b"HTTP/1.1 499 Client Error"),
+    ],
+)
+async def test_injected_errors_carry_a_reason_phrase(
+    served: tuple[HubEmulator, str], status: int, status_line: bytes
+) -> None:
+    hub, base_url = served
+    hub.fail_next(status=status)
+    port = int(base_url.rsplit(":", 1)[1].strip("/"))
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        reply = await stream.receive()
+    assert reply.startswith(status_line + b"\r\n")
+
+
+@pytest.mark.parametrize("status", [99, 200, 302, 600])
+def test_an_error_fault_has_an_error_status(status: int) -> None:
+    # Below 200 the server could not send it at all: the client would see a dead
+    # connection, not the error the test meant to inject.
+    with pytest.raises(ValueError, match="400 to 599"):
+        Fault.error(status)
+    with pytest.raises(ValueError, match="400 to 599"):
+        Faults(error_rate=0.5, error_status=status)
 
 
 async def failing_app(scope: Any, receive: Any, send: Any) -> None:

@@ -325,10 +325,11 @@ async def _serve_one(
 
 
 def _reason(status: int) -> bytes:
+    # Never empty: the Node SDK reports the reason phrase as the error message.
     try:
         return http.HTTPStatus(status).phrase.encode()
     except ValueError:
-        return b""
+        return {4: b"Client Error", 5: b"Server Error"}.get(status // 100, b"Unknown Status")
 
 
 async def _send_response(
