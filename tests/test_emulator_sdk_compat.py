@@ -216,6 +216,72 @@ async def test_official_sdk_user_edits_single_and_bulk(
     assert hub.events == []  # identity events are not events
 
 
+# -- the users API ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", SDKS)
+async def test_official_sdk_users_api(served: tuple[HubEmulator, str], make: Make) -> None:
+    hub, base_url = served
+    users = make(hub, base_url).users
+    ann = "team/ann é"  # escaped into one path segment by the SDK
+
+    def edit(distinct_id: str, tenant_id: str | None = None, **properties: Any) -> Any:
+        instance = users.get_edit_instance(distinct_id, tenant_id)
+        for key, value in properties.items():
+            instance.set(key, value)
+        return instance
+
+    def calls() -> dict[str, Any]:
+        bulk = users.get_bulk_edit_instance()
+        bulk.append(*[edit(f"c{i}", n=i) for i in range(3)])
+        channels = {"channel_preferences": [{"channel": "email", "is_restricted": True}]}
+        opt_out = {"preference": "opt_out", "opt_out_channels": ["sms"]}
+        return {
+            "upsert": users.upsert(ann, {"$email": ["ann@example.com"], "name": "Ann"}),
+            "upsert bob": users.upsert("bob", {"plan": "free"}),
+            "edit": users.edit(edit(ann, plan="pro")),
+            "edit by payload": users.edit(ann, {"operations": [{"$set": {"seats": 3}}]}),
+            "get": users.get(ann),
+            "list": users.list({"limit": 1}),
+            "upsert for tenant": users.upsert_for_tenant(ann, "acme", {"role": "admin"}),
+            "edit for tenant": users.edit(edit(ann, "acme", team="core")),
+            "get for tenant": users.get_for_tenant(ann, "acme"),
+            "tenants": users.list_associated_tenants(ann),
+            "unlink tenant": users.unlink_tenant(ann, "acme"),
+            "lists": users.get_lists_subscribed_to(ann),
+            "objects": users.get_objects_subscribed_to(ann),
+            "channels": users.update_global_channels_preference(ann, channels),
+            "category": users.update_category_preference(ann, "newsletter", opt_out),
+            "read category": users.get_category_preference(ann, "newsletter"),
+            "full": users.get_full_preference(ann),
+            "merge": users.merge(ann, "bob"),
+            "bulk edit": bulk.save(),
+            "bulk delete": users.bulk_delete({"distinct_ids": ["c0", "c1"]}),
+            "delete": users.delete(ann),
+        }
+
+    answers = await in_thread(calls)
+    assert answers["get"]["properties"] == {"name": "Ann", "plan": "pro", "seats": 3}
+    assert answers["list"]["meta"]["has_next"] is True
+    assert answers["get for tenant"]["properties"] == {"role": "admin", "team": "core"}
+    assert [t["tenant_id"] for t in answers["tenants"]["results"]] == ["acme"]
+    assert answers["channels"]["channel_preferences"][0] == {
+        "channel": "email",
+        "is_restricted": True,
+    }
+    assert answers["read category"]["preference"] == "opt_out"
+    assert answers["merge"]["properties"]["plan"] == "pro"  # the primary's value wins
+    assert (answers["bulk edit"].status, answers["bulk edit"].success) == ("success", 3)
+    assert answers["delete"] == answers["bulk delete"] == {"success": True, "status_code": 204}
+    assert sorted(hub.users.users) == ["c2"]
+    with pytest.raises(suprsend.SuprsendAPIException) as missing:
+        await in_thread(lambda: users.get(ann))
+    assert (missing.value.status_code, missing.value.message) == (
+        404,
+        f"user [distinct_id: '{ann}'] not found",
+    )
+
+
 # -- what the Node SDK sends: arrays of events on event/, signed ------------------------------
 
 
