@@ -88,7 +88,7 @@ async def serve(
     - ``header_timeout``: seconds a request's headers may take to arrive, and
       then its body; then 408 and the connection is closed.
     - ``idle_timeout``: seconds a kept-alive connection may wait for its next
-      request before it is closed.
+      request, and a client may take to accept an answer, before it is closed.
     - ``max_body_bytes``: larger request bodies get 413 and the connection is
       closed, judged by ``Content-Length`` before any of it is read, and while
       reading a body without one.
