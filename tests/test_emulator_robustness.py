@@ -293,14 +293,14 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def start_emulator(
+def launch_emulator(
     *flags: str, limit_files: int | None = None, command: list[str] | None = None
-) -> tuple[subprocess.Popen[str], dict[str, str]]:
+) -> subprocess.Popen[str]:
     def lower_file_limit() -> None:  # in the child only: the test process keeps its own
         if limit_files is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, limit_files))
 
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command or emulator_command(*flags),
         env=child_env(),
         stdout=subprocess.PIPE,
@@ -308,9 +308,20 @@ def start_emulator(
         text=True,
         preexec_fn=lower_file_limit,
     )
+
+
+def announced(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The base URL and credentials the emulator prints once it is listening."""
     assert process.stdout is not None
-    info = json.loads(process.stdout.readline())
-    return process, info
+    info: dict[str, str] = json.loads(process.stdout.readline())
+    return info
+
+
+def start_emulator(
+    *flags: str, limit_files: int | None = None, command: list[str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    process = launch_emulator(*flags, limit_files=limit_files, command=command)
+    return process, announced(process)
 
 
 @pytest.mark.parametrize(
@@ -320,20 +331,26 @@ def start_emulator(
 )
 def test_signals_stop_the_emulator_cleanly(signals: list[signal.Signals]) -> None:
     trials = 10 if len(signals) == 2 else 2
-    for _ in range(trials):
-        process, info = start_emulator()
-        httpx.get(info["stats_url"], timeout=CEILING).raise_for_status()
-        for signum in signals:
-            process.send_signal(signum)
-        try:
-            _, stderr = process.communicate(timeout=CEILING)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            pytest.fail(f"the emulator hung after {signals}")
-        assert process.returncode == 0, stderr
-        assert "Traceback" not in stderr
-        assert json.loads(stderr.strip().splitlines()[-1])["requests"] == 0  # the final stats
+    # Started all at once: the trials start up side by side instead of in turn.
+    processes = [launch_emulator() for _ in range(trials)]
+    try:
+        for process in processes:
+            httpx.get(announced(process)["stats_url"], timeout=CEILING).raise_for_status()
+            for signum in signals:
+                process.send_signal(signum)
+        for process in processes:
+            try:
+                _, stderr = process.communicate(timeout=CEILING)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the emulator hung after {signals}")
+            assert process.returncode == 0, stderr
+            assert "Traceback" not in stderr
+            assert json.loads(stderr.strip().splitlines()[-1])["requests"] == 0  # the final stats
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
 
 def test_a_port_already_in_use_is_a_usage_error_not_a_traceback() -> None:
