@@ -77,6 +77,9 @@ async def test_head_is_answered_without_a_body_and_the_server_lives(served: str)
     request = b"HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     stats = await exchange(port, request % b"/_emulator/stats")
     missing = await exchange(port, request % b"/")
+    too_long = await exchange(port, request % (b"/" + b"a" * 70_000))  # refused by the server
+    assert too_long.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert too_long.endswith(b"\r\n\r\n")
     head, _, body = stats.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"content-length: " in head.lower()  # what a GET would carry

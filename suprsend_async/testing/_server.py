@@ -232,7 +232,12 @@ async def _read_head(
         # h11 caps only a head still arriving; one that came in a single read is whole.
         size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
         if size > _MAX_HEADER_BYTES:
-            raise _Refused(431, "request headers are too large", "request_header_fields_too_large")
+            raise _Refused(
+                431,
+                "request headers are too large",
+                "request_header_fields_too_large",
+                head=event.method == b"HEAD",
+            )
         return event
     if conn.trailing_data[0]:
         raise _Refused(408, "request headers took too long", "request_timeout")
