@@ -62,8 +62,8 @@ DEFAULT_WORKSPACE_SECRET = "emulator-workspace-secret"  # noqa: S105 - a public 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_WORKSPACE_UID = "emulator-workspace-uid"
 IDEMPOTENCY_WINDOW = 24 * 3600.0
-# Kept at most with keep_records=False: keys ~360 bytes each (~36 MB in all),
-# users ~1 KB each (~50 MB).
+# Kept at most with keep_records=False: keys ~400 bytes each (~40 MB in all),
+# users ~0.9 KB each (~45 MB). Measured with tracemalloc, 200k keyed requests.
 IDEMPOTENCY_KEY_LIMIT = 100_000
 USER_LIMIT = 50_000
 MAX_CLOCK_SKEW = 300.0
