@@ -8,6 +8,10 @@ raw, signed as it signs.
 
 from __future__ import annotations
 
+import base64
+import datetime
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -18,6 +22,7 @@ import pytest
 import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, WorkspaceSignatureAuth
+from suprsend_async._auth import string_to_sign
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
 
 pytestmark = pytest.mark.anyio
@@ -329,6 +334,38 @@ async def test_an_array_on_event_path_with_a_bad_record_is_refused_whole(
     assert response.json()["message"].startswith("records[1].distinct_id")
     assert hub.events == []
     assert hub.stats.rejected_records == 3
+
+
+async def node_users_call(
+    hub: HubEmulator, base_url: str, method: str, path: str, payload: Any = None
+) -> httpx.Response:
+    """A users API call as the Node SDK signs it: its users API dates the request in
+    ISO 8601 (``new Date().toISOString()``), where its other calls use RFC 1123."""
+    body = b"" if payload is None else json.dumps(payload).encode()
+    content_type = "application/json; charset=utf-8"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    date = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    message = string_to_sign(method, body, content_type, date, "/" + path)
+    digest = hmac.new(hub.workspace_secret.encode(), message, hashlib.sha256).digest()
+    headers = {
+        "Content-Type": content_type,
+        "Date": date,
+        "Authorization": f"{hub.workspace_key}:{base64.b64encode(digest).decode()}",
+    }
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        return await http.request(method, path, content=body, headers=headers)
+
+
+async def test_node_sdk_users_calls_dated_in_iso_8601_are_accepted(
+    served: tuple[HubEmulator, str],
+) -> None:
+    hub, base_url = served
+    identity = {"distinct_id": "ann", "$user_operations": [{"$set": {"plan": "pro"}}]}
+    upsert = await node_users_call(hub, base_url, "POST", "v1/user/ann/", {"name": "Ann"})
+    async_edit = await node_users_call(hub, base_url, "POST", "event/", identity)
+    fetched = await node_users_call(hub, base_url, "GET", "v1/user/ann/")
+    assert (upsert.status_code, async_edit.status_code, fetched.status_code) == (201, 202, 200)
+    assert fetched.json()["properties"] == {"name": "Ann", "plan": "pro"}
 
 
 # -- errors every SDK can read ----------------------------------------------------------------

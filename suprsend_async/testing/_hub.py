@@ -10,6 +10,7 @@ can never drift apart.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import itertools
@@ -572,10 +573,9 @@ class HubEmulator:
     def _check_date(self, date: str) -> None:
         if not date:
             raise _Reject(401, "missing Date header", "unauthorized")
-        try:
-            sent = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            raise _Reject(401, "malformed Date header", "unauthorized") from None
+        sent = _parse_date(date)
+        if sent is None:
+            raise _Reject(401, "malformed Date header", "unauthorized")
         if abs(self.clock() - sent) > self.max_clock_skew:
             raise _Reject(401, "Date header too far from the server's time", "unauthorized")
 
@@ -911,6 +911,20 @@ class HubEmulator:
             while len(seen) > self.idempotency_key_limit:
                 seen.popitem(last=False)
                 self.stats.idempotency_keys_evicted += 1
+
+
+def _parse_date(date: str) -> float | None:
+    """A signed request's ``Date`` as a timestamp: RFC 1123, as most SDKs send it, or
+    ISO 8601 with a zone, as the Node SDK's users API does (``new Date().toISOString()``)."""
+    try:
+        return parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        pass
+    try:  # before 3.11, fromisoformat does not read "Z"
+        parsed = datetime.datetime.fromisoformat(date.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
 
 
 def _with_slash(path: str) -> str:
