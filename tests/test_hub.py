@@ -72,6 +72,7 @@ def assert_documented_error(response: httpx.Response) -> str:
     finds the message where it looks; returns the message."""
     body = response.json()
     assert body["status"] == "fail"
+    assert body["code"] == response.status_code  # what the Go SDK reads, beside message
     assert set(body["error"]) == {"message", "type"}
     assert body["error"]["message"] == body["message"]
     return str(body["message"])

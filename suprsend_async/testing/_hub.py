@@ -185,15 +185,17 @@ class _Reject(Exception):
         self.headers = headers or []
 
 
-def error_body(message: str, error_type: str, *, bulk: bool = False) -> dict[str, Any]:
+def error_body(status: int, message: str, error_type: str, *, bulk: bool = False) -> dict[str, Any]:
     """An error answer every official SDK can read.
 
     Python's single calls and API helpers read ``message``; its bulk helpers
     and this library read ``error.message``; its bulk event helper reads
-    ``records`` before it looks at the status, so bulk paths carry an empty one.
+    ``records`` before it looks at the status, so bulk paths carry an empty one;
+    Go's REST calls read ``code`` and ``message`` (the users API's own shape).
     """
     body: dict[str, Any] = {
         "status": "fail",
+        "code": status,
         "message": message,
         "error": {"message": message, "type": error_type},
     }
@@ -451,12 +453,12 @@ class HubEmulator:
                 raise ConnectionDropped("fault: connection dropped before processing")
             if fault.kind is FaultKind.RATE_LIMIT:
                 message = error_body(
-                    "rate limit exceeded (emulator fault)", "rate_limited", bulk=bulk
+                    429, "rate limit exceeded (emulator fault)", "rate_limited", bulk=bulk
                 )
                 return 429, [(b"retry-after", fault.retry_after.encode())], message
             if fault.kind is FaultKind.ERROR:
                 error = error_body(
-                    "service unavailable (emulator fault)", "server_error", bulk=bulk
+                    fault.status, "service unavailable (emulator fault)", "server_error", bulk=bulk
                 )
                 return fault.status, [], error
         try:
@@ -464,7 +466,7 @@ class HubEmulator:
         except _Reject as reject:
             if reject.status == 401:
                 self.stats.auth_failures += 1
-            payload = error_body(reject.message, reject.error_type, bulk=bulk)
+            payload = error_body(reject.status, reject.message, reject.error_type, bulk=bulk)
             return reject.status, reject.headers, payload
         if fault is not None and fault.kind is FaultKind.DROP_AFTER:
             raise ConnectionDropped("fault: processed, then the connection was dropped")
@@ -477,7 +479,7 @@ class HubEmulator:
             self.reset()
             await _respond(send, 200, {"status": "success"})
         else:
-            await _respond(send, 404, error_body(f"no control path {path}", "not_found"))
+            await _respond(send, 404, error_body(404, f"no control path {path}", "not_found"))
 
     def stats_dict(self) -> dict[str, Any]:
         data = self.stats.to_dict()

@@ -414,7 +414,7 @@ def _error_answer(
     """An answer of the server's own, in the hub's error shape. The server does not
     know the routes, so it always carries ``"records": []``: the official Python
     SDK's bulk events read ``records`` from every answer, error or not."""
-    content = json.dumps(error_body(message, error_type, bulk=True)).encode()
+    content = json.dumps(error_body(status, message, error_type, bulk=True)).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(content)).encode()),
