@@ -10,6 +10,7 @@ only turns a hang into a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -27,7 +28,7 @@ import anyio.abc
 import httpx
 import pytest
 
-from suprsend_async import Event
+from suprsend_async import AsyncSuprsend, Event
 from suprsend_async.testing import HubEmulator, serve
 
 pytestmark = pytest.mark.anyio
@@ -76,6 +77,9 @@ async def test_head_is_answered_without_a_body_and_the_server_lives(served: str)
     request = b"HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     stats = await exchange(port, request % b"/_emulator/stats")
     missing = await exchange(port, request % b"/")
+    too_long = await exchange(port, request % (b"/" + b"a" * 70_000))  # refused by the server
+    assert too_long.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert too_long.endswith(b"\r\n\r\n")
     head, _, body = stats.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"content-length: " in head.lower()  # what a GET would carry
@@ -118,6 +122,20 @@ async def test_malformed_requests_get_an_error_answer(
     await still_serving(served)
 
 
+async def test_a_client_that_expects_100_continue_is_told_to_send_its_body(served: str) -> None:
+    async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
+        await stream.send(
+            b"POST /event/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n"
+        )
+        with anyio.fail_after(CEILING):
+            interim = await stream.receive()
+        await stream.send(b"{}")
+        reply = interim + await read_to_close(stream)
+    assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert b"\r\n\r\nHTTP/1.1 401 Unauthorized\r\n" in reply  # the body was read and judged
+
+
 # -- slow, half-open and idle connections -------------------------------------------------------
 
 
@@ -135,12 +153,49 @@ async def test_a_stalled_body_gets_408(served: str) -> None:
     assert (await exchange(port_of(served), request)).startswith(b"HTTP/1.1 408 ")
 
 
+async def test_a_body_trickled_in_short_pauses_still_gets_408(served: str) -> None:
+    # Each pause is well inside the timeout; the whole body takes six times it.
+    async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
+        await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n")
+
+        async def trickle() -> None:
+            with contextlib.suppress(anyio.BrokenResourceError):
+                for _ in range(60):
+                    await anyio.sleep(0.05)
+                    await stream.send(b" ")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(trickle)
+            reply = await read_to_close(stream)
+            tg.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
 async def test_an_idle_keep_alive_connection_is_closed(served: str) -> None:
     async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
         await stream.send(b"GET /_emulator/stats HTTP/1.1\r\nHost: x\r\n\r\n")
         reply = await read_to_close(stream)  # answered, then closed once idle
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
     assert reply.count(b"HTTP/1.1") == 1
+
+
+async def test_a_client_that_stops_reading_answers_is_let_go(served: str) -> None:
+    # It keeps sending requests and never reads: once the answers fill the socket
+    # buffers the server gives up on it (after the idle timeout) and closes, so
+    # the client's next send fails instead of blocking forever.
+    request = b"GET /" + b"a" * 60_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"  # a 404 echoing it
+
+    async def send_until_cut_off(stream: anyio.abc.SocketStream) -> None:
+        with anyio.fail_after(CEILING):
+            while True:
+                await stream.send(request)
+
+    async with await anyio.connect_tcp("127.0.0.1", port_of(served)) as stream:
+        raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        with pytest.raises(anyio.BrokenResourceError):
+            await send_until_cut_off(stream)
+    await still_serving(served)
 
 
 async def test_two_hundred_half_open_connections_do_not_stop_others(served: str) -> None:
@@ -213,6 +268,24 @@ async def test_serve_exits_cleanly_with_connections_open(anyio_backend: object) 
         await stream.aclose()
 
 
+async def test_an_error_raised_in_the_block_comes_out_as_itself(anyio_backend: object) -> None:
+    # Not wrapped in an exception group: pytest.raises and except clauses around
+    # the block see the block's own error, connections open or not.
+    streams: list[anyio.abc.SocketStream] = []
+
+    async def fail_while_serving() -> None:
+        async with serve(HubEmulator()) as base_url:
+            streams.append(await anyio.connect_tcp("127.0.0.1", port_of(base_url)))
+            await streams[0].send(b"POST /event/ HTTP/1.1\r\n")
+            await still_serving(base_url)
+            raise LookupError("the test's own failure")
+
+    with pytest.raises(LookupError, match="the test's own failure"):
+        await fail_while_serving()
+    await read_to_close(streams[0])  # the server closed it on the way out
+    await streams[0].aclose()
+
+
 def emulator_command(*flags: str) -> list[str]:
     return [sys.executable, "-m", "suprsend_async.testing", "--json-status", *flags]
 
@@ -223,24 +296,35 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def start_emulator(
-    *flags: str, limit_files: int | None = None
-) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def launch_emulator(
+    *flags: str, limit_files: int | None = None, command: list[str] | None = None
+) -> subprocess.Popen[str]:
     def lower_file_limit() -> None:  # in the child only: the test process keeps its own
         if limit_files is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, limit_files))
 
-    process = subprocess.Popen(
-        emulator_command(*flags),
+    return subprocess.Popen(
+        command or emulator_command(*flags),
         env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=lower_file_limit,
     )
+
+
+def announced(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The base URL and credentials the emulator prints once it is listening."""
     assert process.stdout is not None
-    info = json.loads(process.stdout.readline())
-    return process, info
+    info: dict[str, str] = json.loads(process.stdout.readline())
+    return info
+
+
+def start_emulator(
+    *flags: str, limit_files: int | None = None, command: list[str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    process = launch_emulator(*flags, limit_files=limit_files, command=command)
+    return process, announced(process)
 
 
 @pytest.mark.parametrize(
@@ -250,20 +334,43 @@ def start_emulator(
 )
 def test_signals_stop_the_emulator_cleanly(signals: list[signal.Signals]) -> None:
     trials = 10 if len(signals) == 2 else 2
-    for _ in range(trials):
-        process, info = start_emulator()
-        httpx.get(info["stats_url"], timeout=CEILING).raise_for_status()
-        for signum in signals:
-            process.send_signal(signum)
-        try:
-            _, stderr = process.communicate(timeout=CEILING)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            pytest.fail(f"the emulator hung after {signals}")
-        assert process.returncode == 0, stderr
-        assert "Traceback" not in stderr
-        assert json.loads(stderr.strip().splitlines()[-1])["requests"] == 0  # the final stats
+    # Started all at once: the trials start up side by side instead of in turn.
+    processes = [launch_emulator() for _ in range(trials)]
+    try:
+        for process in processes:
+            httpx.get(announced(process)["stats_url"], timeout=CEILING).raise_for_status()
+            for signum in signals:
+                process.send_signal(signum)
+        for process in processes:
+            try:
+                _, stderr = process.communicate(timeout=CEILING)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the emulator hung after {signals}")
+            assert process.returncode == 0, stderr
+            assert "Traceback" not in stderr
+            assert json.loads(stderr.strip().splitlines()[-1])["requests"] == 0  # the final stats
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def test_a_port_already_in_use_is_a_usage_error_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            emulator_command("--port", str(port)),
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=CEILING,
+        )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in result.stderr
 
 
 def wait_for_output(stream: IO[str], text: str) -> str:
@@ -279,8 +386,27 @@ def wait_for_output(stream: IO[str], text: str) -> str:
     return seen
 
 
-def test_running_out_of_file_handles_only_delays_connections() -> None:
-    process, info = start_emulator(limit_files=48)
+# serve() on trio, where a failed accept reaches the server wrapped in BrokenResourceError.
+SERVE_ON_TRIO = """
+import json, logging, anyio
+from suprsend_async.testing import HubEmulator, serve
+logging.basicConfig(format="emulator: %(message)s")
+async def main():
+    async with serve(HubEmulator()) as base_url:
+        info = {"base_url": base_url, "stats_url": base_url + "_emulator/stats"}
+        print(json.dumps(info), flush=True)
+        await anyio.sleep_forever()
+anyio.run(main, backend="trio")
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [None, [sys.executable, "-c", SERVE_ON_TRIO]],
+    ids=["emulator command (asyncio)", "serve() on trio"],
+)
+def test_running_out_of_file_handles_only_delays_connections(command: list[str] | None) -> None:
+    process, info = start_emulator(limit_files=48, command=command)
     assert process.stderr is not None
     held: list[socket.socket] = []
     early = ""
@@ -303,7 +429,8 @@ def test_running_out_of_file_handles_only_delays_connections() -> None:
             sock.close()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=CEILING)
-    assert process.returncode == 0, stderr
+    if command is None:  # the emulator command stops cleanly; the bare script just dies
+        assert process.returncode == 0, stderr
     assert "Traceback" not in early + stderr
 
 
@@ -324,3 +451,23 @@ async def test_idempotency_state_is_bounded_without_records(anyio_backend: objec
     assert hub.stats.idempotency_keys_evicted == 901
     assert hub.processed_keys == hub.received_keys == {}  # no per-key counters either
     assert hub.stats_dict()["keys_processed_more_than_once"] is None
+
+
+async def test_users_are_bounded_without_records(anyio_backend: object) -> None:
+    hub = HubEmulator(keep_records=False, user_limit=100)
+
+    async def edit_users(client: AsyncSuprsend, ids: range) -> None:
+        bulk = client.users.get_bulk_edit_instance()
+        bulk.append(*(client.users.get_edit_instance(f"u{i}").set("n", i) for i in ids))
+        assert (await bulk.save()).success == len(ids)
+
+    async with hub.client() as client:
+        await edit_users(client, range(100))
+        await client.users.edit(client.users.get_edit_instance("u0").set("n", -1))
+        await edit_users(client, range(100, 199))  # the 99 least recently changed go
+        kept = set(hub.users.users)
+        await edit_users(client, range(199, 1000))
+    assert kept == {"u0", *(f"u{i}" for i in range(100, 199))}
+    assert len(hub.users) == 100
+    assert hub.stats.users_evicted == 900
+    assert hub.users.applications == {}  # per-user counters are not kept either

@@ -8,6 +8,10 @@ raw, signed as it signs.
 
 from __future__ import annotations
 
+import base64
+import datetime
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -18,7 +22,8 @@ import pytest
 import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, WorkspaceSignatureAuth
-from suprsend_async.testing import Fault, HubEmulator, serve
+from suprsend_async._auth import string_to_sign
+from suprsend_async.testing import Fault, Faults, HubEmulator, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -216,6 +221,72 @@ async def test_official_sdk_user_edits_single_and_bulk(
     assert hub.events == []  # identity events are not events
 
 
+# -- the users API ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", SDKS)
+async def test_official_sdk_users_api(served: tuple[HubEmulator, str], make: Make) -> None:
+    hub, base_url = served
+    users = make(hub, base_url).users
+    ann = "team/ann é"  # escaped into one path segment by the SDK
+
+    def edit(distinct_id: str, tenant_id: str | None = None, **properties: Any) -> Any:
+        instance = users.get_edit_instance(distinct_id, tenant_id)
+        for key, value in properties.items():
+            instance.set(key, value)
+        return instance
+
+    def calls() -> dict[str, Any]:
+        bulk = users.get_bulk_edit_instance()
+        bulk.append(*[edit(f"c{i}", n=i) for i in range(3)])
+        channels = {"channel_preferences": [{"channel": "email", "is_restricted": True}]}
+        opt_out = {"preference": "opt_out", "opt_out_channels": ["sms"]}
+        return {
+            "upsert": users.upsert(ann, {"$email": ["ann@example.com"], "name": "Ann"}),
+            "upsert bob": users.upsert("bob", {"plan": "free"}),
+            "edit": users.edit(edit(ann, plan="pro")),
+            "edit by payload": users.edit(ann, {"operations": [{"$set": {"seats": 3}}]}),
+            "get": users.get(ann),
+            "list": users.list({"limit": 1}),
+            "upsert for tenant": users.upsert_for_tenant(ann, "acme", {"role": "admin"}),
+            "edit for tenant": users.edit(edit(ann, "acme", team="core")),
+            "get for tenant": users.get_for_tenant(ann, "acme"),
+            "tenants": users.list_associated_tenants(ann),
+            "unlink tenant": users.unlink_tenant(ann, "acme"),
+            "lists": users.get_lists_subscribed_to(ann),
+            "objects": users.get_objects_subscribed_to(ann),
+            "channels": users.update_global_channels_preference(ann, channels),
+            "category": users.update_category_preference(ann, "newsletter", opt_out),
+            "read category": users.get_category_preference(ann, "newsletter"),
+            "full": users.get_full_preference(ann),
+            "merge": users.merge(ann, "bob"),
+            "bulk edit": bulk.save(),
+            "bulk delete": users.bulk_delete({"distinct_ids": ["c0", "c1"]}),
+            "delete": users.delete(ann),
+        }
+
+    answers = await in_thread(calls)
+    assert answers["get"]["properties"] == {"name": "Ann", "plan": "pro", "seats": 3}
+    assert answers["list"]["meta"]["has_next"] is True
+    assert answers["get for tenant"]["properties"] == {"role": "admin", "team": "core"}
+    assert [t["tenant_id"] for t in answers["tenants"]["results"]] == ["acme"]
+    assert answers["channels"]["channel_preferences"][0] == {
+        "channel": "email",
+        "is_restricted": True,
+    }
+    assert answers["read category"]["preference"] == "opt_out"
+    assert answers["merge"]["properties"]["plan"] == "pro"  # the primary's value wins
+    assert (answers["bulk edit"].status, answers["bulk edit"].success) == ("success", 3)
+    assert answers["delete"] == answers["bulk delete"] == {"success": True, "status_code": 204}
+    assert sorted(hub.users.users) == ["c2"]
+    with pytest.raises(suprsend.SuprsendAPIException) as missing:
+        await in_thread(lambda: users.get(ann))
+    assert (missing.value.status_code, missing.value.message) == (
+        404,
+        f"user [distinct_id: '{ann}'] not found",
+    )
+
+
 # -- what the Node SDK sends: arrays of events on event/, signed ------------------------------
 
 
@@ -265,6 +336,38 @@ async def test_an_array_on_event_path_with_a_bad_record_is_refused_whole(
     assert hub.stats.rejected_records == 3
 
 
+async def node_users_call(
+    hub: HubEmulator, base_url: str, method: str, path: str, payload: Any = None
+) -> httpx.Response:
+    """A users API call as the Node SDK signs it: its users API dates the request in
+    ISO 8601 (``new Date().toISOString()``), where its other calls use RFC 1123."""
+    body = b"" if payload is None else json.dumps(payload).encode()
+    content_type = "application/json; charset=utf-8"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    date = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    message = string_to_sign(method, body, content_type, date, "/" + path)
+    digest = hmac.new(hub.workspace_secret.encode(), message, hashlib.sha256).digest()
+    headers = {
+        "Content-Type": content_type,
+        "Date": date,
+        "Authorization": f"{hub.workspace_key}:{base64.b64encode(digest).decode()}",
+    }
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        return await http.request(method, path, content=body, headers=headers)
+
+
+async def test_node_sdk_users_calls_dated_in_iso_8601_are_accepted(
+    served: tuple[HubEmulator, str],
+) -> None:
+    hub, base_url = served
+    identity = {"distinct_id": "ann", "$user_operations": [{"$set": {"plan": "pro"}}]}
+    upsert = await node_users_call(hub, base_url, "POST", "v1/user/ann/", {"name": "Ann"})
+    async_edit = await node_users_call(hub, base_url, "POST", "event/", identity)
+    fetched = await node_users_call(hub, base_url, "GET", "v1/user/ann/")
+    assert (upsert.status_code, async_edit.status_code, fetched.status_code) == (201, 202, 200)
+    assert fetched.json()["properties"] == {"name": "Ann", "plan": "pro"}
+
+
 # -- errors every SDK can read ----------------------------------------------------------------
 
 
@@ -310,3 +413,62 @@ async def test_status_lines_carry_reason_phrases(served: tuple[HubEmulator, str]
         await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
         reply = await stream.receive()
     assert reply.startswith(b"HTTP/1.1 401 Unauthorized\r\n")
+
+
+@pytest.mark.parametrize(
+    ("status", "status_line"),
+    [
+        (503, b"HTTP/1.1 503 Service Unavailable"),
+        (520, b"HTTP/1.1 520 Server Error"),  # a status HTTP names no phrase for
+        (499, b"HTTP/1.1 499 Client Error"),
+    ],
+)
+async def test_injected_errors_carry_a_reason_phrase(
+    served: tuple[HubEmulator, str], status: int, status_line: bytes
+) -> None:
+    hub, base_url = served
+    hub.fail_next(status=status)
+    port = int(base_url.rsplit(":", 1)[1].strip("/"))
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(b"POST /event/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        reply = await stream.receive()
+    assert reply.startswith(status_line + b"\r\n")
+
+
+@pytest.mark.parametrize("status", [99, 200, 302, 600])
+def test_an_error_fault_has_an_error_status(status: int) -> None:
+    # Below 200 the server could not send it at all: the client would see a dead
+    # connection, not the error the test meant to inject.
+    with pytest.raises(ValueError, match="400 to 599"):
+        Fault.error(status)
+    with pytest.raises(ValueError, match="400 to 599"):
+        Faults(error_rate=0.5, error_status=status)
+
+
+async def failing_app(scope: Any, receive: Any, send: Any) -> None:
+    raise RuntimeError("a bug in the app")
+
+
+def official_bulk_events(sdk: Any, count: int) -> Any:
+    instance = sdk.bulk_events.new_instance()
+    instance.append(*[suprsend.Event(f"u{i}", "paid", {"i": i}) for i in range(count)])
+    return instance.trigger()
+
+
+async def test_official_sdk_reads_the_servers_own_error_answers(anyio_backend: object) -> None:
+    # Answers the app never made: a failing app's 500, and the server's 413 for a
+    # body over its cap. The SDK's single event parses the body as JSON, and its
+    # bulk events read "records" from every answer.
+    hub = HubEmulator()
+    async with serve(failing_app) as base_url:
+        sdk = signed_sdk(hub, base_url)
+        single = await in_thread(lambda: sdk.track_event(suprsend.Event("u1", "paid")))
+        bulk = await in_thread(lambda: official_bulk_events(sdk, 2))
+    async with serve(hub, max_body_bytes=1024) as base_url:
+        too_big = await in_thread(lambda: official_bulk_events(signed_sdk(hub, base_url), 50))
+    assert (single["success"], single["status_code"]) == (False, 500)
+    assert single["message"] == "the emulator failed on this request"
+    assert (bulk.status, bulk.failure) == ("fail", 2)
+    assert (too_big.status, too_big.failure) == ("fail", 50)
+    assert "over the server's limit of 1024" in too_big.failed_records[0]["error"]
+    assert hub.stats.requests == 0

@@ -72,6 +72,7 @@ def assert_documented_error(response: httpx.Response) -> str:
     finds the message where it looks; returns the message."""
     body = response.json()
     assert body["status"] == "fail"
+    assert body["code"] == response.status_code  # what the Go SDK reads, beside message
     assert set(body["error"]) == {"message", "type"}
     assert body["error"]["message"] == body["message"]
     return str(body["message"])
@@ -247,6 +248,54 @@ async def test_not_json_gets_400() -> None:
     response = await post(hub, "v2/event/", b"{not json")
     assert response.status_code == 400
     assert "not valid JSON" in assert_documented_error(response)
+
+
+def nested(depth: int) -> Any:
+    """``depth`` objects, one inside the next."""
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("v2/event/", {"event": "paid", "distinct_id": "u1", "properties": nested(300)}),
+        ("v2/bulk/event/", [{"event": "paid", "distinct_id": "u1", "properties": nested(300)}]),
+        ("event/", {"distinct_id": "u1", "$user_operations": [{"$set": {"x": nested(300)}}]}),
+        ("trigger/", {"workflow": "w", "recipients": ["u1"], "data": nested(300)}),
+        ("v1/user/u1/", {"x": nested(300)}),
+    ],
+    ids=["event", "bulk events", "identity event", "trigger", "user upsert"],
+)
+async def test_a_body_nested_deeper_than_the_encoder_writes_gets_400(
+    path: str, payload: Any
+) -> None:
+    # The client refuses to encode these; accepted, they would be stored or
+    # fingerprinted, and every answer that encodes them would fail.
+    hub = HubEmulator()
+    response = await post(hub, path, payload)
+    assert response.status_code == 400
+    assert response.json()["message"] == "request body nests more than 254 levels deep"
+    assert hub.stats.processed_events == hub.stats.identity_events == len(hub.users) == 0
+
+
+async def test_a_body_nested_past_the_parsers_limit_gets_400() -> None:
+    hub = HubEmulator()
+    response = await post(hub, "v1/user/u1/", b"[" * 5000 + b"]" * 5000)
+    assert (response.status_code, response.json()["code"]) == (400, 400)
+
+
+async def test_users_nested_to_the_limit_are_answered_wrapped_deeper_still() -> None:
+    hub = HubEmulator()
+    properties = nested(254)  # the deepest body the client's encoder writes
+    async with hub.client() as client:
+        created = await client.users.upsert("u1", properties)
+        fetched = await client.users.get("u1")
+        page = await client.users.list()
+    assert created["properties"] == fetched["properties"] == properties
+    assert page["results"][0]["properties"] == properties
 
 
 async def test_unknown_workflow_is_404_when_workflows_are_declared() -> None:

@@ -21,9 +21,9 @@ ANYIO_TESTS = """
 import pytest
 from suprsend_async import AsyncSuprsend, Event
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request):
+    return request.param
 
 @pytest.mark.anyio
 async def test_in_process(suprsend_hub, suprsend_client):
@@ -83,7 +83,7 @@ def plugin_args() -> list[str]:
 def test_fixtures_under_anyio(pytester_env: pytest.Pytester) -> None:
     pytester_env.makepyfile(ANYIO_TESTS)
     result = pytester_env.runpytest_subprocess("-p", "anyio", "-p", "no:asyncio", *plugin_args())
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)  # the two async tests on asyncio and on trio
 
 
 @pytest.mark.parametrize(

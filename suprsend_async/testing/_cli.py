@@ -73,7 +73,7 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         "--header-timeout",
         type=float,
         default=DEFAULT_HEADER_TIMEOUT,
-        help="seconds for a request's headers to arrive (default %(default)s)",
+        help="seconds for a request's headers, and then its body, to arrive (default %(default)s)",
     )
     server.add_argument(
         "--idle-timeout",
@@ -119,7 +119,7 @@ def build_hub(args: argparse.Namespace) -> HubEmulator:
 def run_emulator(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then exit 0: being stopped is how a server ends
     normally, and wrapper scripts under ``set -e`` should not see a failure. The
-    stats go to stderr."""
+    stats go to stderr. 2 for a usage error, a port in use included."""
     try:
         for flag in ("header_timeout", "idle_timeout", "max_body_bytes"):
             if not getattr(args, flag) > 0:
@@ -130,12 +130,18 @@ def run_emulator(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
 
+    cannot_listen: list[OSError] = []
+
     async def main() -> None:
         # While the receiver is open, SIGINT and SIGTERM are only messages: a
         # second Ctrl-C during shutdown cannot interrupt it halfway.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with anyio.create_task_group() as tg:
-                await tg.start(_serve_and_announce, hub, args)
+                try:
+                    await tg.start(_serve_and_announce, hub, args)
+                except OSError as exc:  # the port is taken, the host is not this machine's
+                    cannot_listen.append(exc)
+                    return
                 async for _ in signals:
                     tg.cancel_scope.cancel()
                     break
@@ -150,6 +156,11 @@ def run_emulator(args: argparse.Namespace) -> int:
         # now would kill the process mid-report, or at exit.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if cannot_listen:
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {cannot_listen[0]}", file=sys.stderr
+        )
+        return 2
     print(json.dumps(hub.stats_dict()), file=sys.stderr, flush=True)
     return 0
 

@@ -38,6 +38,9 @@ class Fault:
 
     @classmethod
     def error(cls, status: int = 503) -> Fault:
+        """An error answer: ``status`` is 400 to 599 (a lower one is not an error,
+        and the socket server could not even send one below 200)."""
+        _error_status(None, None, status)
         return cls(kind=FaultKind.ERROR, status=status)
 
     @classmethod
@@ -53,6 +56,11 @@ class Fault:
     @classmethod
     def drop_after(cls) -> Fault:
         return cls(kind=FaultKind.DROP_AFTER, status=0)
+
+
+def _error_status(_: object, __: object, value: int) -> None:
+    if not 400 <= value <= 599:
+        raise ValueError(f"an error fault's status must be 400 to 599, got {value!r}")
 
 
 def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -77,7 +85,7 @@ class Faults:
     latency: float = attrs.field(default=0.0, validator=_non_negative)  # seconds
     jitter: float = attrs.field(default=0.0, validator=_non_negative)  # plus uniform 0..jitter
     error_rate: float = attrs.field(default=0.0, validator=_rate)
-    error_status: int = 503
+    error_status: int = attrs.field(default=503, validator=_error_status)
     rate_limit_rate: float = attrs.field(default=0.0, validator=_rate)
     retry_after: float = attrs.field(default=1.0, validator=_non_negative)
     drop_before_rate: float = attrs.field(default=0.0, validator=_rate)

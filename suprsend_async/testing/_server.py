@@ -86,10 +86,9 @@ async def serve(
     connection is closed, when the block exits (or is cancelled).
 
     - ``header_timeout``: seconds a request's headers may take to arrive, and
-      the longest pause allowed within its body; then 408 and the connection
-      is closed.
+      then its body; then 408 and the connection is closed.
     - ``idle_timeout``: seconds a kept-alive connection may wait for its next
-      request before it is closed.
+      request, and a client may take to accept an answer, before it is closed.
     - ``max_body_bytes``: larger request bodies get 413 and the connection is
       closed, judged by ``Content-Length`` before any of it is read, and while
       reading a body without one.
@@ -100,15 +99,24 @@ async def serve(
     listeners = await anyio.create_tcp_listener(local_host=host, local_port=port)
     bound = listeners.extra(SocketAttribute.local_port)
     handler = partial(_serve_connection, app, (host, bound), limits)
-    async with listeners, anyio.create_task_group() as tg:
-        for listener in listeners.listeners:
-            # What create_tcp_listener makes; accept() is what serve() lacks.
-            assert isinstance(listener, anyio.abc.SocketListener)
-            tg.start_soon(_accept_loop, listener, tg, handler)
-        try:
-            yield f"http://{host}:{bound}/"
-        finally:
-            tg.cancel_scope.cancel()
+    failure: Exception | None = None
+    async with listeners:
+        async with anyio.create_task_group() as tg:
+            for listener in listeners.listeners:
+                # What create_tcp_listener makes; accept() is what serve() lacks.
+                assert isinstance(listener, anyio.abc.SocketListener)
+                tg.start_soon(_accept_loop, listener, tg, handler)
+            try:
+                yield f"http://{host}:{bound}/"
+            except Exception as exc:
+                # The block's own error (a failed assert): raised as itself once the
+                # server has stopped, not wrapped in the task group's exception group,
+                # so that ``pytest.raises`` and ``except`` around the block still work.
+                failure = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
 
 async def _accept_loop(
@@ -122,13 +130,16 @@ async def _accept_loop(
     while True:
         try:
             stream = await listener.accept()
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        except anyio.ClosedResourceError:
             return
-        except OSError as exc:
-            if exc.errno not in _RESOURCE_ERRNOS:
+        except (OSError, anyio.BrokenResourceError) as exc:
+            # asyncio raises the OSError itself; trio's backend wraps it in
+            # BrokenResourceError, with the OSError as its cause.
+            error = exc if isinstance(exc, OSError) else exc.__cause__
+            if not isinstance(error, OSError) or error.errno not in _RESOURCE_ERRNOS:
                 raise
             if not failing:
-                logger.warning("cannot accept connections (%s); still serving, retrying", exc)
+                logger.warning("cannot accept connections (%s); still serving, retrying", error)
             failing = True
             # The connection waits in the backlog until a handle is free again.
             await anyio.sleep(_ACCEPT_BACKOFF)
@@ -182,9 +193,19 @@ async def _serve_connection(
                 conn.start_next_cycle()
                 first = False
         except h11.RemoteProtocolError as exc:
-            await _refuse(conn, stream, exc.error_status_hint, f"bad request: {exc}", "bad_request")
+            message = f"bad request: {exc}"
+            status = exc.error_status_hint
+            await _refuse(conn, stream, status, message, "bad_request", limits=limits)
         except _Refused as exc:
-            await _refuse(conn, stream, exc.status, exc.message, exc.error_type, head=exc.head)
+            await _refuse(
+                conn,
+                stream,
+                exc.status,
+                exc.message,
+                exc.error_type,
+                limits=limits,
+                head=exc.head,
+            )
         except (_Closed, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream):
             pass
         except Exception:
@@ -211,7 +232,12 @@ async def _read_head(
         # h11 caps only a head still arriving; one that came in a single read is whole.
         size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
         if size > _MAX_HEADER_BYTES:
-            raise _Refused(431, "request headers are too large", "request_header_fields_too_large")
+            raise _Refused(
+                431,
+                "request headers are too large",
+                "request_header_fields_too_large",
+                head=event.method == b"HEAD",
+            )
         return event
     if conn.trailing_data[0]:
         raise _Refused(408, "request headers took too long", "request_timeout")
@@ -235,27 +261,33 @@ async def _read_body(
                 "payload_too_large",
                 head=head,
             )
+    if conn.they_are_waiting_for_100_continue:
+        # The client holds its body back until told to send it (curl does, for a
+        # large one, for a second; others until their own timeout).
+        interim = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+        await _send(stream, conn.send(interim) or b"", limits)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        with anyio.move_on_after(limits.header_timeout) as scope:
+    # One deadline for the whole body, not one per read: a client trickling a byte
+    # just inside each pause would otherwise hold the connection indefinitely.
+    with anyio.move_on_after(limits.header_timeout):
+        while True:
             event = await _next_event(conn, stream)
-        if scope.cancelled_caught:
-            raise _Refused(408, "the request body stalled", "request_timeout", head=head)
-        if isinstance(event, h11.Data):
-            size += len(event.data)
-            if size > limits.max_body_bytes:
-                raise _Refused(
-                    413,
-                    f"request body is over the server's limit of {limits.max_body_bytes} bytes",
-                    "payload_too_large",
-                    head=head,
-                )
-            chunks.append(event.data)
-        elif isinstance(event, h11.EndOfMessage):
-            return b"".join(chunks)
-        else:
-            raise _Closed
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > limits.max_body_bytes:
+                    raise _Refused(
+                        413,
+                        f"request body is over the server's limit of {limits.max_body_bytes} bytes",
+                        "payload_too_large",
+                        head=head,
+                    )
+                chunks.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(chunks)
+            else:
+                raise _Closed
+    raise _Refused(408, "the request body took too long", "request_timeout", head=head)
 
 
 async def _serve_one(
@@ -292,15 +324,17 @@ async def _serve_one(
         status, headers, content = await _call_app(app, scope, body)
     except ConnectionDropped:
         return False  # close without answering: the client sees a dead connection
-    await _send_response(conn, stream, status, headers, content, head=request.method == b"HEAD")
+    head = request.method == b"HEAD"
+    await _send_response(conn, stream, status, headers, content, head=head, limits=limits)
     return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
 
 def _reason(status: int) -> bytes:
+    # Never empty: the Node SDK reports the reason phrase as the error message.
     try:
         return http.HTTPStatus(status).phrase.encode()
     except ValueError:
-        return b""
+        return {4: b"Client Error", 5: b"Server Error"}.get(status // 100, b"Unknown Status")
 
 
 async def _send_response(
@@ -311,14 +345,26 @@ async def _send_response(
     content: bytes,
     *,
     head: bool,
+    limits: _Limits,
 ) -> None:
     response = h11.Response(status_code=status, headers=headers, reason=_reason(status))
-    await stream.send(conn.send(response))
+    parts = [conn.send(response)]
     # h11 frames answers to HEAD, and 204/304, as bodiless and refuses any data for them
     # (the Content-Length still says what a GET would get, as HTTP wants for HEAD).
     if content and not head and status not in (204, 304):
-        await stream.send(conn.send(h11.Data(data=content)))
-    await stream.send(conn.send(h11.EndOfMessage()))
+        parts.append(conn.send(h11.Data(data=content)))
+    parts.append(conn.send(h11.EndOfMessage()))
+    await _send(stream, b"".join(p for p in parts if p is not None), limits)
+
+
+async def _send(stream: anyio.abc.SocketStream, data: bytes, limits: _Limits) -> None:
+    """Send, or give up on a client that has not taken it within the idle timeout
+    (one that stopped reading would hold the connection forever once the socket
+    buffers are full)."""
+    with anyio.move_on_after(limits.idle_timeout):
+        await stream.send(data)
+        return
+    raise _Closed
 
 
 async def _call_app(
@@ -353,12 +399,26 @@ async def _call_app(
         raise
     except Exception:
         logger.exception("the ASGI app failed on %s %s", scope["method"], scope["path"])
-        return 500, [(b"content-length", b"0")], b""
+        return _error_answer(500, "the emulator failed on this request", "server_error")
     if not started:
-        return 500, [(b"content-length", b"0")], b""
+        return _error_answer(500, "the emulator sent no answer", "server_error")
     content = b"".join(parts)
     if not any(k.lower() == b"content-length" for k, _ in headers):
         headers.append((b"content-length", str(len(content)).encode()))
+    return status, headers, content
+
+
+def _error_answer(
+    status: int, message: str, error_type: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """An answer of the server's own, in the hub's error shape. The server does not
+    know the routes, so it always carries ``"records": []``: the official Python
+    SDK's bulk events read ``records`` from every answer, error or not."""
+    content = json.dumps(error_body(status, message, error_type, bulk=True)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+    ]
     return status, headers, content
 
 
@@ -369,19 +429,16 @@ async def _refuse(
     message: str,
     error_type: str,
     *,
+    limits: _Limits,
     head: bool = False,
 ) -> None:
     """Answer an error the app never saw (malformed, too slow, too large), then close."""
     if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
         return
-    content = json.dumps(error_body(message, error_type)).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(content)).encode()),
-        (b"connection", b"close"),
-    ]
+    status, headers, content = _error_answer(status, message, error_type)
+    headers.append((b"connection", b"close"))
     try:
-        await _send_response(conn, stream, status, headers, content, head=head)
+        await _send_response(conn, stream, status, headers, content, head=head, limits=limits)
         await stream.send_eof()
         with anyio.move_on_after(_LINGER_SECONDS):
             drained = 0
@@ -389,6 +446,7 @@ async def _refuse(
                 data = await stream.receive(_READ_SIZE)
                 drained += len(data)
     except (
+        _Closed,
         h11.LocalProtocolError,
         anyio.BrokenResourceError,
         anyio.ClosedResourceError,

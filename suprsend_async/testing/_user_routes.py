@@ -8,11 +8,11 @@ update, 204 for a delete, ``{"code", "message"}`` for an error.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from ._codec import loads
 from ._users import Preferences, Profile, UserError, UserStore, page
 
 __all__ = ["UserRoute", "match_user_route"]
@@ -222,9 +222,9 @@ class UserRoute:
             return 405, {"code": 405, "message": f"{self._method} is not allowed here"}
         params = dict(urllib.parse.parse_qsl(self._query.decode("latin-1")))
         try:
-            body = json.loads(self._body) if self._body else None
-        except ValueError:
-            return 400, {"code": 400, "message": "request body is not valid JSON"}
+            body = loads(self._body) if self._body else None
+        except ValueError as exc:
+            return 400, {"code": 400, "message": str(exc)}
         try:
             return self._handler(store, self._ids, params, body)
         except UserError as error:

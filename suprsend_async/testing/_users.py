@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -194,12 +194,26 @@ class UserStore:
     - ``applications``: how many times each kind of change was applied per
       user, e.g. ``applications[("edit", "u1")]``.
     - ``categories``: the preference categories that exist, with their defaults.
+    - ``limit``: keep at most this many users, forgetting the least recently
+      changed first (``on_evict`` is told each time); ``None`` keeps them all.
+    - ``count_applications``: off, ``applications`` stays empty (per-user
+      counters, like per-key ones, are not kept for multi-million-record runs).
     """
 
-    def __init__(self, categories: Mapping[str, str] = DEFAULT_CATEGORIES) -> None:
+    def __init__(
+        self,
+        categories: Mapping[str, str] = DEFAULT_CATEGORIES,
+        *,
+        limit: int | None = None,
+        count_applications: bool = True,
+        on_evict: Callable[[], None] | None = None,
+    ) -> None:
         self.users: dict[str, StoredUser] = {}
         self.categories = dict(categories)
         self.applications: Counter[tuple[str, str]] = Counter()
+        self.limit = limit
+        self.count_applications = count_applications
+        self._on_evict = on_evict
         self._seq = itertools.count(1)
 
     def __len__(self) -> int:
@@ -215,7 +229,8 @@ class UserStore:
         return self.users.get(distinct_id)
 
     def _applied(self, kind: str, distinct_id: str) -> None:
-        self.applications[(kind, distinct_id)] += 1
+        if self.count_applications:
+            self.applications[(kind, distinct_id)] += 1
 
     # -- profiles -------------------------------------------------------------------
 
@@ -226,11 +241,17 @@ class UserStore:
         return user
 
     def _get_or_create(self, distinct_id: str) -> StoredUser:
+        """The user, made if new: each caller is about to change it."""
         user = self.users.get(distinct_id)
-        if user is None:
-            user = self.users[distinct_id] = StoredUser(
-                distinct_id=distinct_id, seq=next(self._seq)
-            )
+        if user is not None:
+            if self.limit is not None:  # the most recently changed go last, and last out
+                self.users[distinct_id] = self.users.pop(distinct_id)
+            return user
+        if self.limit is not None and len(self.users) >= self.limit:
+            del self.users[next(iter(self.users))]
+            if self._on_evict is not None:
+                self._on_evict()
+        user = self.users[distinct_id] = StoredUser(distinct_id=distinct_id, seq=next(self._seq))
         return user
 
     def upsert(self, distinct_id: str, payload: Any) -> StoredUser:
@@ -435,10 +456,22 @@ class UserStore:
 
 
 class UserStores(dict[str, UserStore]):
-    """Each workspace's users, made on first use."""
+    """Each workspace's users, made on first use (the options are :class:`UserStore`'s)."""
+
+    def __init__(
+        self,
+        *,
+        limit: int | None = None,
+        count_applications: bool = True,
+        on_evict: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._limit, self._count, self._on_evict = limit, count_applications, on_evict
 
     def __missing__(self, workspace: str) -> UserStore:
-        store = self[workspace] = UserStore()
+        store = self[workspace] = UserStore(
+            limit=self._limit, count_applications=self._count, on_evict=self._on_evict
+        )
         return store
 
 
