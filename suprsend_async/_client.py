@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -13,7 +14,7 @@ import httpx
 from ._auth import BearerAuth, WorkspaceSignatureAuth
 from ._exceptions import SuprsendConfigError, SuprsendTransportError
 from ._hooks import check_hook
-from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
+from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits, shown
 from ._models import Event
 from ._namespaces import BulkEvents, Workflows
 from ._response import TriggerResponse
@@ -34,17 +35,46 @@ DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_CONNECTIONS = 100
 
 
+# A pool this large is already far past what one process can use (each
+# connection is a socket and a TLS session); a larger number is a typo, and
+# 10**9 was a MemoryError on the first call.
+MAX_CONNECTIONS = 10_000
+
+
+def _header_safe(text: str) -> bool:
+    # Visible ASCII only: httpx encodes header values as ASCII, and h11
+    # refuses control characters (and quotes the whole value when it does).
+    return all("!" <= char <= "~" for char in text)
+
+
 def _require_credential(value: object, name: str) -> str:
+    """A credential that can be sent as it is; refused now, without echoing it, if not."""
     if not isinstance(value, str) or not value.strip():
         raise SuprsendConfigError(f"missing {name}: a non-empty string is required")
-    return value.strip()
+    credential = value.strip()
+    if not _header_safe(credential):
+        # Never the value, nor where in it: that is part of a secret.
+        raise SuprsendConfigError(
+            f"invalid {name}: it holds a space, a control character or a non-ASCII"
+            " character; SuprSend credentials are printable ASCII, and an HTTP header"
+            " could not carry it (check for a stray newline or quote from copying it)"
+        )
+    return credential
 
 
-def _base_url(value: str | None) -> httpx.URL:
-    raw = (value or "").strip() or DEFAULT_BASE_URL
+def _optional_text(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SuprsendConfigError(f"{name} must be a string or None, got {type(value).__name__}")
+    return value
+
+
+def _base_url(value: object) -> httpx.URL:
+    raw = (_optional_text(value, "base_url") or "").strip() or DEFAULT_BASE_URL
     try:
         url = httpx.URL(raw if raw.endswith("/") else raw + "/")
-    except (httpx.InvalidURL, TypeError):
+    except (httpx.InvalidURL, TypeError, ValueError, UnicodeError):
         # Not echoed: a malformed URL may still carry a password.
         raise SuprsendConfigError("invalid base_url: not a URL") from None
     if url.userinfo:
@@ -58,16 +88,42 @@ def _base_url(value: str | None) -> httpx.URL:
     return url
 
 
-def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+def _seconds(value: object) -> float:
+    """A finite, positive number of seconds (None means forever: refused)."""
+    if value is None:
+        raise SuprsendConfigError("every part of the timeout must be set; None means forever")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SuprsendConfigError(f"timeout must be seconds (a number), got {shown(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        # NaN compares false with everything (it would pass "> 0"), and
+        # infinity is the forever that None is refused for.
+        raise SuprsendConfigError(f"timeout must be a finite number of seconds, got {shown(value)}")
+    if seconds <= 0:
+        raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
+    return seconds
+
+
+def _timeout(value: object) -> httpx.Timeout:
     if value is None:
         raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
-    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
-    parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    if None in parts:
-        raise SuprsendConfigError("every part of the timeout must be set; None means forever")
-    if any(part <= 0 for part in parts if part is not None):
-        raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
-    return timeout
+    if isinstance(value, httpx.Timeout):
+        parts = (value.connect, value.read, value.write, value.pool)
+        for part in parts:
+            _seconds(part)
+        return value
+    return httpx.Timeout(_seconds(value))
+
+
+def _max_connections(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONNECTIONS:
+        raise SuprsendConfigError(
+            f"max_connections must be an integer from 1 to {MAX_CONNECTIONS}, got {shown(value)}"
+        )
+    return value
 
 
 class AsyncSuprsend:
@@ -161,7 +217,7 @@ class AsyncSuprsend:
         self = cls.__new__(cls)
         self._setup(
             auth=BearerAuth(_require_credential(api_key, "api_key")),
-            env=workspace_uid.strip() if workspace_uid else None,
+            env=(_optional_text(workspace_uid, "workspace_uid") or "").strip() or None,
             event_path="event/",
             base_url=base_url,
             timeout=timeout,
@@ -196,9 +252,7 @@ class AsyncSuprsend:
         limits: Limits,
     ) -> None:
         check_hook(on_retry, "on_retry")
-        if not isinstance(max_connections, int) or max_connections < 1:
-            raise SuprsendConfigError("max_connections must be a positive integer")
-        self.max_connections = max_connections
+        self.max_connections = _max_connections(max_connections)
         self.max_concurrency = self._check_concurrency(
             min(DEFAULT_MAX_CONCURRENCY, max_connections)
             if max_concurrency is None
@@ -208,6 +262,16 @@ class AsyncSuprsend:
             raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
         if http_client is not None and transport is not None:
             raise SuprsendConfigError("give http_client or transport, not both")
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise SuprsendConfigError("transport must be an httpx.AsyncBaseTransport")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise SuprsendConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        if not isinstance(limits, Limits):
+            raise SuprsendConfigError(f"limits must be a Limits, got {type(limits).__name__}")
+        if not isinstance(auto_idempotency_keys, bool):
+            given = type(auto_idempotency_keys).__name__
+            raise SuprsendConfigError(f"auto_idempotency_keys must be True or False, got {given}")
+        app_info = _optional_text(app_info, "app_info")
         ua = user_agent()
         self._env = env
         self._event_path = event_path
@@ -235,7 +299,9 @@ class AsyncSuprsend:
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise SuprsendConfigError("max_concurrency must be a positive integer")
+        if max_concurrency < 1:
             raise SuprsendConfigError("max_concurrency must be a positive integer")
         if max_concurrency > self.max_connections:
             # Silently capping it at the pool size would hide the misconfiguration.
