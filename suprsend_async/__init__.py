@@ -8,8 +8,10 @@ from ._bulk import BulkProgress, BulkResponse, FailedRecord
 from ._client import AsyncSuprsend
 from ._exceptions import (
     SuprsendAPIError,
+    SuprsendClientClosedError,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendResponseTooLargeError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
@@ -39,8 +41,10 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "SuprsendAPIError",
+    "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
+    "SuprsendResponseTooLargeError",
     "SuprsendTimeoutError",
     "SuprsendTransportError",
     "SuprsendValidationError",

@@ -135,3 +135,19 @@ async def test_a_second_ctrl_c_still_accounts_for_every_line(tmp_path: Path, key
     assert summary["success"] + summary["failure"] + summary["not_sent"] == 3_000
     unread = [f for f in failed if f["error"] == "not sent: the upload was interrupted"]
     assert len(unread) == summary["not_sent"] > 0
+
+
+async def test_a_credential_with_a_newline_is_refused_and_never_printed() -> None:
+    hub = HubEmulator()
+    async with serve(hub) as base_url:
+        env = cli_env(hub, base_url, credentials=False)
+        env["SUPRSEND_API_KEY"] = "live-key\nSECRET-PART"
+        result = await run_cli(
+            ["track", "--distinct-id", "u1", "--event", "order_paid", "--json"],
+            env,
+            secret="SECRET-PART",
+        )
+    assert result.code == 2
+    assert "invalid api_key" in result.stderr
+    assert "live-key" not in result.stdout + result.stderr
+    assert hub.stats.requests == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import traceback
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -15,11 +16,13 @@ import pytest
 
 from suprsend_async import (
     AsyncSuprsend,
+    Attachment,
     Event,
     RetryEvent,
     RetryPolicy,
     SuprsendConfigError,
     SuprsendTransportError,
+    SuprsendValidationError,
 )
 from suprsend_async._exceptions import (
     SuprsendClientClosedError,
@@ -286,3 +289,22 @@ async def test_a_transport_error_is_still_a_transport_error() -> None:
         resp = await client.track_event(Event("u1", "order_paid"))
     assert isinstance(resp.error, SuprsendTransportError)
     assert "ConnectError" in (resp.message or "")
+
+
+# -- 6. attachments from files that never end ---------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+async def test_from_path_on_an_endless_device_reads_only_up_to_the_cap() -> None:
+    for ignore_if_error in (False, True):  # too large is a bug to fix, not a skipped file
+        with pytest.raises(SuprsendValidationError) as info:
+            await Attachment.from_path("/dev/zero", ignore_if_error=ignore_if_error)
+        assert info.value.field == "attachment.data"
+        assert "at least" in info.value.rule
+
+
+async def test_from_path_refuses_what_is_not_a_path() -> None:
+    with pytest.raises(SuprsendValidationError, match=r"attachment\.path"):
+        await Attachment.from_path(5)  # type: ignore[arg-type]
+    with pytest.raises(SuprsendValidationError, match=r"attachment\.filename"):
+        await Attachment.from_path("/dev/null", filename=5)  # type: ignore[arg-type]
