@@ -17,6 +17,7 @@ import attrs
 import pytest
 
 from suprsend_async.testing import Faults, HubEmulator, serve
+from tests._doubles import PATIENCE
 
 pytestmark = pytest.mark.anyio
 
@@ -278,7 +279,7 @@ async def test_ctrl_c_stops_cleanly_and_nothing_is_lost(tmp_path: Path) -> None:
             env=cli_env(hub, base_url),
         )  # fmt: skip
         async with process:
-            with anyio.fail_after(30):
+            with anyio.fail_after(PATIENCE):  # a guard against a hang, nothing is timed
                 await first_request.wait()
                 process.send_signal(signal.SIGINT)
                 assert process.stdout is not None
@@ -307,7 +308,7 @@ async def test_emulator_subcommand_starts_and_stops() -> None:
     async with process:
         assert process.stdout is not None
         line = b""
-        with anyio.fail_after(20):
+        with anyio.fail_after(PATIENCE):  # a guard against a hang, nothing is timed
             while not line.endswith(b"\n"):
                 line += await process.stdout.receive()
         info = json.loads(line)

@@ -30,7 +30,7 @@ from suprsend_async._exceptions import (
 )
 from suprsend_async._limits import MAX_RESPONSE_BYTES
 from suprsend_async.testing import Faults, HubEmulator, serve
-from tests._doubles import served
+from tests._doubles import served, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -226,9 +226,7 @@ async def test_closing_the_client_mid_upload_is_a_typed_error() -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(upload)
-            with anyio.fail_after(60):  # a guard against a hang
-                while hub.stats.in_flight < client.max_concurrency:  # noqa: ASYNC110
-                    await anyio.sleep(0.01)
+            await wait_for(lambda: hub.stats.in_flight == client.max_concurrency)
             await client.aclose()
     [error] = errors
     assert isinstance(error, SuprsendClientClosedError)

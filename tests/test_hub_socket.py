@@ -16,7 +16,7 @@ import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, RetryPolicy, WorkflowTriggerRequest
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
-from tests._doubles import wait_for
+from tests._doubles import PATIENCE, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -179,7 +179,7 @@ async def test_emulator_command_serves_and_reports_its_address() -> None:
     try:
         assert process.stdout is not None
         buffer = b""
-        with anyio.fail_after(20):
+        with anyio.fail_after(PATIENCE):  # a guard against a hang, nothing is timed
             while not buffer.endswith(b"\n"):
                 buffer += await process.stdout.receive()
         info = json.loads(buffer)
