@@ -161,7 +161,9 @@ class RetryPolicy:
     def backoff(self, retry_number: int, rng: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry_number`` (1 for the first retry)."""
         try:
-            exp = self.wait_initial * self.wait_exp_base ** (retry_number - 1)
+            # As floats: an int base (2) to a large retry number would be computed
+            # exactly, as an integer of billions of digits, instead of overflowing.
+            exp = self.wait_initial * float(self.wait_exp_base) ** (retry_number - 1)
         except OverflowError:  # a steep curve, far along: past any cap
             exp = math.inf
         return min(self.wait_max, exp) + self.wait_jitter * rng()
