@@ -9,8 +9,10 @@ from ._bulk import BulkProgress, BulkResponse, FailedRecord
 from ._client import AsyncSuprsend
 from ._exceptions import (
     SuprsendAPIError,
+    SuprsendClientClosedError,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendResponseTooLargeError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
@@ -47,8 +49,10 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "SuprsendAPIError",
+    "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
+    "SuprsendResponseTooLargeError",
     "SuprsendTimeoutError",
     "SuprsendTransportError",
     "SuprsendValidationError",

@@ -12,14 +12,28 @@ import anyio
 import attrs
 
 from . import _rules
-from ._exceptions import SuprsendValidationError
+from ._exceptions import SuprsendConfigError, SuprsendValidationError
 from ._limits import DEFAULT_LIMITS, Limits
 
 logger = logging.getLogger("suprsend_async")
 
 
-def _data_repr(data: str | None) -> str:
-    return "None" if data is None else f"<{len(data)} base64 chars>"
+def _data_repr(data: object) -> str:
+    return f"<{len(data)} base64 chars>" if isinstance(data, str) else type(data).__name__
+
+
+def _optional_text(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise SuprsendValidationError(
+            f"attachment.{attribute.name}", f"must be a string or None, got {type(value).__name__}"
+        )
+
+
+def _flag(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if not isinstance(value, bool):
+        raise SuprsendValidationError(
+            f"attachment.{attribute.name}", f"must be True or False, got {type(value).__name__}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -35,9 +49,9 @@ class Attachment:
 
     url: str | None = None
     data: str | None = attrs.field(default=None, repr=_data_repr)
-    filename: str | None = None
-    content_type: str | None = None
-    ignore_if_error: bool = False
+    filename: str | None = attrs.field(default=None, validator=_optional_text)
+    content_type: str | None = attrs.field(default=None, validator=_optional_text)
+    ignore_if_error: bool = attrs.field(default=False, validator=_flag)
 
     def __attrs_post_init__(self) -> None:
         # Built directly rather than by from_url/from_path: same rules.
@@ -53,7 +67,7 @@ class Attachment:
         file_name, ignore_if_error)``.
         """
         url = _rules.require_id(url, "attachment.url")
-        return cls(url=url, filename=file_name, ignore_if_error=bool(ignore_if_error))
+        return cls(url=url, filename=file_name, ignore_if_error=_truth(ignore_if_error))
 
     @classmethod
     async def from_path(
@@ -70,19 +84,38 @@ class Attachment:
         ``ignore_if_error=True``, is logged and gives ``None`` (which
         ``with_attachment`` accepts and ignores). A file whose base64 form
         is over the hub's cap always raises SuprsendValidationError: that is
-        a bug to fix, not a transient error.
+        a bug to fix, not a transient error. No more than the cap allows is
+        ever read, so a device (``/dev/zero``) or a pipe that never ends is
+        refused after that much, not read until memory runs out.
         """
-        file_path = await anyio.Path(os.fspath(path)).expanduser()
+        if not isinstance(limits, Limits):
+            raise SuprsendConfigError(f"limits must be a Limits, got {type(limits).__name__}")
+        if file_name is not None and not isinstance(file_name, str):
+            raise SuprsendValidationError(
+                "attachment.file_name",
+                f"must be a string or None, got {type(file_name).__name__}",
+            )
+        ignore = _truth(ignore_if_error)
         try:
-            # Check the size first so a huge file is refused without reading it.
+            file_path = await anyio.Path(os.fspath(path)).expanduser()
+        except TypeError:
+            raise SuprsendValidationError(
+                "attachment.path", f"must be a str or os.PathLike, got {type(path).__name__}"
+            ) from None
+        most = _largest_file(limits)
+        try:
+            # Check the size first so a huge file is refused without opening it.
+            # (A device or a pipe says 0 here: the bounded read is what stops those.)
             size = (await file_path.stat()).st_size
-            _check_base64_size(4 * ((size + 2) // 3), limits)
-            raw = await file_path.read_bytes()
+            _check_base64_size(_base64_size(size), limits)
+            raw = await anyio.to_thread.run_sync(_read_at_most, str(file_path), most + 1)
         except OSError as exc:
-            if not ignore_if_error:
+            if not ignore:
                 raise
             logger.warning("ignoring attachment %s: %s", file_path.name, exc.strerror or exc)
             return None
+        if len(raw) > most:
+            _check_base64_size(_base64_size(len(raw)), limits, at_least=True)
         encoded = await anyio.to_thread.run_sync(base64.b64encode, raw)
         _check_base64_size(len(encoded), limits)
         name = (file_name or "").strip() or file_path.name
@@ -91,7 +124,7 @@ class Attachment:
             data=encoded.decode("ascii"),
             filename=name,
             content_type=content_type or "application/octet-stream",
-            ignore_if_error=bool(ignore_if_error),
+            ignore_if_error=ignore,
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -105,10 +138,33 @@ class Attachment:
         }
 
 
-def _check_base64_size(size: int, limits: Limits) -> None:
+def _truth(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise SuprsendValidationError(
+            "attachment.ignore_if_error", f"must be True or False, got {type(value).__name__}"
+        )
+    return value
+
+
+def _base64_size(raw_size: int) -> int:
+    return 4 * ((raw_size + 2) // 3)
+
+
+def _largest_file(limits: Limits) -> int:
+    """The most raw bytes whose base64 form is under the cap."""
+    return 3 * ((limits.max_attachment_base64_bytes - 1) // 4)
+
+
+def _read_at_most(path: str, size: int) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(size)
+
+
+def _check_base64_size(size: int, limits: Limits, *, at_least: bool = False) -> None:
     if size >= limits.max_attachment_base64_bytes:
+        gives = f"at least {size}" if at_least else str(size)
         raise SuprsendValidationError(
             "attachment.data",
             f"base64 file data must be under {limits.max_attachment_base64_bytes} bytes,"
-            f" this file gives {size}; send large files with Attachment.from_url",
+            f" this file gives {gives}; send large files with Attachment.from_url",
         )

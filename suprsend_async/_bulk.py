@@ -8,6 +8,7 @@ twice; a keyless record whose fate is unknown is reported, not retried.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
@@ -57,12 +58,30 @@ _NOT_RETRIED = not_retried_without_key("record")
 
 @attrs.frozen
 class FailedRecord:
-    """A record that was not delivered: where it was in the input, and why."""
+    """A record that was not delivered: where it was in the input, and why.
+
+    ``maybe_delivered`` is True when the hub may have processed it all the
+    same: a request of it got no readable answer (the connection died, the
+    deadline passed, the call was abandoned mid-request) or a gateway error
+    (502, 504) from something between the client and the hub. Sending such
+    a record again is only safe if it has an idempotency key
+    (:attr:`safe_to_resend`).
+    """
 
     index: int
     record: Any
     error: str
     code: int | None  # the hub's status for this record; None if it never answered for it
+    maybe_delivered: bool = attrs.field(default=False, kw_only=True)
+
+    @property
+    def safe_to_resend(self) -> bool:
+        """True unless the record may have been processed and has no key to deduplicate it.
+
+        (A keyed record is deduplicated by the hub for 24 hours after it was
+        first processed.)
+        """
+        return not self.maybe_delivered or _idempotency_key_of(self.record) is not None
 
     def to_dict(self) -> dict[str, Any]:
         """The official SDK's shape: ``{"record": ..., "error": ..., "code": ...}``."""
@@ -71,6 +90,12 @@ class FailedRecord:
             "error": self.error,
             "code": self.code if self.code is not None else _NO_ANSWER_CODE,
         }
+
+
+def _idempotency_key_of(record: Any) -> Any:
+    if isinstance(record, (Event, WorkflowTriggerRequest)):
+        return record.idempotency_key
+    return record.get("$idempotency_key") if isinstance(record, dict) else None
 
 
 def _record_json(record: Any) -> Any:
@@ -129,6 +154,21 @@ class _Item:
     record: EncodedRecord
 
 
+@attrs.define(eq=False)
+class _Upload:
+    """A chunk a worker holds: what is still pending, and what the hub may have seen."""
+
+    pending: list[_Item]
+    sent: bool = False  # an attempt is running or ran: the hub may have its records
+    unknown: set[int] = attrs.field(factory=set)  # indices an attempt of got no answer
+
+
+# Gateways answer these for a hub they lost track of: it may have processed the request.
+_GATEWAY_STATUSES = frozenset({502, 504})
+_ABANDONED = "abandoned while its request was in flight: the outcome is unknown"
+_NOT_SENT = "not sent: the upload was abandoned before this record's request"
+
+
 @attrs.frozen
 class _ChunkOutcome:
     retryable: bool
@@ -153,6 +193,12 @@ class _BulkRun:
     retried_records: int = 0
     reported: tuple[int, int] = (0, 0)  # (succeeded, failed) in the last progress report
     error: Exception | None = None  # from the caller's iterable or on_progress: re-raised
+    # Where every record read but not yet settled is, so that an abandoned run
+    # can still account for each: in the chunk being built, in the one being
+    # handed to a worker, or in a worker's upload.
+    builder: ChunkBuilder[_Item] | None = None
+    handing_over: Chunk[_Item] | None = None
+    uploads: set[_Upload] = attrs.field(factory=set)
 
     # -- preparing records ------------------------------------------------------
 
@@ -176,8 +222,10 @@ class _BulkRun:
             request = request.with_idempotency_key(str(uuid.uuid4()))
         return request, client._serializer.encode_trigger(request)
 
-    def _fail(self, index: int, source: Any, error: str, code: int | None) -> None:
-        self.failures.append(FailedRecord(index, source, error, code))
+    def _fail(
+        self, index: int, source: Any, error: str, code: int | None, *, maybe: bool = False
+    ) -> None:
+        self.failures.append(FailedRecord(index, source, error, code, maybe_delivered=maybe))
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -210,6 +258,7 @@ class _BulkRun:
             limits.max_body_bytes,
             limits.workflow_record_overhead_bytes if self.kind == "workflow" else 0,
         )
+        self.builder = builder
 
         async def feed(item: Any) -> None:
             index = self.consumed
@@ -225,18 +274,35 @@ class _BulkRun:
                 if isinstance(ready, TooLarge):
                     self._fail(index, ready.item.source, ready.reason, None)
                 else:
-                    await chunks.send(ready)
+                    await self._hand_over(ready, chunks)
 
         async with chunks:
             if isinstance(items, AsyncIterable):
-                async for item in items:
-                    await feed(item)
+                iterator = aiter(items)
+                try:
+                    async for item in iterator:
+                        await feed(item)
+                finally:
+                    # Ended early (cancelled, abandoned, an error): a generator of
+                    # the caller's is closed now, its finally blocks run here rather
+                    # than whenever the garbage collector gets to it.
+                    if inspect.isasyncgen(iterator):
+                        await iterator.aclose()
             else:
-                for item in items:
-                    await feed(item)
+                try:
+                    for item in items:
+                        await feed(item)
+                finally:
+                    if inspect.isgenerator(items):
+                        items.close()
             last = builder.flush()
             if last is not None:
-                await chunks.send(last)
+                await self._hand_over(last, chunks)
+
+    async def _hand_over(self, chunk: Chunk[_Item], chunks: ObjectSendStream[Chunk[_Item]]) -> None:
+        self.handing_over = chunk
+        await chunks.send(chunk)
+        self.handing_over = None
 
     async def guarded(
         self, scope: anyio.CancelScope, work: Callable[..., Awaitable[None]], *args: Any
@@ -254,6 +320,8 @@ class _BulkRun:
     async def upload_all(self, chunks: ObjectReceiveStream[Chunk[_Item]]) -> None:
         async with chunks:
             async for chunk in chunks:
+                if self.handing_over is chunk:
+                    self.handing_over = None  # it is this worker's now
                 await self.upload(chunk)
                 # Not held while waiting for the next one: at most one chunk per
                 # worker is alive, which is what bounds memory by the concurrency.
@@ -262,7 +330,10 @@ class _BulkRun:
 
     async def upload(self, chunk: Chunk[_Item]) -> None:
         transport = self.client._transport
-        pending: list[_Item] = list(chunk.items)
+        # Registered before the first checkpoint: from here on, an abandoned run
+        # finds these records here.
+        state = _Upload(list(chunk.items))
+        self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
 
         def settle(item: _Item, ok: bool, error: str, code: int | None, retryable: bool) -> bool:
@@ -270,21 +341,24 @@ class _BulkRun:
             if ok:
                 self.succeeded += 1
                 return False
+            if code is None or code in _GATEWAY_STATUSES:
+                state.unknown.add(item.index)
             if retryable and _repeatable(item.record):
                 last_error[item.index] = (error, code)
                 return True
             if retryable:
                 why = item.record.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
-            self._fail(item.index, item.source, error, code)
+            self._fail(item.index, item.source, error, code, maybe=item.index in state.unknown)
             return False
 
         attempt_number = 0
 
         async def attempt() -> _ChunkOutcome:
-            nonlocal pending, attempt_number
+            nonlocal attempt_number
             attempt_number += 1
-            sending = pending
+            sending = state.pending
+            state.sent = True
             if attempt_number > 1:
                 self.retried_records += len(sending)
             body = (
@@ -296,22 +370,24 @@ class _BulkRun:
                 response = await transport.post_once(self.path, body, options=self.client._options)
             except SuprsendTransportError as exc:
                 # The request may or may not have been processed.
-                pending = [i for i in sending if settle(i, False, str(exc), None, True)]
-                return _ChunkOutcome(bool(pending), None, f"{type(exc).__name__}: {exc}")
+                state.pending = [i for i in sending if settle(i, False, str(exc), None, True)]
+                return _ChunkOutcome(bool(state.pending), None, f"{type(exc).__name__}: {exc}")
             status = response.status_code
             raw = _parse_answer(response.content)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if 200 <= status < 300:
                 records = raw.get("records") if isinstance(raw, dict) else None
                 if status == 207 or records is not None:
-                    pending = self._settle_records(sending, records, settle)
+                    state.pending = self._settle_records(sending, records, settle)
                 else:
-                    pending = [i for i in sending if settle(i, True, "", status, False)]
-                return _ChunkOutcome(bool(pending), retry_after, f"HTTP {status} (per record)")
+                    state.pending = [i for i in sending if settle(i, True, "", status, False)]
+                return _ChunkOutcome(
+                    bool(state.pending), retry_after, f"HTTP {status} (per record)"
+                )
             message, _ = parse_error(status, raw)
             retryable = is_retryable_status(status)
-            pending = [i for i in sending if settle(i, False, message, status, retryable)]
-            return _ChunkOutcome(bool(pending), retry_after, f"HTTP {status}")
+            state.pending = [i for i in sending if settle(i, False, message, status, retryable)]
+            return _ChunkOutcome(bool(state.pending), retry_after, f"HTTP {status}")
 
         give_up_reason = ""
 
@@ -332,19 +408,50 @@ class _BulkRun:
                 retry_after=lambda o: o.retry_after,
                 describe=lambda o: o.description,
                 on_give_up=gave_up,
+                bulk=True,
             )
         except SuprsendTransportError as exc:
-            # Only the deadline ends here: attempts themselves never raise.
+            # Only the deadline ends here: attempts themselves never raise. An
+            # attempt it cut short may have reached the hub.
             attempts = exc.attempts
-            for item in pending:
-                self._fail(item.index, item.source, str(exc), None)
+            for item in state.pending:
+                self._fail(item.index, item.source, str(exc), None, maybe=attempts > 0)
         else:
-            for item in pending:
+            for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
-                self._fail(item.index, item.source, error, code)
+                maybe = item.index in state.unknown
+                self._fail(item.index, item.source, error, code, maybe=maybe)
+        self.uploads.discard(state)
         self.requests += attempts
         self.retried_requests += attempts - 1
+
+    def account_for_abandoned(self) -> None:
+        """After the uploads were cancelled: every record read and not settled fails.
+
+        Records whose request was in flight (or had been sent and awaited a
+        retry) may have been processed; the others were never sent.
+        """
+        before = len(self.failures)
+        for state in self.uploads:
+            for item in state.pending:
+                maybe = state.sent or item.index in state.unknown
+                error = _ABANDONED if maybe else _NOT_SENT
+                self._fail(item.index, item.source, error, None, maybe=maybe)
+        self.uploads.clear()
+        unsent = [self.handing_over] if self.handing_over is not None else []
+        self.handing_over = None
+        if self.builder is not None:
+            last = self.builder.flush()
+            if last is not None:
+                unsent.append(last)
+        for chunk in unsent:
+            for item in chunk.items:
+                self._fail(item.index, item.source, _NOT_SENT, None)
+        if len(self.failures) > before:
+            self.warnings.append(
+                "the upload was abandoned: requests in flight were cancelled, their outcome unknown"
+            )
 
     def _settle_records(
         self,
@@ -356,6 +463,7 @@ class _BulkRun:
             got = len(records) if isinstance(records, list) else "no"
             warning = f"the hub answered {got} record results for {len(sending)} records"
             self.warnings.append(warning)
+            # (code None: the hub accepted the request; what it did with each record is unknown.)
             return [i for i in sending if settle(i, False, warning, None, True)]
         if all(type(r) is dict and r.get("status") == "success" for r in records):
             self.succeeded += len(sending)  # the usual answer: no record needs a look
@@ -446,8 +554,15 @@ async def run_bulk(
     max_concurrency: int | None = None,
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
+    abandon: anyio.Event | None = None,
 ) -> BulkResponse:
-    """Upload ``items`` with at most ``max_concurrency`` requests in flight."""
+    """Upload ``items`` with at most ``max_concurrency`` requests in flight.
+
+    ``abandon`` (for the command line's second Ctrl-C): once set, requests in
+    flight are cancelled, nothing more is read or sent, and the response
+    still accounts for every record read, the unsettled ones as failed
+    (``maybe_delivered`` if their request had been sent).
+    """
     check_hook(on_progress, "on_progress")
     concurrency = (
         client.max_concurrency
@@ -473,11 +588,25 @@ async def run_bulk(
         # max_concurrency chunks (plus the one being built) exist at once.
         # (A buffer of one chunk per worker was measured: no faster.)
         send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
-        async with anyio.create_task_group() as tg:
-            for _ in range(concurrency):
-                tg.start_soon(run.guarded, tg.cancel_scope, run.upload_all, receive.clone())
-            receive.close()
-            await run.guarded(tg.cancel_scope, run.produce, items, send)
+        abandoned = False
+        async with anyio.create_task_group() as watch:
+            async with anyio.create_task_group() as tg:
+                if abandon is not None:
+
+                    async def abandon_when_told() -> None:
+                        nonlocal abandoned
+                        await abandon.wait()
+                        abandoned = True
+                        tg.cancel_scope.cancel()
+
+                    watch.start_soon(abandon_when_told)
+                for _ in range(concurrency):
+                    tg.start_soon(run.guarded, tg.cancel_scope, run.upload_all, receive.clone())
+                receive.close()
+                await run.guarded(tg.cancel_scope, run.produce, items, send)
+            watch.cancel_scope.cancel()
+        if abandoned:
+            run.account_for_abandoned()
         if run.error is not None:
             # The caller's own error (from their iterable or on_progress), as
             # itself rather than wrapped in an ExceptionGroup.

@@ -18,14 +18,15 @@ from typing import Any
 import anyio
 import httpx
 
-from ._bulk import BulkResponse
+from ._bulk import BulkResponse, run_bulk
 from ._chunking import ChunkBuilder, TooLarge
 from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
 from ._environment import credentials_from
 from ._exceptions import SuprsendConfigError, SuprsendValidationError
-from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry
+from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry, unknown_entry
 from ._limits import DEFAULT_LIMITS
 from ._models import Event, WorkflowTriggerRequest
+from ._namespaces import BULK_EVENT_PATH, TRIGGER_PATH
 from ._progress import ProgressDisplay
 from ._response import TriggerResponse
 from ._serialization import Serializer
@@ -102,7 +103,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--failed-out",
             metavar="PATH",
-            help="write failed records, with errors, as JSON Lines that can be sent again",
+            help="write failed and unread records, with errors, as JSON Lines that are safe"
+            " to send again",
+        )
+        p.add_argument(
+            "--unknown-out",
+            metavar="PATH",
+            help="write records without an idempotency key whose outcome is unknown (the hub"
+            " may have processed them) here; default: next to --failed-out, as"
+            " NAME.unknown.jsonl. A replay never sends them again",
         )
         p.add_argument(
             "--auto-idempotency-keys",
@@ -271,26 +280,58 @@ def _require_dict(item: Any) -> dict[str, Any]:
     return item
 
 
-async def _watch_interrupts(source: JsonlSource, hard_stop: Callable[[], None]) -> None:
+async def _watch_interrupts(source: JsonlSource, abandon: anyio.Event) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        interrupted = False
+        count = 0
         async for _ in signals:
-            if interrupted:
-                hard_stop()
-                return
-            interrupted = True
-            print(
-                "\ninterrupted: finishing the requests in flight (again to abort)",
-                file=sys.stderr,
-            )
-            source.stop()
+            count += 1
+            if count == 1:
+                print(
+                    "\ninterrupted: finishing the requests in flight (again to abort)",
+                    file=sys.stderr,
+                )
+                source.stop()
+            elif count == 2:
+                print(
+                    "\naborting: requests in flight are abandoned; writing down what was"
+                    " sent and what was not",
+                    file=sys.stderr,
+                )
+                abandon.set()
+            else:  # the accounting is what makes a replay safe: it is always finished
+                print("\nstill writing down what was sent; one moment", file=sys.stderr)
+
+
+def _unknown_path(args: argparse.Namespace) -> str | None:
+    if args.unknown_out or not args.failed_out:
+        return str(args.unknown_out) if args.unknown_out else None
+    root, ext = os.path.splitext(args.failed_out)
+    return f"{root}.unknown{ext or '.jsonl'}"
+
+
+def _check_paths(args: argparse.Namespace, unknown_path: str | None) -> None:
+    def same(a: str | None, b: str | None) -> bool:
+        return a is not None and b is not None and os.path.abspath(a) == os.path.abspath(b)
+
+    if same(args.failed_out, unknown_path):
+        raise _UsageError("--unknown-out must not be the --failed-out file")
+    if args.file != "-" and (same(args.file, args.failed_out) or same(args.file, unknown_path)):
+        # Written while it is read: records would be lost, or read back forever.
+        raise _UsageError(f"{args.file} is also an output file; write failures elsewhere")
 
 
 async def _bulk(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise _UsageError("--concurrency must be at least 1")
+    unknown_path = _unknown_path(args)
+    _check_paths(args, unknown_path)
     source = JsonlSource(args.file)
-    with FailedOutput(args.failed_out) as failed:
+    # The unknown file is appended to: it lists what someone has to check in
+    # SuprSend, and a second run must not wipe the first run's list.
+    with (
+        FailedOutput(args.failed_out) as failed,
+        FailedOutput(unknown_path, append=True) as unknown,
+    ):
         if args.dry_run:
             return await _dry_run(args, source, failed)
         client = _client(
@@ -301,61 +342,85 @@ async def _bulk(args: argparse.Namespace) -> int:
         )
         interactive = sys.stderr.isatty() and not args.json
         started = time.monotonic()
-        response: BulkResponse | None = None
+        abandon = anyio.Event()
         async with client, anyio.create_task_group() as tg:
-            tg.start_soon(_watch_interrupts, source, tg.cancel_scope.cancel)
+            tg.start_soon(_watch_interrupts, source, abandon)
             with ProgressDisplay(f"bulk {args.kind}", enabled=interactive) as bar:
-                if args.kind == "events":
-                    response = await client.bulk_events.send(
-                        source.records(), on_progress=bar.update
-                    )
-                else:
-                    response = await client.workflows.bulk_trigger(
-                        source.records(), on_progress=bar.update
-                    )
+                response = await run_bulk(
+                    client,
+                    source.records(),
+                    kind="event" if args.kind == "events" else "workflow",
+                    path=BULK_EVENT_PATH if args.kind == "events" else TRIGGER_PATH,
+                    on_progress=bar.update,
+                    abandon=abandon,
+                )
+            # The watcher keeps listening while the failures are written: a
+            # third Ctrl-C must not cut the accounting short.
+            _write_failures(response, source, failed, unknown)
+            not_sent = 0
+            if source.stopped:
+                async for entry in source.unsent():
+                    failed.write(entry)
+                    not_sent += 1
             tg.cancel_scope.cancel()
         elapsed = time.monotonic() - started
-        if response is None:  # a second Ctrl-C: requests in flight were abandoned
-            print(
-                "suprsend-async: aborted; the outcome of the last requests is unknown",
-                file=sys.stderr,
-            )
-            return EXIT_FAILED
-        _write_failures(response, source, failed)
-        not_sent = 0
-        if source.stopped:
-            async for entry in source.unsent():
-                failed.write(entry)
-                not_sent += 1
-    summary = _summary(response, source, failed, elapsed)
+    summary = _summary(response, source, failed, unknown, elapsed)
     summary["not_sent"] = not_sent
+    summary["aborted"] = abandon.is_set()
     if interactive:
         _print_human(summary)
     else:
         _print_json(summary)
-    return EXIT_OK if summary["failure"] == 0 and not source.stopped else EXIT_FAILED
+    if unknown.count:
+        where = f"written to {unknown.path}" if unknown.path else "not written (no --failed-out)"
+        print(
+            f"suprsend-async: {unknown.count} records without an idempotency key may have been"
+            f" processed (their answer was lost): {where}, not to --failed-out. Replaying"
+            " never sends them again; check in SuprSend before sending any of them yourself.",
+            file=sys.stderr,
+        )
+    ok = summary["failure"] == 0 and not source.stopped
+    return EXIT_OK if ok else EXIT_FAILED
 
 
-def _write_failures(response: BulkResponse, source: JsonlSource, failed: FailedOutput) -> None:
+def _write_failures(
+    response: BulkResponse, source: JsonlSource, failed: FailedOutput, unknown: FailedOutput
+) -> None:
+    """Failures safe to send again to ``failed``, keyless ones that may have been processed
+    (and such lines of an earlier run, read again) to ``unknown``."""
     entries = [
-        failed_entry(source.line_of(f.index), f.to_dict()["record"], f.error, f.code)
+        (
+            f.safe_to_resend,
+            failed_entry(source.line_of(f.index), f.to_dict()["record"], f.error, f.code),
+        )
         for f in response.failed_records
     ]
-    entries += [bad_line_entry(*bad) for bad in source.bad_lines]
-    for entry in sorted(entries, key=lambda e: int(e["line"])):
-        failed.write(entry)
+    entries += [(True, bad_line_entry(*bad)) for bad in source.bad_lines]
+    entries += [(False, entry) for entry in source.held]
+    for safe, entry in sorted(entries, key=lambda e: int(e[1]["line"])):
+        if safe:
+            failed.write(entry)
+        else:
+            unknown.write(unknown_entry(entry))
 
 
 def _summary(
-    response: BulkResponse, source: JsonlSource, failed: FailedOutput, elapsed: float
+    response: BulkResponse,
+    source: JsonlSource,
+    failed: FailedOutput,
+    unknown: FailedOutput,
+    elapsed: float,
 ) -> dict[str, Any]:
-    bad = len(source.bad_lines)
-    total = response.total + bad
+    # Every line read is a record (sent or failed), a bad line, or an earlier
+    # run's unknown record held back; every line not read is "not_sent".
+    bad, held = len(source.bad_lines), len(source.held)
+    total = response.total + bad + held
     return {
         "status": "interrupted" if source.stopped else response.status,
         "total": total,
         "success": response.success,
-        "failure": response.failure + bad,
+        "failure": response.failure + bad + held,
+        "unknown": unknown.count,
         "invalid_lines": bad,
         "lines_read": source.lines_read,
         "retried_requests": response.retried_requests,
@@ -363,6 +428,7 @@ def _summary(
         "elapsed_s": round(elapsed, 3),
         "records_per_s": round(total / elapsed, 1) if elapsed > 0 else None,
         "failed_out": failed.path,
+        "unknown_out": unknown.path,
         "warnings": list(response.warnings),
     }
 
@@ -380,8 +446,9 @@ def _print_human(summary: dict[str, Any]) -> None:
             if summary["failed_out"]
             else f"stopped after line {summary['lines_read']}; resume from the next line"
         )
-    if summary["failure"] and summary["failed_out"]:
-        print(f"failed records written to {summary['failed_out']}")
+    safe = summary["failure"] - summary["unknown"]
+    if safe and summary["failed_out"]:
+        print(f"{safe} failed records written to {summary['failed_out']} (safe to send again)")
 
 
 # -- entry point ---------------------------------------------------------------------

@@ -20,9 +20,13 @@ from ._environment import (
     base_url_from,
     credentials_from,
 )
-from ._exceptions import SuprsendConfigError, SuprsendError, SuprsendTransportError
+from ._exceptions import (
+    SuprsendClientClosedError,
+    SuprsendConfigError,
+    SuprsendTransportError,
+)
 from ._hooks import check_hook
-from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits
+from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits, shown
 from ._logging import ClientLogger
 from ._models import Event
 from ._namespaces import BulkEvents, Workflows
@@ -46,17 +50,46 @@ DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_CONNECTIONS = 100
 
 
+# A pool this large is already far past what one process can use (each
+# connection is a socket and a TLS session); a larger number is a typo, and
+# 10**9 was a MemoryError on the first call.
+MAX_CONNECTIONS = 10_000
+
+
+def _header_safe(text: str) -> bool:
+    # Visible ASCII only: httpx encodes header values as ASCII, and h11
+    # refuses control characters (and quotes the whole value when it does).
+    return all("!" <= char <= "~" for char in text)
+
+
 def _require_credential(value: object, name: str) -> str:
+    """A credential that can be sent as it is; refused now, without echoing it, if not."""
     if not isinstance(value, str) or not value.strip():
         raise SuprsendConfigError(f"missing {name}: a non-empty string is required")
-    return value.strip()
+    credential = value.strip()
+    if not _header_safe(credential):
+        # Never the value, nor where in it: that is part of a secret.
+        raise SuprsendConfigError(
+            f"invalid {name}: it holds a space, a control character or a non-ASCII"
+            " character; SuprSend credentials are printable ASCII, and an HTTP header"
+            " could not carry it (check for a stray newline or quote from copying it)"
+        )
+    return credential
 
 
-def _base_url(value: str | None) -> httpx.URL:
-    raw = (value or "").strip() or DEFAULT_BASE_URL
+def _optional_text(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SuprsendConfigError(f"{name} must be a string or None, got {type(value).__name__}")
+    return value
+
+
+def _base_url(value: object) -> httpx.URL:
+    raw = (_optional_text(value, "base_url") or "").strip() or DEFAULT_BASE_URL
     try:
         url = httpx.URL(raw if raw.endswith("/") else raw + "/")
-    except (httpx.InvalidURL, TypeError):
+    except (httpx.InvalidURL, TypeError, ValueError, UnicodeError):
         # Not echoed: a malformed URL may still carry a password.
         raise SuprsendConfigError("invalid base_url: not a URL") from None
     if url.userinfo:
@@ -85,25 +118,49 @@ def _hub_url(base_url: str | None) -> httpx.URL:
         raise
 
 
-def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+def _seconds(value: object) -> float:
+    """A finite, positive number of seconds (None means forever: refused)."""
     if value is None:
-        raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
-    if not isinstance(value, httpx.Timeout) and not _is_number(value):
+        raise SuprsendConfigError("every part of the timeout must be set; None means forever")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SuprsendConfigError(
             f"timeout must be seconds or an httpx.Timeout, got {type(value).__name__}"
         )
-    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
-    parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    if None in parts:
-        raise SuprsendConfigError("every part of the timeout must be set; None means forever")
-    for part in parts:
-        if not _is_number(part) or not math.isfinite(part):
-            raise SuprsendConfigError(
-                "every part of the timeout must be a finite number of seconds"
-            )
-        if part <= 0:
-            raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
-    return timeout
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        # NaN compares false with everything (it would pass "> 0"), and
+        # infinity is the forever that None is refused for.
+        raise SuprsendConfigError(f"timeout must be a finite number of seconds, got {shown(value)}")
+    if seconds <= 0:
+        raise SuprsendConfigError("every part of the timeout must be more than 0 seconds")
+    return seconds
+
+
+def _timeout(value: object) -> httpx.Timeout:
+    if value is None:
+        raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
+    if isinstance(value, httpx.Timeout):
+        parts = (value.connect, value.read, value.write, value.pool)
+        for part in parts:
+            if part is not None and (isinstance(part, bool) or not isinstance(part, (int, float))):
+                raise SuprsendConfigError(
+                    "every part of the timeout must be a finite number of seconds,"
+                    f" got {type(part).__name__}"
+                )
+            _seconds(part)
+        return value
+    return httpx.Timeout(_seconds(value))
+
+
+def _max_connections(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONNECTIONS:
+        raise SuprsendConfigError(
+            f"max_connections must be an integer from 1 to {MAX_CONNECTIONS}, got {shown(value)}"
+        )
+    return value
 
 
 def _check_option(value: object, name: str, kind: type | tuple[type, ...], what: str) -> None:
@@ -303,9 +360,7 @@ class AsyncSuprsend:
         _check_option(limits, "limits", Limits, "a Limits")
         _check_flag(auto_idempotency_keys, "auto_idempotency_keys")
         _check_flag(debug, "debug")
-        if not _is_count(max_connections):
-            raise SuprsendConfigError("max_connections must be a positive integer")
-        self.max_connections = max_connections
+        self.max_connections = _max_connections(max_connections)
         self.max_concurrency = self._check_concurrency(
             min(DEFAULT_MAX_CONCURRENCY, max_connections)
             if max_concurrency is None
@@ -315,6 +370,7 @@ class AsyncSuprsend:
             raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
         if http_client is not None and transport is not None:
             raise SuprsendConfigError("give http_client or transport, not both")
+        app_info = _optional_text(app_info, "app_info")
         ua = user_agent()
         self._env = env
         self._event_path = event_path
@@ -410,7 +466,7 @@ class AsyncSuprsend:
 
     def _ensure_open(self) -> None:
         if self._view_closed:
-            raise SuprsendError("this AsyncSuprsend client is closed")
+            raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
         self._transport.client()
 
     async def __aenter__(self) -> AsyncSuprsend:

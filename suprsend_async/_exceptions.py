@@ -9,6 +9,13 @@ class SuprsendError(Exception):
     """Base class of every error raised by suprsend_async."""
 
 
+class SuprsendClientClosedError(SuprsendError, RuntimeError):
+    """A call was made, or was still running, after the client was closed.
+
+    Also a RuntimeError, which is what httpx raises for a closed client.
+    """
+
+
 class SuprsendConfigError(SuprsendError):
     """The client was configured wrongly (missing credentials, bad base URL...)."""
 
@@ -65,3 +72,23 @@ class SuprsendTransportError(SuprsendError):
 
 class SuprsendTimeoutError(SuprsendTransportError):
     """The request, or the whole call with its retries, ran out of time."""
+
+
+class SuprsendResponseTooLargeError(SuprsendTransportError):
+    """The hub's answer was larger than the client reads (``max_bytes``).
+
+    Reading stopped there, decompression included. The hub did answer, so the
+    request may have been processed: it counts as an answer that could not
+    be read, like a dropped connection.
+    """
+
+    def __init__(self, message: str, *, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_too_large, (str(self), self.max_bytes))
+
+
+def _rebuild_too_large(message: str, max_bytes: int) -> SuprsendResponseTooLargeError:
+    return SuprsendResponseTooLargeError(message, max_bytes=max_bytes)

@@ -5,6 +5,9 @@ time), so a 1 GB file costs one block of memory and few thread hops.
 Failed records are written in the official SDK's failed-record shape
 (``{"record": ..., "error": ..., "code": ...}``) plus the line number; the
 reader unwraps that shape, so a failed-records file can be fed back in.
+Entries marked ``"outcome": "unknown"`` (keyless records the hub may have
+processed) are the exception: the reader holds them back, so no replay,
+even of a file they were copied into, sends them twice.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from typing import IO, Any
 import anyio
 import attrs
 
-__all__ = ["FailedOutput", "JsonlSource", "bad_line_entry", "failed_entry"]
+__all__ = [
+    "OUTCOME_UNKNOWN",
+    "FailedOutput",
+    "JsonlSource",
+    "bad_line_entry",
+    "failed_entry",
+    "unknown_entry",
+]
 
 _BLOCK = 256 * 1024
 
@@ -35,6 +45,9 @@ class JsonlSource:
     stopped: bool = False
     lines_read: int = 0
     bad_lines: list[tuple[int, str, str]] = attrs.field(factory=list)  # (line, error, text)
+    # Lines of an earlier run's unknown-outcome file: never sent again (their
+    # entries, with the line number of this file).
+    held: list[dict[str, Any]] = attrs.field(factory=list)
     # Line numbers of the lines not handed on (blank or bad), for line_of.
     _skipped: list[int] = attrs.field(factory=list)
 
@@ -94,6 +107,12 @@ class JsonlSource:
                 self.bad_lines.append((line, f"invalid JSON: {exc}", raw.decode(errors="replace")))
                 continue
             if isinstance(value, dict) and "record" in value and "error" in value:
+                if value.get("outcome") == OUTCOME_UNKNOWN:
+                    # The hub may have processed it and it has no key: sending it
+                    # again could notify someone twice. Held back, still listed.
+                    self._skipped.append(line)
+                    self.held.append({**value, "line": line, "error": _HELD})
+                    continue
                 value = value["record"]  # a line of an earlier --failed-out file
             yield value
 
@@ -120,11 +139,18 @@ class JsonlSource:
                 )
                 continue
             if isinstance(record, dict) and "record" in record and "error" in record:
+                if record.get("outcome") == OUTCOME_UNKNOWN:
+                    continue  # never re-sent, so not listed as unread either
                 record = record["record"]
             yield failed_entry(rest.lines_read, record, _INTERRUPTED, None)
 
 
 _INTERRUPTED = "not sent: the upload was interrupted"
+OUTCOME_UNKNOWN = "unknown"
+_HELD = (
+    "not sent again: an earlier run lost the answer for it and it has no idempotency key,"
+    " so the hub may have processed it (remove the 'outcome' key to send it anyway)"
+)
 
 
 def _open_binary(path: str) -> IO[bytes]:
@@ -137,7 +163,7 @@ SHOWN_FAILURES = 5
 
 @attrs.define
 class FailedOutput:
-    """Writes failed records as JSON Lines (or nothing, without ``--failed-out``).
+    """Writes failed records as JSON Lines (or only counts them, without a path).
 
     Either way, when the block ends the first :data:`SHOWN_FAILURES` failed
     lines are reported on stderr with their line number and reason, then how
@@ -145,12 +171,14 @@ class FailedOutput:
     """
 
     path: str | None
+    append: bool = False
     count: int = 0
     _file: IO[str] | None = None
     _shown: list[tuple[int, str]] = attrs.field(factory=list)
 
     def __enter__(self) -> FailedOutput:
-        if self.path is not None:
+        # A file appended to is only created once there is something to add.
+        if self.path is not None and not self.append:
             self._file = open(self.path, "w", encoding="utf-8")
         return self
 
@@ -164,6 +192,8 @@ class FailedOutput:
         self.count += 1
         if len(self._shown) < SHOWN_FAILURES:
             self._shown.append((int(entry["line"]), str(entry["error"])))
+        if self._file is None and self.path is not None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
         if self._file is not None:
             self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
@@ -185,6 +215,11 @@ class FailedOutput:
 def failed_entry(line: int, record: Any, error: str, code: int | None) -> dict[str, Any]:
     """A failed record, in the official SDK's shape plus its line number."""
     return {"record": record, "error": error, "code": code, "line": line}
+
+
+def unknown_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A failed record whose outcome is unknown, marked so that no replay sends it."""
+    return {**entry, "outcome": OUTCOME_UNKNOWN}
 
 
 def bad_line_entry(line: int, error: str, text: str) -> dict[str, Any]:

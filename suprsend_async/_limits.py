@@ -6,7 +6,11 @@ a limit changed here changes everywhere at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
+
+from ._exceptions import SuprsendConfigError
 
 DEFAULT_BASE_URL = "https://hub.suprsend.com/"
 
@@ -65,30 +69,56 @@ CHANNEL_NAMES = frozenset(
 )
 
 
+# The most of a hub answer the client reads, decompressed. The largest real
+# answer (a 207 for 100 bulk records) is a few KB; anything near this is a
+# proxy's page or a hostile server, and reading it whole could exhaust memory.
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+def shown(value: object) -> str:
+    """A number as itself, anything else by its type: a repr may be huge, recursive or secret."""
+    if isinstance(value, float) or (isinstance(value, int) and abs(value) < 10**15):
+        return repr(value)
+    return type(value).__name__
+
+
+def _count(minimum: int) -> Any:
+    def check(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+        # bool is an int, but True records per request is a mistake.
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise SuprsendConfigError(
+                f"Limits.{attribute.name} must be an integer of at least {minimum},"
+                f" got {shown(value)}"
+            )
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class Limits:
     """Size and count limits of the hub.
 
     Defaults are the documented values; tests and the emulator may tighten
-    them to exercise edge cases without building megabyte payloads.
+    them to exercise edge cases without building megabyte payloads. Every
+    value is an integer, checked when built (SuprsendConfigError).
     """
 
-    max_records_per_request: int = 100
-    max_body_bytes: int = 800 * 1024
-    max_single_event_bytes: int = 100 * 1024
-    max_attachment_base64_bytes: int = 50 * 1024
-    max_idempotency_key_length: int = 255
-    max_cancellation_key_length: int = 255
-    max_tenant_id_length: int = 64
-    min_event_name_length: int = 2
-    max_recipients: int = 100
-    max_channel_entries: int = 10
+    max_records_per_request: int = attrs.field(default=100, validator=_count(1))
+    max_body_bytes: int = attrs.field(default=800 * 1024, validator=_count(1))
+    max_single_event_bytes: int = attrs.field(default=100 * 1024, validator=_count(1))
+    max_attachment_base64_bytes: int = attrs.field(default=50 * 1024, validator=_count(1))
+    max_idempotency_key_length: int = attrs.field(default=255, validator=_count(1))
+    max_cancellation_key_length: int = attrs.field(default=255, validator=_count(1))
+    max_tenant_id_length: int = attrs.field(default=64, validator=_count(1))
+    min_event_name_length: int = attrs.field(default=2, validator=_count(0))
+    max_recipients: int = attrs.field(default=100, validator=_count(1))
+    max_channel_entries: int = attrs.field(default=10, validator=_count(0))
     # Keys the hub adds to each workflow record after receipt; the official
     # SDKs reserve room for them when packing a bulk request.
-    workflow_record_overhead_bytes: int = 200
+    workflow_record_overhead_bytes: int = attrs.field(default=200, validator=_count(0))
     # Identity (user edit) events sent in bulk on event/, as the official SDK chunks them.
-    max_identity_records_per_request: int = 400
-    max_identity_event_bytes: int = 10 * 1024
+    max_identity_records_per_request: int = attrs.field(default=400, validator=_count(1))
+    max_identity_event_bytes: int = attrs.field(default=10 * 1024, validator=_count(1))
 
 
 DEFAULT_LIMITS = Limits()

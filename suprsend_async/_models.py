@@ -7,7 +7,8 @@ here does I/O or knows about the wire layout (see _serialization).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any, Union
 
 import attrs
@@ -32,12 +33,31 @@ __all__ = [
 ]
 
 
+def _bounded_tuple(values: Iterable[Any], most: int) -> tuple[Any, ...]:
+    if isinstance(values, Sized):  # a list or a tuple: its length is reported as it is
+        return tuple(values)
+    # One more than allowed is enough to refuse it: an endless iterator is not read forever.
+    return tuple(itertools.islice(values, most + 1))
+
+
+_LIMITS = DEFAULT_LIMITS
+
+
 def _channel_list(value: object, field: str) -> tuple[Any, ...]:
     if isinstance(value, (str, Mapping)):
-        return (value,)
-    if isinstance(value, Iterable):
-        return tuple(value)
-    raise SuprsendValidationError(field, f"must be a list, got {type(value).__name__}")
+        entries: tuple[Any, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):
+        entries = _bounded_tuple(value, _LIMITS.max_channel_entries)
+    else:
+        raise SuprsendValidationError(field, f"must be a list, got {type(value).__name__}")
+    for i, entry in enumerate(entries):
+        if isinstance(entry, Mapping):
+            _rules.json_object(entry, f"{field}[{i}]")
+        elif not isinstance(entry, str):
+            raise SuprsendValidationError(
+                f"{field}[{i}]", f"must be a string or a mapping, got {type(entry).__name__}"
+            )
+    return entries
 
 
 # One named converter per channel, so an error names its field (mypy's attrs plugin
@@ -89,7 +109,29 @@ def _recipient_properties(value: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _channel_names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if value is None else _channel_list(value, "recipient.$channels")
+    if value is None:
+        return None
+    names = _channel_list(value, "recipient.$channels")
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise SuprsendValidationError(
+                f"recipient.$channels[{i}]", f"must be a channel name, got {type(name).__name__}"
+            )
+    return names
+
+
+def _optional_text(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise SuprsendValidationError(
+            f"recipient.{attribute.name}", f"must be a string, got {type(value).__name__}"
+        )
+
+
+def _flag(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if not isinstance(value, bool):
+        raise SuprsendValidationError(
+            f"recipient.{attribute.name}", f"must be True or False, got {type(value).__name__}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -105,8 +147,8 @@ class Recipient:
     keys, sent as they are.
     """
 
-    distinct_id: str | None = None
-    is_transient: bool = False
+    distinct_id: str | None = attrs.field(default=None, validator=_optional_text)
+    is_transient: bool = attrs.field(default=False, validator=_flag)
     email: tuple[str, ...] = attrs.field(default=(), converter=_email)
     sms: tuple[str, ...] = attrs.field(default=(), converter=_sms)
     whatsapp: tuple[str, ...] = attrs.field(default=(), converter=_whatsapp)
@@ -117,9 +159,9 @@ class Recipient:
     slack: tuple[Any, ...] = attrs.field(default=(), converter=_slack)
     ms_teams: tuple[Any, ...] = attrs.field(default=(), converter=_ms_teams)
     channels: tuple[str, ...] | None = attrs.field(default=None, converter=_channel_names)
-    timezone: str | None = None
-    locale: str | None = None
-    preferred_language: str | None = None
+    timezone: str | None = attrs.field(default=None, validator=_optional_text)
+    locale: str | None = attrs.field(default=None, validator=_optional_text)
+    preferred_language: str | None = attrs.field(default=None, validator=_optional_text)
     properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_recipient_properties)
 
     def __attrs_post_init__(self) -> None:
@@ -141,7 +183,6 @@ class ObjectRecipient:
 register_recipient(Recipient)
 register_object_recipient(ObjectRecipient)
 
-_LIMITS = DEFAULT_LIMITS
 _EVENT_BODY_KEYS = frozenset(
     {"event", "distinct_id", "properties", "$idempotency_key", "tenant_id", "brand_id"}
 )
@@ -306,13 +347,13 @@ class Event:
 
 
 def _recipients(value: Recipients) -> tuple[RecipientLike, ...]:
-    if isinstance(value, (str, Mapping, Recipient, ObjectRecipient)) or not isinstance(
-        value, Iterable
-    ):
+    if isinstance(
+        value, (str, bytes, bytearray, Mapping, Recipient, ObjectRecipient)
+    ) or not isinstance(value, Iterable):
         raise SuprsendValidationError(
             "recipients", f"must be a list of recipients, got {type(value).__name__}"
         )
-    return tuple(value)
+    return _bounded_tuple(value, _LIMITS.max_recipients)
 
 
 @attrs.frozen(kw_only=True)

@@ -21,9 +21,11 @@ import attrs
 import httpx
 import tenacity
 
-from ._exceptions import SuprsendTimeoutError, SuprsendTransportError
+from ._exceptions import SuprsendConfigError, SuprsendTimeoutError, SuprsendTransportError
+from ._limits import shown
 
 __all__ = [
+    "DEFAULT_BULK_ATTEMPTS",
     "RETRYABLE_STATUS_CODES",
     "RetryEvent",
     "RetryPolicy",
@@ -42,9 +44,69 @@ def not_retried_without_key(what: str) -> str:
     return f"not retried: the {what} has no idempotency key, so a retry could deliver it twice"
 
 
+def _real(value: object, name: str) -> float:
+    # bool is an int, but deadline=True is a mistake, not one second.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SuprsendConfigError(f"RetryPolicy.{name} must be a number, got {shown(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float
+        return math.inf
+
+
+def _seconds(*, positive: bool = False, infinite: bool = False) -> Any:
+    def check(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+        number = _real(value, attribute.name)
+        if math.isnan(number) or (math.isinf(number) and not infinite):
+            raise SuprsendConfigError(
+                f"RetryPolicy.{attribute.name} must be a finite number of seconds,"
+                f" got {shown(value)}"
+            )
+        if number < 0 or (positive and number == 0):
+            rule = "more than 0" if positive else "0 or more"
+            raise SuprsendConfigError(
+                f"RetryPolicy.{attribute.name} must be {rule} seconds, got {shown(value)}"
+            )
+
+    return check
+
+
+def _exp_base(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    number = _real(value, attribute.name)
+    if not (math.isfinite(number) and number >= 1):
+        raise SuprsendConfigError(
+            f"RetryPolicy.wait_exp_base must be a finite number of at least 1, got {shown(value)}"
+        )
+
+
+def _attempts(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SuprsendConfigError(
+            f"RetryPolicy.{attribute.name} must be an integer of at least 1, got {shown(value)}"
+        )
+
+
+# Keyed bulk requests: enough attempts that the deadline, not the count, ends
+# them (with the default waits, 60 s holds about 15 instant failures, or 60
+# one-second Retry-After waits). A chunk of 100 records is worth the whole
+# budget: at 30 % faults, 4 attempts lost a whole chunk in one upload of
+# 3,000 records out of four.
+DEFAULT_BULK_ATTEMPTS = 100
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """How hard to try. Bounded by ``attempts`` *and* by ``deadline`` seconds.
+    """How hard to try: bounded by a number of attempts *and* by ``deadline`` seconds.
+
+    Two attempt ceilings, because the two paths differ:
+
+    - ``attempts`` (default 4) bounds a single call (``track_event``,
+      ``workflows.trigger``), which usually sits on a request path where
+      giving up after a few seconds beats waiting for a minute.
+    - ``bulk_attempts`` (default 100) bounds each keyed request of a bulk
+      call. It is a ceiling, not the budget: the ``deadline`` is what ends a
+      keyed chunk, so a hub that keeps failing a fraction of requests does
+      not cost whole chunks of records while most of the time is left.
 
     The deadline covers the whole call (in bulk: each request, as chunks
     retry independently): every attempt and every wait. No
@@ -55,26 +117,36 @@ class RetryPolicy:
     hub replaces the computed wait; if it asks for more than
     ``max_retry_after`` or than what is left of the deadline, the call stops
     and reports the last answer instead of sleeping.
+
+    Every value is checked when the policy is built (SuprsendConfigError):
+    counts are integers of at least 1, times are finite seconds (only
+    ``max_retry_after`` may be infinite).
     """
 
-    attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
-    deadline: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
-    wait_initial: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
-    wait_max: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
-    wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    wait_jitter: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
-    max_retry_after: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    attempts: int = attrs.field(default=4, validator=_attempts)
+    bulk_attempts: int = attrs.field(default=DEFAULT_BULK_ATTEMPTS, validator=_attempts)
+    deadline: float = attrs.field(default=60.0, validator=_seconds(positive=True))
+    wait_initial: float = attrs.field(default=0.2, validator=_seconds())
+    wait_max: float = attrs.field(default=5.0, validator=_seconds())
+    wait_exp_base: float = attrs.field(default=2.0, validator=_exp_base)
+    wait_jitter: float = attrs.field(default=0.2, validator=_seconds())
+    max_retry_after: float = attrs.field(default=30.0, validator=_seconds(infinite=True))
 
     @classmethod
     def disabled(cls, *, deadline: float = 60.0) -> RetryPolicy:
-        """One attempt only (still bounded by ``deadline``)."""
-        return cls(attempts=1, deadline=deadline)
+        """One attempt only, single or bulk (still bounded by ``deadline``)."""
+        return cls(attempts=1, bulk_attempts=1, deadline=deadline)
 
     @classmethod
     def instant(cls, attempts: int = 4, *, deadline: float = 60.0) -> RetryPolicy:
-        """Retries without waiting, Retry-After included: for users' test suites."""
+        """Retries without waiting, Retry-After included: for users' test suites.
+
+        ``attempts`` bounds bulk requests too, so a test hub that keeps
+        failing is not asked a hundred times.
+        """
         return cls(
             attempts=attempts,
+            bulk_attempts=attempts,
             deadline=deadline,
             wait_initial=0.0,
             wait_max=0.0,
@@ -88,7 +160,12 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rng: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry_number`` (1 for the first retry)."""
-        exp = self.wait_initial * self.wait_exp_base ** (retry_number - 1)
+        try:
+            # As floats: an int base (2) to a large retry number would be computed
+            # exactly, as an integer of billions of digits, instead of overflowing.
+            exp = self.wait_initial * float(self.wait_exp_base) ** (retry_number - 1)
+        except OverflowError:  # a steep curve, far along: past any cap
+            exp = math.inf
         return min(self.wait_max, exp) + self.wait_jitter * rng()
 
     def wait_for(self, retry_number: int, retry_after: float | None) -> float:
@@ -158,6 +235,7 @@ async def send_with_retries(
     describe: Callable[[T], str],
     on_give_up: Callable[[str], Any] | None = None,
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
+    bulk: bool = False,
 ) -> tuple[T, int]:
     """Run ``send_once()`` until it gives a final outcome.
 
@@ -168,10 +246,12 @@ async def send_with_retries(
     raises the last SuprsendTransportError (``.attempts`` set) when the
     last attempt got no answer. ``on_give_up`` is told why a retryable
     outcome was not retried before the attempts ran out (a ``Retry-After``
-    too long, or a wait that would pass the deadline).
+    too long, or a wait that would pass the deadline). ``bulk`` picks the
+    policy's bulk attempts ceiling instead of the single-call one.
     """
     started = time.monotonic()
-    attempts = policy.attempts if retry else 1
+    ceiling = policy.bulk_attempts if bulk else policy.attempts
+    attempts = ceiling if retry else 1
 
     def _retry_after_of(state: tenacity.RetryCallState) -> float | None:
         if state.outcome is None or state.outcome.failed:

@@ -79,6 +79,40 @@ def require_mapping(value: object, field: str) -> Mapping[str, Any]:
     return value
 
 
+# Deeper than any real channel identity or recipient object; deep enough nesting
+# would overflow the stack of anything recursive (cattrs, repr, json).
+MAX_NESTING = 64
+# Values visited at most: shared sub-objects can make a small value enormous to walk.
+MAX_NODES = 10_000
+
+
+def json_object(value: Mapping[str, Any], field: str, max_depth: int = MAX_NESTING) -> None:
+    """A small mapping with string keys, nested at most ``max_depth`` deep (so no cycles).
+
+    Walked with an explicit stack: a hostile value cannot make this recurse.
+    """
+    stack: list[tuple[object, int]] = [(value, 1)]
+    visited = 0
+    while stack:
+        item, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise SuprsendValidationError(field, f"holds more than {MAX_NODES} values")
+        if depth > max_depth:
+            raise SuprsendValidationError(
+                field, f"is nested more than {max_depth} levels deep (or contains itself)"
+            )
+        if isinstance(item, Mapping):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise SuprsendValidationError(
+                        field, f"keys must be strings, got {_type_name(key)}"
+                    )
+                stack.append((inner, depth + 1))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((inner, depth + 1) for inner in item)
+
+
 def event_name(value: object, limits: Limits = DEFAULT_LIMITS, field: str = "event") -> str:
     name = require_id(value, field)
     if len(name) < limits.min_event_name_length:

@@ -8,7 +8,7 @@ import platform
 import sys
 import urllib.request
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -17,11 +17,13 @@ import attrs
 import httpx
 
 from ._exceptions import (
+    SuprsendClientClosedError,
     SuprsendConfigError,
-    SuprsendError,
+    SuprsendResponseTooLargeError,
     SuprsendTimeoutError,
     SuprsendTransportError,
 )
+from ._limits import MAX_RESPONSE_BYTES
 from ._logging import ClientLogger
 from ._options import NO_OPTIONS, RequestOptions
 from ._pool import default_transport
@@ -114,8 +116,8 @@ class HubTransport:
     _loop: weakref.ref[object] | None = None
 
     def client(self) -> httpx.AsyncClient:
-        if self.closed:
-            raise SuprsendError("this AsyncSuprsend client is closed")
+        if self.closed or (self.http_client is not None and self.http_client.is_closed):
+            raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
         if self._pid != os.getpid():
             self._forget_parent_pool()
         self._check_loop()
@@ -206,6 +208,10 @@ class HubTransport:
         and logs name the request by ``route`` (the path's template) when
         given: the ids in a path are personal data, and a control character
         in one would forge log lines.
+
+        The answer is read whole, but never more than MAX_RESPONSE_BYTES of it
+        (decompressed), and redirects are never followed: a hub call goes to
+        the hub or nowhere, whatever ``http_client`` was given.
         """
         client = self.client()
         url = self.base_url.join(path)
@@ -224,7 +230,17 @@ class HubTransport:
         with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
             try:
                 async with self._slots:
-                    response = await client.send(request, auth=self.auth)
+                    if self.closed or client.is_closed:  # closed while this call waited
+                        raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
+                    # A followed redirect would send the body again (a 307 loop re-POSTed
+                    # one keyless body 21 times): the 3xx is the answer.
+                    response = await client.send(
+                        request, auth=self.auth, stream=True, follow_redirects=False
+                    )
+                    try:
+                        body = await _read_capped(response, MAX_RESPONSE_BYTES, f"{method} {where}")
+                    finally:
+                        await response.aclose()
             except httpx.TimeoutException as exc:
                 attempt.error_type = "timeout"
                 raise SuprsendTimeoutError(
@@ -234,12 +250,14 @@ class HubTransport:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
-                raise SuprsendTransportError(
-                    f"{method} {where} failed: {type(exc).__name__}: {exc or 'no detail'}"
-                ) from exc
+                raise _transport_error(exc, request, f"{method} {where} failed") from _cause(exc)
+            except RuntimeError:
+                if self.closed or client.is_closed:  # httpx's own "client has been closed"
+                    raise SuprsendClientClosedError("this AsyncSuprsend client is closed") from None
+                raise
             attempt.status_code = response.status_code
         self.log.debug("%s %s -> %d", method, where, response.status_code)
-        return response
+        return _answered(response, body)
 
     async def post(
         self,
@@ -267,3 +285,101 @@ class HubTransport:
             retry_after=response_retry_after,
             describe=describe_response,
         )
+
+
+# Raw bytes handed to the decoder at a time: a gzip bomb expands about a
+# thousandfold, so a 64 KB network read could become 64 MB before any check.
+_DECODE_STEP = 4 * 1024
+
+
+class _SmallSteps(httpx.AsyncByteStream):
+    """The raw body in steps of _DECODE_STEP bytes, so decompression stops near the cap."""
+
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            view = memoryview(part)
+            for start in range(0, len(view), _DECODE_STEP):
+                yield bytes(view[start : start + _DECODE_STEP])
+                # Decompressing is CPU work: let the deadline and other tasks in.
+                await anyio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int, what: str) -> bytes:
+    """The decoded body, or SuprsendResponseTooLargeError past ``max_bytes``."""
+    assert isinstance(response.stream, httpx.AsyncByteStream)
+    response.stream = _SmallSteps(response.stream)
+    parts: list[bytes] = []
+    total = 0
+    async for part in response.aiter_bytes():
+        total += len(part)
+        if total > max_bytes or response.num_bytes_downloaded > max_bytes:
+            raise SuprsendResponseTooLargeError(
+                f"{what}: the answer (HTTP {response.status_code})"
+                f" is larger than {max_bytes} bytes, the most this client reads;"
+                " it was not read further",
+                max_bytes=max_bytes,
+            )
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _answered(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A read response: the decoded body, without the headers about its encoded form."""
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+_REDACTED = "<redacted>"
+
+
+def _scrubbed(text: str, request: httpx.Request) -> str:
+    """``text`` without any header value of ``request``, in any form an error may quote it."""
+    for value in request.headers.values():
+        if len(value) < 4:  # "gzip", a length: nothing to hide, and would mangle the text
+            continue
+        raw = value.encode("latin-1", "replace")
+        for form in {value, repr(value)[1:-1], repr(raw)[2:-1]}:
+            text = text.replace(form, _REDACTED)
+    return text
+
+
+def _transport_error(
+    exc: httpx.RequestError, request: httpx.Request, what: str
+) -> SuprsendTransportError:
+    if isinstance(exc, httpx.LocalProtocolError):
+        # h11 quotes the offending header whole, and header values are where
+        # credentials live: only the kind of error is kept.
+        return SuprsendTransportError(
+            f"{what}: {type(exc).__name__}: the request could not be written"
+            " (a header or the body broke HTTP's rules)"
+        )
+    return SuprsendTransportError(
+        f"{what}: {type(exc).__name__}: {_scrubbed(str(exc), request) or 'no detail'}"
+    )
+
+
+def _cause(exc: httpx.RequestError) -> BaseException | None:
+    """The httpx error as the cause, unless its text may quote a header value."""
+    if isinstance(exc, httpx.LocalProtocolError):
+        return None
+    try:
+        request = exc.request
+    except RuntimeError:  # raised before a request existed
+        return exc
+    return exc if _scrubbed(str(exc), request) == str(exc) else None

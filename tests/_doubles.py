@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 
 from suprsend_async import AsyncSuprsend
 from suprsend_async.testing import HubEmulator, serve
+
+# How long a held request waits for the others before giving up. Not a timing
+# assumption: a test whose client never reaches the expected concurrency
+# fails (``reached`` unset) after this long instead of hanging.
+PATIENCE = 60.0
 
 
 class ScriptedHub:
@@ -54,3 +60,62 @@ async def served(hub: HubEmulator, **options: Any) -> AsyncIterator[AsyncSuprsen
         ) as client,
     ):
         yield client
+
+
+class HoldUntil:
+    """An ASGI app in front of ``app`` that holds hub requests until ``count`` are in flight.
+
+    Then every request passes. Whether a client reaches a concurrency then
+    depends on the client alone, not on how fast a loaded machine answers:
+    ``reached`` is set once ``count`` requests were held at the same time,
+    and ``max_in_flight`` is the most ever in flight here (a client sending
+    more than it should shows up there). Control paths pass straight through.
+    """
+
+    def __init__(self, app: Any, count: int, *, patience: float = PATIENCE) -> None:
+        self.app = app
+        self.count = count
+        self.patience = patience
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.reached = anyio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator/"):
+            await self.app(scope, receive, send)
+            return
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.in_flight >= self.count:
+                self.reached.set()
+            with anyio.move_on_after(self.patience):
+                await self.reached.wait()
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+@asynccontextmanager
+async def served_through(
+    app: Any, hub: HubEmulator, **options: Any
+) -> AsyncIterator[AsyncSuprsend]:
+    """A client signed for ``hub``, talking over a loopback socket to ``app`` (which wraps it)."""
+    async with (
+        serve(app) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url, **options
+        ) as client,
+    ):
+        yield client
+
+
+async def wait_for(condition: Callable[[], bool], *, patience: float = PATIENCE) -> None:
+    """Wait until ``condition()`` holds (checked every 10 ms), at most ``patience`` seconds.
+
+    For gauges that have no event to wait on (the emulator's ``in_flight``);
+    the bound only turns a hang into a failure.
+    """
+    with anyio.fail_after(patience):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the gauge
+            await anyio.sleep(0.01)

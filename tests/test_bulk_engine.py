@@ -194,12 +194,18 @@ async def test_results_come_out_in_input_order_whatever_the_completion_order() -
 
 async def test_never_more_than_max_concurrency_requests_in_flight() -> None:
     in_flight = peak = 0
+    three_in_flight = anyio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
-        await anyio.sleep(0.001)
+        if in_flight == 3:
+            three_in_flight.set()
+        # Held until three are in flight at once (bounded, so a client stuck below three
+        # fails instead of hanging): the limit is reached whatever the machine's speed.
+        with anyio.move_on_after(60):
+            await three_in_flight.wait()
         in_flight -= 1
         return httpx.Response(207, json={"records": [ok() for _ in json.loads(request.content)]})
 
@@ -208,6 +214,8 @@ async def test_never_more_than_max_concurrency_requests_in_flight() -> None:
             (Event(f"u{i}", "ev_x") for i in range(5000)), max_concurrency=3
         )
     assert resp.success == 5000
+    assert three_in_flight.is_set()
+    assert peak == 3
     assert peak == 3
 
 

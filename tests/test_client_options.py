@@ -157,7 +157,7 @@ def test_missing_credentials_are_a_clear_config_error(
         ({"auto_idempotency_keys": "no"}, "auto_idempotency_keys must be True or False"),
         ({"debug": "false"}, "debug must be True or False"),
         ({"app_info": {"name": "app"}}, "app_info must be a string"),
-        ({"max_connections": True}, "max_connections must be a positive integer"),
+        ({"max_connections": True}, "max_connections must be an integer from 1 to 10000"),
         ({"max_concurrency": True}, "max_concurrency must be a positive integer"),
         ({"limits": {"max_records": 5}}, "limits must be a Limits"),
     ],

@@ -16,6 +16,7 @@ import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, RetryPolicy, WorkflowTriggerRequest
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
+from tests._doubles import PATIENCE, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -126,15 +127,18 @@ async def test_our_client_over_a_socket_with_every_fault_kind() -> None:
 
 
 async def test_latency_is_applied_to_concurrent_requests() -> None:
-    hub = HubEmulator(faults=Faults(latency=0.05))
+    # Latency far longer than the test: six concurrent calls all wait inside the hub at
+    # once (latency applied per request, not one request at a time), and none is answered.
+    hub = HubEmulator(faults=Faults(latency=600.0))
     async with serve(hub) as base_url:
         client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
         async with client, anyio.create_task_group() as tg:
             for i in range(6):
                 tg.start_soon(client.track_event, Event(f"u{i}", "paid"))
-    # With 50 ms per request, six concurrent calls overlap at the hub.
-    assert hub.stats.max_in_flight == 6
-    assert hub.stats.processed_events == 6
+            await wait_for(lambda: hub.stats.in_flight == 6)
+            assert hub.stats.max_in_flight == 6
+            assert hub.stats.processed_events == 0
+            tg.cancel_scope.cancel()
 
 
 async def test_server_closes_cleanly_and_a_new_one_gets_a_new_port() -> None:
@@ -175,7 +179,7 @@ async def test_emulator_command_serves_and_reports_its_address() -> None:
     try:
         assert process.stdout is not None
         buffer = b""
-        with anyio.fail_after(20):
+        with anyio.fail_after(PATIENCE):  # a guard against a hang, nothing is timed
             while not buffer.endswith(b"\n"):
                 buffer += await process.stdout.receive()
         info = json.loads(buffer)

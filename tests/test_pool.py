@@ -20,6 +20,7 @@ import pytest
 from suprsend_async import AsyncSuprsend, Event
 from suprsend_async._pool import ShardedPool
 from suprsend_async.testing import Faults, HubEmulator, serve
+from tests._doubles import HoldUntil, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -53,8 +54,10 @@ async def test_a_shard_packs_requests_into_its_shard_and_reuses_connections() ->
 
 
 async def test_concurrent_requests_never_open_more_connections_than_the_pool_has() -> None:
-    hub = HubEmulator(faults=Faults(latency=0.02))
-    counter = PortCounter(hub)
+    hub = HubEmulator()
+    # Held until six are in flight: the pool is filled whatever the machine's speed.
+    gate = HoldUntil(hub, 6)
+    counter = PortCounter(gate)
     async with (
         serve(counter) as base_url,
         AsyncSuprsend(
@@ -72,7 +75,8 @@ async def test_concurrent_requests_never_open_more_connections_than_the_pool_has
         assert isinstance(pool, ShardedPool)
         assert pool._busy == [0, 0]  # every slot given back once its answer was read
     assert hub.stats.processed_events == 60
-    assert hub.stats.max_in_flight == 6
+    assert gate.reached.is_set()
+    assert gate.max_in_flight == 6
     assert len(counter.ports) == 6  # two shards (4 + 2), every connection reused
 
 
@@ -97,10 +101,12 @@ async def test_cancelled_requests_give_their_slots_back() -> None:
     ):
         pool = client._transport.client()._transport
         assert isinstance(pool, ShardedPool)
-        with anyio.move_on_after(0.5):
-            async with anyio.create_task_group() as tg:
-                for i in range(10):
-                    tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+        async with anyio.create_task_group() as tg:
+            for i in range(10):
+                tg.start_soon(client.track_event, Event(f"u{i}", "order_paid"))
+            await wait_for(lambda: hub.stats.in_flight == 10)
+            assert sum(pool._busy) == 10
+            tg.cancel_scope.cancel()
         assert sum(pool._busy) == 0
         slots = client._transport._slots
         assert slots is not None

@@ -29,6 +29,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
     WorkspaceSignatureAuth,
 )
+from tests._doubles import PATIENCE
 
 KEY = "WS_TEST_KEY_000000000001"
 SECRET = "ws-secret-Zq8v1x"
@@ -212,7 +213,7 @@ async def test_no_secret_in_httpx_and_httpcore_debug_logs_over_a_real_socket(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     texts: list[object] = []
-    with anyio.fail_after(10):
+    with anyio.fail_after(PATIENCE):  # a guard against a hang, nothing is timed
         async with loopback_hub(401) as base_url:
             for client in (
                 AsyncSuprsend(KEY, SECRET, base_url=base_url),
