@@ -75,7 +75,7 @@ class _Wire:
     def __init__(self, spec: dict[str, Any]) -> None:
         import orjson
 
-        from suprsend_async._transport import CONTENT_TYPE, client_user_agent, user_agent
+        from suprsend_async._core.transport import CONTENT_TYPE, client_user_agent, user_agent
 
         self.dumps = orjson.dumps
         self.loads = orjson.loads
@@ -250,7 +250,7 @@ def _import_ours(spec: dict[str, Any]) -> None:
     else:
         import httpx_aiohttp  # noqa: F401
 
-        import suprsend_async._aiohttp
+        import suprsend_async._core.aiohttp_pool
     import anyio
     import httpcore  # noqa: F401
 
@@ -437,7 +437,7 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
     from suprsend_async import Event
 
     _import_ours(spec)
-    from suprsend_async._transport import CONTENT_TYPE, client_user_agent, user_agent
+    from suprsend_async._core.transport import CONTENT_TYPE, client_user_agent, user_agent
 
     calls = spec["calls"]
 

@@ -2,12 +2,14 @@
 
 import logging
 
-from . import _logging
-from ._attachments import Attachment
-from ._auth import BearerAuth, WorkspaceSignatureAuth
-from ._bulk import BulkProgress, BulkResponse, FailedRecord
 from ._client import AsyncSuprsend
-from ._exceptions import (
+from ._core import logging as _logging
+from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
+from ._core.pagination import CursorPaginator
+from ._core.retry import RetryEvent, RetryPolicy
+from ._values.attachments import Attachment
+from ._values.errors import (
     SuprsendAPIError,
     SuprsendClientClosedError,
     SuprsendConfigError,
@@ -17,13 +19,11 @@ from ._exceptions import (
     SuprsendTransportError,
     SuprsendValidationError,
 )
-from ._limits import DEFAULT_LIMITS, Limits
-from ._models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
-from ._pagination import CursorPaginator
-from ._response import TriggerResponse
-from ._retry import RetryEvent, RetryPolicy
-from ._user_edit import UserEdit
+from ._values.limits import DEFAULT_LIMITS, Limits
+from ._values.models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
+from ._values.user_edit import UserEdit
 from ._version import __version__
+from ._wire.responses import TriggerResponse
 from .resources.users import BulkUsersEdit, Users
 
 # A library only emits records; the application decides where they go. Without

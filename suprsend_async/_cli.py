@@ -18,20 +18,21 @@ from typing import Any
 import anyio
 import httpx
 
-from ._bulk import BulkResponse, run_bulk
-from ._chunking import ChunkBuilder, TooLarge
 from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
-from ._environment import credentials_from
-from ._exceptions import SuprsendConfigError, SuprsendValidationError
-from ._jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry, unknown_entry
-from ._limits import DEFAULT_LIMITS
-from ._models import Event, WorkflowTriggerRequest
-from ._namespaces import BULK_EVENT_PATH, TRIGGER_PATH
+from ._core.bulk import BulkResponse, run_bulk
+from ._core.environment import credentials_from
+from ._core.transport import DEFAULT_TIMEOUT, user_agent
 from ._progress import ProgressDisplay
-from ._response import TriggerResponse
-from ._serialization import Serializer
-from ._transport import DEFAULT_TIMEOUT, user_agent
+from ._values.errors import SuprsendConfigError, SuprsendValidationError
+from ._values.limits import DEFAULT_LIMITS
+from ._values.models import Event, WorkflowTriggerRequest
 from ._version import __version__
+from ._wire.chunking import ChunkBuilder, TooLarge
+from ._wire.jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry, unknown_entry
+from ._wire.responses import TriggerResponse
+from ._wire.serialization import Serializer
+from .resources.events import BULK_EVENT_PATH
+from .resources.workflows import TRIGGER_PATH
 
 __all__ = ["main"]
 

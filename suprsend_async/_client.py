@@ -4,44 +4,43 @@ from __future__ import annotations
 
 import copy
 import math
-import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeGuard
 
-import attrs
 import httpx
 
-from ._auth import BearerAuth, WorkspaceSignatureAuth
-from ._environment import (
+from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.environment import (
     BASE_URL_VAR,
     ApiKeyCredentials,
     WorkspaceCredentials,
     base_url_from,
     credentials_from,
 )
-from ._exceptions import (
-    SuprsendClientClosedError,
-    SuprsendConfigError,
-    SuprsendTransportError,
-)
-from ._hooks import check_hook
-from ._limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits, shown
-from ._logging import ClientLogger
-from ._models import Event
-from ._namespaces import BulkEvents, Workflows
-from ._options import NO_OPTIONS, RequestOptions, check_headers
-from ._response import TriggerResponse
-from ._retry import RetryEvent, RetryPolicy, not_retried_without_key
-from ._serialization import EncodedRecord, Serializer
-from ._transport import (
+from ._core.logging import ClientLogger
+from ._core.retry import RetryEvent, RetryPolicy
+from ._core.single import fresh_key, send_record
+from ._core.transport import (
     CONTENT_TYPE,
     DEFAULT_TIMEOUT,
     HubTransport,
     client_user_agent,
     user_agent,
 )
+from ._values.errors import (
+    SuprsendClientClosedError,
+    SuprsendConfigError,
+)
+from ._values.hooks import check_hook
+from ._values.limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits, shown
+from ._values.models import Event
+from ._values.options import NO_OPTIONS, RequestOptions, check_headers
+from ._wire.responses import TriggerResponse
+from ._wire.serialization import Serializer
+from .resources.events import BulkEvents
 from .resources.users import Users
+from .resources.workflows import Workflows
 
 __all__ = ["AsyncSuprsend"]
 
@@ -495,9 +494,6 @@ class AsyncSuprsend:
 
     # -- single calls --------------------------------------------------------------
 
-    def _fresh_key(self, has_key: bool) -> str | None:
-        return None if has_key or not self.auto_idempotency_keys else str(uuid.uuid4())
-
     async def track_event(
         self, event: Event, *, retry: RetryPolicy | None = None
     ) -> TriggerResponse:
@@ -505,48 +501,6 @@ class AsyncSuprsend:
         if not isinstance(event, Event):
             raise TypeError(f"track_event() takes an Event, got {type(event).__name__}")
         record = self._serializer.encode_event(
-            event, idempotency_key=self._fresh_key(event.idempotency_key is not None)
+            event, idempotency_key=fresh_key(self, event.idempotency_key is not None)
         )
-        return await self._send_single("track_event", self._event_path, record, retry)
-
-    async def _send_single(
-        self, operation: str, path: str, record: EncodedRecord, policy: RetryPolicy | None
-    ) -> TriggerResponse:
-        self._ensure_open()
-        transport = self._transport
-        with transport.telemetry.call(operation, "POST", path, records=1) as call:
-            result = await self._post_single(path, record, policy)
-            call.attempts = result.attempts
-            call.retried = result.attempts - 1
-            call.status_code = result.status_code
-            call.failed = 0 if result.success else 1
-            call.error_type = result.error_type or (
-                None if result.success else f"HTTP {result.status_code}"
-            )
-        return result
-
-    async def _post_single(
-        self, path: str, record: EncodedRecord, policy: RetryPolicy | None
-    ) -> TriggerResponse:
-        keyed = record.idempotency_key is not None
-        try:
-            response, attempts = await self._transport.post(
-                path,
-                record.body,
-                retry=keyed,
-                policy=policy or self._retry_policy,
-                options=self._options,
-            )
-        except SuprsendTransportError as exc:
-            result = TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
-            if keyed:
-                return result
-            # The hub may or may not have it: say why it was not sent again.
-            # (An HTTP answer keeps the hub's own message, as in the official SDK.)
-            return attrs.evolve(result, message=f"{result.message}; {_NOT_RETRIED}")
-        return TriggerResponse.from_http(
-            response.status_code, response.content, attempts=attempts, headers=response.headers
-        )
-
-
-_NOT_RETRIED = not_retried_without_key("request")
+        return await send_record(self, "track_event", self._event_path, record, retry)

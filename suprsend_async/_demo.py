@@ -16,11 +16,11 @@ from typing import Any
 
 import anyio
 
-from ._bulk import BulkResponse
 from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
-from ._models import Event, WorkflowTriggerRequest
+from ._core.bulk import BulkResponse
 from ._progress import ProgressDisplay
-from ._serialization import JSON_ENCODER
+from ._values.json_codec import JSON_ENCODER
+from ._values.models import Event, WorkflowTriggerRequest
 
 __all__ = ["add_demo_arguments", "run_demo"]
 

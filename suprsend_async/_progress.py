@@ -7,7 +7,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from ._bulk import BulkProgress
+from ._core.bulk import BulkProgress
 
 __all__ = ["ProgressDisplay"]
 

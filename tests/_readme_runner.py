@@ -26,7 +26,7 @@ import pytest
 import suprsend_async
 import suprsend_async.testing
 from suprsend_async import AsyncSuprsend, Event, RetryPolicy, WorkflowTriggerRequest
-from suprsend_async._environment import WorkspaceCredentials, credentials_from
+from suprsend_async._core.environment import WorkspaceCredentials, credentials_from
 from suprsend_async.testing import HubEmulator, serve
 
 

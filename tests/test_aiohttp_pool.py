@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from suprsend_async import AsyncSuprsend, Event, RetryPolicy
-from suprsend_async._aiohttp import AiohttpPool
-from suprsend_async._pool import ShardedPool
+from suprsend_async._core.aiohttp_pool import AiohttpPool
+from suprsend_async._core.pool import ShardedPool
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
 
 pytestmark = pytest.mark.anyio

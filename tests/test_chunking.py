@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from suprsend_async._chunking import Chunk, ChunkBuilder, TooLarge, chunk_records
+from suprsend_async._wire.chunking import Chunk, ChunkBuilder, TooLarge, chunk_records
 
 record_sizes = st.lists(st.integers(min_value=1, max_value=400), max_size=300)
 limits = st.tuples(

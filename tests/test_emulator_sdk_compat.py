@@ -22,7 +22,7 @@ import pytest
 import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, WorkspaceSignatureAuth
-from suprsend_async._auth import string_to_sign
+from suprsend_async._core.auth import string_to_sign
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
 
 pytestmark = pytest.mark.anyio

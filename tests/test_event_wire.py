@@ -18,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from suprsend_async import Attachment, Event
-from suprsend_async._serialization import Serializer, _with_attachments, dumps, new_insert_id
+from suprsend_async._values.json_codec import dumps
+from suprsend_async._wire.serialization import Serializer, _with_attachments, new_insert_id
 
 
 @attrs.frozen

@@ -24,11 +24,11 @@ from suprsend_async import (
     SuprsendTransportError,
     SuprsendValidationError,
 )
-from suprsend_async._exceptions import (
+from suprsend_async._values.errors import (
     SuprsendClientClosedError,
     SuprsendResponseTooLargeError,
 )
-from suprsend_async._limits import MAX_RESPONSE_BYTES
+from suprsend_async._values.limits import MAX_RESPONSE_BYTES
 from suprsend_async.testing import Faults, HubEmulator, serve
 from tests._doubles import served, wait_for
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from suprsend_async import AsyncSuprsend, Event, Limits, RetryPolicy, WorkflowTriggerRequest
-from suprsend_async._auth import string_to_sign
+from suprsend_async._core.auth import string_to_sign
 from suprsend_async.testing import Fault, Faults, HubEmulator
 
 pytestmark = pytest.mark.anyio

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from suprsend_async import AsyncSuprsend, Event
-from suprsend_async._pool import ShardedPool
+from suprsend_async._core.pool import ShardedPool
 from suprsend_async.testing import Faults, HubEmulator, serve
 from tests._doubles import HoldUntil, wait_for
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.anyio
 def without_the_aiohttp_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if httpx-aiohttp were not installed: its import fails."""
     monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)
-    monkeypatch.delitem(sys.modules, "suprsend_async._aiohttp", raising=False)
+    monkeypatch.delitem(sys.modules, "suprsend_async._core.aiohttp_pool", raising=False)
 
 
 class PortCounter:

@@ -21,7 +21,7 @@ from suprsend.signature import get_request_signature
 from suprsend.utils import urlencode_path_param, urlencode_query
 
 from suprsend_async import AsyncSuprsend, SuprsendValidationError
-from suprsend_async._query import bracket_keys, encode_query, path_segment
+from suprsend_async._wire.query import bracket_keys, encode_query, path_segment
 
 KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
 

@@ -18,7 +18,7 @@ from suprsend_async import (
     SuprsendTimeoutError,
     SuprsendTransportError,
 )
-from suprsend_async._retry import (
+from suprsend_async._core.retry import (
     RETRYABLE_STATUS_CODES,
     describe_response,
     parse_retry_after,

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from suprsend_async import SuprsendValidationError, UserEdit
-from suprsend_async._idempotency import edit_safety
+from suprsend_async._values.idempotency import edit_safety
 
 KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
 

@@ -28,15 +28,16 @@ from suprsend_async import (
     Recipient,
     SuprsendValidationError,
     WorkflowTriggerRequest,
-    _rules,
 )
-from suprsend_async._limits import (
+from suprsend_async._values import rules as _rules
+from suprsend_async._values.json_codec import _stdlib_dumps, dumps
+from suprsend_async._values.limits import (
     ALLOWED_RESERVED_EVENT_NAMES,
     CHANNEL_KEYS,
     CHANNEL_NAMES,
     TRIGGER_KEYS,
 )
-from suprsend_async._serialization import Serializer, _stdlib_dumps, dumps, event_json
+from suprsend_async._wire.serialization import Serializer, event_json
 
 KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
 MAX_EVENT_BYTES = 100 * 1024

@@ -1,23 +1,26 @@
-"""What every REST resource shares: the client, and reads, writes and lists on the core.
+"""What every resource shares: reads, writes and lists on the core, and bulk instances.
 
-A resource (users now; objects, tenants, lists, messages next) is a
+A REST resource (users now; objects, tenants, lists, messages next) is a
 :class:`Resource` whose methods build an escaped path and its template,
-pick the retry safety from ``_idempotency``, and call one of these.
+pick the retry safety from ``_values.idempotency``, and call one of these.
+A bulk instance (events, workflow triggers, user edits) is a
+:class:`BulkInstance` handing its records to the bulk engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._context import ClientContext
-from .._exceptions import SuprsendValidationError
-from .._idempotency import READ, RetrySafety
-from .._pagination import CursorPaginator
-from .._request import NO_BODY, Answer, Method, request
-from .._retry import RetryPolicy
+from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
+from .._core.context import ClientContext
+from .._core.pagination import CursorPaginator
+from .._core.request import NO_BODY, Answer, Method, request
+from .._core.retry import RetryPolicy
+from .._values.errors import SuprsendValidationError
+from .._values.idempotency import READ, RetrySafety
 
-__all__ = ["Resource", "deleted", "mapping"]
+__all__ = ["BulkInstance", "ProgressHook", "Resource", "deleted", "mapping"]
 
 
 def mapping(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
@@ -116,3 +119,40 @@ class Resource:
             return await self._json("GET", path, route, READ, params=params, retry=retry)
 
         return CursorPaginator(fetch, mapping(options, "options"))
+
+
+ProgressHook = Callable[[BulkProgress], Any]
+
+
+class BulkInstance:
+    """Records collected with ``append``, sent all at once by the bulk engine.
+
+    The official SDK's shape (``new_instance()``, ``append``, ``trigger()``
+    or ``save()``); each subclass names its record kind and path.
+    """
+
+    _kind: RecordKind
+    _path: str
+
+    def __init__(self, client: ClientContext) -> None:
+        self._client = client
+        self._records: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    async def _send(
+        self,
+        max_concurrency: int | None,
+        retry: RetryPolicy | None,
+        on_progress: ProgressHook | None,
+    ) -> BulkResponse:
+        return await run_bulk(
+            self._client,
+            self._records,
+            kind=self._kind,
+            path=self._path,
+            max_concurrency=max_concurrency,
+            retry=retry,
+            on_progress=on_progress,
+        )

@@ -15,19 +15,19 @@ attempt, or after only refused ones (429), is an error (see ``_request``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from .._bulk import BulkProgress, BulkResponse, run_bulk
-from .._context import ClientContext
-from .._exceptions import SuprsendValidationError
-from .._idempotency import ABSOLUTE_WRITE, DELETE, MERGE, edit_safety
-from .._pagination import CursorPaginator
-from .._query import path_segment
-from .._retry import RetryPolicy
-from .._rules import require_id
-from .._user_edit import UserEdit, encode_identity_event
-from ._base import Resource, deleted, mapping
+from .._core.bulk import BulkResponse
+from .._core.pagination import CursorPaginator
+from .._core.retry import RetryPolicy
+from .._values.errors import SuprsendValidationError
+from .._values.idempotency import ABSOLUTE_WRITE, DELETE, MERGE, edit_safety
+from .._values.rules import require_id
+from .._values.user_edit import UserEdit
+from .._wire.query import path_segment
+from .._wire.serialization import encode_identity_event
+from ._base import BulkInstance, ProgressHook, Resource, deleted, mapping
 
 __all__ = ["BulkUsersEdit", "Users"]
 
@@ -35,8 +35,6 @@ EVENT_PATH = "event/"
 USER_ROUTE = "v1/user/{distinct_id}/"
 TENANT_ROUTE = USER_ROUTE + "tenant/{tenant_id}/"
 CATEGORY_ROUTE = USER_ROUTE + "preference/category/{category}/"
-
-ProgressHook = Callable[[BulkProgress], Any]
 
 
 def _user_path(distinct_id: object) -> str:
@@ -47,7 +45,7 @@ def _tenant_path(distinct_id: object, tenant_id: object) -> str:
     return f"{_user_path(distinct_id)}tenant/{path_segment(tenant_id, 'tenant_id')}/"
 
 
-class BulkUsersEdit:
+class BulkUsersEdit(BulkInstance):
     """Collects :class:`UserEdit` s with ``append``; ``await save()`` sends them all.
 
     They go as identity events to ``event/``, concurrently, at most 400 and
@@ -57,12 +55,8 @@ class BulkUsersEdit:
     or ``failed_records``.
     """
 
-    def __init__(self, client: ClientContext) -> None:
-        self._client = client
-        self._records: list[Any] = []
-
-    def __len__(self) -> int:
-        return len(self._records)
+    _kind = "user_edit"
+    _path = EVENT_PATH
 
     def append(self, *users: UserEdit) -> None:
         """Add edits (copied: later calls on an appended edit do not change what is sent).
@@ -79,15 +73,7 @@ class BulkUsersEdit:
         on_progress: ProgressHook | None = None,
     ) -> BulkResponse:
         """Send every edit appended so far; see :class:`BulkResponse`."""
-        return await run_bulk(
-            self._client,
-            self._records,
-            kind="user_edit",
-            path=EVENT_PATH,
-            max_concurrency=max_concurrency,
-            retry=retry,
-            on_progress=on_progress,
-        )
+        return await self._send(max_concurrency, retry, on_progress)
 
 
 class Users(Resource):

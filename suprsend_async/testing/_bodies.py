@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._exceptions import SuprsendValidationError
-from .._limits import Limits
-from .._rules import optional_key, recipient, require_id, require_mapping
+from .._values.errors import SuprsendValidationError
+from .._values.limits import Limits
+from .._values.rules import optional_key, recipient, require_id, require_mapping
 
 __all__ = [
     "IDENTITY_OPERATIONS",

@@ -25,10 +25,10 @@ import anyio
 import attrs
 import httpx
 
-from .._auth import string_to_sign
-from .._exceptions import SuprsendValidationError
-from .._limits import DEFAULT_LIMITS, Limits
-from .._rules import event_body, trigger_body
+from .._core.auth import string_to_sign
+from .._values.errors import SuprsendValidationError
+from .._values.limits import DEFAULT_LIMITS, Limits
+from .._values.rules import event_body, trigger_body
 from ._bodies import (
     MAX_IDENTITY_EVENT_BYTES,
     MAX_IDENTITY_EVENTS_PER_REQUEST,

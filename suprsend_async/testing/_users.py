@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from .._idempotency import IDENTITY_KEYS
-from .._limits import CHANNEL_KEYS
+from .._values.idempotency import IDENTITY_KEYS
+from .._values.limits import CHANNEL_KEYS
 
 __all__ = [
     "CHANNELS",

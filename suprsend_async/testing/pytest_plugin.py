@@ -18,7 +18,7 @@ import anyio.from_thread
 import pytest
 
 from .._client import AsyncSuprsend
-from .._retry import RetryPolicy
+from .._core.retry import RetryPolicy
 from ._hub import HubEmulator
 from ._server import serve
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._exceptions import SuprsendValidationError
-from ._limits import (
+from .errors import SuprsendValidationError
+from .limits import (
     ALLOWED_RESERVED_EVENT_NAMES,
     CHANNEL_KEYS,
     CHANNEL_NAMES,

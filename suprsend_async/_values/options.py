@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import attrs
 import httpx
 
-from ._exceptions import SuprsendConfigError
+from .errors import SuprsendConfigError
 
 __all__ = ["NO_OPTIONS", "RequestOptions", "check_headers"]
 

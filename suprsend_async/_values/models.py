@@ -13,11 +13,11 @@ from typing import Any, Union
 
 import attrs
 
-from . import _rules
-from ._attachments import Attachment
-from ._exceptions import SuprsendValidationError
-from ._limits import DEFAULT_LIMITS
-from ._recipient_wire import (
+from . import rules as _rules
+from .attachments import Attachment
+from .errors import SuprsendValidationError
+from .limits import DEFAULT_LIMITS
+from .recipient_wire import (
     recipient_to_wire,
     register_object_recipient,
     register_recipient,

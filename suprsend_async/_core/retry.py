@@ -21,8 +21,8 @@ import attrs
 import httpx
 import tenacity
 
-from ._exceptions import SuprsendConfigError, SuprsendTimeoutError, SuprsendTransportError
-from ._limits import shown
+from .._values.errors import SuprsendConfigError, SuprsendTimeoutError, SuprsendTransportError
+from .._values.limits import shown
 
 __all__ = [
     "DEFAULT_BULK_ATTEMPTS",

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._exceptions import SuprsendConfigError
+from .errors import SuprsendConfigError
 
 DEFAULT_BASE_URL = "https://hub.suprsend.com/"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = ["AttemptRecorder", "CallRecorder", "Telemetry", "telemetry"]
 

@@ -51,7 +51,7 @@ class ShardedPool(httpx.AsyncBaseTransport):
     A request goes to the first shard with a free slot, so work packs into as
     few connections as it needs and unused shards hold none. The caller
     bounds how many requests are in flight to ``max_connections``
-    (:class:`~suprsend_async._transport.HubTransport` queues them on a
+    (:class:`~suprsend_async._core.transport.HubTransport` queues them on a
     semaphore): a request arriving when every slot is taken is still sent,
     through the least busy shard, whose own pool queues it.
     """
@@ -145,7 +145,7 @@ def default_transport(max_connections: int, *, tls: bool) -> httpx.AsyncBaseTran
             # _aiohttp imports aiohttp (which may be installed on its own).
             import httpx_aiohttp  # noqa: F401
 
-            from ._aiohttp import AiohttpPool
+            from .aiohttp_pool import AiohttpPool
         except ImportError:
             pass
         else:

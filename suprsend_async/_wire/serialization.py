@@ -9,11 +9,8 @@ or joined into a bulk body.
 
 from __future__ import annotations
 
-import enum
-import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,73 +18,25 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from . import _rules
-from ._exceptions import SuprsendValidationError
-from ._limits import DEFAULT_LIMITS, Limits
-from ._models import Event, WorkflowTriggerRequest
-from ._recipient_wire import recipient_to_wire
+from .._values import rules as _rules
+from .._values.errors import SuprsendValidationError
+from .._values.idempotency import edit_safety
+from .._values.json_codec import dumps
+from .._values.limits import DEFAULT_LIMITS, Limits
+from .._values.models import Event, WorkflowTriggerRequest
+from .._values.recipient_wire import recipient_to_wire
+from .._values.user_edit import UserEdit, identity_event
 
 __all__ = [
     "EncodedRecord",
     "Serializer",
     "dumps",
+    "encode_identity_event",
     "event_json",
     "join_records",
     "recipient_to_wire",
     "trigger_json",
 ]
-
-
-# -- JSON -----------------------------------------------------------------------
-
-
-def _stdlib_default(obj: Any) -> Any:
-    # The two types orjson writes natively, written the same way here, so that
-    # whether the "fast" extra is installed never changes what is accepted.
-    if isinstance(obj, uuid.UUID):
-        return str(obj)
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-
-
-def _stdlib_dumps(obj: Any) -> bytes:
-    # Compact, UTF-8 (not \u-escaped, as the official SDKs send), and strict:
-    # NaN and Infinity are not JSON and the hub would refuse them.
-    return json.dumps(
-        obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_stdlib_default
-    ).encode()
-
-
-try:  # the optional "fast" extra
-    import orjson
-
-    # No OPT_NON_STR_KEYS: a dict with a non-string key goes to the stdlib,
-    # which decides which keys JSON can carry (orjson would also take dates,
-    # UUIDs and enums as keys, which the stdlib refuses).
-    _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-    def _orjson_default(obj: Any) -> Any:
-        raise TypeError
-
-    def dumps(obj: Any) -> bytes:
-        try:
-            data = orjson.dumps(obj, default=_orjson_default, option=_ORJSON_OPTIONS)
-        except TypeError:
-            # Anything orjson refuses (big ints, str subclasses, ...) gets the
-            # stdlib's verdict, so both encoders accept exactly the same input.
-            return _stdlib_dumps(obj)
-        if b"null" in data:
-            # orjson writes NaN and Infinity as null, silently changing the
-            # value; a null may be one, so the stdlib (which refuses them)
-            # has the last word. Only bodies containing a null pay for this.
-            _stdlib_dumps(obj)
-        return data
-
-    JSON_ENCODER = "orjson"
-except ImportError:  # pragma: no cover - depends on the environment
-    dumps = _stdlib_dumps
-    JSON_ENCODER = "json"
 
 
 def join_records(records: list[bytes]) -> bytes:
@@ -307,3 +256,19 @@ def _encode(body: dict[str, Any], suspects: tuple[str, ...]) -> bytes:
                 field = name
                 break
         raise SuprsendValidationError(field, f"must be JSON-serializable: {exc}") from None
+
+
+def encode_identity_event(
+    edit: UserEdit,
+    *,
+    env: str | None,
+    sdk_version: str,
+    limits: Limits = DEFAULT_LIMITS,
+) -> EncodedRecord:
+    """The identity event's bytes, within the per-record limit, with its retry safety."""
+    data = dumps(identity_event(edit, env=env, sdk_version=sdk_version))
+    _rules.record_size(len(data), limits.max_identity_event_bytes, "user edit")
+    safety = edit_safety(edit._operations)
+    return EncodedRecord(
+        data, None, safe_to_repeat=safety.retry, not_repeated_because=safety.reason
+    )

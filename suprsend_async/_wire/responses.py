@@ -8,7 +8,7 @@ from typing import Any, Literal
 import attrs
 import httpx
 
-from ._exceptions import SuprsendAPIError, SuprsendTimeoutError, SuprsendTransportError
+from .._values.errors import SuprsendAPIError, SuprsendTimeoutError, SuprsendTransportError
 
 __all__ = ["TriggerResponse", "parse_body", "parse_error"]
 

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._exceptions import (
+from .._values.errors import (
     SuprsendAPIError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
 )
-from ._idempotency import RetrySafety
-from ._options import NO_OPTIONS, RequestOptions
-from ._response import parse_body, parse_error
-from ._retry import (
+from .._values.idempotency import RetrySafety
+from .._values.json_codec import dumps
+from .._values.options import NO_OPTIONS, RequestOptions
+from .._wire.responses import parse_body, parse_error
+from .retry import (
     RetryPolicy,
     describe_response,
     is_retryable_status,
@@ -32,13 +33,12 @@ from ._retry import (
     response_retry_after,
     send_with_retries,
 )
-from ._serialization import dumps
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._telemetry import CallRecorder
-    from ._transport import HubTransport
+    from .telemetry import CallRecorder
+    from .transport import HubTransport
 
 __all__ = ["NO_BODY", "Answer", "Method", "request"]
 

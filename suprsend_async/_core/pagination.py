@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any
 
-from ._exceptions import SuprsendAPIError
+from .._values.errors import SuprsendAPIError
 
 __all__ = ["CursorPaginator", "FetchPage"]
 

@@ -16,19 +16,20 @@ import anyio.lowlevel
 import attrs
 import httpx
 
-from ._exceptions import (
+from .._values.errors import (
     SuprsendClientClosedError,
     SuprsendConfigError,
     SuprsendResponseTooLargeError,
     SuprsendTimeoutError,
     SuprsendTransportError,
 )
-from ._limits import MAX_RESPONSE_BYTES
-from ._logging import ClientLogger
-from ._options import NO_OPTIONS, RequestOptions
-from ._pool import default_transport
-from ._query import encode_query
-from ._retry import (
+from .._values.limits import MAX_RESPONSE_BYTES
+from .._values.options import NO_OPTIONS, RequestOptions
+from .._version import __version__
+from .._wire.query import encode_query
+from .logging import ClientLogger
+from .pool import default_transport
+from .retry import (
     RetryEvent,
     RetryPolicy,
     describe_response,
@@ -36,8 +37,7 @@ from ._retry import (
     response_retry_after,
     send_with_retries,
 )
-from ._telemetry import Telemetry, telemetry
-from ._version import __version__
+from .telemetry import Telemetry, telemetry
 
 __all__ = ["DEFAULT_TIMEOUT", "HubTransport", "client_user_agent", "user_agent"]
 

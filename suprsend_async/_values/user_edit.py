@@ -17,13 +17,12 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import _rules
-from ._exceptions import SuprsendValidationError
-from ._idempotency import IDENTITY_KEYS, edit_safety
-from ._limits import DEFAULT_LIMITS, Limits
-from ._serialization import EncodedRecord, dumps
+from . import rules as _rules
+from .errors import SuprsendValidationError
+from .idempotency import IDENTITY_KEYS
+from .json_codec import dumps
 
-__all__ = ["UserEdit", "encode_identity_event"]
+__all__ = ["UserEdit", "identity_event"]
 
 _PROVIDER = "$id_provider"
 _BUNDLE_ID = "$bundle_id"
@@ -337,19 +336,3 @@ def identity_event(
     if edit.tenant_id:
         event["tenant_id"] = edit.tenant_id
     return event
-
-
-def encode_identity_event(
-    edit: UserEdit,
-    *,
-    env: str | None,
-    sdk_version: str,
-    limits: Limits = DEFAULT_LIMITS,
-) -> EncodedRecord:
-    """The identity event's bytes, within the per-record limit, with its retry safety."""
-    data = dumps(identity_event(edit, env=env, sdk_version=sdk_version))
-    _rules.record_size(len(data), limits.max_identity_event_bytes, "user edit")
-    safety = edit_safety(edit._operations)
-    return EncodedRecord(
-        data, None, safe_to_repeat=safety.retry, not_repeated_because=safety.reason
-    )

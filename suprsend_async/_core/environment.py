@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from ._exceptions import SuprsendConfigError
+from .._values.errors import SuprsendConfigError
 
 __all__ = ["ApiKeyCredentials", "WorkspaceCredentials", "base_url_from", "credentials_from"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from ._exceptions import SuprsendConfigError
+from .errors import SuprsendConfigError
 
 __all__ = ["check_hook"]
 

@@ -1,7 +1,7 @@
 """httpx over aiohttp's connection pool (the ``aiohttp`` extra): asyncio only.
 
 Importing this module fails with ImportError when httpx-aiohttp is not
-installed; :func:`~suprsend_async._pool.default_transport` then uses httpcore.
+installed; :func:`~suprsend_async._core.pool.default_transport` then uses httpcore.
 """
 
 from __future__ import annotations

@@ -19,21 +19,21 @@ import anyio.lowlevel
 import attrs
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from ._chunking import Chunk, ChunkBuilder, TooLarge
-from ._context import ClientContext
-from ._exceptions import SuprsendTransportError, SuprsendValidationError
-from ._hooks import check_hook
-from ._models import Event, WorkflowTriggerRequest
-from ._response import parse_body, parse_error
-from ._retry import (
+from .._values.errors import SuprsendTransportError, SuprsendValidationError
+from .._values.hooks import check_hook
+from .._values.models import Event, WorkflowTriggerRequest
+from .._values.user_edit import UserEdit
+from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
+from .._wire.responses import parse_body, parse_error
+from .._wire.serialization import EncodedRecord, encode_identity_event, event_json, trigger_json
+from .context import ClientContext
+from .retry import (
     RetryPolicy,
     is_retryable_status,
     not_retried_without_key,
     parse_retry_after,
     send_with_retries,
 )
-from ._serialization import EncodedRecord, event_json, trigger_json
-from ._user_edit import UserEdit, encode_identity_event
 
 __all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
 

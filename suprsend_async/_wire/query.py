@@ -14,8 +14,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._exceptions import SuprsendValidationError
-from ._rules import require_id
+from .._values.errors import SuprsendValidationError
+from .._values.rules import require_id
 
 __all__ = ["bracket_keys", "encode_query", "path_segment"]
 

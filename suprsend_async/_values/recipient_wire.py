@@ -14,7 +14,7 @@ from typing import Any
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from ._limits import CHANNEL_KEYS
+from .limits import CHANNEL_KEYS
 
 __all__ = ["recipient_to_wire", "register_object_recipient", "register_recipient"]
 

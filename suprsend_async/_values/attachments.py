@@ -11,9 +11,9 @@ from typing import Any
 import anyio
 import attrs
 
-from . import _rules
-from ._exceptions import SuprsendConfigError, SuprsendValidationError
-from ._limits import DEFAULT_LIMITS, Limits
+from . import rules as _rules
+from .errors import SuprsendConfigError, SuprsendValidationError
+from .limits import DEFAULT_LIMITS, Limits
 
 logger = logging.getLogger("suprsend_async")
 

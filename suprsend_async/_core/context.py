@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ._limits import Limits
-    from ._options import RequestOptions
-    from ._retry import RetryPolicy
-    from ._serialization import Serializer
-    from ._transport import HubTransport
+    from .._values.limits import Limits
+    from .._values.options import RequestOptions
+    from .._wire.serialization import Serializer
+    from .retry import RetryPolicy
+    from .transport import HubTransport
 
 __all__ = ["ClientContext"]
 

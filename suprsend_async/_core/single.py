@@ -1,0 +1,73 @@
+"""One record sent as one request (``track_event``, ``workflows.trigger``).
+
+The hub's answer, whatever it is, comes back as a :class:`TriggerResponse`, as
+the official SDKs return a dict rather than raise; a request is retried only
+when it carries an idempotency key.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+
+from .._values.errors import SuprsendTransportError
+from .._wire.responses import TriggerResponse
+from .._wire.serialization import EncodedRecord
+from .context import ClientContext
+from .retry import RetryPolicy, not_retried_without_key
+
+__all__ = ["fresh_key", "send_record"]
+
+_NOT_RETRIED = not_retried_without_key("request")
+
+
+def fresh_key(client: ClientContext, has_key: bool) -> str | None:
+    """A generated idempotency key, when the client gives them and the record has none."""
+    return None if has_key or not client.auto_idempotency_keys else str(uuid.uuid4())
+
+
+async def send_record(
+    client: ClientContext,
+    operation: str,
+    path: str,
+    record: EncodedRecord,
+    policy: RetryPolicy | None,
+) -> TriggerResponse:
+    """POST one encoded record; a span names the call ``operation``."""
+    client._ensure_open()
+    transport = client._transport
+    with transport.telemetry.call(operation, "POST", path, records=1) as call:
+        result = await _post(client, path, record, policy)
+        call.attempts = result.attempts
+        call.retried = result.attempts - 1
+        call.status_code = result.status_code
+        call.failed = 0 if result.success else 1
+        call.error_type = result.error_type or (
+            None if result.success else f"HTTP {result.status_code}"
+        )
+    return result
+
+
+async def _post(
+    client: ClientContext, path: str, record: EncodedRecord, policy: RetryPolicy | None
+) -> TriggerResponse:
+    keyed = record.idempotency_key is not None
+    try:
+        response, attempts = await client._transport.post(
+            path,
+            record.body,
+            retry=keyed,
+            policy=policy or client.retry_policy,
+            options=client._options,
+        )
+    except SuprsendTransportError as exc:
+        result = TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
+        if keyed:
+            return result
+        # The hub may or may not have it: say why it was not sent again.
+        # (An HTTP answer keeps the hub's own message, as in the official SDK.)
+        return attrs.evolve(result, message=f"{result.message}; {_NOT_RETRIED}")
+    return TriggerResponse.from_http(
+        response.status_code, response.content, attempts=attempts, headers=response.headers
+    )

@@ -1,0 +1,81 @@
+"""``client.workflows``: workflow triggers, one or in bulk, named as in the official SDK."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterable
+from typing import Any
+
+from .._core.bulk import BulkResponse, run_bulk
+from .._core.context import ClientContext
+from .._core.retry import RetryPolicy
+from .._core.single import fresh_key, send_record
+from .._values.models import WorkflowTriggerRequest
+from .._wire.responses import TriggerResponse
+from ._base import BulkInstance, ProgressHook
+
+__all__ = ["TRIGGER_PATH", "BulkWorkflowsInstance", "Workflows"]
+
+TRIGGER_PATH = "trigger/"
+
+
+class BulkWorkflowsInstance(BulkInstance):
+    """Trigger requests collected with ``append``; ``await trigger()`` sends them all."""
+
+    _kind = "workflow"
+    _path = TRIGGER_PATH
+
+    def append(self, *requests: WorkflowTriggerRequest | dict[str, Any]) -> None:
+        """Add trigger requests (or bodies in the official SDK's dict form)."""
+        self._records.extend(requests)
+
+    async def trigger(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> BulkResponse:
+        """Send everything appended so far, concurrently; see :class:`BulkResponse`."""
+        return await self._send(max_concurrency, retry, on_progress)
+
+
+class Workflows:
+    def __init__(self, client: ClientContext) -> None:
+        self._client = client
+
+    async def trigger(
+        self, request: WorkflowTriggerRequest, *, retry: RetryPolicy | None = None
+    ) -> TriggerResponse:
+        """Trigger one workflow run. Retried only if it has an idempotency key."""
+        if not isinstance(request, WorkflowTriggerRequest):
+            raise TypeError(
+                f"trigger() takes a WorkflowTriggerRequest, got {type(request).__name__}"
+            )
+        client = self._client
+        record = client._serializer.encode_trigger(
+            request, idempotency_key=fresh_key(client, request.idempotency_key is not None)
+        )
+        return await send_record(client, "workflows.trigger", TRIGGER_PATH, record, retry)
+
+    def bulk_trigger_instance(self) -> BulkWorkflowsInstance:
+        return BulkWorkflowsInstance(self._client)
+
+    async def bulk_trigger(
+        self,
+        requests: Iterable[WorkflowTriggerRequest | dict[str, Any]]
+        | AsyncIterable[WorkflowTriggerRequest | dict[str, Any]],
+        *,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> BulkResponse:
+        """Stream any (async) iterable of requests; memory is bounded by the concurrency."""
+        return await run_bulk(
+            self._client,
+            requests,
+            kind="workflow",
+            path=TRIGGER_PATH,
+            max_concurrency=max_concurrency,
+            retry=retry,
+            on_progress=on_progress,
+        )
