@@ -18,15 +18,11 @@ The pytest plugin (installed with the package) gives the fixtures
 """
 
 from ._faults import ConnectionDropped, Fault, FaultKind, Faults
-from ._hub import (
-    HubEmulator,
-    HubStats,
-    ProcessedBroadcast,
-    ProcessedEvent,
-    ProcessedIdentityEvent,
-    ProcessedTrigger,
-)
+from ._hub import HubEmulator, HubStats
 from ._server import serve
+from .resources.broadcasts import ProcessedBroadcast
+from .resources.events import ProcessedEvent, ProcessedIdentityEvent
+from .resources.workflows import ProcessedTrigger
 
 __all__ = [
     "ConnectionDropped",

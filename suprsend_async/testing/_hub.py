@@ -1,10 +1,12 @@
 """HubEmulator: a local SuprSend hub as an ASGI app, for offline integration tests.
 
-It authenticates, validates and answers like the hub (wire facts in the
-project's wire-format reference), deduplicates idempotency keys, records
-what it processed so tests can assert on it, and injects seeded faults.
-Validation reuses the client's own rules (``_rules``) and limits, so the two
-can never drift apart.
+This is the emulator's core: configuration, authentication (signatures and API
+keys), fault injection, the route table, stats, idempotency deduplication and
+the state tests read. What each path answers lives in ``resources/``, one
+module per resource, as in the client: ``events``, ``workflows``,
+``broadcasts``, ``users``. It answers like the hub (wire facts in the
+project's wire-format reference), and validation reuses the client's own
+rules (``_rules``) and limits, so the two can never drift apart.
 """
 
 from __future__ import annotations
@@ -22,36 +24,22 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
-import attrs
 import httpx
 
 from .._core.auth import string_to_sign
-from .._values.errors import SuprsendValidationError
 from .._values.limits import DEFAULT_LIMITS, Limits
-from .._values.rules import event_body, trigger_body
-from ._bodies import (
-    MAX_IDENTITY_EVENT_BYTES,
-    MAX_IDENTITY_EVENTS_PER_REQUEST,
-    broadcast_body,
-    dynamic_trigger_body,
-    identity_event_body,
-    is_identity_event,
-)
 from ._codec import dumps as _dumps
 from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
-from ._user_routes import match_user_route
-from ._users import UserError, UserStore, UserStores
+from ._routing import Call, Handler, HubStats, Reject, record_error
+from .resources import broadcasts, events, workflows
+from .resources._user_store import UserStore, UserStores
+from .resources.broadcasts import ProcessedBroadcast
+from .resources.events import ProcessedEvent, ProcessedIdentityEvent
+from .resources.users import match_user_route
+from .resources.workflows import ProcessedTrigger
 
-__all__ = [
-    "HubEmulator",
-    "HubStats",
-    "ProcessedBroadcast",
-    "ProcessedEvent",
-    "ProcessedIdentityEvent",
-    "ProcessedTrigger",
-    "error_body",
-]
+__all__ = ["HubEmulator", "HubStats", "error_body"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,120 +57,6 @@ IDEMPOTENCY_KEY_LIMIT = 100_000
 USER_LIMIT = 50_000
 MAX_CLOCK_SKEW = 300.0
 CONTROL_PREFIX = "/_emulator/"
-
-
-@attrs.frozen(kw_only=True)
-class ProcessedEvent:
-    """An event the emulator accepted and processed (a duplicate key is not)."""
-
-    workspace: str
-    event: str
-    distinct_id: str
-    properties: Mapping[str, Any]
-    idempotency_key: str | None
-    tenant_id: str | None
-    brand_id: str | None
-    insert_id: str | None
-    message_id: str
-    body: Mapping[str, Any] = attrs.field(repr=False)
-
-
-@attrs.frozen(kw_only=True)
-class ProcessedTrigger:
-    """A workflow trigger the emulator accepted and processed.
-
-    A dynamic workflow (the legacy ``{workspace}/trigger/`` path) has its
-    ``name`` as :attr:`workflow`, its ``users`` as :attr:`recipients`, and a
-    :attr:`template`.
-    """
-
-    workspace: str
-    workflow: str
-    recipients: list[Any]
-    actor: Any
-    data: Mapping[str, Any]
-    idempotency_key: str | None
-    tenant_id: str | None
-    cancellation_key: str | None
-    message_id: str
-    body: Mapping[str, Any] = attrs.field(repr=False)
-    template: str | None = None
-    notification_category: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ProcessedBroadcast:
-    """A list broadcast (``POST {workspace}/broadcast/``) the emulator accepted and processed."""
-
-    workspace: str
-    list_id: str
-    template: str
-    notification_category: str
-    data: Mapping[str, Any]
-    channels: list[str] | None
-    idempotency_key: str | None
-    tenant_id: str | None
-    message_id: str
-    body: Mapping[str, Any] = attrs.field(repr=False)
-
-
-@attrs.frozen(kw_only=True)
-class ProcessedIdentityEvent:
-    """An identity event (a user edit: ``$user_operations`` on ``event/``) the emulator accepted."""
-
-    workspace: str
-    distinct_id: str
-    operations: list[Mapping[str, Any]]
-    tenant_id: str | None
-    message_id: str
-    body: Mapping[str, Any] = attrs.field(repr=False)
-
-
-@attrs.define
-class HubStats:
-    """Counters a test or a human can read (``GET /_emulator/stats`` serves them)."""
-
-    requests: int = 0
-    statuses: Counter[int] = attrs.field(factory=Counter)
-    faults: Counter[str] = attrs.field(factory=Counter)
-    auth_failures: int = 0
-    records_received: int = 0
-    processed_events: int = 0
-    processed_triggers: int = 0
-    processed_broadcasts: int = 0
-    identity_events: int = 0
-    rejected_records: int = 0
-    duplicates_suppressed: int = 0
-    # Records whose $insert_id (events) or exact content (triggers) arrived
-    # before: what a retry looks like from the hub's side.
-    resent_records: int = 0
-    # Keyed records processed (each key once within the window, as the hub does).
-    keys_processed: int = 0
-    # Keys forgotten before their window ended, to bound memory (keep_records=False).
-    idempotency_keys_evicted: int = 0
-    # Users forgotten, least recently changed first, to bound memory (keep_records=False).
-    users_evicted: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        data = attrs.asdict(self)
-        data["statuses"] = {str(k): v for k, v in sorted(self.statuses.items())}
-        data["faults"] = dict(sorted(self.faults.items()))
-        return data
-
-
-class _Reject(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        error_type: str,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.error_type = status, message, error_type
-        self.headers = headers or []
 
 
 def error_body(status: int, message: str, error_type: str, *, bulk: bool = False) -> dict[str, Any]:
@@ -204,30 +78,13 @@ def error_body(status: int, message: str, error_type: str, *, bulk: bool = False
     return body
 
 
-@attrs.frozen
-class _Call:
-    """One authenticated request, as a route handler gets it."""
-
-    method: str
-    workspace: str
-    params: Mapping[str, str]  # the ``{name}`` segments of the route's path template
-    body: Any  # the parsed JSON; None when there was no body
-    raw: bytes
-    signed: bool  # authenticated by workspace signature, not by an API key
-
-
-# Path template -> method -> handler (a HubEmulator method taking a _Call).
-# ``{name}`` matches one path segment; exact paths win over templates.
-_ROUTES: dict[str, dict[str, str]] = {
-    "/v2/event/": {"POST": "_signed_event"},
-    "/v2/bulk/event/": {"POST": "_bulk_events"},
-    "/event/": {"POST": "_events"},
-    "/trigger/": {"POST": "_triggers"},
-    "/{workspace}/trigger/": {"POST": "_dynamic_triggers"},
-    "/{workspace}/broadcast/": {"POST": "_broadcast"},
+# Every resource module's routes; users are matched first, on their own table
+# (ids read from the raw path, errors in the users API's shape).
+_ROUTES: dict[str, Mapping[str, Handler]] = {
+    **events.ROUTES,
+    **workflows.ROUTES,
+    **broadcasts.ROUTES,
 }
-# Paths whose error answers carry ``"records": []`` (see error_body).
-_BULK_PATHS = frozenset({"/v2/bulk/event/"})
 
 
 def _match_route(path: str) -> tuple[str, dict[str, str]] | None:
@@ -446,7 +303,7 @@ class HubEmulator:
         if delay:
             await anyio.sleep(delay)
         route = _match_route(_with_slash(scope["path"]))
-        bulk = route is not None and route[0] in _BULK_PATHS
+        bulk = route is not None and route[0] in events.BULK_PATHS
         if fault is not None:
             self.stats.faults[fault.kind.value] += 1
             if fault.kind is FaultKind.DROP_BEFORE:
@@ -463,7 +320,7 @@ class HubEmulator:
                 return fault.status, [], error
         try:
             status, headers, payload = self._route(scope, body)
-        except _Reject as reject:
+        except Reject as reject:
             if reject.status == 401:
                 self.stats.auth_failures += 1
             payload = error_body(reject.status, reject.message, reject.error_type, bulk=bulk)
@@ -507,7 +364,7 @@ class HubEmulator:
             return status, [], payload
         route = _match_route(path)
         if route is None:
-            raise _Reject(404, f"no such endpoint: {path}", "not_found")
+            raise Reject(404, f"no such endpoint: {path}", "not_found")
         template, params = route
         handlers = _ROUTES[template]
         allow = [(b"allow", ", ".join([*handlers, "OPTIONS"]).encode())]
@@ -515,24 +372,24 @@ class HubEmulator:
             return 204, allow, None
         handler = handlers.get(method)
         if handler is None:
-            raise _Reject(405, f"{method} is not allowed on {path}", "method_not_allowed", allow)
+            raise Reject(405, f"{method} is not allowed on {path}", "method_not_allowed", allow)
         workspace, signed = self._authenticate(scope, body)
         if params.get("workspace") not in (None, *self._names(workspace)):
-            raise _Reject(
+            raise Reject(
                 403, f"the path names workspace {params['workspace']!r}, not yours", "forbidden"
             )
         self._check_body_size(body)
         try:
             parsed = _loads(body) if body else None
         except ValueError as exc:
-            raise _Reject(400, str(exc), "bad_request") from None
-        call = _Call(method, workspace, params, parsed, body, signed)
-        status, payload = getattr(self, handler)(call)
+            raise Reject(400, str(exc), "bad_request") from None
+        call = Call(method, workspace, params, parsed, body, signed)
+        status, payload = handler(self, call)
         return status, [], payload
 
     def _check_body_size(self, body: bytes) -> None:
         if len(body) > self.limits.max_body_bytes:
-            raise _Reject(
+            raise Reject(
                 413,
                 f"request body is {len(body)} bytes, over the limit of "
                 f"{self.limits.max_body_bytes}",
@@ -551,14 +408,14 @@ class HubEmulator:
         if authorization.startswith("Bearer "):
             workspace = self.api_keys.get(authorization[7:].strip())
             if workspace is None:
-                raise _Reject(401, "invalid API key", "unauthorized")
+                raise Reject(401, "invalid API key", "unauthorized")
             return workspace, False
         key, sep, signature = authorization.rpartition(":")
         if not sep or not key or not signature:
-            raise _Reject(401, "missing or malformed Authorization header", "unauthorized")
+            raise Reject(401, "missing or malformed Authorization header", "unauthorized")
         secret = self.workspaces.get(key)
         if secret is None:
-            raise _Reject(401, "unknown workspace key", "unauthorized")
+            raise Reject(401, "unknown workspace key", "unauthorized")
         date = headers.get("date", "")
         self._check_date(date)
         target = scope.get("raw_path") or scope["path"].encode()
@@ -569,190 +426,19 @@ class HubEmulator:
         )
         expected = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest())
         if not hmac.compare_digest(expected, signature.encode()):
-            raise _Reject(401, "signature mismatch", "unauthorized")
+            raise Reject(401, "signature mismatch", "unauthorized")
         return key, True
 
     def _check_date(self, date: str) -> None:
         if not date:
-            raise _Reject(401, "missing Date header", "unauthorized")
+            raise Reject(401, "missing Date header", "unauthorized")
         sent = _parse_date(date)
         if sent is None:
-            raise _Reject(401, "malformed Date header", "unauthorized")
+            raise Reject(401, "malformed Date header", "unauthorized")
         if abs(self.clock() - sent) > self.max_clock_skew:
-            raise _Reject(401, "Date header too far from the server's time", "unauthorized")
+            raise Reject(401, "Date header too far from the server's time", "unauthorized")
 
-    # -- route handlers -------------------------------------------------------------------
-
-    def _signed_event(self, call: _Call) -> tuple[int, Any]:
-        """``v2/event/``: one event, the official SDKs' path."""
-        if not isinstance(call.body, dict):
-            raise _Reject(400, "an event must be a JSON object", "validation_error")
-        self._check_single_size(call.raw, self.limits.max_single_event_bytes, "event")
-        self.stats.records_received += 1
-        return _single_answer(*self._event(call, call.body, require_env=call.signed))
-
-    def _bulk_events(self, call: _Call) -> tuple[int, Any]:
-        """``v2/bulk/event/``: an array of events, one result per record (207)."""
-        records = self._bulk_records(call.body, self.limits.max_records_per_request)
-        check_size = len(call.raw) > self.limits.max_single_event_bytes
-        results = []
-        for record in records:
-            self.stats.records_received += 1
-            if check_size and len(_dumps(record)) > self.limits.max_single_event_bytes:
-                self.stats.rejected_records += 1
-                results.append(_record_error(413, "event is over the size limit", "too_large"))
-                continue
-            results.append(self._event(call, record, require_env=call.signed)[1])
-        return 207, {"status": "success", "records": results}
-
-    def _events(self, call: _Call) -> tuple[int, Any]:
-        """``event/``: an event or an identity event, or an array of them.
-
-        The official SDKs post arrays here (Node's bulk events, both SDKs'
-        bulk user edits) and read only the status, so an array is taken whole
-        or refused whole: a 207 with failed records would read as success.
-        """
-        many = isinstance(call.body, list)
-        if many:
-            records = self._bulk_records(call.body, MAX_IDENTITY_EVENTS_PER_REQUEST)
-            events = sum(1 for r in records if not is_identity_event(r))
-            if events > self.limits.max_records_per_request:
-                raise _Reject(
-                    400,
-                    f"an array may carry at most {self.limits.max_records_per_request} events, "
-                    f"got {events}",
-                    "validation_error",
-                )
-        else:
-            records = [call.body]
-        self.stats.records_received += len(records)
-        for i, record in enumerate(records):
-            where = f"records[{i}]." if many else ""
-            try:
-                self._check_event_or_identity(call, record)
-            except SuprsendValidationError as exc:
-                self.stats.rejected_records += len(records)
-                raise _Reject(400, f"{where}{exc}", "validation_error") from None
-            limit = MAX_IDENTITY_EVENT_BYTES if is_identity_event(record) else None
-            limit = limit or self.limits.max_single_event_bytes
-            size = len(_dumps(record)) if many else len(call.raw)
-            if size > limit:
-                self.stats.rejected_records += len(records)
-                raise _Reject(
-                    413,
-                    f"{where}body is {size} bytes, over the limit of {limit}",
-                    "payload_too_large",
-                )
-        results = [self._process_event_or_identity(call, record) for record in records]
-        if many:
-            return 202, {"status": "success", "records": results}
-        return _single_answer(202, results[0])
-
-    def _triggers(self, call: _Call) -> tuple[int, Any]:
-        """``trigger/``: one workflow trigger, or an array (one result per record, 207)."""
-        if isinstance(call.body, list):
-            records = self._bulk_records(call.body, self.limits.max_records_per_request)
-            results = []
-            for record in records:
-                self.stats.records_received += 1
-                results.append(self._trigger(call.workspace, record)[1])
-            return 207, {"status": "success", "records": results}
-        self.stats.records_received += 1
-        return _single_answer(*self._trigger(call.workspace, call.body))
-
-    def _dynamic_triggers(self, call: _Call) -> tuple[int, Any]:
-        """``{workspace}/trigger/``: dynamic workflows, one or an array (taken whole)."""
-        many = isinstance(call.body, list)
-        records = (
-            self._bulk_records(call.body, self.limits.max_records_per_request)
-            if many
-            else [call.body]
-        )
-        self.stats.records_received += len(records)
-        for i, record in enumerate(records):
-            try:
-                dynamic_trigger_body(record, self.limits)
-            except SuprsendValidationError as exc:
-                self.stats.rejected_records += len(records)
-                where = f"records[{i}]." if many else ""
-                raise _Reject(400, f"{where}{exc}", "validation_error") from None
-        results = [self._dynamic_trigger(call.workspace, record) for record in records]
-        if many:
-            return 202, {"status": "success", "records": results}
-        return _single_answer(202, results[0])
-
-    def _broadcast(self, call: _Call) -> tuple[int, Any]:
-        """``{workspace}/broadcast/``: one broadcast to a subscriber list."""
-        self.stats.records_received += 1
-        try:
-            broadcast_body(call.body, self.limits)
-        except SuprsendValidationError as exc:
-            self.stats.rejected_records += 1
-            raise _Reject(400, str(exc), "validation_error") from None
-        record = call.body
-        message_id, key, new = self._accept(call.workspace, record, record.get("$insert_id"))
-        if new:
-            self.stats.processed_broadcasts += 1
-            if self.keep_records:
-                self.broadcasts.append(
-                    ProcessedBroadcast(
-                        workspace=call.workspace,
-                        list_id=record["list_id"].strip(),
-                        template=record["template"].strip(),
-                        notification_category=record["notification_category"].strip(),
-                        data=record.get("data") or {},
-                        channels=record.get("channels"),
-                        idempotency_key=key,
-                        tenant_id=record.get("tenant_id"),
-                        message_id=message_id,
-                        body=record,
-                    )
-                )
-        return 202, {"status": "success", "message_id": message_id}
-
-    # -- processing ----------------------------------------------------------------------
-
-    def _check_single_size(self, raw: bytes, limit: int, what: str) -> None:
-        if len(raw) > limit:
-            raise _Reject(
-                413,
-                f"{what} is {len(raw)} bytes, over the limit of {limit}",
-                "payload_too_large",
-            )
-
-    def _bulk_records(self, body: Any, limit: int) -> list[Any]:
-        if not isinstance(body, list):
-            raise _Reject(400, "a bulk request must be a JSON array", "validation_error")
-        if len(body) > limit:
-            raise _Reject(
-                400,
-                f"a bulk request may carry at most {limit} records, got {len(body)}",
-                "validation_error",
-            )
-        return body
-
-    def _check_env(self, call: _Call, record: Mapping[str, Any]) -> None:
-        if record.get("env") not in (None, *self._names(call.workspace)):
-            raise SuprsendValidationError("env", "does not name the authenticated workspace")
-
-    def _check_event_or_identity(self, call: _Call, record: Any) -> None:
-        if is_identity_event(record):
-            identity_event_body(record, self.limits)
-        else:
-            event_body(record, self.limits, require_env=False)
-        self._check_env(call, record)
-
-    def _process_event_or_identity(self, call: _Call, record: Any) -> dict[str, Any]:
-        if is_identity_event(record):
-            self.stats.identity_events += 1
-            message_id = self._message_id(call.workspace, None)
-            try:
-                self._apply_identity_event(call.workspace, record, message_id)
-            except UserError as error:
-                self.stats.rejected_records += 1
-                return _record_error(error.status, error.message, "validation_error")
-            return _record_ok(message_id)
-        return self._process_event(call.workspace, record)
+    # -- what resource handlers call ---------------------------------------------------
 
     def _apply_identity_event(
         self, workspace: str, record: Mapping[str, Any], message_id: str
@@ -771,90 +457,9 @@ class HubEmulator:
                 )
             )
 
-    def _event(self, call: _Call, record: Any, *, require_env: bool) -> tuple[int, Any]:
-        try:
-            event_body(record, self.limits, require_env=require_env)
-            self._check_env(call, record)
-        except SuprsendValidationError as exc:
-            return self._rejected(400, str(exc), "validation_error")
-        return 202, self._process_event(call.workspace, record)
-
-    def _process_event(self, workspace: str, record: Any) -> dict[str, Any]:
-        message_id, key, new = self._accept(workspace, record, record.get("$insert_id"))
-        if new:
-            self.stats.processed_events += 1
-            if self.keep_records:
-                self.events.append(
-                    ProcessedEvent(
-                        workspace=workspace,
-                        event=record["event"].strip(),
-                        distinct_id=record["distinct_id"].strip(),
-                        properties=record.get("properties") or {},
-                        idempotency_key=key,
-                        tenant_id=record.get("tenant_id"),
-                        brand_id=record.get("brand_id"),
-                        insert_id=record.get("$insert_id"),
-                        message_id=message_id,
-                        body=record,
-                    )
-                )
-        return _record_ok(message_id)
-
-    def _trigger(self, workspace: str, record: Any) -> tuple[int, Any]:
-        try:
-            trigger_body(record, self.limits)
-        except SuprsendValidationError as exc:
-            return self._rejected(400, str(exc), "validation_error")
-        slug = record["workflow"].strip()
-        if self.workflows is not None and slug not in self.workflows:
-            return self._rejected(404, f"workflow '{slug}' not found", "not_found")
-        message_id, key, new = self._accept(workspace, record, None)
-        if new:
-            self.stats.processed_triggers += 1
-            if self.keep_records:
-                self.triggers.append(
-                    ProcessedTrigger(
-                        workspace=workspace,
-                        workflow=slug,
-                        recipients=record["recipients"],
-                        actor=record.get("actor"),
-                        data=record.get("data") or {},
-                        idempotency_key=key,
-                        tenant_id=record.get("tenant_id"),
-                        cancellation_key=record.get("cancellation_key"),
-                        message_id=message_id,
-                        body=record,
-                    )
-                )
-        return 202, _record_ok(message_id)
-
-    def _dynamic_trigger(self, workspace: str, record: Any) -> dict[str, Any]:
-        # A dynamic workflow is defined by the request itself: no slug to look up.
-        message_id, key, new = self._accept(workspace, record, None)
-        if new:
-            self.stats.processed_triggers += 1
-            if self.keep_records:
-                self.triggers.append(
-                    ProcessedTrigger(
-                        workspace=workspace,
-                        workflow=record["name"].strip(),
-                        recipients=record["users"],
-                        actor=None,
-                        data=record.get("data") or {},
-                        idempotency_key=key,
-                        tenant_id=record.get("tenant_id"),
-                        cancellation_key=None,
-                        message_id=message_id,
-                        body=record,
-                        template=record["template"].strip(),
-                        notification_category=record["notification_category"].strip(),
-                    )
-                )
-        return _record_ok(message_id)
-
     def _rejected(self, status: int, message: str, error_type: str) -> tuple[int, Any]:
         self.stats.rejected_records += 1
-        return status, _record_error(status, message, error_type)
+        return status, record_error(status, message, error_type)
 
     def _accept(
         self, workspace: str, record: Any, insert_id: object
@@ -933,30 +538,10 @@ def _with_slash(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
-def _single_answer(status: int, result: dict[str, Any]) -> tuple[int, Any]:
-    """A bulk record's result, reshaped as the answer to a single call."""
-    if status >= 300:
-        raise _Reject(status, result["error"]["message"], result["error"]["type"])
-    return status, {"status": "success", "message_id": result["message_id"]}
-
-
 def _idempotency_key(record: Mapping[str, Any]) -> str | None:
     key = record.get("$idempotency_key")
     # The hub trims surrounding spaces, so " k" and "k" are the same key.
     return key.strip() or None if isinstance(key, str) else None
-
-
-def _record_ok(message_id: str) -> dict[str, Any]:
-    return {"status": "success", "status_code": 202, "message_id": message_id}
-
-
-def _record_error(status: int, message: str, error_type: str) -> dict[str, Any]:
-    # One record's result inside a 207: "status": "error" is what the SDKs test for.
-    return {
-        "status": "error",
-        "status_code": status,
-        "error": {"message": message, "type": error_type},
-    }
 
 
 def _headers(scope: Scope) -> dict[str, str]:

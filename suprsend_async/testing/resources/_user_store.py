@@ -1,7 +1,7 @@
 """The emulator's users: profiles, channel identities, tenant links, preferences.
 
 Pure state and the hub's rules for changing it; no HTTP here (the routes
-are in ``_user_routes``). Every change made by a request is counted in
+are in ``users``). Every change made by a request is counted in
 :attr:`UserStore.applications`, so a test can prove that an operation the
 client must never repeat was applied once, however the connection failed.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from .._values.idempotency import IDENTITY_KEYS
-from .._values.limits import CHANNEL_KEYS
+from ..._values.idempotency import IDENTITY_KEYS
+from ..._values.limits import CHANNEL_KEYS
 
 __all__ = [
     "CHANNELS",

@@ -1,4 +1,8 @@
-"""Where the emulator answers the users API: paths and methods to :class:`UserStore` calls.
+"""Where the emulator answers the users API (``v1/user/...``, ``v1/bulk/user/...``):
+paths and methods to :class:`UserStore` calls (the store is ``_user_store``).
+
+Identity events posted to ``event/`` change the same store; they are answered
+in ``events``.
 
 Ids are read from the raw path one segment at a time, so an id holding an
 escaped ``/`` stays one id. Bodies and status codes follow the hub's OpenAPI
@@ -12,8 +16,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from ._codec import loads
-from ._users import Preferences, Profile, UserError, UserStore, page
+from .._codec import loads
+from ._user_store import Preferences, Profile, UserError, UserStore, page
 
 __all__ = ["UserRoute", "match_user_route"]
 
