@@ -482,6 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuprsendValidationError as exc:
         print(f"suprsend-async: invalid input: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # an output file that cannot be written, a file that vanished
+        print(f"suprsend-async: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("suprsend-async: aborted", file=sys.stderr)
         return EXIT_FAILED

@@ -31,6 +31,7 @@ from ._core.transport import (
 from ._values.errors import (
     SuprsendClientClosedError,
     SuprsendConfigError,
+    SuprsendValidationError,
 )
 from ._values.hooks import check_hook
 from ._values.limits import DEFAULT_BASE_URL, DEFAULT_LIMITS, Limits, shown
@@ -356,7 +357,8 @@ class AsyncSuprsend:
             transport, "transport", httpx.AsyncBaseTransport, "an httpx.AsyncBaseTransport"
         )
         _check_option(app_info, "app_info", str, "a string")
-        _check_option(limits, "limits", Limits, "a Limits")
+        if not isinstance(limits, Limits):  # None too: there is no "no limits"
+            raise SuprsendConfigError(f"limits must be a Limits, got {type(limits).__name__}")
         _check_flag(auto_idempotency_keys, "auto_idempotency_keys")
         _check_flag(debug, "debug")
         self.max_connections = _max_connections(max_connections)
@@ -499,7 +501,9 @@ class AsyncSuprsend:
     ) -> TriggerResponse:
         """Send one event; retried (per ``retry`` or the client's policy) only if it has a key."""
         if not isinstance(event, Event):
-            raise TypeError(f"track_event() takes an Event, got {type(event).__name__}")
+            raise SuprsendValidationError(
+                "event", f"track_event() takes an Event, got {type(event).__name__}"
+            )
         record = self._serializer.encode_event(
             event, idempotency_key=fresh_key(self, event.idempotency_key is not None)
         )

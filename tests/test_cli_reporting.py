@@ -100,3 +100,24 @@ async def test_a_single_call_prints_the_message_id_and_an_unanswered_one_says_so
     assert no_answer["status_code"] is None  # not the official SDK's made-up 500
     assert no_answer["error_type"] == "transport"
     assert unanswered.stderr.startswith("suprsend-async: no answer: POST /v2/event/ failed:")
+
+
+async def test_a_line_nested_too_deep_for_json_is_a_bad_line_not_a_crash(tmp_path: Path) -> None:
+    deep = '{"event": "x", "distinct_id": "u", "properties": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    source = write_lines(tmp_path / "e.jsonl", [event(1), deep, event(3)])
+    async with hub_at(HubEmulator()) as (_, env):
+        result = await run_cli(["bulk", "events", str(source), "--dry-run"], env)
+    assert result.code == 1
+    assert result.stderr.splitlines()[0].startswith("line 2: invalid JSON:")
+    assert "Traceback" not in result.stderr
+
+
+async def test_an_output_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "e.jsonl", [event(1)])
+    unwritable = tmp_path / "no-such-dir" / "failed.jsonl"
+    args = ["bulk", "events", str(source), "--dry-run", "--failed-out", str(unwritable)]
+    async with hub_at(HubEmulator()) as (_, env):
+        result = await run_cli(args, env)
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert str(unwritable) in result.stderr

@@ -21,6 +21,7 @@ from suprsend_async import (
     RetryPolicy,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendValidationError,
     WorkflowTriggerRequest,
     __version__,
 )
@@ -301,9 +302,9 @@ async def test_our_user_agent_headers_name_this_library_honestly() -> None:
 async def test_an_event_of_the_wrong_type_is_a_type_error_and_nothing_is_sent() -> None:
     hub = Hub()
     async with AsyncSuprsend(KEY, SECRET, transport=hub.transport()) as client:
-        with pytest.raises(TypeError, match="takes an Event"):
+        with pytest.raises(SuprsendValidationError, match="takes an Event"):
             await client.track_event({"event": "paid", "distinct_id": "u1"})  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match="WorkflowTriggerRequest"):
+        with pytest.raises(SuprsendValidationError, match="WorkflowTriggerRequest"):
             await client.workflows.trigger({"workflow": "w"})  # type: ignore[arg-type]
     assert hub.requests == []
 

@@ -161,6 +161,7 @@ async def test_every_error_form_is_a_failed_response_and_an_api_error(
     error = info.value
     assert (error.status_code, error.message, error.error_type) == (status, message, error_type)
     assert str(error) == f"{status} {error_type or 'error'}: {message}"
+    assert error.body == r.raw_response  # the parsed answer, as REST calls' errors carry it
 
 
 # -- the official dict shape ------------------------------------------------------------------

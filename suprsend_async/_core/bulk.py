@@ -29,6 +29,7 @@ from .._wire.serialization import EncodedRecord, encode_identity_event, event_js
 from .context import ClientContext
 from .retry import (
     RetryPolicy,
+    checked_policy,
     is_retryable_status,
     not_retried_without_key,
     parse_retry_after,
@@ -564,6 +565,11 @@ async def run_bulk(
     (``maybe_delivered`` if their request had been sent).
     """
     check_hook(on_progress, "on_progress")
+    if not isinstance(items, (Iterable, AsyncIterable)) or isinstance(items, (str, bytes, dict)):
+        raise SuprsendValidationError(
+            "records",
+            f"must be an iterable or async iterable of records, got {type(items).__name__}",
+        )
     concurrency = (
         client.max_concurrency
         if max_concurrency is None
@@ -577,7 +583,7 @@ async def run_bulk(
         client=client,
         kind=kind,
         path=path,
-        policy=retry or client.retry_policy,
+        policy=checked_policy(retry) or client.retry_policy,
         on_progress=on_progress,
         total_hint=total_hint,
     )

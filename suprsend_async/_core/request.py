@@ -3,7 +3,7 @@
 Each attempt is a fresh request signed again (the transport's auth flow),
 within the client's timeouts, pool and :class:`RetryPolicy`. Whether a call
 may be repeated at all is the caller's :class:`RetrySafety`, decided in
-``_idempotency``; the answer comes back as the hub's JSON, and an error
+``_values.idempotency``; the answer comes back as the hub's JSON, and an error
 status as :class:`SuprsendAPIError`, as in the official SDK.
 """
 
@@ -213,9 +213,7 @@ async def _send(
         if safety.retry:
             raise
         # The hub may or may not have applied it: say why it was not sent again.
-        unanswered = type(exc)(f"{exc}; {safety.not_retried_note()}")
-        unanswered.attempts = exc.attempts
-        raise unanswered from exc
+        raise exc.with_note(safety.not_retried_note()) from exc
     call.attempts = attempts
     status = response.status_code
     raw = parse_body(response.content)

@@ -29,6 +29,7 @@ __all__ = [
     "RETRYABLE_STATUS_CODES",
     "RetryEvent",
     "RetryPolicy",
+    "checked_policy",
     "not_retried_without_key",
     "parse_retry_after",
     "send_with_retries",
@@ -172,6 +173,13 @@ class RetryPolicy:
         if retry_after is not None:
             return 0.0 if self.waits_disabled else retry_after
         return self.backoff(retry_number)
+
+
+def checked_policy(retry: object) -> RetryPolicy | None:
+    """A per-call ``retry=`` as given; SuprsendConfigError (now, not mid-call) if not a policy."""
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise SuprsendConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+    return retry
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

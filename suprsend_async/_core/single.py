@@ -15,7 +15,7 @@ from .._values.errors import SuprsendTransportError
 from .._wire.responses import TriggerResponse
 from .._wire.serialization import EncodedRecord
 from .context import ClientContext
-from .retry import RetryPolicy, not_retried_without_key
+from .retry import RetryPolicy, checked_policy, not_retried_without_key
 
 __all__ = ["fresh_key", "send_record"]
 
@@ -35,6 +35,7 @@ async def send_record(
     policy: RetryPolicy | None,
 ) -> TriggerResponse:
     """POST one encoded record; a span names the call ``operation``."""
+    policy = checked_policy(policy)
     client._ensure_open()
     transport = client._transport
     with transport.telemetry.call(operation, "POST", path, records=1) as call:

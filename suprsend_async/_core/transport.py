@@ -243,6 +243,9 @@ class HubTransport:
                         )
                     finally:
                         await response.aclose()
+            except SuprsendResponseTooLargeError:
+                attempt.error_type = "SuprsendResponseTooLargeError"
+                raise
             except httpx.TimeoutException as exc:
                 attempt.error_type = "timeout"
                 raise SuprsendTimeoutError(

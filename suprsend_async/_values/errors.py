@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -68,6 +69,13 @@ class SuprsendTransportError(SuprsendError):
 
     #: how many attempts were made before giving up
     attempts: int = 1
+
+    def with_note(self, note: str) -> SuprsendTransportError:
+        """The same error (its type, fields and attempts) with ``note`` after its message."""
+        noted = copy.copy(self)
+        noted.args = (f"{self}; {note}",)
+        noted.attempts = self.attempts
+        return noted
 
 
 class SuprsendTimeoutError(SuprsendTransportError):

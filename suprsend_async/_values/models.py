@@ -2,7 +2,7 @@
 
 They are frozen attrs classes, checked when built so bad input fails at the
 line that made it, with a SuprsendValidationError naming the field. Nothing
-here does I/O or knows about the wire layout (see _serialization).
+here does I/O or knows about the wire layout (see _wire/serialization.py).
 """
 
 from __future__ import annotations

@@ -19,9 +19,19 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 # Set by the client on every request: the signature covers Content-Type and
-# Date, and a second Authorization or Host would change who is asked.
+# Date, a second Authorization or Host would change who is asked, and a
+# second User-Agent would go out beside the client's own.
 _RESERVED_HEADERS = frozenset(
-    {"authorization", "date", "content-type", "content-length", "host", "transfer-encoding"}
+    {
+        "authorization",
+        "date",
+        "content-type",
+        "content-length",
+        "host",
+        "transfer-encoding",
+        "user-agent",
+        "x-suprsend-client-user-agent",
+    }
 )
 
 

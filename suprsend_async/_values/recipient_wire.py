@@ -1,9 +1,9 @@
 """A recipient's wire form: the dict the hub's JSON has for it.
 
-A module of its own so that _models (which validates a recipient by its wire
-form as it is built) and _serialization (which sends it) both use it without
-importing each other: _models registers its recipient classes here as it
-defines them.
+A module of its own so that models.py (which validates a recipient by its wire
+form as it is built) and _wire/serialization.py (which sends it) both use it
+without importing each other: models.py registers its recipient classes here
+as it defines them.
 """
 
 from __future__ import annotations

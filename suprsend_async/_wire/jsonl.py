@@ -102,7 +102,7 @@ class JsonlSource:
                 continue
             try:
                 value = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # nested too deep: not a record either
                 self._skipped.append(line)
                 self.bad_lines.append((line, f"invalid JSON: {exc}", raw.decode(errors="replace")))
                 continue
@@ -133,7 +133,7 @@ class JsonlSource:
                 continue
             try:
                 record = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 yield bad_line_entry(
                     rest.lines_read, f"invalid JSON: {exc}", raw.decode(errors="replace")
                 )

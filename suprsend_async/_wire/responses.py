@@ -137,7 +137,10 @@ class TriggerResponse:
                 raise self.error
             raise SuprsendTransportError(self.message or "no answer from the hub")
         raise SuprsendAPIError(
-            self.message or "", status_code=self.status_code, error_type=self.error_type
+            self.message or "",
+            status_code=self.status_code,
+            error_type=self.error_type,
+            body=self.raw_response,
         )
 
     def to_dict(self) -> dict[str, Any]:

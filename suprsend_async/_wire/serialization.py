@@ -266,7 +266,13 @@ def encode_identity_event(
     limits: Limits = DEFAULT_LIMITS,
 ) -> EncodedRecord:
     """The identity event's bytes, within the per-record limit, with its retry safety."""
-    data = dumps(identity_event(edit, env=env, sdk_version=sdk_version))
+    try:
+        data = dumps(identity_event(edit, env=env, sdk_version=sdk_version))
+    except (TypeError, ValueError, RecursionError) as exc:
+        # A value was checked when set, but is kept by reference: changed since.
+        raise SuprsendValidationError(
+            "$user_operations", f"must be JSON-serializable: {exc}"
+        ) from None
     _rules.record_size(len(data), limits.max_identity_event_bytes, "user edit")
     safety = edit_safety(edit._operations)
     return EncodedRecord(

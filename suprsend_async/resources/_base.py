@@ -16,7 +16,7 @@ from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.pagination import CursorPaginator
 from .._core.request import NO_BODY, Answer, Method, request
-from .._core.retry import RetryPolicy
+from .._core.retry import RetryPolicy, checked_policy
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import READ, RetrySafety
 
@@ -66,7 +66,7 @@ class Resource:
             safety=safety,
             params=params,
             body=body,
-            policy=retry or client.retry_policy,
+            policy=checked_policy(retry) or client.retry_policy,
             options=client._options,
         )
 

@@ -1,7 +1,7 @@
 """``client.users``: the hub's users API, with the official SDK's names and parameters.
 
 Each method sends one request through the shared request path
-(``_request``), retried only when ``_idempotency`` says a repeat is
+(``_core.request``), retried only when ``_values.idempotency`` says a repeat is
 harmless, and returns what the official SDK returns: the hub's JSON, or
 ``{"success": True, "status_code": ...}`` for a delete. List calls return a
 :class:`CursorPaginator`: ``await`` it for the first page, ``async for``
@@ -10,7 +10,7 @@ for every user.
 A delete retried after an attempt that got no answer (or a 5xx) may find
 the user already gone; that 404 is reported as success (``status_code``
 404), since the earlier attempt is what deleted it. A 404 on the first
-attempt, or after only refused ones (429), is an error (see ``_request``).
+attempt, or after only refused ones (429), is an error (see ``_core.request``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from .._core.bulk import BulkResponse, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
 from .._core.single import fresh_key, send_record
+from .._values.errors import SuprsendValidationError
 from .._values.models import WorkflowTriggerRequest
 from .._wire.responses import TriggerResponse
 from ._base import BulkInstance, ProgressHook
@@ -48,8 +49,8 @@ class Workflows:
     ) -> TriggerResponse:
         """Trigger one workflow run. Retried only if it has an idempotency key."""
         if not isinstance(request, WorkflowTriggerRequest):
-            raise TypeError(
-                f"trigger() takes a WorkflowTriggerRequest, got {type(request).__name__}"
+            raise SuprsendValidationError(
+                "request", f"trigger() takes a WorkflowTriggerRequest, got {type(request).__name__}"
             )
         client = self._client
         record = client._serializer.encode_trigger(

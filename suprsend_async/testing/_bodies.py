@@ -1,7 +1,7 @@
 """Body rules for the calls only the emulator receives: identity events, dynamic
 workflow triggers (the legacy ``{workspace}/trigger/`` path) and list broadcasts.
 
-The client never sends these, so their rules live here rather than in ``_rules``;
+The client never sends these, so their rules live here rather than in ``_values.rules``;
 they follow the hub's OpenAPI document and what the official SDKs send. Each
 failure is a ``SuprsendValidationError`` naming the field and the rule, like the
 client's own checks.

@@ -6,7 +6,7 @@ the state tests read. What each path answers lives in ``resources/``, one
 module per resource, as in the client: ``events``, ``workflows``,
 ``broadcasts``, ``users``. It answers like the hub (wire facts in the
 project's wire-format reference), and validation reuses the client's own
-rules (``_rules``) and limits, so the two can never drift apart.
+rules (``_values.rules``) and limits, so the two can never drift apart.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -221,6 +221,10 @@ class UserStore:
 
     def __contains__(self, distinct_id: object) -> bool:
         return distinct_id in self.users
+
+    def __iter__(self) -> Iterator[str]:
+        """The distinct ids, oldest first (``list(hub.users)``)."""
+        return iter(self.users)
 
     def __getitem__(self, distinct_id: str) -> StoredUser:
         return self.users[distinct_id]
