@@ -25,7 +25,7 @@ What is recorded, never payloads, keys or secrets:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import attrs
@@ -78,15 +78,21 @@ class Telemetry:
     def enabled(self) -> bool:
         return self.tracer is not None
 
-    @contextmanager
     def call(
         self, operation: str, method: str, path: str, *, records: int
-    ) -> Iterator[CallRecorder]:
+    ) -> AbstractContextManager[CallRecorder]:
         """Around one user call: a span, and the record counters when it ends."""
-        recorder = CallRecorder(records)
         if self.tracer is None:
-            yield recorder
-            return
+            # Without OpenTelemetry: no generator-based context manager to run
+            # on every call (a few µs each), only the recorder the caller fills.
+            return nullcontext(CallRecorder(records))
+        return self._traced_call(operation, method, path, records=records)
+
+    @contextmanager
+    def _traced_call(
+        self, operation: str, method: str, path: str, *, records: int
+    ) -> Iterator[CallRecorder]:
+        recorder = CallRecorder(records)
         attributes = {
             "suprsend.operation": operation,
             "http.request.method": method,
@@ -137,15 +143,19 @@ class Telemetry:
         if recorder.retried:
             self.records_retried.add(recorder.retried, labels)
 
-    @contextmanager
     def attempt(
         self, method: str, path: str, host: str, port: int | None
-    ) -> Iterator[AttemptRecorder]:
+    ) -> AbstractContextManager[AttemptRecorder]:
         """Around one HTTP request: a client span and the request counter."""
-        recorder = AttemptRecorder()
         if self.tracer is None:
-            yield recorder
-            return
+            return nullcontext(AttemptRecorder())
+        return self._traced_attempt(method, path, host, port)
+
+    @contextmanager
+    def _traced_attempt(
+        self, method: str, path: str, host: str, port: int | None
+    ) -> Iterator[AttemptRecorder]:
+        recorder = AttemptRecorder()
         template = "/" + path
         attributes: dict[str, Any] = {
             "http.request.method": method,

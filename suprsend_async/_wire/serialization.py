@@ -49,17 +49,26 @@ def join_records(records: list[bytes]) -> bytes:
 _converter = cattrs.Converter()
 
 
-# The variant nibble of a UUID4 is 8, 9, a or b: a random nibble's low two bits, plus 8.
-_UUID4_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+# A UUID4's variant digit is 8, 9, a or b: a random hex digit's low two bits, plus 8.
+_UUID4_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
+# Where each character of a UUID4 string comes from: a position in 32 random
+# hex digits, or a fixed character (the digit at 12 is the version, 4; the
+# one at 16 gives the variant).
+_UUID4_LAYOUT: tuple[int | bytes, ...] = (
+    *range(0, 8), b"-", *range(8, 12), b"-", b"4", *range(13, 16), b"-",
+    16, *range(17, 20), b"-", *range(20, 32),
+)  # fmt: skip
 
 
 class _InsertIds:
     """Fresh ``$insert_id`` values: UUID4 strings, as ``str(uuid.uuid4())`` writes them.
 
     Made from one ``os.urandom`` call per batch rather than one per record,
-    which costs a quarter as much. Each id is taken from a list iterator
-    (atomic under the GIL), so no two callers get the same one; a forked
-    child drops what it inherited, so parent and child never share ids.
+    and laid out a column at a time (each character position of all the
+    batch's ids in one slice), which costs an eighth as much as uuid4. Each id
+    is taken from a list iterator (atomic under the GIL), so no two callers
+    get the same one; a forked child drops what it inherited, so parent and
+    child never share ids.
     """
 
     BATCH = 256
@@ -72,15 +81,18 @@ class _InsertIds:
         self._ids = iter(())
 
     def _batch(self) -> Iterator[str]:
-        h = os.urandom(16 * self.BATCH).hex()
-        variant = _UUID4_VARIANT
-        return iter(
-            [
-                f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
-                f"{variant[h[i + 16]]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
-                for i in range(0, 32 * self.BATCH, 32)
-            ]
-        )
+        n = self.BATCH
+        digits = os.urandom(16 * n).hex().encode("ascii")
+        out = bytearray(36 * n)
+        for position, source in enumerate(_UUID4_LAYOUT):
+            if isinstance(source, bytes):
+                out[position::36] = source * n
+            elif source == 16:
+                out[position::36] = digits[16::32].translate(_UUID4_VARIANT)
+            else:
+                out[position::36] = digits[source::32]
+        text = out.decode("ascii")
+        return iter([text[i : i + 36] for i in range(0, 36 * n, 36)])
 
     def __call__(self) -> str:
         insert_id = next(self._ids, None)
