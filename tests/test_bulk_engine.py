@@ -7,7 +7,7 @@ runs the same engine against the emulator over a real socket.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import anyio
@@ -277,3 +277,31 @@ def test_every_record_is_counted_exactly_once(
         ]
 
     anyio.run(main)
+
+
+async def test_an_upload_abandoned_mid_read_accounts_for_every_record_read() -> None:
+    # The abandon lands while the producer yields to the loop (every 32 records):
+    # the record just read must still be in the response, as not sent.
+    from suprsend_async._core.bulk import run_bulk
+    from suprsend_async.testing import HubEmulator
+
+    hub = HubEmulator()
+    abandon = anyio.Event()
+    read = 0
+
+    def events() -> Iterator[Event]:
+        nonlocal read
+        for i in range(1_000):
+            if i == 32:
+                abandon.set()
+            read += 1
+            yield Event(f"u{i}", "ev_x")
+
+    async with hub.client() as client:
+        resp = await run_bulk(
+            client, events(), kind="event", path="v2/bulk/event/", abandon=abandon
+        )
+    assert 32 < read < 1_000  # abandoned part way through reading
+    assert resp.total == read  # every record read is in the response...
+    assert resp.success + resp.failure == resp.total  # ...as a success or a failure
+    assert not any(f.maybe_delivered for f in resp.failed_records)  # none was sent

@@ -264,8 +264,6 @@ class _BulkRun:
         async def feed(item: Any) -> None:
             index = self.consumed
             self.consumed += 1
-            if index % _RECORDS_PER_CHECKPOINT == 0:
-                await anyio.lowlevel.checkpoint()
             try:
                 source, record = self._prepare(item)
             except SuprsendValidationError as exc:
@@ -276,6 +274,11 @@ class _BulkRun:
                     self._fail(index, ready.item.source, ready.reason, None)
                 else:
                     await self._hand_over(ready, chunks)
+            if index % _RECORDS_PER_CHECKPOINT == 0:
+                # Only once the record is in the builder: a cancellation (an
+                # abandoned upload) landing here finds it there and accounts
+                # for it as not sent, never counted and lost.
+                await anyio.lowlevel.checkpoint()
 
         async with chunks:
             if isinstance(items, AsyncIterable):
