@@ -19,7 +19,7 @@ from ._core.environment import (
     credentials_from,
 )
 from ._core.logging import ClientLogger
-from ._core.retry import RetryEvent, RetryPolicy
+from ._core.retry import RetryEvent, RetryPolicy, checked_policy
 from ._core.single import fresh_key, send_record
 from ._core.transport import (
     CONTENT_TYPE,
@@ -77,16 +77,8 @@ def _require_credential(value: object, name: str) -> str:
     return credential
 
 
-def _optional_text(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise SuprsendConfigError(f"{name} must be a string or None, got {type(value).__name__}")
-    return value
-
-
-def _base_url(value: object) -> httpx.URL:
-    raw = (_optional_text(value, "base_url") or "").strip() or DEFAULT_BASE_URL
+def _base_url(value: str | None) -> httpx.URL:
+    raw = (value or "").strip() or DEFAULT_BASE_URL
     try:
         url = httpx.URL(raw if raw.endswith("/") else raw + "/")
     except (httpx.InvalidURL, TypeError, ValueError, UnicodeError):
@@ -101,10 +93,6 @@ def _base_url(value: object) -> httpx.URL:
             " an http(s) URL with a host is required"
         )
     return url
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _hub_url(base_url: str | None) -> httpx.URL:
@@ -352,7 +340,7 @@ class AsyncSuprsend:
     ) -> None:
         check_hook(on_retry, "on_retry")
         _check_option(base_url, "base_url", str, "a string")
-        _check_option(retry, "retry", RetryPolicy, "a RetryPolicy")
+        checked_policy(retry)
         _check_option(
             transport, "transport", httpx.AsyncBaseTransport, "an httpx.AsyncBaseTransport"
         )
@@ -371,7 +359,6 @@ class AsyncSuprsend:
             raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
         if http_client is not None and transport is not None:
             raise SuprsendConfigError("give http_client or transport, not both")
-        app_info = _optional_text(app_info, "app_info")
         ua = user_agent()
         self._env = env
         self._event_path = event_path
@@ -449,7 +436,7 @@ class AsyncSuprsend:
         calls through it raise); closing the original closes the pool for
         both.
         """
-        _check_option(retry, "retry", RetryPolicy, "a RetryPolicy")
+        checked_policy(retry)
         derived = copy.copy(self)
         derived._options = RequestOptions(
             timeout=self._options.timeout if timeout is None else _timeout(timeout),

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import Counter, MeterProvider
@@ -31,7 +32,7 @@ from suprsend_async import (
     SuprsendAPIError,
     WorkflowTriggerRequest,
 )
-from suprsend_async.testing import HubEmulator, serve
+from suprsend_async.testing import Faults, HubEmulator, serve
 
 REPO = Path(__file__).resolve().parent.parent
 SPANS = InMemorySpanExporter()
@@ -345,3 +346,17 @@ def test_importing_the_library_does_not_import_opentelemetry() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_a_call_cancelled_before_its_answer_counts_no_record_as_sent() -> None:
+    hub = HubEmulator()
+    hub.faults = Faults(latency=60.0)  # the answer never comes before the cancel
+    async with hub.client(retry=RetryPolicy.disabled()) as client:
+        with anyio.move_on_after(0.05):
+            await client.track_event(Event("u1", "ev_x"))
+    found = counters()
+    assert total(found.get("suprsend.client.records.sent", [])) == 0
+    [span] = [s for s in SPANS.get_finished_spans() if s.name == "suprsend track_event"]
+    assert span.status.status_code is StatusCode.ERROR

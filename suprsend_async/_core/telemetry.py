@@ -119,7 +119,9 @@ class Telemetry:
                 self._end_call(span, recorder, operation, raised=raised)
 
     def _end_call(self, span: Any, recorder: CallRecorder, operation: str, *, raised: bool) -> None:
-        sent = recorder.records - recorder.failed
+        # A call that raised (cancelled, a client closed under it) sent nothing
+        # it can vouch for.
+        sent = 0 if raised else recorder.records - recorder.failed
         span.set_attributes(
             {
                 "suprsend.attempts": recorder.attempts,
