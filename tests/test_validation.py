@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 import string
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from hypothesis import given, settings
@@ -37,6 +39,7 @@ from suprsend_async._values.limits import (
     CHANNEL_NAMES,
     TRIGGER_KEYS,
 )
+from suprsend_async._values.models import _checked_event
 from suprsend_async._wire.serialization import Serializer, event_json
 
 KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
@@ -797,6 +800,56 @@ def test_any_event_input_gives_a_request_the_hub_accepts_or_a_validation_error(
     assert (wire["distinct_id"], wire["event"]) == (event.distinct_id, event.event_name)
     del wire["properties"]["$ss_sdk_version"]
     assert wire["properties"] == json.loads(_stdlib_dumps(event.properties))  # nothing altered
+
+
+names = st.one_of(
+    plausible_id,
+    st.text(alphabet="$sS_ \t", max_size=5),  # around the reserved prefixes
+    st.builds(operator.add, st.sampled_from(["$", "ss_", "Ss_", "s", "S"]), plausible_id),
+    st.sampled_from(sorted(ALLOWED_RESERVED_EVENT_NAMES)),
+    st.builds(lambda n: f" {n} ", plausible_id),
+    anything,
+)
+attachment_values = st.one_of(
+    st.just(()),
+    st.just([]),
+    st.builds(Attachment.from_url, st.just("https://example.com/a.pdf")),
+    st.lists(st.builds(Attachment.from_url, st.just("https://example.com/a.pdf")), max_size=2),
+    anything,
+)
+
+
+def outcome(build: Callable[[], Any]) -> Any:
+    try:
+        return build()
+    except SuprsendValidationError as exc:
+        return ("refused", exc.field, str(exc))
+
+
+@settings(max_examples=1000)  # cheap examples; each short path needs its own near-misses
+@given(
+    distinct_id=ids,
+    event_name=names,
+    properties=st.one_of(mappings, st.just({"$attachments": [{"url": "ftp://x"}]})),
+    idempotency_key=maybe_key,
+    tenant_id=maybe_key,
+    brand_id=maybe_key,
+    attachments=attachment_values,
+)
+def test_an_events_short_paths_give_the_general_checks_answer_and_errors(
+    distinct_id: Any,
+    event_name: Any,
+    properties: Any,
+    idempotency_key: Any,
+    tenant_id: Any,
+    brand_id: Any,
+    attachments: Any,
+) -> None:
+    # Event.__init__ takes short paths for the usual values; whatever the
+    # input, they must keep exactly what the general checks alone give.
+    args = (distinct_id, event_name, properties, idempotency_key, tenant_id, brand_id)
+    built = outcome(lambda: attrs.asdict(Event(*args, attachments=attachments), recurse=False))
+    assert built == outcome(lambda: _checked_event(*args, attachments))
 
 
 recipient_like = st.one_of(
