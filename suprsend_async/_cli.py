@@ -247,10 +247,10 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
         except SuprsendValidationError as exc:
             entries.append(failed_entry(line, item, str(exc), None))
             continue
-        for ready in builder.add(line, encoded.body):
-            if isinstance(ready, TooLarge):
-                entries.append(failed_entry(line, item, ready.reason, None))
-                continue
+        ready = builder.add(line, encoded.body)
+        if isinstance(ready, TooLarge):
+            entries.append(failed_entry(line, item, ready.reason, None))
+        elif ready is not None:
             valid += len(ready)
             requests += 1
             body_bytes += len(ready.body())

@@ -61,26 +61,31 @@ class ChunkBuilder(Generic[R]):
         if self.max_records < 1:
             raise ValueError("max_records must be at least 1")
 
-    def _cost(self, body: bytes) -> int:
-        # A comma before every record but the first.
-        return len(body) + self.record_overhead + (1 if self._items else 0)
+    def add(self, item: R, body: bytes) -> Chunk[R] | TooLarge[R] | None:
+        """Add a record; returns what is ready to send: usually nothing, else the
+        chunk it closed or its refusal.
 
-    def add(self, item: R, body: bytes) -> list[Chunk[R] | TooLarge[R]]:
-        """Add a record; returns what is ready to send (a closed chunk and/or a refusal)."""
-        if 2 + len(body) + self.record_overhead > self.max_body_bytes:
-            return [TooLarge(item, len(body) + self.record_overhead, self.max_body_bytes)]
-        out: list[Chunk[R] | TooLarge[R]] = []
-        if self._items and (
-            len(self._items) >= self.max_records
-            or self._size + self._cost(body) > self.max_body_bytes
-        ):
-            out.append(self._close())
-        self._size += self._cost(body)
+        Never two at once: a chunk is closed as soon as it is full, so only
+        the size can close one when a record comes in, and the record then
+        starts a chunk of its own, full at once only if ``max_records`` is 1,
+        when nothing was left open to close.
+        """
+        size = len(body) + self.record_overhead
+        if 2 + size > self.max_body_bytes:
+            return TooLarge(item, size, self.max_body_bytes)
+        ready = None
+        if self._items:
+            if self._size + 1 + size > self.max_body_bytes:
+                ready = self._close()
+            else:
+                size += 1  # the comma before it
+        self._size += size
         self._items.append(item)
         self._bodies.append(body)
         if len(self._items) >= self.max_records:
-            out.append(self._close())
-        return out
+            assert ready is None  # see above
+            ready = self._close()
+        return ready
 
     def flush(self) -> Chunk[R] | None:
         """The last, partly filled chunk, if any."""
@@ -102,7 +107,9 @@ def chunk_records(
     """Lazily pack ``(item, encoded bytes)`` pairs into chunks, in order."""
     builder: ChunkBuilder[R] = ChunkBuilder(max_records, max_body_bytes, record_overhead)
     for item, body in records:
-        yield from builder.add(item, body)
+        ready = builder.add(item, body)
+        if ready is not None:
+            yield ready
     last = builder.flush()
     if last is not None:
         yield last

@@ -186,7 +186,7 @@ def trigger_json(
 # -- the serializer -------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.define  # one per record: slotted and plain, a third of a frozen class's __init__
 class EncodedRecord:
     """One record's final bytes, plus what the bulk and retry layers need to know."""
 
@@ -218,9 +218,10 @@ class Serializer:
         if self.env is not None:  # the REST path without a named workspace sends none
             body["env"] = self.env
         body["distinct_id"] = event.distinct_id
-        body["properties"] = _with_attachments(
-            event.properties, event.attachments, {"$ss_sdk_version": self.sdk_version}
-        )
+        properties = event.properties
+        if event.attachments:
+            properties = _with_attachments(properties, event.attachments, {})
+        body["properties"] = {**properties, "$ss_sdk_version": self.sdk_version}
         key = idempotency_key or event.idempotency_key
         if key is not None:
             body["$idempotency_key"] = key
@@ -237,8 +238,14 @@ class Serializer:
 
     def encode_event(self, event: Event, *, idempotency_key: str | None = None) -> EncodedRecord:
         body = self.event_body(event, idempotency_key=idempotency_key)
-        data = _encode(body, ("properties",))
-        _rules.record_size(len(data), self.limits.max_single_event_bytes, "event")
+        # _encode's work inlined for the usual record (one per record of a
+        # bulk upload); it runs again only to name the field to blame.
+        try:
+            data = dumps(body)
+        except (TypeError, ValueError, RecursionError):
+            data = _encode(body, ("properties",))
+        if len(data) > self.limits.max_single_event_bytes:
+            _rules.record_size(len(data), self.limits.max_single_event_bytes, "event")
         return EncodedRecord(data, body.get("$idempotency_key"))
 
     def encode_trigger(
