@@ -131,9 +131,13 @@ class ShardedPool(httpx.AsyncBaseTransport):
 # -- which pool ---------------------------------------------------------------------------
 
 
-def default_transport(max_connections: int, *, tls: bool) -> httpx.AsyncBaseTransport:
+def default_transport(
+    max_connections: int, *, tls: bool, read_whole_below: int = 0
+) -> httpx.AsyncBaseTransport:
     """The pool a client makes for itself: aiohttp's on asyncio when the
     ``aiohttp`` extra is installed, else :class:`ShardedPool`.
+
+    ``read_whole_below``: see :class:`AiohttpPool`.
 
     aiohttp's connector does about half the CPU work per request of httpcore
     and h11 (measured in ``benchmarks/``), but it is asyncio-only: trio, and
@@ -149,7 +153,7 @@ def default_transport(max_connections: int, *, tls: bool) -> httpx.AsyncBaseTran
         except ImportError:
             pass
         else:
-            return AiohttpPool(max_connections, tls=tls)
+            return AiohttpPool(max_connections, tls=tls, read_whole_below=read_whole_below)
     return ShardedPool(max_connections, tls=tls)
 
 

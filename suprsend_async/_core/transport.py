@@ -131,7 +131,9 @@ class HubTransport:
             transport = self.http_transport
             if transport is None and not _proxies_from_environment():
                 transport = default_transport(
-                    self.max_connections, tls=self.base_url.scheme == "https"
+                    self.max_connections,
+                    tls=self.base_url.scheme == "https",
+                    read_whole_below=MAX_RESPONSE_BYTES,
                 )
             # (With a proxy configured in the environment, httpx's own pool,
             # which is the one that honours it.)
@@ -142,6 +144,9 @@ class HubTransport:
                     max_connections=self.max_connections,
                     max_keepalive_connections=self.max_connections,
                 ),
+                # Ours as its defaults, so a request adds only per-call extras
+                # (merging headers into every request costs some 10 µs).
+                headers=self.headers,
             )
         return self.http_client
 
@@ -228,7 +233,10 @@ class HubTransport:
         query = encode_query(params)
         if query:
             url = url.copy_with(query=query.encode("ascii"))
-        headers = {**self.headers, **options.headers} if options.headers else self.headers
+        if self.owns_http_client:  # made with self.headers as its defaults
+            headers: Mapping[str, str] | None = options.headers or None
+        else:
+            headers = {**self.headers, **options.headers} if options.headers else self.headers
         request = client.build_request(
             method, url, content=content, headers=headers, timeout=options.timeout or self.timeout
         )
