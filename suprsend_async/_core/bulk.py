@@ -153,7 +153,15 @@ class BulkResponse:
 class _Item:
     index: int
     source: Any  # what the user gave (with a generated key applied, if any)
-    record: EncodedRecord
+    body: bytes  # its wire bytes
+    # Sending it again is harmless: it has an idempotency key, or repeating
+    # it changes nothing (an identity edit of only idempotent operations).
+    repeatable: bool
+    not_repeated_because: str | None = None  # if not repeatable, and it is known why
+
+    @classmethod
+    def of(cls, index: int, source: Any, record: EncodedRecord) -> _Item:
+        return cls(index, source, record.body, _repeatable(record), record.not_repeated_because)
 
 
 @attrs.define(eq=False)
@@ -204,7 +212,7 @@ class _BulkRun:
 
     # -- preparing records ------------------------------------------------------
 
-    def _preparer(self) -> Callable[[Any], tuple[Any, EncodedRecord]]:
+    def _preparer(self) -> Callable[[int, Any], _Item]:
         """What checks and encodes one record of this run's kind (chosen once per run)."""
         if self.kind == "user_edit":
             return self._prepare_user_edit
@@ -212,29 +220,32 @@ class _BulkRun:
             return self._prepare_event
         return self._prepare_trigger
 
-    def _prepare_user_edit(self, item: Any) -> tuple[Any, EncodedRecord]:
+    def _prepare_user_edit(self, index: int, item: Any) -> _Item:
         client = self.client
         edit = _user_edit_from(item)
-        return edit, encode_identity_event(
+        record = encode_identity_event(
             edit,
             env=client._env,
             sdk_version=client._serializer.sdk_version,
             limits=client.limits,
         )
+        return _Item.of(index, edit, record)
 
-    def _prepare_event(self, item: Any) -> tuple[Any, EncodedRecord]:
+    def _prepare_event(self, index: int, item: Any) -> _Item:
         client = self.client
         event = item if isinstance(item, Event) else _event_from(item)
         if event.idempotency_key is None and client.auto_idempotency_keys:
             event = event.with_idempotency_key(str(uuid.uuid4()))
-        return event, client._serializer.encode_event(event)
+        # The hot path of bulk uploads: the bytes alone, no EncodedRecord.
+        body = client._serializer.event_bytes(event)
+        return _Item(index, event, body, event.idempotency_key is not None)
 
-    def _prepare_trigger(self, item: Any) -> tuple[Any, EncodedRecord]:
+    def _prepare_trigger(self, index: int, item: Any) -> _Item:
         client = self.client
         request = item if isinstance(item, WorkflowTriggerRequest) else _trigger_from(item)
         if request.idempotency_key is None and client.auto_idempotency_keys:
             request = request.with_idempotency_key(str(uuid.uuid4()))
-        return request, client._serializer.encode_trigger(request)
+        return _Item.of(index, request, client._serializer.encode_trigger(request))
 
     def _fail(
         self, index: int, source: Any, error: str, code: int | None, *, maybe: bool = False
@@ -282,11 +293,11 @@ class _BulkRun:
             index = self.consumed
             self.consumed += 1
             try:
-                source, record = prepare(item)
+                taken = prepare(index, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
                 return None
-            return add(_Item(index, source, record), record.body)
+            return add(taken, taken.body)
 
         async with chunks:
             if isinstance(items, AsyncIterable):
@@ -377,11 +388,11 @@ class _BulkRun:
                 return False
             if code is None or code in _GATEWAY_STATUSES:
                 state.unknown.add(item.index)
-            if retryable and _repeatable(item.record):
+            if retryable and item.repeatable:
                 last_error[item.index] = (error, code)
                 return True
             if retryable:
-                why = item.record.not_repeated_because
+                why = item.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             self._fail(item.index, item.source, error, code, maybe=item.index in state.unknown)
             return False
@@ -398,7 +409,7 @@ class _BulkRun:
             body = (
                 chunk.body()
                 if len(sending) == len(chunk.items)
-                else b"[" + b",".join(i.record.body for i in sending) + b"]"
+                else b"[" + b",".join(i.body for i in sending) + b"]"
             )
             try:
                 response = await transport.post_once(self.path, body, options=self.client._options)
@@ -429,7 +440,7 @@ class _BulkRun:
             nonlocal give_up_reason
             give_up_reason = f": {why}"
 
-        any_keyed = any(_repeatable(i.record) for i in chunk.items)
+        any_keyed = any(i.repeatable for i in chunk.items)
         try:
             _, attempts = await send_with_retries(
                 attempt,

@@ -237,16 +237,22 @@ class Serializer:
         return trigger_json(request, idempotency_key)
 
     def encode_event(self, event: Event, *, idempotency_key: str | None = None) -> EncodedRecord:
+        data = self.event_bytes(event, idempotency_key=idempotency_key)
+        return EncodedRecord(data, idempotency_key or event.idempotency_key)
+
+    def event_bytes(self, event: Event, *, idempotency_key: str | None = None) -> bytes:
+        """The event's wire bytes, checked against the per-event size limit (the bulk
+        path's per-record work: its idempotency key is the event's own)."""
         body = self.event_body(event, idempotency_key=idempotency_key)
-        # _encode's work inlined for the usual record (one per record of a
-        # bulk upload); it runs again only to name the field to blame.
+        # _encode's work inlined for the usual record; it runs again only to
+        # name the field to blame.
         try:
             data = dumps(body)
         except (TypeError, ValueError, RecursionError):
             data = _encode(body, ("properties",))
         if len(data) > self.limits.max_single_event_bytes:
             _rules.record_size(len(data), self.limits.max_single_event_bytes, "event")
-        return EncodedRecord(data, body.get("$idempotency_key"))
+        return data
 
     def encode_trigger(
         self, request: WorkflowTriggerRequest, *, idempotency_key: str | None = None
