@@ -247,7 +247,14 @@ class HubTransport:
         where = "/" + (route or path)
         with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
             try:
-                async with self._slots:
+                slots = self._slots
+                try:
+                    # A free slot is taken without a trip through the event loop
+                    # (which `async with` makes): some 5 µs a request.
+                    slots.acquire_nowait()
+                except anyio.WouldBlock:
+                    await slots.acquire()
+                try:
                     if self.closed or client.is_closed:  # closed while this call waited
                         raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
                     # A followed redirect would send the body again (a 307 loop re-POSTed
@@ -261,6 +268,8 @@ class HubTransport:
                         )
                     finally:
                         await response.aclose()
+                finally:
+                    slots.release()
             except SuprsendResponseTooLargeError:
                 attempt.error_type = "SuprsendResponseTooLargeError"
                 raise
