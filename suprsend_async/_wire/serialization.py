@@ -95,11 +95,11 @@ class _InsertIds:
         return iter([text[i : i + 36] for i in range(0, 36 * n, 36)])
 
     def __call__(self) -> str:
-        insert_id = next(self._ids, None)
-        while insert_id is None:
+        try:
+            return next(self._ids)
+        except StopIteration:  # once a batch
             self._ids = self._batch()
-            insert_id = next(self._ids, None)
-        return insert_id
+            return next(self._ids)
 
 
 new_insert_id = _InsertIds()
@@ -210,18 +210,28 @@ class Serializer:
     def event_body(self, event: Event, *, idempotency_key: str | None = None) -> dict[str, Any]:
         # Built as a dict directly, in the official SDK's key order (the hot
         # path of a bulk upload: one call per record).
-        body: dict[str, Any] = {
-            "$insert_id": new_insert_id(),
-            "$time": int(self.clock() * 1000),
-            "event": event.event_name,
-        }
-        if self.env is not None:  # the REST path without a named workspace sends none
-            body["env"] = self.env
-        body["distinct_id"] = event.distinct_id
         properties = event.properties
         if event.attachments:
             properties = _with_attachments(properties, event.attachments, {})
-        body["properties"] = {**properties, "$ss_sdk_version": self.sdk_version}
+        properties = {**properties, "$ss_sdk_version": self.sdk_version}
+        body: dict[str, Any]
+        if self.env is not None:
+            body = {
+                "$insert_id": new_insert_id(),
+                "$time": int(self.clock() * 1000),
+                "event": event.event_name,
+                "env": self.env,
+                "distinct_id": event.distinct_id,
+                "properties": properties,
+            }
+        else:  # the REST path without a named workspace sends none
+            body = {
+                "$insert_id": new_insert_id(),
+                "$time": int(self.clock() * 1000),
+                "event": event.event_name,
+                "distinct_id": event.distinct_id,
+                "properties": properties,
+            }
         key = idempotency_key or event.idempotency_key
         if key is not None:
             body["$idempotency_key"] = key
