@@ -250,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# The end of the first round of levers; the second (this tree) is described in README.md.
+FIRST_PASS = "c97ef66"
+
+
 def ab(argv: list[str] | None = None) -> int:
     """Each lever on its own, A/B in one run: cumulative steps from ``--base`` to this tree."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=ab.__doc__)
@@ -260,19 +264,29 @@ def ab(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     root = Path(__file__).parent.parent
-    with tempfile.TemporaryDirectory() as base:
-        archive = subprocess.run(
-            ["git", "archive", args.base, "suprsend_async"],
-            cwd=root,
-            capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+    with tempfile.TemporaryDirectory() as trees:
+
+        def tree(revision: str) -> str:
+            """The library as it was at ``revision``, unpacked (``git archive``)."""
+            path = Path(trees) / revision
+            path.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", revision, "suprsend_async"],
+                cwd=root,
+                capture_output=True,
+                check=True,
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(path)], input=archive, check=True)
+            return str(path)
+
+        base = tree(args.base)
+        first_pass = tree(FIRST_PASS)
         steps = {
             "before": {"code": base, "sniffio": False, "transport": "httpcore"},
             "+ sniffio installed": {"code": base, "transport": "httpcore"},
-            "+ record path and engine": {"transport": "httpcore"},
-            "+ aiohttp transport": {"transport": "aiohttp"},
+            "+ record path and engine": {"code": first_pass, "transport": "httpcore"},
+            "+ aiohttp transport": {"code": first_pass, "transport": "aiohttp"},
+            "+ second pass (see below)": {"transport": "aiohttp"},
         }
         steps = {name: {"impl": "ours", **spec} for name, spec in steps.items()}
         with emulator(0.0) as emu:
