@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx
 
 from suprsend_async import AsyncSuprsend
@@ -119,3 +121,48 @@ async def wait_for(condition: Callable[[], bool], *, patience: float = PATIENCE)
     with anyio.fail_after(patience):
         while not condition():  # noqa: ASYNC110 - nothing to wait on but the gauge
             await anyio.sleep(0.01)
+
+
+@asynccontextmanager
+async def raw_http_server(
+    respond: Callable[[int], tuple[bytes, bool]],
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """A bare HTTP/1.1 server on 127.0.0.1, for answers no well-behaved server gives.
+
+    It reads each request whole, then writes the raw bytes ``respond(n)``
+    returns for the n-th request (counted from 1, across connections) and
+    closes the connection if told to. Yields the base URL and a one-item list
+    counting the connections accepted.
+    """
+    served = 0
+    connections = [0]
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        nonlocal served
+        connections[0] += 1
+        buffer = b""
+        try:
+            async with stream:
+                while True:
+                    while b"\r\n\r\n" not in buffer:
+                        buffer += await stream.receive()
+                    head, _, buffer = buffer.partition(b"\r\n\r\n")
+                    match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                    length = int(match.group(1)) if match else 0
+                    while len(buffer) < length:
+                        buffer += await stream.receive()
+                    buffer = buffer[length:]
+                    served += 1
+                    answer, close = respond(served)
+                    await stream.send(answer)
+                    if close:
+                        return
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tasks:
+        tasks.start_soon(listener.serve, handle)
+        yield f"http://127.0.0.1:{port}/", connections
+        tasks.cancel_scope.cancel()

@@ -18,6 +18,7 @@ from suprsend_async import AsyncSuprsend, Event, RetryPolicy
 from suprsend_async._core.aiohttp_pool import AiohttpPool
 from suprsend_async._core.pool import ShardedPool
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
+from tests._doubles import raw_http_server
 
 pytestmark = pytest.mark.anyio
 
@@ -209,51 +210,23 @@ async def test_an_answer_cut_short_is_a_transport_error_and_its_connection_is_no
     # The usual answer (its length said up front) is read whole inside the
     # pool: one that ends early must fail the call, not hand back a short body,
     # and the connection it came on must not carry the next request.
-    served = 0
-    connections = 0
+    body = b'{"status": "success"}'
 
-    async def handle(stream: anyio.abc.SocketStream) -> None:
-        nonlocal served, connections
-        connections += 1
-        buffer = b""
-        try:
-            async with stream:
-                while True:
-                    while b"\r\n\r\n" not in buffer:
-                        buffer += await stream.receive()
-                    head, _, buffer = buffer.partition(b"\r\n\r\n")
-                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                    while len(buffer) < length:
-                        buffer += await stream.receive()
-                    buffer = buffer[length:]
-                    served += 1
-                    body = b'{"status": "success"}'
-                    if served == 1:  # promises 1,000 bytes, sends 21 and hangs up
-                        await stream.send(
-                            b"HTTP/1.1 202 Accepted\r\nContent-Length: 1000\r\n\r\n" + body
-                        )
-                        return
-                    await stream.send(
-                        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                        + body
-                    )
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return
+    def respond(n: int) -> tuple[bytes, bool]:
+        if n == 1:  # promises 1,000 bytes, sends 21 and hangs up
+            return b"HTTP/1.1 202 Accepted\r\nContent-Length: 1000\r\n\r\n" + body, True
+        head = f"HTTP/1.1 202 Accepted\r\nContent-Length: {len(body)}\r\n\r\n"
+        return head.encode() + body, False
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
     with anyio.fail_after(30):  # a guard against a hang, nothing is timed
-        async with listener, anyio.create_task_group() as tasks:
-            tasks.start_soon(listener.serve, handle)
-            async with AsyncSuprsend(
-                "key", "secret", base_url=f"http://127.0.0.1:{port}/"
-            ) as client:
-                assert type(client._transport.client()._transport) is AiohttpPool
-                cut = await client.track_event(Event("u1", "paid"))
-                whole = await client.track_event(Event("u2", "paid"))
-            tasks.cancel_scope.cancel()
+        async with (
+            raw_http_server(respond) as (base_url, connections),
+            AsyncSuprsend("key", "secret", base_url=base_url) as client,
+        ):
+            assert type(client._transport.client()._transport) is AiohttpPool
+            cut = await client.track_event(Event("u1", "paid"))
+            whole = await client.track_event(Event("u2", "paid"))
     assert (cut.success, cut.status_code) == (False, None)
     assert "ReadError" in (cut.message or ""), cut.message
     assert (whole.success, whole.status_code) == (True, 202)
-    assert connections == 2
+    assert connections == [2]

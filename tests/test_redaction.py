@@ -8,7 +8,6 @@ real loopback socket too, so that httpx's and httpcore's own logging is included
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -29,7 +28,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
     WorkspaceSignatureAuth,
 )
-from tests._doubles import PATIENCE
+from tests._doubles import PATIENCE, raw_http_server
 
 KEY = "WS_TEST_KEY_000000000001"
 SECRET = "ws-secret-Zq8v1x"
@@ -175,29 +174,8 @@ async def loopback_hub(status: int) -> AsyncIterator[str]:
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
-    async def handle(stream: anyio.abc.SocketStream) -> None:
-        buffer = b""
-        try:
-            async with stream:
-                while True:
-                    while b"\r\n\r\n" not in buffer:
-                        buffer += await stream.receive()
-                    head, _, buffer = buffer.partition(b"\r\n\r\n")
-                    match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-                    length = int(match.group(1)) if match else 0
-                    while len(buffer) < length:
-                        buffer += await stream.receive()
-                    buffer = buffer[length:]
-                    await stream.send(answer)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return
-
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tasks:
-        tasks.start_soon(listener.serve, handle)
-        yield f"http://127.0.0.1:{port}/"
-        tasks.cancel_scope.cancel()
+    async with raw_http_server(lambda _: (answer, False)) as (base_url, _):
+        yield base_url
 
 
 async def closed_port() -> int:
