@@ -125,12 +125,13 @@ async def wait_for(condition: Callable[[], bool], *, patience: float = PATIENCE)
 
 @asynccontextmanager
 async def raw_http_server(
-    respond: Callable[[int], tuple[bytes, bool]],
+    respond: Callable[[int, bytes], tuple[bytes, bool]],
 ) -> AsyncIterator[tuple[str, list[int]]]:
     """A bare HTTP/1.1 server on 127.0.0.1, for answers no well-behaved server gives.
 
-    It reads each request whole, then writes the raw bytes ``respond(n)``
-    returns for the n-th request (counted from 1, across connections) and
+    It reads each request whole, then writes the raw bytes ``respond(n, head)``
+    returns for the n-th request (counted from 1, across connections; ``head``
+    is its request line and headers) and
     closes the connection if told to. Yields the base URL and a one-item list
     counting the connections accepted.
     """
@@ -153,7 +154,7 @@ async def raw_http_server(
                         buffer += await stream.receive()
                     buffer = buffer[length:]
                     served += 1
-                    answer, close = respond(served)
+                    answer, close = respond(served, head)
                     await stream.send(answer)
                     if close:
                         return

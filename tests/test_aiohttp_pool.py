@@ -212,7 +212,7 @@ async def test_an_answer_cut_short_is_a_transport_error_and_its_connection_is_no
     # and the connection it came on must not carry the next request.
     body = b'{"status": "success"}'
 
-    def respond(n: int) -> tuple[bytes, bool]:
+    def respond(n: int, _: bytes) -> tuple[bytes, bool]:
         if n == 1:  # promises 1,000 bytes, sends 21 and hangs up
             return b"HTTP/1.1 202 Accepted\r\nContent-Length: 1000\r\n\r\n" + body, True
         head = f"HTTP/1.1 202 Accepted\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -230,3 +230,30 @@ async def test_an_answer_cut_short_is_a_transport_error_and_its_connection_is_no
     assert "ReadError" in (cut.message or ""), cut.message
     assert (whole.success, whole.status_code) == (True, 202)
     assert connections == [2]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_cookie_an_answer_sets_is_never_sent_back(anyio_backend: str) -> None:
+    # A load balancer's or proxy's Set-Cookie would otherwise ride along on
+    # every later hub request; no hub call needs one.
+    heads: list[bytes] = []
+    body = b'{"status": "success"}'
+
+    def respond(n: int, head: bytes) -> tuple[bytes, bool]:
+        heads.append(head)
+        return (
+            b"HTTP/1.1 202 Accepted\r\nSet-Cookie: lb=node-7; Path=/\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body,
+            False,
+        )
+
+    with anyio.fail_after(30):  # a guard against a hang, nothing is timed
+        async with (
+            raw_http_server(respond) as (base_url, _),
+            AsyncSuprsend("key", "secret", base_url=base_url) as client,
+        ):
+            for i in range(2):
+                assert (await client.track_event(Event(f"u{i}", "paid"))).success
+    assert len(heads) == 2
+    assert b"cookie:" not in heads[1].lower()

@@ -174,7 +174,7 @@ async def loopback_hub(status: int) -> AsyncIterator[str]:
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
-    async with raw_http_server(lambda _: (answer, False)) as (base_url, _):
+    async with raw_http_server(lambda _, __: (answer, False)) as (base_url, _):
         yield base_url
 
 

@@ -121,7 +121,9 @@ class AiohttpPool(AiohttpTransport):
             answer = await self.client.request(
                 method=request.method,
                 url=yarl.URL(str(request.url), encoded=True),
-                headers=request.headers,
+                # As pairs: aiohttp copies a mapping key by key, and each of
+                # httpx's Headers lookups scans them all.
+                headers=request.headers.multi_items(),
                 data=request.content or None,
                 allow_redirects=False,
                 auto_decompress=False,  # httpx decodes, under our size cap

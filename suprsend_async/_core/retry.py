@@ -333,13 +333,14 @@ async def send_with_retries(
         if left <= 0:  # not an attempt: nothing reaches the hub
             raise SuprsendTimeoutError(f"deadline of {policy.deadline}s exhausted")
         attempts_made += 1
-        try:
-            with anyio.fail_after(left):
-                return await send_once()
-        except TimeoutError:
-            raise SuprsendTimeoutError(
-                f"deadline of {policy.deadline}s reached while waiting for the hub"
-            ) from None
+        # A bare cancel scope rather than anyio.fail_after (the same scope in a
+        # generator-based context manager): some µs on every request.
+        with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
+            return await send_once()
+        assert scope.cancelled_caught  # the only way out of the block without a return
+        raise SuprsendTimeoutError(
+            f"deadline of {policy.deadline}s reached while waiting for the hub"
+        )
 
     def give_up(state: tenacity.RetryCallState) -> T:
         assert state.outcome is not None
