@@ -44,6 +44,7 @@ FLOOR_TESTS = [
     "tests/test_logging.py",
     "tests/test_telemetry.py",
     "tests/test_cli_reporting.py",
+    "tests/test_bulk_responsiveness.py",
 ]
 
 
