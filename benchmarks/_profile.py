@@ -25,7 +25,7 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from types import FrameType
 from typing import Any
 
@@ -79,7 +79,8 @@ def sample_bulk(info: dict[str, Any], records: int) -> tuple[collections.Counter
     def on_tick(signum: int, frame: FrameType | None) -> None:
         stack = []
         while frame is not None:
-            stack.append(f"{frame.f_code.co_filename}:{frame.f_code.co_qualname}")
+            code = frame.f_code
+            stack.append(f"{code.co_filename}:{getattr(code, 'co_qualname', code.co_name)}")
             frame = frame.f_back
         buckets[_bucket(tuple(stack))] += 1
 
@@ -138,20 +139,23 @@ def request_costs(info: dict[str, Any], requests: int, reps: int) -> dict[str, f
                 next(transport.auth.auth_flow(request))
                 response = await pool.handle_async_request(request)
                 await response.aread()
-                return response.status_code
+                status: int = response.status_code
+                return status
 
             async def client_post(body: bytes) -> int:
                 headers = transport.headers
                 response = await http.post(url, content=body, headers=headers, auth=transport.auth)
-                return response.status_code
+                status: int = response.status_code
+                return status
 
             async def transport_post(body: bytes) -> int:
-                return (await transport.post_once(path, body)).status_code
+                status: int = (await transport.post_once(path, body)).status_code
+                return status
 
             layers = {"pool": pool_direct, "client": client_post, "transport": transport_post}
             return await timed(layers[layer])
 
-    runs: dict[str, Callable[[], Awaitable[float]]] = {
+    runs: dict[str, Callable[[], Coroutine[Any, Any, float]]] = {
         "raw aiohttp": raw_aiohttp,
         "our pool, called directly (a signed httpx.Request)": lambda: ours("pool"),
         "httpx.AsyncClient.post on our pool": lambda: ours("client"),

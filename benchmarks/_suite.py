@@ -104,7 +104,7 @@ def _machine() -> dict[str, Any]:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in (
         "suprsend-async",
         "suprsend-py-sdk",
@@ -281,7 +281,7 @@ def ab(argv: list[str] | None = None) -> int:
 
         base = tree(args.base)
         first_pass = tree(FIRST_PASS)
-        steps = {
+        steps: dict[str, dict[str, Any]] = {
             "before": {"code": base, "sniffio": False, "transport": "httpcore"},
             "+ sniffio installed": {"code": base, "transport": "httpcore"},
             "+ record path and engine": {"code": first_pass, "transport": "httpcore"},
