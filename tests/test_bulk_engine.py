@@ -280,7 +280,7 @@ def test_every_record_is_counted_exactly_once(
 
 
 async def test_an_upload_abandoned_mid_read_accounts_for_every_record_read() -> None:
-    # The abandon lands while the producer yields to the loop (every 32 records):
+    # The abandon lands while the producer yields to the loop (a checkpoint):
     # the record just read must still be in the response, as not sent.
     from suprsend_async._core.bulk import run_bulk
     from suprsend_async.testing import HubEmulator

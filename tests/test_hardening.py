@@ -21,6 +21,7 @@ from suprsend_async import (
     RetryEvent,
     RetryPolicy,
     SuprsendConfigError,
+    SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
 )
@@ -287,6 +288,25 @@ async def test_a_transport_error_is_still_a_transport_error() -> None:
         resp = await client.track_event(Event("u1", "order_paid"))
     assert isinstance(resp.error, SuprsendTransportError)
     assert "ConnectError" in (resp.message or "")
+
+
+class _TimingOutTransport(httpx.AsyncBaseTransport):
+    """A caller's transport that reports a timeout as the builtin TimeoutError."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise TimeoutError("socket timed out")
+
+
+async def test_a_builtin_timeout_from_a_callers_transport_is_our_timeout_error() -> None:
+    # Not every transport maps its timeouts to httpx's: a single call still
+    # answers, and a bulk upload still accounts for every record.
+    async with AsyncSuprsend("key", "secret", transport=_TimingOutTransport()) as client:
+        single = await client.track_event(Event("u1", "order_paid"))
+        bulk = await client.bulk_events.send([Event("u1", "order_paid"), Event("u2", "paid")])
+    assert isinstance(single.error, SuprsendTimeoutError)
+    assert "timed out (TimeoutError)" in (single.message or "")
+    assert (bulk.success, bulk.failure) == (0, 2)
+    assert all(f.maybe_delivered for f in bulk.failed_records)
 
 
 # -- 6. attachments from files that never end ---------------------------------------------

@@ -290,7 +290,9 @@ class HubTransport:
             except SuprsendResponseTooLargeError:
                 attempt.error_type = "SuprsendResponseTooLargeError"
                 raise
-            except httpx.TimeoutException as exc:
+            except (httpx.TimeoutException, TimeoutError) as exc:
+                # (The builtin one from a transport of the caller's that does not
+                # map its timeouts to httpx's, as httpx's own transports do.)
                 attempt.error_type = "timeout"
                 raise SuprsendTimeoutError(
                     f"{method} {where} timed out ({type(exc).__name__})"
