@@ -206,17 +206,34 @@ async def test_a_path_goes_out_byte_for_byte_as_signed(
     assert hub.stats.auth_failures == 0
 
 
-async def test_an_answer_cut_short_is_a_transport_error_and_its_connection_is_not_reused() -> None:
-    # The usual answer (its length said up front) is read whole inside the
-    # pool: one that ends early must fail the call, not hand back a short body,
-    # and the connection it came on must not carry the next request.
-    body = b'{"status": "success"}'
+_BODY = b'{"status": "success"}'
+_WHOLE = f"HTTP/1.1 202 Accepted\r\nContent-Length: {len(_BODY)}\r\n\r\n".encode() + _BODY
+# Promises 1,000 bytes and sends 21.
+_CUT = b"HTTP/1.1 202 Accepted\r\nContent-Length: 1000\r\n\r\n" + _BODY
 
+
+async def test_a_small_answer_is_read_inside_the_pool_and_its_connection_reused() -> None:
+    # httpx gets the body already read (no stream layers), and the connection
+    # goes back to the pool for the next request; past the limit it streams.
+    async with raw_http_server(lambda _, __: (_WHOLE, False)) as (base_url, connections):
+        for limit, read_inside in ((1000, True), (10, False)):
+            pool = AiohttpPool(1, tls=False, read_whole_below=limit)
+            try:
+                for _ in range(2):
+                    response = await pool.handle_async_request(httpx.Request("POST", base_url))
+                    assert isinstance(response.stream, httpx.ByteStream) is read_inside
+                    assert await response.aread() == _BODY
+                    await response.aclose()
+            finally:
+                await pool.aclose()
+    assert connections == [2]  # one per pool
+
+
+async def test_an_answer_cut_short_fails_the_call_and_its_connection_is_not_reused() -> None:
+    # Read inside the pool, an answer that ends early must fail the call, not
+    # hand back a short body, and the connection must not carry the next request.
     def respond(n: int, _: bytes) -> tuple[bytes, bool]:
-        if n == 1:  # promises 1,000 bytes, sends 21 and hangs up
-            return b"HTTP/1.1 202 Accepted\r\nContent-Length: 1000\r\n\r\n" + body, True
-        head = f"HTTP/1.1 202 Accepted\r\nContent-Length: {len(body)}\r\n\r\n"
-        return head.encode() + body, False
+        return (_CUT, True) if n == 1 else (_WHOLE, False)
 
     with anyio.fail_after(30):  # a guard against a hang, nothing is timed
         async with (
@@ -229,6 +246,28 @@ async def test_an_answer_cut_short_is_a_transport_error_and_its_connection_is_no
     assert (cut.success, cut.status_code) == (False, None)
     assert "ReadError" in (cut.message or ""), cut.message
     assert (whole.success, whole.status_code) == (True, 202)
+    assert connections == [2]
+
+
+async def test_an_answer_stalled_mid_body_times_out_and_frees_its_connection() -> None:
+    # The server keeps the connection open after part of the body: the read
+    # times out, and with a pool of one connection the next call gets a new
+    # one only if the stalled one was let go.
+    def respond(n: int, _: bytes) -> tuple[bytes, bool]:
+        return (_CUT, False) if n == 1 else (_WHOLE, False)
+
+    with anyio.fail_after(60):  # a guard against a hang, nothing is timed
+        async with (
+            raw_http_server(respond) as (base_url, connections),
+            AsyncSuprsend(
+                "key", "secret", base_url=base_url, max_connections=1, timeout=2.0
+            ) as client,
+        ):
+            stalled = await client.track_event(Event("u1", "paid"))
+            after = await client.track_event(Event("u2", "paid"))
+    assert (stalled.success, stalled.status_code) == (False, None)
+    assert "timed out" in (stalled.message or ""), stalled.message
+    assert (after.success, after.status_code) == (True, 202)
     assert connections == [2]
 
 
