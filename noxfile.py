@@ -101,7 +101,15 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the official SDK; writes benchmarks/results/."""
+    """Benchmarks against the official SDK; writes benchmarks/results/.
+
+    ``nox -s bench -- ab`` runs the levers' A/B (``python -m benchmarks.ab``), and
+    ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``);
+    what follows is theirs (``nox -s bench -- ab --records 100000``).
+    """
     session.install("-e", ".[fast,aiohttp,testing]")
     install_group(session, "bench")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    module, args = "benchmarks", list(session.posargs)
+    if args and args[0] in ("ab", "profile"):
+        module = f"benchmarks.{args.pop(0)}"
+    session.run("python", "-m", module, *args)

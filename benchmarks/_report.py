@@ -287,8 +287,8 @@ def readme_section(results: dict[str, Any]) -> str:
         "nox -s bench             # every figure below, one run; about "
         f"{results['elapsed_s'] / 60:.0f} minutes on 2 cores",
         "nox -s bench -- --quick  # a one-minute smoke run",
-        "python -m benchmarks.ab  # each performance lever A/B (nox -s bench installs its deps)",
-        "python -m benchmarks.profile  # where a bulk upload's CPU goes, layer by layer",
+        "nox -s bench -- ab       # each performance lever A/B",
+        "nox -s bench -- profile  # where a bulk upload's CPU goes, layer by layer",
         "```",
         "",
         "One run measures, side by side against one emulator process on loopback: the "

@@ -310,7 +310,8 @@ def ab(argv: list[str] | None = None) -> int:
         previous = (per_record, per_call)
     table = "\n".join(
         [
-            f"A/B of each lever (`python -m benchmarks.ab --base {args.base}`), medians of "
+            f"A/B of each lever (`nox -s bench -- ab --base {args.base} --records "
+            f"{args.records}`), medians of "
             f"{args.reps} interleaved runs; each step adds one lever to the one above.",
             "",
             f"| step | bulk CPU µs/record ({args.records:,}, c={CONCURRENCY}) | concurrent "
