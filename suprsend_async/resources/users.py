@@ -41,8 +41,20 @@ def _user_path(distinct_id: object) -> str:
     return f"v1/user/{path_segment(distinct_id, 'distinct_id')}/"
 
 
-def _tenant_path(distinct_id: object, tenant_id: object) -> str:
-    return f"{_user_path(distinct_id)}tenant/{path_segment(tenant_id, 'tenant_id')}/"
+def _user(distinct_id: object, below: str = "") -> tuple[str, str]:
+    """(path, route) of a user's URL and what is ``below`` it: the path escaped, the
+    route its template, both from one suffix."""
+    return _user_path(distinct_id) + below, USER_ROUTE + below
+
+
+def _category(distinct_id: object, category: object) -> tuple[str, str]:
+    segment = path_segment(category, "category")
+    return f"{_user_path(distinct_id)}preference/category/{segment}/", CATEGORY_ROUTE
+
+
+def _tenant(distinct_id: object, tenant_id: object) -> tuple[str, str]:
+    segment = path_segment(tenant_id, "tenant_id")
+    return f"{_user_path(distinct_id)}tenant/{segment}/", TENANT_ROUTE
 
 
 class BulkUsersEdit(BulkInstance):
@@ -94,7 +106,7 @@ class Users(Resource):
         *,
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
-        return await self._read(_user_path(distinct_id), USER_ROUTE, options, retry)
+        return await self._read(*_user(distinct_id), options, retry)
 
     async def upsert(
         self,
@@ -106,7 +118,7 @@ class Users(Resource):
     ) -> dict[str, Any]:
         """Create the user or update it with ``payload``'s absolute values."""
         return await self._write(
-            "POST", _user_path(distinct_id), USER_ROUTE, ABSOLUTE_WRITE, payload, options, retry
+            "POST", *_user(distinct_id), ABSOLUTE_WRITE, payload, options, retry
         )
 
     async def edit(
@@ -130,9 +142,9 @@ class Users(Resource):
             payload = mapping(edit_payload, "edit_payload")
             distinct_id, tenant = edit_ins_or_distinct_id, tenant_id
         if tenant:
-            path, route = _tenant_path(distinct_id, tenant), TENANT_ROUTE
+            path, route = _tenant(distinct_id, tenant)
         else:
-            path, route = _user_path(distinct_id), USER_ROUTE
+            path, route = _user(distinct_id)
         return await self._json(
             "PATCH",
             path,
@@ -179,17 +191,14 @@ class Users(Resource):
         """Merge ``from_user_id`` into ``distinct_id``. Never retried."""
         return await self._json(
             "POST",
-            f"{_user_path(distinct_id)}merge/",
-            USER_ROUTE + "merge/",
+            *_user(distinct_id, "merge/"),
             MERGE,
             body={"from_user_id": require_id(from_user_id, "from_user_id")},
             retry=retry,
         )
 
     async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
-        return deleted(
-            await self._send("DELETE", _user_path(distinct_id), USER_ROUTE, DELETE, retry=retry)
-        )
+        return deleted(await self._send("DELETE", *_user(distinct_id), DELETE, retry=retry))
 
     async def bulk_delete(
         self, payload: Mapping[str, Any], *, retry: RetryPolicy | None = None
@@ -214,8 +223,7 @@ class Users(Resource):
         *,
         retry: RetryPolicy | None = None,
     ) -> CursorPaginator:
-        path = f"{_user_path(distinct_id)}associated_tenant/"
-        return self._paginated(path, USER_ROUTE + "associated_tenant/", options, retry)
+        return self._paginated(*_user(distinct_id, "associated_tenant/"), options, retry)
 
     async def get_for_tenant(
         self,
@@ -225,7 +233,7 @@ class Users(Resource):
         *,
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
-        return await self._read(_tenant_path(distinct_id, tenant_id), TENANT_ROUTE, options, retry)
+        return await self._read(*_tenant(distinct_id, tenant_id), options, retry)
 
     async def upsert_for_tenant(
         self,
@@ -238,8 +246,7 @@ class Users(Resource):
     ) -> dict[str, Any]:
         return await self._write(
             "POST",
-            _tenant_path(distinct_id, tenant_id),
-            TENANT_ROUTE,
+            *_tenant(distinct_id, tenant_id),
             ABSOLUTE_WRITE,
             payload,
             options,
@@ -249,9 +256,7 @@ class Users(Resource):
     async def unlink_tenant(
         self, distinct_id: str, tenant_id: str, *, retry: RetryPolicy | None = None
     ) -> dict[str, Any]:
-        answer = await self._send(
-            "DELETE", _tenant_path(distinct_id, tenant_id), TENANT_ROUTE, DELETE, retry=retry
-        )
+        answer = await self._send("DELETE", *_tenant(distinct_id, tenant_id), DELETE, retry=retry)
         return deleted(answer)
 
     # -- subscriptions --------------------------------------------------------------------
@@ -263,8 +268,7 @@ class Users(Resource):
         *,
         retry: RetryPolicy | None = None,
     ) -> CursorPaginator:
-        path = f"{_user_path(distinct_id)}subscribed_to/object/"
-        return self._paginated(path, USER_ROUTE + "subscribed_to/object/", options, retry)
+        return self._paginated(*_user(distinct_id, "subscribed_to/object/"), options, retry)
 
     def get_lists_subscribed_to(
         self,
@@ -273,8 +277,7 @@ class Users(Resource):
         *,
         retry: RetryPolicy | None = None,
     ) -> CursorPaginator:
-        path = f"{_user_path(distinct_id)}subscribed_to/list/"
-        return self._paginated(path, USER_ROUTE + "subscribed_to/list/", options, retry)
+        return self._paginated(*_user(distinct_id, "subscribed_to/list/"), options, retry)
 
     # -- builders -------------------------------------------------------------------------
 
@@ -294,9 +297,7 @@ class Users(Resource):
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``tags``, ``locale``."""
-        return await self._read(
-            f"{_user_path(distinct_id)}preference/", USER_ROUTE + "preference/", options, retry
-        )
+        return await self._read(*_user(distinct_id, "preference/"), options, retry)
 
     async def update_full_preference(
         self,
@@ -312,8 +313,7 @@ class Users(Resource):
         """
         return await self._write(
             "PATCH",
-            f"{_user_path(distinct_id)}preference/",
-            USER_ROUTE + "preference/",
+            *_user(distinct_id, "preference/"),
             ABSOLUTE_WRITE,
             payload,
             options,
@@ -329,8 +329,7 @@ class Users(Resource):
     ) -> dict[str, Any]:
         """``{"channel_preferences": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
         return await self._read(
-            f"{_user_path(distinct_id)}preference/channel_preference/",
-            USER_ROUTE + "preference/channel_preference/",
+            *_user(distinct_id, "preference/channel_preference/"),
             options,
             retry,
         )
@@ -346,8 +345,7 @@ class Users(Resource):
         """``payload``: ``{"channel_preferences": [{"channel": ..., "is_restricted": ...}]}``."""
         return await self._write(
             "PATCH",
-            f"{_user_path(distinct_id)}preference/channel_preference/",
-            USER_ROUTE + "preference/channel_preference/",
+            *_user(distinct_id, "preference/channel_preference/"),
             ABSOLUTE_WRITE,
             payload,
             options,
@@ -363,8 +361,7 @@ class Users(Resource):
     ) -> dict[str, Any]:
         """Every category's preference (offset-paged by the hub: ``limit``, ``offset``)."""
         return await self._read(
-            f"{_user_path(distinct_id)}preference/category/",
-            USER_ROUTE + "preference/category/",
+            *_user(distinct_id, "preference/category/"),
             options,
             retry,
         )
@@ -378,8 +375,7 @@ class Users(Resource):
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``locale``."""
-        path = f"{_user_path(distinct_id)}preference/category/{path_segment(category, 'category')}/"
-        return await self._read(path, CATEGORY_ROUTE, options, retry)
+        return await self._read(*_category(distinct_id, category), options, retry)
 
     async def update_category_preference(
         self,
@@ -391,9 +387,8 @@ class Users(Resource):
         retry: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         """``payload``: ``{"preference": "opt_in", "opt_out_channels": [...]}``."""
-        path = f"{_user_path(distinct_id)}preference/category/{path_segment(category, 'category')}/"
         return await self._write(
-            "PATCH", path, CATEGORY_ROUTE, ABSOLUTE_WRITE, payload, options, retry
+            "PATCH", *_category(distinct_id, category), ABSOLUTE_WRITE, payload, options, retry
         )
 
     async def bulk_update_preferences(
