@@ -20,7 +20,7 @@ from .._core.retry import RetryPolicy, checked_policy
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import READ, RetrySafety
 
-__all__ = ["BulkInstance", "ProgressHook", "Resource", "deleted", "mapping"]
+__all__ = ["BulkInstance", "ProgressHook", "Resource", "TriggeredInstance", "deleted", "mapping"]
 
 
 def mapping(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
@@ -156,3 +156,18 @@ class BulkInstance:
             retry=retry,
             on_progress=on_progress,
         )
+
+
+class TriggeredInstance(BulkInstance):
+    """A bulk instance sent with ``trigger()``, as the official SDK names it for
+    events and workflow triggers (user edits are sent with ``save()``)."""
+
+    async def trigger(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> BulkResponse:
+        """Send everything appended so far, concurrently; see :class:`BulkResponse`."""
+        return await self._send(max_concurrency, retry, on_progress)

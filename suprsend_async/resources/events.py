@@ -12,14 +12,14 @@ from .._core.bulk import BulkResponse, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
 from .._values.models import Event
-from ._base import BulkInstance, ProgressHook
+from ._base import ProgressHook, TriggeredInstance
 
 __all__ = ["BULK_EVENT_PATH", "BulkEvents", "BulkEventsInstance"]
 
 BULK_EVENT_PATH = "v2/bulk/event/"
 
 
-class BulkEventsInstance(BulkInstance):
+class BulkEventsInstance(TriggeredInstance):
     """Events collected with ``append``; ``await trigger()`` sends them all."""
 
     _kind = "event"
@@ -29,16 +29,6 @@ class BulkEventsInstance(BulkInstance):
         """Add events. Invalid ones are not refused here: they come back in
         ``failed_records`` with the reason, so none is silently lost."""
         self._records.extend(events)
-
-    async def trigger(
-        self,
-        *,
-        max_concurrency: int | None = None,
-        retry: RetryPolicy | None = None,
-        on_progress: ProgressHook | None = None,
-    ) -> BulkResponse:
-        """Send everything appended so far, concurrently; see :class:`BulkResponse`."""
-        return await self._send(max_concurrency, retry, on_progress)
 
 
 class BulkEvents:

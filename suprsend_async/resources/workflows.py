@@ -12,14 +12,14 @@ from .._core.single import fresh_key, send_record
 from .._values.errors import SuprsendValidationError
 from .._values.models import WorkflowTriggerRequest
 from .._wire.responses import TriggerResponse
-from ._base import BulkInstance, ProgressHook
+from ._base import ProgressHook, TriggeredInstance
 
 __all__ = ["TRIGGER_PATH", "BulkWorkflowsInstance", "Workflows"]
 
 TRIGGER_PATH = "trigger/"
 
 
-class BulkWorkflowsInstance(BulkInstance):
+class BulkWorkflowsInstance(TriggeredInstance):
     """Trigger requests collected with ``append``; ``await trigger()`` sends them all."""
 
     _kind = "workflow"
@@ -28,16 +28,6 @@ class BulkWorkflowsInstance(BulkInstance):
     def append(self, *requests: WorkflowTriggerRequest | dict[str, Any]) -> None:
         """Add trigger requests (or bodies in the official SDK's dict form)."""
         self._records.extend(requests)
-
-    async def trigger(
-        self,
-        *,
-        max_concurrency: int | None = None,
-        retry: RetryPolicy | None = None,
-        on_progress: ProgressHook | None = None,
-    ) -> BulkResponse:
-        """Send everything appended so far, concurrently; see :class:`BulkResponse`."""
-        return await self._send(max_concurrency, retry, on_progress)
 
 
 class Workflows:
