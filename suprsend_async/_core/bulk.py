@@ -288,32 +288,51 @@ class _BulkRun:
         self.builder = builder
         prepare, add = self._preparer(), builder.add
 
-        # Plain functions, not coroutines: one runs per record, and the
-        # producer awaits only when a chunk is ready or at a checkpoint.
-        def take(item: Any) -> Chunk[_Item] | TooLarge[_Item] | None:
-            """Check, encode and add one record; what is ready to send (usually nothing)."""
+        unyielded = 0  # records taken since the producer last let the loop in
+
+        # A plain function, not a coroutine: one call per record, and the
+        # producer awaits only when it returns something to await.
+        def take(item: Any) -> Chunk[_Item] | Literal["checkpoint"] | None:
+            """Check, encode and add one record (or fail it). Returns a chunk it
+            closed, "checkpoint" when the loop is due a turn, or None."""
+            nonlocal unyielded
             index = self.consumed
             self.consumed += 1
             try:
                 taken = prepare(index, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
-                return None
-            return add(taken, taken.body)
+                ready = None
+            else:
+                ready = add(taken, taken.body)
+            if isinstance(ready, TooLarge):
+                self._fail(ready.item.index, ready.item.source, ready.reason, None)
+            elif ready is not None:
+                return ready
+            unyielded += 1
+            return "checkpoint" if unyielded >= _RECORDS_PER_CHECKPOINT else None
 
-        unyielded = 0  # records taken since the producer last let the loop in
+        async def let_in(due: Chunk[_Item] | Literal["checkpoint"]) -> None:
+            """Hand a chunk over or give the loop a turn: either lets other tasks run.
+
+            Only after ``take``: a cancellation (an abandoned upload) landing
+            here finds every record taken so far in the builder, handed over
+            or failed, and accounts for each, never lost.
+            """
+            nonlocal unyielded
+            unyielded = 0
+            if isinstance(due, Chunk):
+                await self._hand_over(due, chunks)  # anyio's send is a checkpoint too
+            else:
+                await anyio.lowlevel.checkpoint()
+
         async with chunks:
             if isinstance(items, AsyncIterable):
                 iterator = aiter(items)
                 try:
                     async for item in iterator:
-                        ready = take(item)
-                        unyielded += 1
-                        if ready is not None and await self._deliver(ready, chunks):
-                            unyielded = 0
-                        elif unyielded >= _RECORDS_PER_CHECKPOINT:
-                            unyielded = 0
-                            await anyio.lowlevel.checkpoint()
+                        if (due := take(item)) is not None:
+                            await let_in(due)
                 finally:
                     # Ended early (cancelled, abandoned, an error): a generator of
                     # the caller's is closed now, its finally blocks run here rather
@@ -323,34 +342,14 @@ class _BulkRun:
             else:
                 try:
                     for item in items:
-                        ready = take(item)
-                        unyielded += 1
-                        if ready is not None and await self._deliver(ready, chunks):
-                            unyielded = 0
-                        elif unyielded >= _RECORDS_PER_CHECKPOINT:
-                            unyielded = 0
-                            await anyio.lowlevel.checkpoint()
+                        if (due := take(item)) is not None:
+                            await let_in(due)
                 finally:
                     if inspect.isgenerator(items):
                         items.close()
             last = builder.flush()
             if last is not None:
                 await self._hand_over(last, chunks)
-
-    async def _deliver(
-        self, ready: Chunk[_Item] | TooLarge[_Item], chunks: ObjectSendStream[Chunk[_Item]]
-    ) -> bool:
-        """Hand over a closed chunk (True: that let the loop in), or fail a refused record.
-
-        Only once the record is in the builder (or refused): a cancellation
-        (an abandoned upload) landing in a checkpoint from here on finds every
-        record taken so far where it accounts for them, never lost.
-        """
-        if isinstance(ready, TooLarge):
-            self._fail(ready.item.index, ready.item.source, ready.reason, None)
-            return False
-        await self._hand_over(ready, chunks)  # anyio's send is a checkpoint
-        return True
 
     async def _hand_over(self, chunk: Chunk[_Item], chunks: ObjectSendStream[Chunk[_Item]]) -> None:
         self.handing_over = chunk
