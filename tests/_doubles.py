@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,20 @@ import httpx
 
 from suprsend_async import AsyncSuprsend
 from suprsend_async.testing import HubEmulator, serve
+
+
+class PortCounter:
+    """An ASGI wrapper counting requests per client port (one port = one connection)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ports: Counter[int] = Counter()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.ports[scope["client"][1]] += 1
+        await self.app(scope, receive, send)
+
 
 # How long a held request waits for the others before giving up. Not a timing
 # assumption: a test whose client never reaches the expected concurrency

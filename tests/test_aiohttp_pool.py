@@ -6,7 +6,6 @@ Over a real loopback socket; each connection is told apart by its client port.
 from __future__ import annotations
 
 import ssl
-from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -18,22 +17,9 @@ from suprsend_async import AsyncSuprsend, Event, RetryPolicy
 from suprsend_async._core.aiohttp_pool import AiohttpPool
 from suprsend_async._core.pool import ShardedPool
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
-from tests._doubles import raw_http_server
+from tests._doubles import PortCounter, raw_http_server
 
 pytestmark = pytest.mark.anyio
-
-
-class PortCounter:
-    """An ASGI wrapper counting requests per client port (one port = one connection)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.ports: Counter[int] = Counter()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.ports[scope["client"][1]] += 1
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture

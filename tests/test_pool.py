@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ssl
 import sys
-from collections import Counter
-from typing import Any
 
 import anyio
 import httpx
@@ -20,7 +18,7 @@ import pytest
 from suprsend_async import AsyncSuprsend, Event
 from suprsend_async._core.pool import ShardedPool
 from suprsend_async.testing import Faults, HubEmulator, serve
-from tests._doubles import HoldUntil, wait_for
+from tests._doubles import HoldUntil, PortCounter, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -30,19 +28,6 @@ def without_the_aiohttp_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if httpx-aiohttp were not installed: its import fails."""
     monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)
     monkeypatch.delitem(sys.modules, "suprsend_async._core.aiohttp_pool", raising=False)
-
-
-class PortCounter:
-    """An ASGI wrapper counting requests per client port (one port = one connection)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.ports: Counter[int] = Counter()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.ports[scope["client"][1]] += 1
-        await self.app(scope, receive, send)
 
 
 async def test_a_shard_packs_requests_into_its_shard_and_reuses_connections() -> None:
