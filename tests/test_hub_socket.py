@@ -16,7 +16,7 @@ import suprsend
 
 from suprsend_async import AsyncSuprsend, Event, RetryPolicy, WorkflowTriggerRequest
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
-from tests._doubles import PATIENCE, wait_for
+from tests._doubles import PATIENCE, served, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -104,15 +104,9 @@ async def test_our_client_over_a_socket_with_every_fault_kind() -> None:
     hub.script(Fault.rate_limit(0))
     hub.script(Fault.drop_before())
     hub.script(Fault.drop_after())
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key,
-            hub.workspace_secret,
-            base_url=base_url,
-            retry=RetryPolicy(attempts=5, wait_initial=0, wait_max=0, wait_jitter=0),
-        ) as client,
-    ):
+    async with served(
+        hub, retry=RetryPolicy(attempts=5, wait_initial=0, wait_max=0, wait_jitter=0)
+    ) as client:
         event = await client.track_event(Event("u1", "paid", idempotency_key="k1"))
         trigger = await client.workflows.trigger(
             WorkflowTriggerRequest(workflow="welcome", recipients=["u1"])

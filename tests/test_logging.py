@@ -23,6 +23,7 @@ from suprsend_async import (
     SuprsendTransportError,
 )
 from suprsend_async.testing import Fault, HubEmulator, serve
+from tests._doubles import served
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -127,16 +128,7 @@ async def test_users_calls_are_logged_by_their_path_template_never_the_ids(
 ) -> None:
     hub = HubEmulator()
     caplog.set_level(logging.DEBUG, logger="suprsend_async")
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key,
-            hub.workspace_secret,
-            base_url=base_url,
-            retry=RetryPolicy.instant(attempts=2),
-            debug=True,
-        ) as client,
-    ):
+    async with served(hub, retry=RetryPolicy.instant(attempts=2), debug=True) as client:
         hub.script(Fault.drop_before())  # the upsert's first attempt gets no answer
         await client.users.upsert("ann@private.example", {"plan": "pro"})
         hub.script(Fault.drop_before(), times=2)

@@ -33,6 +33,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async.testing import Faults, HubEmulator, serve
+from tests._doubles import served
 
 REPO = Path(__file__).resolve().parent.parent
 SPANS = InMemorySpanExporter()
@@ -85,15 +86,7 @@ def all_attribute_values(spans: tuple[ReadableSpan, ...]) -> str:
 async def test_a_single_call_has_a_span_with_one_child_per_attempt_and_counters() -> None:
     hub = HubEmulator()
     hub.fail_next(1, status=503)
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key,
-            hub.workspace_secret,
-            base_url=base_url,
-            retry=RetryPolicy.instant(),
-        ) as client,
-    ):
+    async with served(hub, retry=RetryPolicy.instant()) as client:
         response = await client.track_event(
             Event("user-private", "order_paid", {"card": "4242-private"}, "order-42")
         )
@@ -170,16 +163,11 @@ async def test_a_bulk_upload_has_one_call_span_its_requests_and_record_counters(
     hub.fail_next(1, status=503)  # one request of the three is retried
     events: list[Any] = [Event(f"u{i}", "digest", idempotency_key=f"d-{i}") for i in range(250)]
     events[7] = {"distinct_id": "u7", "event": "$reserved"}  # invalid: fails without being sent
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key,
-            hub.workspace_secret,
-            base_url=base_url,
-            retry=RetryPolicy.instant(),
-            max_concurrency=1,  # the 503 falls on the first request: counts are exact
-        ) as client,
-    ):
+    async with served(
+        hub,
+        retry=RetryPolicy.instant(),
+        max_concurrency=1,  # the 503 falls on the first request: counts are exact
+    ) as client:
         response = await client.bulk_events.send(events)
     assert (response.success, response.failure, response.retried_records) == (249, 1, 100)
     spans = SPANS.get_finished_spans()
@@ -209,15 +197,7 @@ async def test_a_bulk_upload_has_one_call_span_its_requests_and_record_counters(
 async def test_users_calls_are_named_by_their_path_template_and_never_carry_an_id() -> None:
     hub = HubEmulator()
     hub.fail_next(1, status=503)  # the upsert is retried once
-    async with (
-        serve(hub) as base_url,
-        AsyncSuprsend(
-            hub.workspace_key,
-            hub.workspace_secret,
-            base_url=base_url,
-            retry=RetryPolicy.instant(),
-        ) as client,
-    ):
+    async with served(hub, retry=RetryPolicy.instant()) as client:
         await client.users.upsert("ann@private.example", {"card": "4242-private"})
         with pytest.raises(SuprsendAPIError):  # the hub's message names the id
             await client.users.get("bob@private.example")
