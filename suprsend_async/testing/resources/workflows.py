@@ -91,29 +91,36 @@ def _trigger(hub: HubCore, workspace: str, record: Any) -> tuple[int, Any]:
     slug = record["workflow"].strip()
     if hub.workflows is not None and slug not in hub.workflows:
         return hub._rejected(404, f"workflow '{slug}' not found", "not_found")
-    message_id, key, new = hub._accept(workspace, record, None)
-    if new:
-        hub.stats.processed_triggers += 1
-        if hub.keep_records:
-            hub.triggers.append(
-                ProcessedTrigger(
-                    workspace=workspace,
-                    workflow=slug,
-                    recipients=record["recipients"],
-                    actor=record.get("actor"),
-                    data=record.get("data") or {},
-                    idempotency_key=key,
-                    tenant_id=record.get("tenant_id"),
-                    cancellation_key=record.get("cancellation_key"),
-                    message_id=message_id,
-                    body=record,
-                )
-            )
+    message_id = _process(
+        hub,
+        workspace,
+        record,
+        workflow=slug,
+        recipients=record["recipients"],
+        actor=record.get("actor"),
+        cancellation_key=record.get("cancellation_key"),
+    )
     return 202, record_ok(message_id)
 
 
 def _dynamic_trigger(hub: HubCore, workspace: str, record: Any) -> dict[str, Any]:
     # A dynamic workflow is defined by the request itself: no slug to look up.
+    message_id = _process(
+        hub,
+        workspace,
+        record,
+        workflow=record["name"].strip(),
+        recipients=record["users"],
+        actor=None,
+        cancellation_key=None,
+        template=record["template"].strip(),
+        notification_category=record["notification_category"].strip(),
+    )
+    return record_ok(message_id)
+
+
+def _process(hub: HubCore, workspace: str, record: Any, *, workflow: str, **fields: Any) -> str:
+    """Accept a checked trigger (a duplicate key is not run again); its message id."""
     message_id, key, new = hub._accept(workspace, record, None)
     if new:
         hub.stats.processed_triggers += 1
@@ -121,17 +128,13 @@ def _dynamic_trigger(hub: HubCore, workspace: str, record: Any) -> dict[str, Any
             hub.triggers.append(
                 ProcessedTrigger(
                     workspace=workspace,
-                    workflow=record["name"].strip(),
-                    recipients=record["users"],
-                    actor=None,
+                    workflow=workflow,
                     data=record.get("data") or {},
                     idempotency_key=key,
                     tenant_id=record.get("tenant_id"),
-                    cancellation_key=None,
                     message_id=message_id,
                     body=record,
-                    template=record["template"].strip(),
-                    notification_category=record["notification_category"].strip(),
+                    **fields,
                 )
             )
-    return record_ok(message_id)
+    return message_id
