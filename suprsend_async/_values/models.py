@@ -268,30 +268,6 @@ def _attachment_tuple(value: Attachment | Iterable[Attachment]) -> tuple[Attachm
 _MAYBE_RESERVED = frozenset("$sS")
 
 
-def _checked_event(
-    distinct_id: object,
-    event_name: object,
-    properties: object = None,
-    idempotency_key: object = None,
-    tenant_id: object = None,
-    brand_id: object = None,
-    attachments: object = (),
-) -> dict[str, Any]:
-    """Event's fields by the general checks alone, without its short paths (for tests)."""
-    fields: dict[str, Any] = {
-        "distinct_id": _distinct_id(distinct_id),  # type: ignore[arg-type]
-        "event_name": _event_name(event_name),  # type: ignore[arg-type]
-        "properties": _properties(properties),  # type: ignore[arg-type]
-        "idempotency_key": _idempotency_key(idempotency_key),  # type: ignore[arg-type]
-        "tenant_id": _tenant_id(tenant_id),  # type: ignore[arg-type]
-        "brand_id": _brand_id(brand_id),  # type: ignore[arg-type]
-        "attachments": _attachment_tuple(attachments),  # type: ignore[arg-type]
-    }
-    if "$attachments" in fields["properties"]:
-        _rules.attachments(fields["properties"]["$attachments"], "properties.$attachments", _LIMITS)
-    return fields
-
-
 # Frozen instances are set up once, in __init__, through object.__setattr__.
 _set_field = object.__setattr__
 
@@ -341,8 +317,8 @@ class Event:
         # Event is built per record of a bulk upload, so each field takes a
         # short path for the usual value (a plain str, a dict with str keys,
         # an unset option) and calls the general check, which gives the same
-        # answer and the same errors, for everything else. _checked_event
-        # is that general path alone; a property test holds the two equal.
+        # answer and the same errors, for everything else (a property test
+        # holds this to the general checks alone).
         name = distinct_id.strip() if type(distinct_id) is str else ""
         _set_field(self, "distinct_id", name or _distinct_id(distinct_id))
         name = event_name.strip() if type(event_name) is str else ""
