@@ -1,7 +1,5 @@
 """suprsend_async: an asyncio/trio-native client for the SuprSend notification hub."""
 
-import logging
-
 from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
@@ -26,10 +24,12 @@ from ._version import __version__
 from ._wire.responses import TriggerResponse
 from .resources.users import BulkUsersEdit, Users
 
-# A library only emits records; the application decides where they go. Without
-# this, Python's last-resort handler would print retry warnings to stderr.
-logging.getLogger("suprsend_async").addHandler(logging.NullHandler())
-# ... unless SUPRSEND_LOG=debug|info|warning asks for them on stderr.
+# A library only emits records; the application decides where they go. No
+# NullHandler here: in an application that configured no logging at all, a
+# WARNING (a call that failed after its retries, a hub that cannot be reached)
+# reaches stderr through Python's last-resort handler instead of vanishing.
+# Retries are logged at INFO, so they do not. SUPRSEND_LOG=debug|info prints
+# more on stderr.
 _logging.configure_from_environment()
 
 __all__ = [

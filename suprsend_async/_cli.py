@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from ._core.bulk import BulkResponse, run_bulk
 from ._core.environment import credentials_from
 from ._core.transport import DEFAULT_TIMEOUT, user_agent
 from ._progress import ProgressDisplay
-from ._values.errors import SuprsendConfigError, SuprsendValidationError
+from ._values.errors import SuprsendConfigError, SuprsendTransportError, SuprsendValidationError
 from ._values.limits import DEFAULT_LIMITS
 from ._values.models import Event, WorkflowTriggerRequest
 from ._version import __version__
@@ -116,8 +117,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--auto-idempotency-keys",
-            action="store_true",
-            help="give keyless records a generated key so they are safe to retry",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="give each record without an idempotency key a generated one, so a retry"
+            " after a lost answer cannot deliver it twice (default: on; --no-auto-idempotency-keys"
+            " sends keyless records as they are, never retried once they may have been"
+            " delivered)",
         )
 
     emulator = sub.add_parser("emulator", help="run the local SuprSend hub emulator")
@@ -212,8 +217,12 @@ def _print_single(response: TriggerResponse) -> int:
     _print_json(result)
     if not response.success:
         reason = response.message or "failed"
-        answer = "no answer" if response.status_code is None else f"HTTP {response.status_code}"
-        print(f"suprsend-async: {answer}: {reason}", file=sys.stderr)
+        error = response.error
+        if isinstance(error, SuprsendTransportError) and not error.sent:
+            print(f"suprsend-async: {reason} (safe to send again)", file=sys.stderr)
+        else:
+            answer = "no answer" if response.status_code is None else f"HTTP {response.status_code}"
+            print(f"suprsend-async: {answer}: {reason}", file=sys.stderr)
     return EXIT_OK if response.success else EXIT_FAILED
 
 
@@ -239,11 +248,17 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
         line = source.line_of(index)
         index += 1
         try:
+            # With the key the real run would give it: chunks are sized with its bytes.
             if workflow:
                 request = WorkflowTriggerRequest.from_body(_require_dict(item))
+                if request.idempotency_key is None and args.auto_idempotency_keys:
+                    request = request.with_idempotency_key(str(uuid.uuid4()))
                 encoded = serializer.encode_trigger(request)
             else:
-                encoded = serializer.encode_event(Event.from_body(_require_dict(item)))
+                event = Event.from_body(_require_dict(item))
+                if event.idempotency_key is None and args.auto_idempotency_keys:
+                    event = event.with_idempotency_key(str(uuid.uuid4()))
+                encoded = serializer.encode_event(event)
         except SuprsendValidationError as exc:
             entries.append(failed_entry(line, item, str(exc), None))
             continue

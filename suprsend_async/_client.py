@@ -185,12 +185,16 @@ class AsyncSuprsend:
     - ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
       connection pool, e.g. ``HubEmulator.transport()`` or
       ``httpx.MockTransport`` in tests.
-    - ``retry``: the :class:`RetryPolicy`; only requests carrying an
-      idempotency key are ever retried.
-    - ``auto_idempotency_keys``: give every request or record without a key
-      a fresh UUID key (reused across its retries), making all sends safe
-      to retry. Off by default: a generated key cannot deduplicate a send
-      that your own code repeats.
+    - ``retry``: the :class:`RetryPolicy`. A request that was never sent or
+      was refused unprocessed (429) is always retried; one that may have
+      reached the hub only if it has an idempotency key.
+    - ``auto_idempotency_keys`` (default True): give every event and
+      workflow trigger without a key a fresh UUID key of its own, reused
+      across its retries, so a retry after a lost answer cannot deliver it
+      twice (as Stripe and Knock do). A key of yours always wins; it is
+      also the only way to deduplicate a send that your own code repeats.
+      ``False`` sends keyless records without one, as the official SDK
+      does: those are then never retried once they may have reached the hub.
     - ``max_concurrency``: bulk requests in flight at once (default 8, or
       ``max_connections`` if smaller; each bulk call may ask for another
       value, up to ``max_connections``).
@@ -216,7 +220,7 @@ class AsyncSuprsend:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        auto_idempotency_keys: bool = False,
+        auto_idempotency_keys: bool = True,
         max_concurrency: int | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
@@ -289,7 +293,7 @@ class AsyncSuprsend:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        auto_idempotency_keys: bool = False,
+        auto_idempotency_keys: bool = True,
         max_concurrency: int | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
@@ -330,7 +334,7 @@ class AsyncSuprsend:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        auto_idempotency_keys: bool = False,
+        auto_idempotency_keys: bool = True,
         max_concurrency: int | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from suprsend_async import __version__
@@ -99,7 +100,11 @@ async def test_a_single_call_prints_the_message_id_and_an_unanswered_one_says_so
     no_answer = json.loads(unanswered.stdout)
     assert no_answer["status_code"] is None  # not the official SDK's made-up 500
     assert no_answer["error_type"] == "transport"
-    assert unanswered.stderr.startswith("suprsend-async: no answer: POST /v2/event/ failed:")
+    # Nothing listens: the request was never sent, and the host tried is named.
+    assert unanswered.stderr.startswith(
+        f"suprsend-async: POST /v2/event/ not sent: could not connect to {closed_url.rstrip('/')}:"
+    )
+    assert unanswered.stderr.rstrip().endswith("(safe to send again)")
 
 
 async def test_a_line_nested_too_deep_for_json_is_a_bad_line_not_a_crash(tmp_path: Path) -> None:
@@ -121,3 +126,36 @@ async def test_an_output_file_that_cannot_be_written_is_a_usage_error(tmp_path: 
     assert result.code == 2
     assert "Traceback" not in result.stderr
     assert str(unwritable) in result.stderr
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the CLI runs in its own process
+async def test_against_a_dead_hub_every_line_ends_not_sent_and_safe_to_resend(
+    tmp_path: Path,
+) -> None:
+    """Nothing listens at the port: the upload stops once the hub is found unreachable
+    (rather than each chunk retrying to its 60 s deadline), and every line is written
+    to --failed-out as not sent, none to the unknown-outcome file."""
+    async with serve(HubEmulator()) as closed_url:
+        pass  # nothing listens there any more
+    lines = [event(i) for i in range(2_000)]
+    source = write_lines(tmp_path / "events.jsonl", lines)
+    out = tmp_path / "failed.jsonl"
+    with anyio.fail_after(120):  # only a guard against a hang, not a timing assertion
+        result = await run_cli(
+            ["bulk", "events", str(source), "--failed-out", str(out), "--json"],
+            cli_env(HubEmulator(), closed_url),
+        )
+    assert result.code == 1
+    summary = result.summary()
+    assert (summary["total"], summary["success"], summary["failure"]) == (2_000, 0, 2_000)
+    assert (summary["status"], summary["unknown"]) == ("fail", 0)
+    failed = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(failed) == 2_000
+    assert all("not sent" in f["error"] for f in failed)
+    assert not (tmp_path / "failed.unknown.jsonl").exists()
+    # Far fewer requests than 20 chunks each retried to the deadline; the host is
+    # named on screen, never a path or an id.
+    assert summary["retried_requests"] < 20 * 20
+    host = closed_url.rstrip("/")
+    assert f"{host} could not be reached" in result.stderr
+    assert "u1" not in result.stderr

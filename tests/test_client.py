@@ -21,6 +21,7 @@ from suprsend_async import (
     RetryPolicy,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendTransportError,
     SuprsendValidationError,
     WorkflowTriggerRequest,
     __version__,
@@ -366,7 +367,67 @@ async def test_other_4xx_are_never_retried(status: int) -> None:
     assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, status, 1, 1)
 
 
-@pytest.mark.parametrize("failure", TRANSIENT)
+# What may hide a delivery (no answer, a server error): never repeated without a key.
+MAYBE_APPLIED = [
+    pytest.param(503, id="503"),
+    pytest.param(500, id="500"),
+    pytest.param(502, id="502"),
+    pytest.param(504, id="504"),
+    pytest.param(httpx.RemoteProtocolError("peer closed"), id="connection dropped"),
+    pytest.param(httpx.ReadTimeout("slow"), id="read timeout"),
+]
+# What proves nothing was applied: repeated with or without a key.
+NOT_APPLIED = [
+    pytest.param(429, id="429"),
+    pytest.param(408, id="408"),
+    pytest.param(httpx.ConnectError("refused"), id="connection refused"),
+    pytest.param(httpx.ConnectError("[Errno -2] Name or service not known"), id="dns"),
+    pytest.param(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"), id="tls"),
+    pytest.param(httpx.ConnectTimeout("connect"), id="connect timeout"),
+]
+
+
+@pytest.mark.parametrize("failure", NOT_APPLIED)
+async def test_an_unkeyed_call_is_retried_when_nothing_was_applied(
+    failure: int | Exception,
+) -> None:
+    for send in (
+        lambda c: c.track_event(Event("u1", "paid")),
+        lambda c: c.workflows.trigger(trigger()),
+    ):
+        hub = Hub(failure, failure, 202)
+        client = AsyncSuprsend(
+            KEY,
+            SECRET,
+            transport=hub.transport(),
+            retry=RetryPolicy.instant(),
+            auto_idempotency_keys=False,
+        )
+        async with client:
+            response = await send(client)
+        assert (response.success, response.attempts, len(hub.requests)) == (True, 3, 3)
+        assert "$idempotency_key" not in hub.bodies()[0]
+
+
+@pytest.mark.parametrize("failure", NOT_APPLIED[2:])
+async def test_an_unkeyed_call_never_sent_says_so_and_not_that_it_may_be_delivered(
+    failure: Exception,
+) -> None:
+    hub = Hub(failure)
+    client = AsyncSuprsend(
+        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant(3),
+        auto_idempotency_keys=False,
+    )
+    async with client:
+        r = await client.track_event(Event("u1", "paid"))
+    assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, None, 3, 3)
+    assert "not sent:" in (r.message or "")
+    assert "https://hub.suprsend.com" in (r.message or "")  # the host tried, shown
+    assert "no idempotency key" not in (r.message or "")
+    assert isinstance(r.error, SuprsendTransportError) and r.error.sent is False
+
+
+@pytest.mark.parametrize("failure", MAYBE_APPLIED)
 async def test_an_unkeyed_call_is_sent_exactly_once(failure: int | Exception) -> None:
     hub = Hub(failure, 202)
     client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
