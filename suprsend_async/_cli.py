@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -184,6 +185,7 @@ async def _track(args: argparse.Namespace) -> int:
         idempotency_key=args.idempotency_key,
         tenant_id=args.tenant_id,
     )
+    _single_call_logging()
     async with _client(args) as client:
         response = await client.track_event(event)
     return _print_single(response)
@@ -201,9 +203,16 @@ async def _trigger(args: argparse.Namespace) -> int:
         idempotency_key=args.idempotency_key,
         tenant_id=args.tenant_id,
     )
+    _single_call_logging()
     async with _client(args) as client:
         response = await client.workflows.trigger(request)
     return _print_single(response)
+
+
+def _single_call_logging() -> None:
+    """A single call's failure is printed by the command itself (below): the library's
+    WARNING for it would say the same again through Python's last-resort handler."""
+    logging.getLogger("suprsend_async").addHandler(logging.NullHandler())
 
 
 def _print_single(response: TriggerResponse) -> int:
@@ -277,17 +286,22 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
     entries += [bad_line_entry(*bad) for bad in source.bad_lines]
     for entry in sorted(entries, key=lambda e: int(e["line"])):
         failed.write(entry)
+    bad, held = len(source.bad_lines), len(source.held)
     _print_json(
         {
             "dry_run": True,
-            "total": index + len(source.bad_lines),
+            # Every line as the real run counts it: a record, a bad line, or an
+            # earlier run's unknown-outcome record held back.
+            "total": index + bad + held,
             "valid": valid,
             "invalid": failed.count,
+            "invalid_lines": bad,
+            "held": held,
             "requests": requests,
             "body_bytes": body_bytes,
         }
     )
-    return EXIT_OK if failed.count == 0 else EXIT_FAILED
+    return EXIT_OK if failed.count + held == 0 else EXIT_FAILED
 
 
 def _require_dict(item: Any) -> dict[str, Any]:
@@ -336,16 +350,30 @@ def _check_paths(args: argparse.Namespace, unknown_path: str | None) -> None:
         raise _UsageError(f"{args.file} is also an output file; write failures elsewhere")
 
 
+def _default_failed_out(args: argparse.Namespace) -> str:
+    """Where failed lines go without --failed-out: next to the input (or here, for
+    standard input), named by the time of the run, so no earlier file is overwritten."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if args.file == "-":
+        return f"suprsend-async-failed-{stamp}.jsonl"
+    root, _ = os.path.splitext(args.file)
+    return f"{root}.failed-{stamp}.jsonl"
+
+
 async def _bulk(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise _UsageError("--concurrency must be at least 1")
+    chosen = args.failed_out is not None
+    if not chosen:
+        # Failed lines are never only counted: they go to a file the report names.
+        args.failed_out = _default_failed_out(args)
     unknown_path = _unknown_path(args)
     _check_paths(args, unknown_path)
     source = JsonlSource(args.file)
     # The unknown file is appended to: it lists what someone has to check in
     # SuprSend, and a second run must not wipe the first run's list.
     with (
-        FailedOutput(args.failed_out) as failed,
+        FailedOutput(args.failed_out, lazy=not chosen) as failed,
         FailedOutput(unknown_path, append=True) as unknown,
     ):
         if args.dry_run:
@@ -388,11 +416,11 @@ async def _bulk(args: argparse.Namespace) -> int:
     else:
         _print_json(summary)
     if unknown.count:
-        where = f"written to {unknown.path}" if unknown.path else "not written (no --failed-out)"
         print(
             f"suprsend-async: {unknown.count} records without an idempotency key may have been"
-            f" processed (their answer was lost): {where}, not to --failed-out. Replaying"
-            " never sends them again; check in SuprSend before sending any of them yourself.",
+            f" processed (their answer was lost): they were written to {unknown.path}, not"
+            " with the failed lines. Replaying never sends them again; check in SuprSend"
+            " before sending any of them yourself.",
             file=sys.stderr,
         )
     ok = summary["failure"] == 0 and not source.stopped
@@ -431,11 +459,21 @@ def _summary(
     # run's unknown record held back; every line not read is "not_sent".
     bad, held = len(source.bad_lines), len(source.held)
     total = response.total + bad + held
+    failure = response.failure + bad + held
+    # From the counts of every line, bad lines included, not the upload's alone.
+    if source.stopped:
+        status = "interrupted"
+    elif failure == 0:
+        status = "success"
+    elif response.success == 0:
+        status = "fail"
+    else:
+        status = "partial"
     return {
-        "status": "interrupted" if source.stopped else response.status,
+        "status": status,
         "total": total,
         "success": response.success,
-        "failure": response.failure + bad + held,
+        "failure": failure,
         "unknown": unknown.count,
         "invalid_lines": bad,
         "lines_read": source.lines_read,

@@ -51,9 +51,15 @@ async def test_failed_lines_are_listed_on_stderr_with_their_reason(
     assert report[4].startswith("line 11: invalid JSON:")
     assert report[5] == "... and 3 more failed lines"
     if failed_out:
-        assert report[6] == f"(all 8 written to {out})"
+        assert report[6] == f"The failed 8 lines were written to {out}, to fix and send again."
     else:
-        assert report[6] == "(--failed-out PATH writes them all, to fix and send again)"
+        # Without --failed-out the failed lines are saved all the same, where it says.
+        [saved] = tmp_path.glob("events.failed-*.jsonl")
+        assert report[6] == (
+            f"The failed 8 lines were written to {saved}, to fix and send again;"
+            " --failed-out PATH chooses the file."
+        )
+        assert len(saved.read_text().splitlines()) == 8
     assert len(report) == 7
 
 

@@ -473,7 +473,7 @@ def _failed(method: str, where: str, url: httpx.URL, sent: bool, why: str) -> st
 def _timed_out(method: str, where: str, url: httpx.URL, sent: bool, kind: str) -> str:
     if sent:
         return f"{method} {where} timed out ({kind}) at {origin(url)}"
-    return f"{method} {where} not sent: no connection to {origin(url)} in time ({kind})"
+    return f"{method} {where} not sent: timed out connecting to {origin(url)} ({kind})"
 
 
 def _transport_error(
