@@ -32,6 +32,32 @@ from .resources.users import BulkUsersEdit, Users
 # more on stderr.
 _logging.configure_from_environment()
 
+# The official SDK's names, for code ported from it: the same thing under its
+# old name, or an ImportError that says what to use instead.
+SuprsendAPIException = SuprsendAPIError
+InputValueError = SuprsendValidationError
+_INSTEAD = {
+    "Suprsend": "use AsyncSuprsend(workspace_key, workspace_secret) (or"
+    " AsyncSuprsend.from_api_key(...)) and await its calls",
+    "AppInfo": "pass app_info='your app' to AsyncSuprsend",
+    "Workflow": "use WorkflowTriggerRequest and await client.workflows.trigger(request)",
+    "SubscriberListBroadcast": "lists and broadcasts are not in suprsend-async yet;"
+    " use the official SDK (or the hub's REST API) for them meanwhile",
+    "ObjectEdit": "objects are not in suprsend-async yet;"
+    " use the official SDK (or the hub's REST API) for them meanwhile",
+    "SuprsendMissingSchema": "suprsend-async checks records itself: catch SuprsendValidationError",
+    "SuprsendInvalidSchema": "suprsend-async checks records itself: catch SuprsendValidationError",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _INSTEAD:
+        raise ImportError(
+            f"suprsend_async has no {name} (a name of the official SuprSend SDK): {_INSTEAD[name]}"
+        )
+    raise AttributeError(f"module 'suprsend_async' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_LIMITS",
     "AsyncSuprsend",
@@ -43,12 +69,14 @@ __all__ = [
     "CursorPaginator",
     "Event",
     "FailedRecord",
+    "InputValueError",
     "Limits",
     "ObjectRecipient",
     "Recipient",
     "RetryEvent",
     "RetryPolicy",
     "SuprsendAPIError",
+    "SuprsendAPIException",
     "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",

@@ -163,6 +163,23 @@ def _check_flag(value: object, name: str) -> None:
         raise SuprsendConfigError(f"{name} must be True or False, got {type(value).__name__}")
 
 
+_NOT_YET = "not in suprsend-async yet; use the official SDK or the hub's REST API for it meanwhile"
+# What each official SDK namespace or method is here.
+_OFFICIAL_NAMES = {
+    "tenants": _NOT_YET,
+    "brands": _NOT_YET,
+    "objects": _NOT_YET,
+    "messages": _NOT_YET,
+    "subscriber_lists": _NOT_YET,
+    "user": "use client.users",
+    "bulk_workflows": "use await client.workflows.bulk_trigger(requests)",
+    "bulk_users": "use client.users.get_bulk_edit_instance()",
+    "track": "use await client.track_event(Event(distinct_id, event_name, properties))",
+    "trigger_workflow": "use await client.workflows.trigger(WorkflowTriggerRequest(body))",
+    "add_attachment": "use await Attachment.from_path(...) and request.with_attachment(...)",
+}
+
+
 def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -393,6 +410,17 @@ class AsyncSuprsend:
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
         self.users = Users(self)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names missing from the instance: the official SDK's namespaces
+        # and methods, in code ported from it, say what to use instead.
+        instead = _OFFICIAL_NAMES.get(name)
+        if instead is None:
+            raise AttributeError(f"'AsyncSuprsend' object has no attribute {name!r}")
+        raise AttributeError(
+            f"'AsyncSuprsend' object has no attribute {name!r} (the official SDK's"
+            f" supr.{name}): {instead}"
+        )
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""

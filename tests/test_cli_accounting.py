@@ -37,8 +37,16 @@ async def test_a_replay_never_sends_a_keyless_record_twice(tmp_path: Path) -> No
     async with serve(hub) as base_url:
         env = cli_env(hub, base_url)
         first = await run_cli(
-            ["bulk", "events", str(source), "--concurrency", "1", "--failed-out", str(failed_out),
-             "--no-auto-idempotency-keys"],
+            [
+                "bulk",
+                "events",
+                str(source),
+                "--concurrency",
+                "1",
+                "--failed-out",
+                str(failed_out),
+                "--no-auto-idempotency-keys",
+            ],
             env,
         )
         assert first.code == 1

@@ -54,12 +54,12 @@ async def test_failed_lines_are_listed_on_stderr_with_their_reason(
         assert report[6] == f"The failed 8 lines were written to {out}, to fix and send again."
     else:
         # Without --failed-out the failed lines are saved all the same, where it says.
-        [saved] = tmp_path.glob("events.failed-*.jsonl")
+        [saved] = [p async for p in anyio.Path(tmp_path).glob("events.failed-*.jsonl")]
         assert report[6] == (
             f"The failed 8 lines were written to {saved}, to fix and send again;"
             " --failed-out PATH chooses the file."
         )
-        assert len(saved.read_text().splitlines()) == 8
+        assert len((await saved.read_text()).splitlines()) == 8
     assert len(report) == 7
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import sys
 import uuid
 from typing import Any
@@ -391,10 +392,7 @@ NOT_APPLIED = [
 async def test_an_unkeyed_call_is_retried_when_nothing_was_applied(
     failure: int | Exception,
 ) -> None:
-    for send in (
-        lambda c: c.track_event(Event("u1", "paid")),
-        lambda c: c.workflows.trigger(trigger()),
-    ):
+    for kind in ("event", "trigger"):
         hub = Hub(failure, failure, 202)
         client = AsyncSuprsend(
             KEY,
@@ -404,7 +402,10 @@ async def test_an_unkeyed_call_is_retried_when_nothing_was_applied(
             auto_idempotency_keys=False,
         )
         async with client:
-            response = await send(client)
+            if kind == "event":
+                response = await client.track_event(Event("u1", "paid"))
+            else:
+                response = await client.workflows.trigger(trigger())
         assert (response.success, response.attempts, len(hub.requests)) == (True, 3, 3)
         assert "$idempotency_key" not in hub.bodies()[0]
 
@@ -415,7 +416,10 @@ async def test_an_unkeyed_call_never_sent_says_so_and_not_that_it_may_be_deliver
 ) -> None:
     hub = Hub(failure)
     client = AsyncSuprsend(
-        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant(3),
+        KEY,
+        SECRET,
+        transport=hub.transport(),
+        retry=RetryPolicy.instant(3),
         auto_idempotency_keys=False,
     )
     async with client:
@@ -424,20 +428,33 @@ async def test_an_unkeyed_call_never_sent_says_so_and_not_that_it_may_be_deliver
     assert "not sent:" in (r.message or "")
     assert "https://hub.suprsend.com" in (r.message or "")  # the host tried, shown
     assert "no idempotency key" not in (r.message or "")
-    assert isinstance(r.error, SuprsendTransportError) and r.error.sent is False
+    assert isinstance(r.error, SuprsendTransportError)
+    assert r.error.sent is False
 
 
 @pytest.mark.parametrize("failure", MAYBE_APPLIED)
 async def test_an_unkeyed_call_is_sent_exactly_once(failure: int | Exception) -> None:
     hub = Hub(failure, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    client = AsyncSuprsend(
+        KEY,
+        SECRET,
+        transport=hub.transport(),
+        retry=RetryPolicy.instant(),
+        auto_idempotency_keys=False,
+    )
     async with client:
         event_response = await client.track_event(Event("u1", "paid"))
     assert (event_response.success, event_response.attempts, len(hub.requests)) == (False, 1, 1)
     assert "$idempotency_key" not in hub.bodies()[0]
 
     hub = Hub(failure, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    client = AsyncSuprsend(
+        KEY,
+        SECRET,
+        transport=hub.transport(),
+        retry=RetryPolicy.instant(),
+        auto_idempotency_keys=False,
+    )
     async with client:
         trigger_response = await client.workflows.trigger(trigger())
     assert (trigger_response.success, trigger_response.attempts, len(hub.requests)) == (False, 1, 1)
@@ -456,7 +473,13 @@ async def test_an_unkeyed_call_with_no_answer_says_why_it_was_not_retried(
     failure: int | Exception, says_why: bool
 ) -> None:
     hub = Hub(failure, failure)
-    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    client = AsyncSuprsend(
+        KEY,
+        SECRET,
+        transport=hub.transport(),
+        retry=RetryPolicy.instant(),
+        auto_idempotency_keys=False,
+    )
     async with client:
         event_response = await client.track_event(Event("u1", "paid"))
         trigger_response = await client.workflows.trigger(trigger())
@@ -464,6 +487,18 @@ async def test_an_unkeyed_call_with_no_answer_says_why_it_was_not_retried(
         assert r.success is False
         assert ("not retried: the request has no idempotency key" in (r.message or "")) is says_why
     assert len(hub.requests) == 2
+
+
+async def test_by_default_a_call_gets_a_key_of_its_own_and_is_retried_after_a_lost_answer() -> None:
+    hub = Hub(httpx.RemoteProtocolError("peer closed"), 202)
+    async with AsyncSuprsend(
+        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant()
+    ) as client:
+        r = await client.track_event(Event("u1", "paid"))
+    assert (r.success, r.attempts) == (True, 2)
+    first, second = hub.bodies()
+    assert first["$idempotency_key"] == second["$idempotency_key"]
+    assert uuid.UUID(first["$idempotency_key"]).version == 4
 
 
 async def test_generated_keys_make_calls_retryable_with_one_key_across_attempts() -> None:
@@ -513,3 +548,19 @@ async def test_attempts_are_counted_when_no_answer_ever_comes() -> None:
     async with client:
         r = await client.track_event(Event("u1", "paid", idempotency_key="k"))
     assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, None, 4, 4)
+
+
+def test_the_aiohttp_pool_is_imported_when_the_client_is_built_not_on_the_loop() -> None:
+    # In a fresh interpreter: importing aiohttp takes a few hundred ms, which the
+    # first call would otherwise spend blocking the event loop.
+    code = (
+        "import sys\n"
+        "from suprsend_async import AsyncSuprsend\n"
+        "assert 'aiohttp' not in sys.modules\n"
+        "AsyncSuprsend('WS_KEY_0001', 'secret')\n"
+        "print('suprsend_async._core.aiohttp_pool' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "True"

@@ -147,7 +147,8 @@ async def test_unkeyed_records_and_calls_are_never_sent_twice_and_failures_say_w
     # answered 429, which proves it processed nothing of them.
     assert hub.stats.resent_records == 0
     assert set(Counter(e.distinct_id for e in hub.events).values()) == {1}
-    assert hooks and {h.reason for h in hooks} == {"HTTP 429"}
+    assert hooks
+    assert {h.reason for h in hooks} == {"HTTP 429"}
     retries = resp.retried_requests + sum(r.attempts - 1 for r in results)
     assert len(hooks) == len(retry_warnings(caplog)) == retries
     assert hub.stats.requests == 10_000 // PER_REQUEST + 500 + retries

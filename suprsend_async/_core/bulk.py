@@ -31,7 +31,6 @@ from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
 from .._wire.responses import parse_body, parse_error
 from .._wire.serialization import EncodedRecord, encode_identity_event, event_json, trigger_json
 from .context import ClientContext
-from .transport import origin
 from .retry import (
     RetryPolicy,
     checked_policy,
@@ -39,6 +38,7 @@ from .retry import (
     parse_retry_after,
     send_with_retries,
 )
+from .transport import origin
 
 __all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
 
@@ -616,11 +616,8 @@ class _BulkRun:
             code = result.get("status_code")
             code = code if isinstance(code, int) else None
             ok = result.get("status") == "success" or (code is not None and 200 <= code < 300)
-            if ok:
-                end = None
-            else:
-                # A record failed without a status: the hub's own verdict, final.
-                end = AttemptEnd.answered(code if code is not None else 0)
+            # (A record failed without a status: the hub's own verdict, final.)
+            end = None if ok else AttemptEnd(Ending.ANSWERED, code)
             message = "" if ok else parse_error(code or 0, result)[0]
             if settle(item, message, end):
                 keep.append(item)

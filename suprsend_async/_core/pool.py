@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import httpx
 import sniffio
 
-__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport"]
+__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport", "preload"]
 
 # Small enough that httpcore's walk is cheap, large enough that a shard's
 # connections stay warm between requests.
@@ -155,6 +155,21 @@ def default_transport(
         else:
             return AiohttpPool(max_connections, tls=tls, read_whole_below=read_whole_below)
     return ShardedPool(max_connections, tls=tls)
+
+
+def preload() -> None:
+    """Import the aiohttp pool now, if the extra is installed.
+
+    Called when a client is built: importing aiohttp takes a few hundred
+    milliseconds, which the first call would otherwise spend blocking the
+    event loop (with every other task on it waiting).
+    """
+    try:
+        import httpx_aiohttp  # noqa: F401
+
+        from . import aiohttp_pool  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _on_asyncio() -> bool:

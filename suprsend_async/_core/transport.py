@@ -29,7 +29,7 @@ from .._values.options import NO_OPTIONS, RequestOptions
 from .._version import __version__
 from .._wire.query import encode_query
 from .logging import ClientLogger
-from .pool import default_transport
+from .pool import default_transport, preload
 from .retry import (
     RetryEvent,
     RetryPolicy,
@@ -137,6 +137,10 @@ class HubTransport:
     # base_url.join(path) by path: joining parses both URLs again (some 20 µs
     # per request). Bounded, since paths may hold ids (users' distinct_ids).
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.http_client is None and self.http_transport is None:
+            preload()  # now, not on the event loop at the first call
 
     def client(self) -> httpx.AsyncClient:
         if self.closed or (self.http_client is not None and self.http_client.is_closed):

@@ -30,14 +30,14 @@ from .errors import SuprsendTransportError
 
 __all__ = [
     "ABSOLUTE_WRITE",
-    "NOT_APPLIED_STATUSES",
-    "TRANSIENT_STATUSES",
-    "AttemptEnd",
-    "Ending",
     "DELETE",
     "IDENTITY_KEYS",
     "MERGE",
+    "NOT_APPLIED_STATUSES",
     "READ",
+    "TRANSIENT_STATUSES",
+    "AttemptEnd",
+    "Ending",
     "RetrySafety",
     "edit_safety",
     "may_retry",
@@ -113,6 +113,7 @@ def may_retry(end: AttemptEnd, repeatable: bool) -> bool:
     if end.not_applied:
         return True
     return repeatable and end.transient
+
 
 # Channel identities: appending one the profile has is a no-op, so it repeats harmlessly.
 IDENTITY_KEYS = frozenset(

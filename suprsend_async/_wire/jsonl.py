@@ -163,6 +163,8 @@ _REPLAYED_BAD_LINE = (
 def _is_bad_line_entry(value: Any) -> bool:
     """A line of an earlier failed output that held no record (see :func:`bad_line_entry`)."""
     return isinstance(value, dict) and "raw" in value and "error" in value and "record" not in value
+
+
 OUTCOME_UNKNOWN = "unknown"
 _HELD = (
     "not sent again: an earlier run lost the answer for it and it has no idempotency key,"
