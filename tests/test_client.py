@@ -38,6 +38,17 @@ DEFAULT_TIMEOUT = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
 Hub = ScriptedHub
 
 
+def keyless_client(hub: ScriptedHub, attempts: int = 4) -> AsyncSuprsend:
+    """A client that sends records without keys, as the official SDK does."""
+    return AsyncSuprsend(
+        KEY,
+        SECRET,
+        transport=hub.transport(),
+        retry=RetryPolicy.instant(attempts),
+        auto_idempotency_keys=False,
+    )
+
+
 def trigger(**options: Any) -> WorkflowTriggerRequest:
     return WorkflowTriggerRequest(workflow="w", recipients=["u1"], **options)
 
@@ -394,13 +405,7 @@ async def test_an_unkeyed_call_is_retried_when_nothing_was_applied(
 ) -> None:
     for kind in ("event", "trigger"):
         hub = Hub(failure, failure, 202)
-        client = AsyncSuprsend(
-            KEY,
-            SECRET,
-            transport=hub.transport(),
-            retry=RetryPolicy.instant(),
-            auto_idempotency_keys=False,
-        )
+        client = keyless_client(hub)
         async with client:
             if kind == "event":
                 response = await client.track_event(Event("u1", "paid"))
@@ -415,13 +420,7 @@ async def test_an_unkeyed_call_never_sent_says_so_and_not_that_it_may_be_deliver
     failure: Exception,
 ) -> None:
     hub = Hub(failure)
-    client = AsyncSuprsend(
-        KEY,
-        SECRET,
-        transport=hub.transport(),
-        retry=RetryPolicy.instant(3),
-        auto_idempotency_keys=False,
-    )
+    client = keyless_client(hub, 3)
     async with client:
         r = await client.track_event(Event("u1", "paid"))
     assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, None, 3, 3)
@@ -435,26 +434,14 @@ async def test_an_unkeyed_call_never_sent_says_so_and_not_that_it_may_be_deliver
 @pytest.mark.parametrize("failure", MAYBE_APPLIED)
 async def test_an_unkeyed_call_is_sent_exactly_once(failure: int | Exception) -> None:
     hub = Hub(failure, 202)
-    client = AsyncSuprsend(
-        KEY,
-        SECRET,
-        transport=hub.transport(),
-        retry=RetryPolicy.instant(),
-        auto_idempotency_keys=False,
-    )
+    client = keyless_client(hub)
     async with client:
         event_response = await client.track_event(Event("u1", "paid"))
     assert (event_response.success, event_response.attempts, len(hub.requests)) == (False, 1, 1)
     assert "$idempotency_key" not in hub.bodies()[0]
 
     hub = Hub(failure, 202)
-    client = AsyncSuprsend(
-        KEY,
-        SECRET,
-        transport=hub.transport(),
-        retry=RetryPolicy.instant(),
-        auto_idempotency_keys=False,
-    )
+    client = keyless_client(hub)
     async with client:
         trigger_response = await client.workflows.trigger(trigger())
     assert (trigger_response.success, trigger_response.attempts, len(hub.requests)) == (False, 1, 1)
@@ -473,13 +460,7 @@ async def test_an_unkeyed_call_with_no_answer_says_why_it_was_not_retried(
     failure: int | Exception, says_why: bool
 ) -> None:
     hub = Hub(failure, failure)
-    client = AsyncSuprsend(
-        KEY,
-        SECRET,
-        transport=hub.transport(),
-        retry=RetryPolicy.instant(),
-        auto_idempotency_keys=False,
-    )
+    client = keyless_client(hub)
     async with client:
         event_response = await client.track_event(Event("u1", "paid"))
         trigger_response = await client.workflows.trigger(trigger())
