@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="suprsend-async",
         description="Send events and workflow triggers to SuprSend, in bulk and concurrently.",
+        epilog="Credentials come from SUPRSEND_WORKSPACE_KEY and SUPRSEND_WORKSPACE_SECRET (or"
+        " SUPRSEND_API_KEY), the hub from SUPRSEND_BASE_URL; flags win. Exit codes: 0 everything"
+        " succeeded, 1 some records failed (or the run was interrupted), 2 usage or"
+        " configuration error. `suprsend-async COMMAND --help` describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,13 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     for kind, what in (("events", "events"), ("workflows", "workflow trigger bodies")):
         p = bulk_sub.add_parser(kind, parents=[conn], help=f"one of {what} per line")
         p.add_argument("file", help="a JSON Lines file, or - for standard input")
-        p.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-        p.add_argument("--dry-run", action="store_true", help="validate and chunk only")
+        p.add_argument(
+            "--concurrency", type=int, default=8, help="requests in flight at once (default 8)"
+        )
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="validate and chunk as a real run would, and send nothing",
+        )
         p.add_argument(
             "--failed-out",
             metavar="PATH",
             help="write failed and unread records, with errors, as JSON Lines that are safe"
-            " to send again",
+            " to send again (default: NAME.failed-TIME.jsonl next to the input, created only"
+            " if something fails)",
         )
         p.add_argument(
             "--unknown-out",

@@ -165,3 +165,26 @@ async def test_against_a_dead_hub_every_line_ends_not_sent_and_safe_to_resend(
     host = closed_url.rstrip("/")
     assert f"{host} could not be reached" in result.stderr
     assert "u1" not in result.stderr
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the CLI runs in its own process
+async def test_the_status_follows_the_counts_and_the_dry_run_counts_and_sizes_alike(
+    tmp_path: Path,
+) -> None:
+    source = write_lines(tmp_path / "e.jsonl", [event(1), "{oops", event(3)])
+    async with hub_at(HubEmulator()) as (_, env):
+        real = await run_cli(["bulk", "events", str(source), "--json"], env)
+        dry = await run_cli(["bulk", "events", str(source), "--dry-run"], env)
+        keyless = await run_cli(
+            ["bulk", "events", str(source), "--dry-run", "--no-auto-idempotency-keys"], env
+        )
+    # Every record was sent, but a line was bad: not "success".
+    summary = real.summary()
+    assert (summary["status"], summary["success"], summary["failure"]) == ("partial", 2, 1)
+    assert real.code == 1
+    planned = json.loads(dry.stdout)
+    assert (planned["total"], planned["valid"], planned["invalid_lines"]) == (3, 2, 1)
+    assert dry.code == 1
+    # The dry run sizes chunks with the key each record will be given.
+    key_bytes = len(',"$idempotency_key":""') + 36
+    assert planned["body_bytes"] - json.loads(keyless.stdout)["body_bytes"] == 2 * key_bytes

@@ -323,7 +323,7 @@ async def test_the_deadline_bounds_a_call_whatever_the_request_timeout() -> None
     singles: dict[str, TriggerResponse] = {}
     bulks: list[BulkResponse] = []
 
-    async with served(hub, retry=policy) as client:
+    async with served(hub, retry=policy, auto_idempotency_keys=False) as client:
 
         async def single(name: str, key: str | None) -> None:
             singles[name] = await client.track_event(Event("u1", "paid", idempotency_key=key))
@@ -392,7 +392,9 @@ async def test_retries_reach_the_hook_and_warnings_without_payloads_or_secrets(
         "Authorization",
     ]
     caplog.set_level(logging.DEBUG, logger="suprsend_async")
-    async with served(hub, retry=FAST, on_retry=hooks.append) as client:
+    async with served(
+        hub, retry=FAST, on_retry=hooks.append, auto_idempotency_keys=False
+    ) as client:
         single = await client.track_event(
             Event(
                 "jane.doe@example.com",
@@ -422,9 +424,10 @@ async def test_retries_reach_the_hook_and_warnings_without_payloads_or_secrets(
     assert hooks[2].reason.startswith("SuprsendTransportError: POST /v2/event/ failed")
     assert hooks[3].reason.startswith("SuprsendTransportError: POST /v2/bulk/event/ failed")
 
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == len(hooks)
-    for record, hook in zip(warnings, hooks, strict=True):
+    retries = [r for r in caplog.records if r.getMessage().startswith("retrying ")]
+    assert len(retries) == len(hooks)
+    for record, hook in zip(retries, hooks, strict=True):
+        assert record.levelno == logging.INFO
         assert record.name == "suprsend_async"
         message = record.getMessage()
         assert message.startswith(f"retrying {hook.path} in ")
