@@ -140,7 +140,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``);
     what follows is theirs (``nox -s bench -- ab --records 100000``).
     """
-    session.install("-e", ".[fast,aiohttp,testing]")
+    session.install("-e", ".[fast,aiohttp,testing,httpx2]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
     if args and args[0] in ("ab", "profile"):
