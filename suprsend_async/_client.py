@@ -155,22 +155,18 @@ def _given_stack(http_client: object, transport: object) -> HttpStack | None:
     """The library of the ``http_client`` or ``transport`` given (None if neither is)."""
     if http_client is not None and transport is not None:
         raise SuprsendConfigError("give http_client or transport, not both")
-    if http_client is not None:
-        stack = stack_of(http_client, ("AsyncClient",))
-        if stack is None:
-            raise SuprsendConfigError(
-                "http_client must be an httpx.AsyncClient or an httpx2.AsyncClient,"
-                f" got {type(http_client).__name__}"
-            )
-        return stack
-    if transport is not None:
-        stack = stack_of(transport, ("AsyncBaseTransport",))
-        if stack is None:
-            raise SuprsendConfigError(
-                "transport must be an httpx.AsyncBaseTransport or httpx2's,"
-                f" got {type(transport).__name__}"
-            )
-        return stack
+    for value, name, kind in (
+        (http_client, "http_client", "AsyncClient"),
+        (transport, "transport", "AsyncBaseTransport"),
+    ):
+        if value is not None:
+            stack = stack_of(value, (kind,))
+            if stack is None:
+                raise SuprsendConfigError(
+                    f"{name} must be an httpx.{kind} or an httpx2.{kind},"
+                    f" got {type(value).__name__}"
+                )
+            return stack
     return None
 
 
