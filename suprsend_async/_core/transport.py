@@ -406,7 +406,7 @@ def _small_steps(library: ModuleType) -> Any:
 
 
 async def _read_capped(
-    response: httpx.Response, max_bytes: int, what: str, library: ModuleType = httpx
+    response: httpx.Response, max_bytes: int, what: str, library: ModuleType
 ) -> httpx.Response:
     """The response read whole, or SuprsendResponseTooLargeError past ``max_bytes``."""
     length = response.headers.get("Content-Length", "")
