@@ -47,7 +47,6 @@ FLOOR_TESTS = [
     "tests/test_cli_reporting.py",
     "tests/test_bulk_responsiveness.py",
     "tests/test_tokens.py",
-    "tests/test_httpx2.py",
 ]
 
 
@@ -114,7 +113,9 @@ def floors(session: nox.Session) -> None:
     4.11) would let a user's lock file keep a release on which every call fails.
     """
     project = PYPROJECT["project"]
-    extras = project["optional-dependencies"]
+    # httpx2's floor needs h11 0.16 (through httpcore2), above the testing extra's floor:
+    # the two cannot share this environment. `nox -s httpx2` covers httpx2.
+    extras = {k: v for k, v in project["optional-dependencies"].items() if k != "httpx2"}
     pins = lowest_allowed([*project["dependencies"], *(r for e in extras.values() for r in e)])
     # The SDK of the API's floor, to read the spans back.
     [otel_api] = [pin for pin in pins if pin.startswith("opentelemetry-api==")]
