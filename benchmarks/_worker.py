@@ -478,6 +478,7 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
     from suprsend_async import Event
 
     _import_ours(spec)
+    from suprsend_async._core.auth import auth_on
     from suprsend_async._core.transport import CONTENT_TYPE, client_user_agent, user_agent
 
     calls = spec["calls"]
@@ -492,7 +493,8 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
         }
         async with _client(spec) as client:
             http = client._transport.client()
-            auth = client._transport._auth_flow  # the auth, as the library in use takes it
+            # The client's auth, as the library in use takes it.
+            auth = auth_on(client._transport._library, client._transport.auth)
             body = client._serializer.encode_event(Event(*_event_fields(0))).body
             url = spec["base_url"] + "v2/event/"
             for i in range(calls + 50):  # interleaved, so noise hits both alike

@@ -132,7 +132,6 @@ class HubTransport:
     # its own classes). The attributes below are this library's objects.
     http_stack: HttpStack = "httpx"
     _library: ModuleType = attrs.field(init=False)
-    _auth_flow: Any = attrs.field(init=False)
     _base: httpx.URL = attrs.field(init=False)
     # httpx2's errors, translated to httpx's (what the error handling below
     # reads); none on httpx itself.
@@ -152,7 +151,6 @@ class HubTransport:
 
     def __attrs_post_init__(self) -> None:
         lib = self._library = library(self.http_stack)
-        self._auth_flow = auth_on(lib, self.auth)
         self._base = self.base_url if lib is httpx else lib.URL(str(self.base_url))
         self._foreign_errors = (
             () if lib is httpx else (lib.HTTPError, lib.StreamError, lib.InvalidURL)
@@ -303,7 +301,10 @@ class HubTransport:
                     # A followed redirect would send the body again (a 307 loop re-POSTed
                     # one keyless body 21 times): the 3xx is the answer.
                     response = await client.send(
-                        request, auth=self._auth_flow, stream=True, follow_redirects=False
+                        request,
+                        auth=auth_on(self._library, self.auth),  # on httpx: self.auth itself
+                        stream=True,
+                        follow_redirects=False,
                     )
                     try:
                         answer = await _read_capped(
