@@ -68,7 +68,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[fast,aiohttp,cli,testing]")
+    session.install("-e", ".[fast,aiohttp,cli,testing,postgres]")
     install_group(session, "test")
     session.run("pytest", *session.posargs)
 
