@@ -1,0 +1,48 @@
+"""A real PostgreSQL for the outbox tests: one server (pgserver: PostgreSQL 16 from
+a wheel) started by the test session itself, and a fresh database per test.
+
+As root (CI runs so) pgserver runs the server as an unprivileged ``pgserver``
+user it creates, since PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    # platformdirs warns, on import, that XDG_RUNTIME_DIR is unset (CI, containers).
+    warnings.simplefilter("ignore")
+    import pgserver
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
+    root: Path = tmp_path_factory.mktemp("postgres")
+    # cleanup_mode="delete": stopped and removed when the session ends.
+    server = pgserver.get_server(root / "data", cleanup_mode="delete")
+    # A throwaway server: nothing here must survive a crash of the machine (a killed
+    # worker is not one), and without the flushes the suite and the teardown's
+    # checkpoint take seconds less.
+    server.psql(
+        "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
+        " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+    )
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: pgserver.PostgresServer) -> str:
+    """The DSN of a new, empty database on the session's server."""
+    name = f"outbox_test_{next(_databases)}"
+    postgres_server.psql(f"CREATE DATABASE {name};")
+    return postgres_server.get_uri(name)
