@@ -37,7 +37,7 @@ def _dsn_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_outbox_commands(
-    sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
     connection: argparse.ArgumentParser,
 ) -> None:
     """Add the outbox's subcommands; ``connection`` is the hub connection options' parent."""
@@ -70,7 +70,10 @@ def add_outbox_commands(
         help="seconds before a record that failed for a passing reason is tried again (doubles)",
     )
     worker.add_argument(
-        "--max-deliveries", type=int, default=20, help="deliveries before a record is kept as failed"
+        "--max-deliveries",
+        type=int,
+        default=20,
+        help="deliveries before a record is kept as failed",
     )
 
     outbox = sub.add_parser("outbox", help="install or inspect the PostgreSQL outbox")
@@ -125,9 +128,7 @@ async def _watch_signals(stop: anyio.Event, abandon: anyio.Event) -> None:
                 abandon.set()
 
 
-async def _worker(
-    args: argparse.Namespace, make_client: Callable[..., AsyncSuprsend]
-) -> int:
+async def _worker(args: argparse.Namespace, make_client: Callable[..., AsyncSuprsend]) -> int:
     if args.concurrency < 1:
         raise OutboxUsageError("--concurrency must be at least 1")
     outbox = _outbox(args)
@@ -171,9 +172,7 @@ async def _manage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_outbox_command(
-    args: argparse.Namespace, make_client: Callable[..., AsyncSuprsend]
-) -> int:
+def run_outbox_command(args: argparse.Namespace, make_client: Callable[..., AsyncSuprsend]) -> int:
     """Run an outbox command (asyncio: asyncpg's loop). Exit codes as the tool's."""
     try:
         if args.command == "outbox-worker":

@@ -17,16 +17,16 @@ import pytest
 with warnings.catch_warnings():
     # platformdirs warns, on import, that XDG_RUNTIME_DIR is unset (CI, containers).
     warnings.simplefilter("ignore")
-    import pgserver
+    from pgserver.postgres_server import PostgresServer, get_server
 
 _databases = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     root: Path = tmp_path_factory.mktemp("postgres")
     # cleanup_mode="delete": stopped and removed when the session ends.
-    server = pgserver.get_server(root / "data", cleanup_mode="delete")
+    server = get_server(root / "data", cleanup_mode="delete")
     # A throwaway server: nothing here must survive a crash of the machine (a killed
     # worker is not one), and without the flushes the suite and the teardown's
     # checkpoint take seconds less.
@@ -41,8 +41,9 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserv
 
 
 @pytest.fixture
-def postgres_dsn(postgres_server: pgserver.PostgresServer) -> str:
+def postgres_dsn(postgres_server: PostgresServer) -> str:
     """The DSN of a new, empty database on the session's server."""
     name = f"outbox_test_{next(_databases)}"
     postgres_server.psql(f"CREATE DATABASE {name};")
-    return postgres_server.get_uri(name)
+    dsn: str = postgres_server.get_uri(name)
+    return dsn

@@ -43,7 +43,8 @@ def test_a_short_plain_pair_reads_as_itself() -> None:
     # A ":" in the job id would make "a:b" + "c" and "a" + "b:c" one key: hashed instead.
     assert derive_idempotency_key("a:b", "c") != derive_idempotency_key("a", "b:c")
     long = derive_idempotency_key("j" * 300, 1)
-    assert long.startswith("j" * 120 + ":") and len(long) == 120 + 1 + 64
+    assert long.startswith("j" * 120 + ":")
+    assert len(long) == 120 + 1 + 64
 
 
 @pytest.mark.parametrize(
@@ -51,6 +52,8 @@ def test_a_short_plain_pair_reads_as_itself() -> None:
     [("", 1, "job_id"), ("  ", 1, "job_id"), (None, 1, "job_id"), ("j", "", "item"),
      ("j", True, "item"), ("j", 1.5, "item"), ("j", None, "item")],
 )  # fmt: skip
-def test_bad_input_is_a_typed_error_naming_the_field(job_id: object, item: object, field: str) -> None:
+def test_bad_input_is_a_typed_error_naming_the_field(
+    job_id: object, item: object, field: str
+) -> None:
     with pytest.raises(SuprsendValidationError, match=field):
         derive_idempotency_key(job_id, item)  # type: ignore[arg-type]

@@ -71,7 +71,8 @@ async def test_a_rollback_enqueues_nothing_and_a_commit_is_delivered_once(
     hub = HubEmulator()
     report = await deliver(outbox, hub)
 
-    assert report.delivered == len(committed) and report.stopped_because == "empty"
+    assert report.delivered == len(committed)
+    assert report.stopped_because == "empty"
     assert sorted(e.properties["order"] for e in hub.events) == sorted(committed)
     assert all(n == 1 for n in hub.processed_keys.values())
     assert (await outbox.status()).to_dict() == {"queued": 0, "in_flight": 0, "failed": 0}
@@ -119,8 +120,10 @@ async def test_a_refused_record_is_kept_with_its_reason_then_retried_or_purged(
     assert (report.delivered, report.failed) == (2, 1)
 
     [failure] = await outbox.failures()
-    assert failure.kind == "workflow" and failure.code == 404
-    assert "no-such-flow" in failure.error and failure.record["workflow"] == "no-such-flow"
+    assert failure.kind == "workflow"
+    assert failure.code == 404
+    assert "no-such-flow" in failure.error
+    assert failure.record["workflow"] == "no-such-flow"
     assert failure.idempotency_key == failure.record["$idempotency_key"]
     assert (await outbox.status()).to_dict() == {"queued": 0, "in_flight": 0, "failed": 1}
 
@@ -137,7 +140,8 @@ async def test_a_refused_record_is_kept_with_its_reason_then_retried_or_purged(
     await deliver(outbox, hub)
     assert (await outbox.status()).failed == 1
     assert await outbox.purge() == 1
-    assert (await outbox.status()).failed == 0 and await outbox.failures() == []
+    assert (await outbox.status()).failed == 0
+    assert await outbox.failures() == []
 
 
 async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliveries(
@@ -151,7 +155,9 @@ async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliverie
 
     first = await deliver(outbox, hub, retry=once, requeue_after=0, max_deliveries=5)
     # Requeued, then delivered by the same run on its next dequeue.
-    assert first.requeued == 3 and first.delivered == 3 and first.failed == 0
+    assert first.requeued == 3
+    assert first.delivered == 3
+    assert first.failed == 0
     assert sorted(hub.processed_keys.values()) == [1, 1, 1]
 
     async with await connect(outbox) as conn:
@@ -160,7 +166,8 @@ async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliverie
     second = await deliver(outbox, hub, retry=once, requeue_after=0, max_deliveries=2)
     assert (second.requeued, second.failed) == (1, 1)
     [failure] = await outbox.failures()
-    assert failure.code == 503 and failure.deliveries == 2
+    assert failure.code == 503
+    assert failure.deliveries == 2
     assert "after 2 deliveries" in failure.error
 
 
@@ -216,7 +223,8 @@ def test_status_retry_and_purge_from_the_command_line(
         async with PostgresOutbox(postgres_dsn) as outbox:
             async with await connect(outbox) as conn:
                 await outbox.enqueue(
-                    conn, [WorkflowTriggerRequest(workflow="x", recipients=[f"u{i}"]) for i in (1, 2)]
+                    conn,
+                    [WorkflowTriggerRequest(workflow="x", recipients=[f"u{i}"]) for i in (1, 2)],
                 )
             await deliver(outbox, HubEmulator(workflows=set()))
 

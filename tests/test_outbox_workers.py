@@ -92,7 +92,8 @@ async def status(dsn: str) -> dict[str, int]:
 
 async def finish(process: anyio.abc.Process) -> tuple[int, dict[str, Any], str]:
     """Wait for a worker; its exit code, its report (last stdout line) and stderr."""
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     out, err = b"", b""
 
     async def read_err() -> None:
@@ -146,8 +147,10 @@ async def test_workers_deliver_exactly_the_committed_events_once_through_a_kill_
 
     for code, report, err in results:
         assert code == 0, err
-        assert "Traceback" not in err and hub.workspace_secret not in err
-        assert report["stopped_because"] == "empty" and report["failed"] == 0
+        assert "Traceback" not in err
+        assert hub.workspace_secret not in err
+        assert report["stopped_because"] == "empty"
+        assert report["failed"] == 0
     # Exactly the committed events, each processed once: the dead worker's batch
     # was taken over and sent again, and the hub's deduplication by key absorbed
     # what it had already processed of it, as it absorbed the retries after faults.
@@ -190,7 +193,8 @@ async def test_sigterm_finishes_the_batch_out_and_leaves_the_rest_queued(
         "requeued": 0,
         "stopped_because": "stopped",
     }
-    assert len(hub.events) == 100 and set(hub.processed_keys) < committed
+    assert len(hub.events) == 100
+    assert set(hub.processed_keys) < committed
     left = await status(postgres_dsn)
     assert left == {"queued": len(committed) - 100, "in_flight": 0, "failed": 0}
 
@@ -206,4 +210,5 @@ def test_help_lists_the_outbox_commands() -> None:
         check=True,
         timeout=60,
     )
-    assert "outbox-worker" in result.stdout and "outbox" in result.stdout
+    assert "outbox-worker" in result.stdout
+    assert "outbox" in result.stdout

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OutboxFailure", "OutboxStatus", "PostgresOutbox"]
 
+
 @attrs.frozen(kw_only=True)
 class OutboxStatus:
     """What the outbox holds: waiting, being sent by a worker, kept as failed."""
@@ -300,4 +301,3 @@ class PostgresOutbox:
             max_deliveries=max_deliveries,
         )
         return await worker.run(stop=stop, abandon=abandon)
-

@@ -36,6 +36,7 @@ import anyio
 import attrs
 from pgqueuer.models import Job
 from pgqueuer.queries import EntrypointExecutionParameter, Queries
+from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
 from .._core.bulk import FailedRecord, run_bulk
 from .._core.retry import is_retryable_status
@@ -144,9 +145,9 @@ class OutboxWorker:
             raise SuprsendConfigError("requeue_after must not be negative")
         self.requeue_after = float(requeue_after)
         self.max_deliveries = _count(max_deliveries, "max_deliveries")
-        self._manager_id = uuid.uuid4()
+        self._manager_id = QueueManagerId(uuid.uuid4())
         self._entrypoints = {
-            entrypoint: EntrypointExecutionParameter(concurrency_limit=0)
+            QueueEntrypoint(entrypoint): EntrypointExecutionParameter(concurrency_limit=0)
             for entrypoint in ENTRYPOINTS
         }
         self._wake = anyio.Event()
@@ -198,7 +199,9 @@ class OutboxWorker:
         """Records queued (due or not) or held by a worker, this one's included."""
         counts = await queries.queue_size()
         return any(
-            c.count for c in counts if c.entrypoint in ENTRYPOINTS and c.status in ("queued", "picked")
+            c.count
+            for c in counts
+            if c.entrypoint in ENTRYPOINTS and c.status in ("queued", "picked")
         )
 
     async def _idle(self, stop: anyio.Event) -> None:
