@@ -8,6 +8,8 @@ user it creates, since PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +25,10 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    root: Path = tmp_path_factory.mktemp("postgres")
+def postgres_server() -> Iterator[PostgresServer]:
+    # Not under pytest's basetemp: that is shared by every pytest run of the user,
+    # and a server's directory must be its own for as long as it runs.
+    root = Path(tempfile.mkdtemp(prefix="suprsend-async-postgres-"))
     # cleanup_mode="delete": stopped and removed when the session ends.
     server = get_server(root / "data", cleanup_mode="delete")
     # A throwaway server: nothing here must survive a crash of the machine (a killed
@@ -38,6 +42,7 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         yield server
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
