@@ -169,6 +169,7 @@ class OutboxWorker:
         async with pool.acquire() as conn:
             queries = self.outbox._queries(conn)
             await conn.add_listener(channel, self._notified)
+            logger.info("outbox worker %s listening for records", self._manager_id)
             try:
                 while not stop.is_set():
                     # Renewed before looking: an enqueue from here on wakes the idle wait.
