@@ -131,6 +131,16 @@ async def _watch_signals(stop: anyio.Event, abandon: anyio.Event) -> None:
 async def _worker(args: argparse.Namespace, make_client: Callable[..., AsyncSuprsend]) -> int:
     if args.concurrency < 1:
         raise OutboxUsageError("--concurrency must be at least 1")
+    from .outbox import OutboxWorker, WorkerSettings
+
+    settings = WorkerSettings(
+        exit_when_empty=args.exit_when_empty,
+        batch_size=args.batch_size,
+        heartbeat_timeout=args.heartbeat_timeout,
+        poll_interval=args.poll_interval,
+        requeue_after=args.requeue_after,
+        max_deliveries=args.max_deliveries,
+    )
     outbox = _outbox(args)
     client = make_client(
         args, max_concurrency=args.concurrency, max_connections=max(args.concurrency, 100)
@@ -138,18 +148,10 @@ async def _worker(args: argparse.Namespace, make_client: Callable[..., AsyncSupr
     stop, abandon = anyio.Event(), anyio.Event()
     async with outbox, client, anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, stop, abandon)
-        report = await outbox.run_worker(
-            client,
-            exit_when_empty=args.exit_when_empty,
-            batch_size=args.batch_size,
-            heartbeat_timeout=args.heartbeat_timeout,
-            poll_interval=args.poll_interval,
-            requeue_after=args.requeue_after,
-            max_deliveries=args.max_deliveries,
-            stop=stop,
-            abandon=abandon,
-        )
-        tg.cancel_scope.cancel()
+        try:
+            report = await OutboxWorker(outbox, client, settings).run(stop=stop, abandon=abandon)
+        finally:
+            tg.cancel_scope.cancel()
     _print_json(report.to_dict())
     return EXIT_OK
 
@@ -185,7 +187,21 @@ def run_outbox_command(args: argparse.Namespace, make_client: Callable[..., Asyn
         # A database that cannot be reached or refuses: its message, never the DSN.
         import asyncpg
 
-        if isinstance(exc, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
-            print(f"suprsend-async: database error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        cause = _sole(exc)
+        if isinstance(cause, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+            print(
+                f"suprsend-async: database error: {type(cause).__name__}: {cause}", file=sys.stderr
+            )
             return EXIT_FAILED
+        if cause is not exc:
+            raise cause from None  # the tool's own handlers know it (a config error: exit 2)
         raise
+
+
+def _sole(exc: BaseException) -> BaseException:
+    """The one error inside (nested) exception groups of one, or ``exc`` itself."""
+    inner = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1:
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc

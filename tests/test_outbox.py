@@ -247,3 +247,32 @@ def test_the_command_line_needs_a_dsn(
     monkeypatch.delenv("SUPRSEND_OUTBOX_DSN", raising=False)
     assert main(["outbox", "status"]) == 2
     assert "--dsn" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    monkeypatch.setenv("SUPRSEND_WORKSPACE_KEY", "k")
+    monkeypatch.setenv("SUPRSEND_WORKSPACE_SECRET", "s")
+    dsn = f"postgresql://app:hunter2@/app?host={tmp_path}/no-server"
+    assert main(["outbox-worker", "--dsn", dsn, "--exit-when-empty"]) == 1
+    assert main(["outbox", "status", "--dsn", dsn]) == 1
+    err = capsys.readouterr().err
+    assert err.count("suprsend-async: database error:") == 2
+    assert "hunter2" not in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("batch_size", 0), ("heartbeat_timeout", 0), ("poll_interval", float("nan")),
+     ("requeue_after", -1), ("max_deliveries", True), ("heartbeat_timeout", "30")],
+)  # fmt: skip
+def test_worker_settings_are_checked_with_a_typed_error_naming_the_option(
+    option: str, value: object
+) -> None:
+    from suprsend_async import SuprsendConfigError
+    from suprsend_async.outbox import WorkerSettings
+
+    with pytest.raises(SuprsendConfigError, match=option):
+        WorkerSettings(**{option: value})  # type: ignore[arg-type]

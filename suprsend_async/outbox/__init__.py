@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .._values.derived_keys import derive_idempotency_key
 from ._outbox import OutboxFailure, OutboxStatus, PostgresOutbox
-from ._worker import OutboxWorker, WorkerReport
+from ._worker import OutboxWorker, WorkerReport, WorkerSettings
 
 __all__ = [
     "OutboxFailure",
@@ -32,5 +32,6 @@ __all__ = [
     "OutboxWorker",
     "PostgresOutbox",
     "WorkerReport",
+    "WorkerSettings",
     "derive_idempotency_key",
 ]

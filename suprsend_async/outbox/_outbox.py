@@ -286,13 +286,13 @@ class PostgresOutbox:
         """Deliver queued records through ``client`` until ``stop`` is set (or, with
         ``exit_when_empty``, until nothing is queued or in flight anywhere).
 
-        See :class:`~suprsend_async.outbox.OutboxWorker` for the options.
+        The options are :class:`~suprsend_async.outbox.WorkerSettings`'s.
+        ``abandon``: cancel the requests in flight and put their records back in
+        the queue at once.
         """
-        from ._worker import OutboxWorker
+        from ._worker import OutboxWorker, WorkerSettings
 
-        worker = OutboxWorker(
-            self,
-            client,
+        settings = WorkerSettings(
             exit_when_empty=exit_when_empty,
             batch_size=batch_size,
             heartbeat_timeout=heartbeat_timeout,
@@ -300,4 +300,4 @@ class PostgresOutbox:
             requeue_after=requeue_after,
             max_deliveries=max_deliveries,
         )
-        return await worker.run(stop=stop, abandon=abandon)
+        return await OutboxWorker(self, client, settings).run(stop=stop, abandon=abandon)

@@ -30,6 +30,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from .._client import AsyncSuprsend
     from ._outbox import PostgresOutbox
 
-__all__ = ["OutboxWorker", "WorkerReport"]
+__all__ = ["OutboxWorker", "WorkerReport", "WorkerSettings"]
 
 logger = logging.getLogger("suprsend_async.outbox")
 
@@ -92,23 +93,28 @@ class _Settlement:
     requeued: list[Job] = attrs.field(factory=list)
 
 
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise SuprsendConfigError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
+def _seconds(*, zero: bool = False) -> Callable[[object, attrs.Attribute[float], float], None]:
+    def check(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        in_range = number and (value >= 0 if zero else value > 0) and value < 1e9  # NaN: False
+        if not in_range:
+            least = "0" if zero else "more than 0"
+            raise SuprsendConfigError(f"{attribute.name} must be {least} seconds, got {value!r}")
+
+    return check
 
 
-def _count(value: object, name: str) -> int:
+def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SuprsendConfigError(f"{name} must be a positive integer, got {value!r}")
-    return value
+        raise SuprsendConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
-class OutboxWorker:
-    """Drains a :class:`PostgresOutbox` through one ``AsyncSuprsend`` (and its pool).
+@attrs.frozen(kw_only=True)
+class WorkerSettings:
+    """How a worker drains the outbox (``PostgresOutbox.run_worker``'s options).
 
     - ``batch_size``: records taken per dequeue (sent concurrently, at the
-      client's ``max_concurrency``, in chunks of up to 100).
+      client's ``max_concurrency``, in requests of up to 100).
     - ``heartbeat_timeout``: seconds without a heartbeat after which any
       worker takes over a batch (its worker is taken for dead); heartbeats
       are sent every quarter of it while a batch is out.
@@ -121,30 +127,23 @@ class OutboxWorker:
       flight (held by any worker): for batch jobs and tests.
     """
 
+    exit_when_empty: bool = False
+    batch_size: int = attrs.field(default=1000, validator=_count)
+    heartbeat_timeout: float = attrs.field(default=30.0, validator=_seconds())
+    poll_interval: float = attrs.field(default=5.0, validator=_seconds())
+    requeue_after: float = attrs.field(default=10.0, validator=_seconds(zero=True))
+    max_deliveries: int = attrs.field(default=20, validator=_count)
+
+
+class OutboxWorker:
+    """Drains a :class:`PostgresOutbox` through one ``AsyncSuprsend`` (and its pool)."""
+
     def __init__(
-        self,
-        outbox: PostgresOutbox,
-        client: AsyncSuprsend,
-        *,
-        exit_when_empty: bool = False,
-        batch_size: int = 1000,
-        heartbeat_timeout: float = 30.0,
-        poll_interval: float = 5.0,
-        requeue_after: float = 10.0,
-        max_deliveries: int = 20,
+        self, outbox: PostgresOutbox, client: AsyncSuprsend, settings: WorkerSettings
     ) -> None:
         self.outbox = outbox
         self.client = client
-        self.exit_when_empty = exit_when_empty
-        self.batch_size = _count(batch_size, "batch_size")
-        self.heartbeat_timeout = _positive(heartbeat_timeout, "heartbeat_timeout")
-        self.poll_interval = _positive(poll_interval, "poll_interval")
-        if isinstance(requeue_after, bool) or not isinstance(requeue_after, (int, float)):
-            raise SuprsendConfigError("requeue_after must be seconds")
-        if requeue_after < 0:
-            raise SuprsendConfigError("requeue_after must not be negative")
-        self.requeue_after = float(requeue_after)
-        self.max_deliveries = _count(max_deliveries, "max_deliveries")
+        self.settings = settings
         self._manager_id = QueueManagerId(uuid.uuid4())
         self._entrypoints = {
             QueueEntrypoint(entrypoint): EntrypointExecutionParameter(concurrency_limit=0)
@@ -175,11 +174,13 @@ class OutboxWorker:
                     # Renewed before looking: an enqueue from here on wakes the idle wait.
                     self._wake = anyio.Event()
                     jobs = await queries.dequeue(
-                        batch_size=self.batch_size,
+                        batch_size=self.settings.batch_size,
                         entrypoints=self._entrypoints,
                         queue_manager_id=self._manager_id,
                         global_concurrency_limit=None,
-                        heartbeat_timeout=datetime.timedelta(seconds=self.heartbeat_timeout),
+                        heartbeat_timeout=datetime.timedelta(
+                            seconds=self.settings.heartbeat_timeout
+                        ),
                     )
                     if jobs:
                         await self._deliver(conn, queries, jobs, abandon)
@@ -187,7 +188,7 @@ class OutboxWorker:
                             reason = "abandoned"
                             break
                         continue
-                    if self.exit_when_empty and not await self._anything_left(queries):
+                    if self.settings.exit_when_empty and not await self._anything_left(queries):
                         reason = "empty"
                         break
                     await self._idle(stop)
@@ -208,7 +209,7 @@ class OutboxWorker:
     async def _idle(self, stop: anyio.Event) -> None:
         # A record that becomes due (a requeue's delay ending) or a batch whose
         # worker died sends no NOTIFY: the interval is what finds those.
-        interval = min(self.poll_interval, self.heartbeat_timeout / 2)
+        interval = min(self.settings.poll_interval, self.settings.heartbeat_timeout / 2)
         with anyio.move_on_after(interval):
             async with anyio.create_task_group() as tg:
 
@@ -259,7 +260,7 @@ class OutboxWorker:
             code is not None and code not in _GATEWAY_STATUSES and not is_retryable_status(code)
         )
         deliveries = job.attempts + 1
-        if refused or deliveries >= self.max_deliveries:
+        if refused or deliveries >= self.settings.max_deliveries:
             error = failure.error
             if not refused:
                 error = f"{error} (after {deliveries} deliveries)"
@@ -271,7 +272,7 @@ class OutboxWorker:
         # Never cancelled mid-query (a cancelled asyncpg query would leave the
         # connection busy for the settlement): it is told to stop instead.
         while True:
-            with anyio.move_on_after(self.heartbeat_timeout / 4):
+            with anyio.move_on_after(self.settings.heartbeat_timeout / 4):
                 await done.wait()
             if done.is_set():
                 return
@@ -320,7 +321,7 @@ class OutboxWorker:
     def _delay(self, job: Job, at_once: bool) -> datetime.timedelta:
         if at_once:  # abandoned by this worker, not failed: another may take it now
             return datetime.timedelta(0)
-        seconds = min(self.requeue_after * 2**job.attempts, _MAX_REQUEUE_DELAY)
+        seconds = min(self.settings.requeue_after * 2**job.attempts, _MAX_REQUEUE_DELAY)
         return datetime.timedelta(seconds=seconds)
 
 
