@@ -17,7 +17,6 @@ from suprsend_async import Event, RetryPolicy, SuprsendValidationError, Workflow
 from suprsend_async._cli import main
 from suprsend_async.outbox import PostgresOutbox, derive_idempotency_key
 from suprsend_async.testing import HubEmulator
-from tests._postgres import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +31,7 @@ class Rollback(Exception):
 
 
 @pytest.fixture
-async def outbox(postgres_dsn: str) -> AsyncIterator[PostgresOutbox]:  # noqa: F811
+async def outbox(postgres_dsn: str) -> AsyncIterator[PostgresOutbox]:
     async with PostgresOutbox(postgres_dsn) as outbox:
         await outbox.install()
         yield outbox
@@ -195,7 +194,7 @@ async def test_resubmitting_a_job_with_derived_keys_notifies_nobody_twice(
     assert all(n == 1 for n in hub.processed_keys.values())
 
 
-async def test_a_pool_of_yours_is_used_and_left_open(postgres_dsn: str) -> None:  # noqa: F811
+async def test_a_pool_of_yours_is_used_and_left_open(postgres_dsn: str) -> None:
     pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=2)
     try:
         async with PostgresOutbox(pool) as outbox:
@@ -208,7 +207,7 @@ async def test_a_pool_of_yours_is_used_and_left_open(postgres_dsn: str) -> None:
 
 
 def test_status_retry_and_purge_from_the_command_line(
-    postgres_dsn: str,  # noqa: F811
+    postgres_dsn: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def run(*args: str) -> dict[str, Any]:

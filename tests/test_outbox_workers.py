@@ -21,7 +21,6 @@ from suprsend_async import Event
 from suprsend_async.outbox import PostgresOutbox
 from suprsend_async.testing import Faults, HubEmulator, serve
 from tests._doubles import PATIENCE
-from tests._postgres import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 from tests.test_cli_subprocess import cli_env
 
 pytestmark = pytest.mark.anyio
@@ -112,7 +111,7 @@ async def finish(process: anyio.abc.Process) -> tuple[int, dict[str, Any], str]:
 
 
 async def test_workers_deliver_exactly_the_committed_events_once_through_a_kill_and_faults(
-    postgres_dsn: str,  # noqa: F811
+    postgres_dsn: str,
 ) -> None:
     committed = await enqueue(postgres_dsn, transactions=100, per_transaction=40)
     assert len(committed) == 3_000
@@ -163,7 +162,7 @@ async def test_workers_deliver_exactly_the_committed_events_once_through_a_kill_
 
 
 async def test_sigterm_finishes_the_batch_out_and_leaves_the_rest_queued(
-    postgres_dsn: str,  # noqa: F811
+    postgres_dsn: str,
 ) -> None:
     committed = await enqueue(postgres_dsn, transactions=10, per_transaction=50)
     hub = HubEmulator()

@@ -26,7 +26,6 @@ import attrs
 import pytest
 
 from suprsend_async.testing import HubEmulator, serve
-from tests._postgres import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
