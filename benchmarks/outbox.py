@@ -34,7 +34,7 @@ from suprsend_async._values.json_codec import dumps
 from suprsend_async._wire.serialization import event_json
 from suprsend_async.outbox import PostgresOutbox
 
-from ._emulator import emulator, stats
+from ._emulator import cpu_seconds, emulator, stats
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
@@ -117,9 +117,12 @@ async def fill(dsn: str, n: int) -> None:
                     await outbox.enqueue(conn, events(100, i))
 
 
-def end_to_end(dsn: str, workers: int, n: int, info: dict[str, Any], logs: Path) -> float:
+def end_to_end(
+    dsn: str, workers: int, n: int, info: dict[str, Any], logs: Path
+) -> tuple[float, float, float]:
     """Seconds from the first enqueue until the hub has processed all ``n`` records, with
-    ``workers`` worker processes already started and listening."""
+    ``workers`` worker processes already started and listening; and the CPU µs per
+    record the workers, and the emulator, spent meanwhile."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPRSEND_")}
     env.update(
         SUPRSEND_WORKSPACE_KEY=info["workspace_key"],
@@ -142,11 +145,15 @@ def end_to_end(dsn: str, workers: int, n: int, info: dict[str, Any], logs: Path)
                 raise SystemExit(f"a worker exited at start; see {logs}")
             time.sleep(0.05)
         before = stats(info)["processed_events"]
+        cpu_before = [cpu_seconds(p.pid) for p in processes]
+        hub_before = cpu_seconds(info["pid"])
         started = time.perf_counter()
         anyio.run(fill, dsn, n)
         while stats(info)["processed_events"] - before < n:
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
+        worker_cpu = sum(cpu_seconds(p.pid) for p in processes) - sum(cpu_before)
+        hub_cpu = cpu_seconds(info["pid"]) - hub_before
         if stats(info)["processed_events"] - before != n:
             raise SystemExit("the hub processed more records than were enqueued")
     finally:
@@ -155,7 +162,7 @@ def end_to_end(dsn: str, workers: int, n: int, info: dict[str, Any], logs: Path)
         codes = [p.wait(timeout=120) for p in processes]
     if any(codes):
         raise SystemExit(f"a worker failed: exit codes {codes}; see {logs}")
-    return elapsed
+    return elapsed, worker_cpu / n * 1e6, hub_cpu / n * 1e6
 
 
 def main() -> int:
@@ -174,10 +181,16 @@ def main() -> int:
         throughput: dict[int, dict[str, float]] = {}
         with emulator(args.latency_ms) as info:
             for workers in (1, 2, 4):
-                seconds = statistics.median(
+                runs = [
                     end_to_end(dsn, workers, args.records, info, root) for _ in range(args.runs)
-                )
-                throughput[workers] = {"records_per_s": args.records / seconds, "seconds": seconds}
+                ]
+                seconds = statistics.median(r[0] for r in runs)
+                throughput[workers] = {
+                    "records_per_s": args.records / seconds,
+                    "seconds": seconds,
+                    "worker_cpu_us_per_record": statistics.median(r[1] for r in runs),
+                    "emulator_cpu_us_per_record": statistics.median(r[2] for r in runs),
+                }
     finally:
         server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
@@ -212,11 +225,14 @@ def report(
         "connection) and stops when the hub has processed the last record; the workers "
         "were started before and are listening.",
         "",
-        "| workers | records/s | seconds |",
-        "|---|---|---|",
+        "| workers | records/s | seconds | workers' CPU µs per record | emulator's |",
+        "|---|---|---|---|---|",
     ]
     for workers, row in throughput.items():
-        lines.append(f"| {workers} | {row['records_per_s']:,.0f} | {row['seconds']:.2f} |")
+        lines.append(
+            f"| {workers} | {row['records_per_s']:,.0f} | {row['seconds']:.2f} "
+            f"| {row['worker_cpu_us_per_record']:.0f} | {row['emulator_cpu_us_per_record']:.0f} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
