@@ -17,6 +17,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 import attrs
+import httpx
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._values.errors import SuprsendTransportError, SuprsendValidationError
@@ -426,7 +427,6 @@ class _BulkRun:
                 return _ChunkOutcome(bool(state.pending), None, f"{type(exc).__name__}: {exc}")
             status = response.status_code
             raw = _parse_answer(response.content)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if 200 <= status < 300:
                 records = raw.get("records") if isinstance(raw, dict) else None
                 if status == 207 or records is not None:
@@ -434,12 +434,14 @@ class _BulkRun:
                 else:
                     state.pending = [i for i in sending if settle(i, True, "", status, False)]
                 return _ChunkOutcome(
-                    bool(state.pending), retry_after, f"HTTP {status} (per record)"
+                    bool(state.pending), _retry_after(response, state), f"HTTP {status} (per record)"
                 )
             message, _ = parse_error(status, raw)
             retryable = is_retryable_status(status)
             state.pending = [i for i in sending if settle(i, False, message, status, retryable)]
-            return _ChunkOutcome(bool(state.pending), retry_after, f"HTTP {status}")
+            return _ChunkOutcome(
+                bool(state.pending), _retry_after(response, state), f"HTTP {status}"
+            )
 
         give_up_reason = ""
 
@@ -552,6 +554,11 @@ class _BulkRun:
             retried_requests=self.retried_requests,
             retried_records=self.retried_records,
         )
+
+
+def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
+    """The hub's Retry-After, read only when it matters: when records wait for a retry."""
+    return parse_retry_after(response.headers.get("Retry-After")) if state.pending else None
 
 
 def _repeatable(record: EncodedRecord) -> bool:

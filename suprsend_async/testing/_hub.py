@@ -523,15 +523,16 @@ class HubEmulator:
 def _parse_date(date: str) -> float | None:
     """A signed request's ``Date`` as a timestamp: RFC 1123, as most SDKs send it, or
     ISO 8601 with a zone, as the Node SDK's users API does (``new Date().toISOString()``)."""
+    # (OverflowError: a year or zone offset out of range is a malformed Date, not a 500.)
     try:
         return parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     try:  # before 3.11, fromisoformat does not read "Z"
         parsed = datetime.datetime.fromisoformat(date.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None
 
 
 def _with_slash(path: str) -> str:
