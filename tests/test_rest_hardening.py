@@ -446,3 +446,87 @@ def test_fuzzed_arguments_give_only_typed_errors_before_anything_is_sent(name: s
         anyio.run(main)
 
     check()
+
+
+# -- 11. the emulator ----------------------------------------------------------------------------
+
+
+async def test_the_emulator_builds_only_the_page_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from suprsend_async.testing.resources._user_store import StoredUser
+
+    hub = HubEmulator()
+    for i in range(300):
+        hub.users.upsert(f"u{i}", {"i": i})
+    built: list[str] = []
+    to_json = StoredUser.to_json
+
+    def counted(self: StoredUser) -> dict[str, Any]:
+        built.append(self.distinct_id)
+        return to_json(self)
+
+    monkeypatch.setattr(StoredUser, "to_json", counted)
+    async with hub.client() as client:
+        seen = [user["distinct_id"] async for user in client.users.list({"limit": 10})]
+    assert seen == [f"u{i}" for i in range(300)]
+    assert len(built) == 300  # each user once: a page costs its own users, not all of them
+
+
+async def test_the_emulator_bounds_its_users_in_bytes_and_reads_change_nothing() -> None:
+    hub = HubEmulator(keep_records=False, user_bytes_limit=1_000_000)
+    async with hub.client() as client:
+        for i in range(10):
+            await client.users.upsert(f"u{i}", {"blob": "x" * 300_000})
+        assert hub.users.bytes <= 1_000_000
+        assert "u9" in hub.users and "u0" not in hub.users
+        assert hub.stats.users_evicted >= 7
+        await client.users.get_full_preference("u9")
+        await client.users.get_global_channels_preference("u9", {"tenant_id": "t1"})
+        await client.users.get_category_preference("u9", "newsletter")
+    assert hub.users["u9"].preferences == {}
+
+
+@pytest.mark.parametrize(
+    ("call", "arguments"),
+    [
+        ("update_full_preference", ("u1", {"categories": 5})),
+        ("edit", ("u1", {"operations": [{"$unset": [[1]]}]})),
+    ],
+)
+async def test_a_malformed_but_parseable_body_is_a_400_not_a_500(
+    call: str, arguments: tuple[Any, ...]
+) -> None:
+    hub = HubEmulator()
+    async with hub.client() as client:
+        await client.users.upsert("u1", {"plan": "pro"})
+        with pytest.raises(SuprsendAPIError) as info:
+            await getattr(client.users, call)(*arguments)
+    assert info.value.status_code == 400
+
+
+async def test_every_emulator_request_is_all_or_nothing() -> None:
+    hub = HubEmulator()
+    store = hub.users
+    async with hub.client() as client:
+        # A refused edit makes no user, nor a tenant of an existing one.
+        with pytest.raises(SuprsendAPIError, match="incremented"):
+            await client.users.edit("nobody", {"operations": [{"$add": {"n": "x"}}]})
+        assert "nobody" not in store
+        await client.users.upsert("u1", {"plan": "pro"})
+        with pytest.raises(SuprsendAPIError):
+            operations = [{"$set": {"a": "text"}}, {"$add": {"a": 1}}]
+            await client.users.edit("u1", {"operations": operations}, "t1")
+        assert store["u1"].tenants == {} and store["u1"].properties == {"plan": "pro"}
+        # A full-preference update that ends in 404 applies none of itself.
+        payload = {
+            "channel_preferences": [{"channel": "email", "is_restricted": True}],
+            "categories": [{"category": "no-such-category", "preference": "opt_out"}],
+        }
+        with pytest.raises(SuprsendAPIError) as info:
+            await client.users.update_full_preference("u1", payload)
+        assert info.value.status_code == 404
+        channels = await client.users.get_global_channels_preference("u1")
+        assert not any(c["is_restricted"] for c in channels["channel_preferences"])
+    # A merge of a user into itself is refused, and deletes nothing.
+    with pytest.raises(Exception, match="merged into itself"):
+        store.merge("u1", {"from_user_id": "u1"})
+    assert "u1" in store

@@ -16,10 +16,11 @@ __all__ = ["TriggerResponse", "nested_deeper_than", "parse_body", "parse_error",
 _NO_ANSWER_STATUS_CODE = 500
 
 
-# Deeper than any answer the hub writes (a user's properties are at most 64 deep
-# when set through this client). Anything recursive over a deeper value (a
-# json.dumps for a message, a repr, the caller's own code) could overflow the stack.
-MAX_ANSWER_DEPTH = 128
+# Deeper than any answer a hub writes back: properties stored as deep as a JSON
+# encoder writes (orjson: 254 levels), wrapped in a few levels of answer. Anything
+# recursive over a much deeper value (a json.dumps for a message, a repr, the
+# caller's own code) could overflow the stack.
+MAX_ANSWER_DEPTH = 300
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:
