@@ -268,10 +268,10 @@ async def test_an_edit_the_hub_would_refuse_fails_alone_before_sending() -> None
 _MALFORMED = b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n"
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp's pool: asyncio only
-async def test_a_malformed_answer_names_the_route_not_the_ids_on_aiohttp(
+async def test_a_malformed_answer_names_the_route_not_the_ids_on_every_transport(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # aiohttp's pool on asyncio (its errors quote the whole URL), httpcore's on trio.
     def respond(n: int, head: bytes) -> tuple[bytes, bool]:
         return _MALFORMED, True
 
@@ -530,3 +530,13 @@ async def test_every_emulator_request_is_all_or_nothing() -> None:
     with pytest.raises(Exception, match="merged into itself"):
         store.merge("u1", {"from_user_id": "u1"})
     assert "u1" in store
+
+
+def test_a_huge_or_unsendable_key_is_refused_and_never_echoed_whole() -> None:
+    for key in ("k" * 5_000, "name\ud800"):
+        with pytest.raises(SuprsendValidationError) as info:
+            UserEdit("ann").set(key, 1)
+        assert len(str(info.value)) < 200
+    with pytest.raises(SuprsendValidationError) as info:
+        UserEdit("ann").set("k" * 1000, nested(70))
+    assert info.value.field == "set." + "k" * 40 + "..."

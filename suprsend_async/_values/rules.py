@@ -37,6 +37,14 @@ def require_id(value: object, field: str) -> str:
     return stripped
 
 
+def short_key(key: str) -> str:
+    """A key as an error's field may name it: whole when short and printable (keys
+    are names, not data), else cut, so that an error never carries a huge value."""
+    if len(key) <= 40 and key.isprintable():
+        return key
+    return "".join(c if c.isprintable() else "?" for c in key[:40]) + "..."
+
+
 def valid_text(value: str, field: str) -> str:
     """``value`` if it can be sent as UTF-8 (a lone surrogate cannot: it is no character)."""
     try:

@@ -39,6 +39,8 @@ def _type_name(value: object) -> str:
 # alone may take up to the hub's limit for a single event, as event properties.)
 _MAX_EDIT_BYTES = DEFAULT_LIMITS.max_body_bytes
 _MAX_VALUE_BYTES = DEFAULT_LIMITS.max_single_event_bytes
+# A property's name: generous for a name, and small beside the edit's budget.
+_MAX_KEY_LENGTH = 1024
 
 
 def _json_value(value: Any, field: str) -> int:
@@ -67,7 +69,11 @@ def _key(key: object, operation: str) -> str:
     stripped = key.strip()
     if not stripped:
         raise SuprsendValidationError(operation, "keys must not be empty or only whitespace")
-    return stripped
+    if len(stripped) > _MAX_KEY_LENGTH:
+        raise SuprsendValidationError(
+            operation, f"keys must be at most {_MAX_KEY_LENGTH} characters, got {len(stripped)}"
+        )
+    return _rules.valid_text(stripped, operation)
 
 
 def _text(value: object, field: str) -> str:
@@ -207,7 +213,7 @@ class UserEdit:
             key = _key(arg1, operation)
             if arg2 is None:
                 raise SuprsendValidationError(
-                    f"{operation}.{key}",
+                    f"{operation}.{_rules.short_key(key)}",
                     f"needs a value: {operation}(key, value) or {operation}({{key: value}})",
                 )
             return [(key, arg2)]
@@ -221,7 +227,7 @@ class UserEdit:
         values: dict[str, Any] = {}
         size = 0
         for key, value in self._pairs(operation, arg1, arg2):
-            field = f"{operation}.{key}"
+            field = f"{operation}.{_rules.short_key(key)}"
             if operation == "increment":
                 _number(value, field)
             size += _json_value(value, field)
@@ -250,7 +256,7 @@ class UserEdit:
             if key in IDENTITY_KEYS:
                 values.update(self._identity(operation, key, value, qualifiers))
             else:
-                size += _json_value(value, f"{operation}.{key}")
+                size += _json_value(value, f"{operation}.{_rules.short_key(key)}")
                 values[key] = value
         return self._record("$append" if operation == "append" else "$remove", values, size)
 
@@ -293,7 +299,7 @@ class UserEdit:
         self, operation: str, key: str, value: object, qualifiers: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The wire keys of one identity, checked; ``qualifiers`` may hold its provider."""
-        field = f"{operation}.{key}"
+        field = f"{operation}.{_rules.short_key(key)}"
         channel: dict[str, Any] = {}
         if key in ("$webpush", "$slack", "$ms_teams"):
             channel[key] = dict(_mapping_value(value, field))

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._values.errors import SuprsendValidationError
 from .._values.limits import MAX_QUERY_BYTES
-from .._values.rules import rest_id, valid_text
+from .._values.rules import rest_id, short_key, valid_text
 
 __all__ = ["bracket_keys", "encode_query", "path_segment"]
 
@@ -44,7 +44,7 @@ def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> st
             raise SuprsendValidationError(
                 "options", f"keys must be strings, got {type(key).__name__}"
             )
-        field = f"options.{shown_key(key)}"
+        field = f"options.{short_key(key)}"
         valid_text(key, "options")
         if value is None:
             continue
@@ -63,11 +63,6 @@ def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> st
             "options", f"take {len(query)} bytes in the URL, more than the {MAX_QUERY_BYTES} allowed"
         )
     return query
-
-
-def shown_key(key: str) -> str:
-    """An option's name as an error may show it: short, and printable."""
-    return key if len(key) <= 40 and key.isprintable() else "<key>"
 
 
 def _checked(value: object, field: str) -> Any:
