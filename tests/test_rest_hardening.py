@@ -30,6 +30,7 @@ from suprsend_async import (
     SuprsendConfigError,
     SuprsendTransportError,
     SuprsendValidationError,
+    TriggerResponse,
     UserEdit,
 )
 from suprsend_async._core.retry import parse_retry_after
@@ -540,3 +541,23 @@ def test_a_huge_or_unsendable_key_is_refused_and_never_echoed_whole() -> None:
     with pytest.raises(SuprsendValidationError) as info:
         UserEdit("ann").set("k" * 1000, nested(70))
     assert info.value.field == "set." + "k" * 40 + "..."
+
+
+# -- 12. reprs free of personal data --------------------------------------------------------------
+
+
+async def test_reprs_of_responses_and_builders_carry_no_personal_data() -> None:
+    email, phone = "jane.doe@example.com", "+14155550123"
+    hub = HubEmulator()
+    async with hub.client() as client:
+        edit = UserEdit(email, "tenant-of-jane").add_email(email).add_sms(phone)
+        edits = client.users.get_bulk_edit_instance()
+        edits.append(edit, email)  # type: ignore[arg-type]  # fails, and is kept as given
+        bulk = await edits.save()
+        paginator = client.users.list({"tenant_id": "tenant-of-jane"})
+    assert bulk.failure == 1
+    single = TriggerResponse.from_http(404, f'{{"message": "no user {email}"}}'.encode())
+    texts = [repr(edit), repr(bulk), repr(bulk.failed_records), repr(single), repr(paginator)]
+    for text in texts:
+        for secret in ("jane", phone):
+            assert secret not in text, text

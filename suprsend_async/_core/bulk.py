@@ -74,8 +74,10 @@ class FailedRecord:
     """
 
     index: int
-    record: Any
-    error: str
+    # Neither in the repr: a record holds ids, emails and phones, and the hub's
+    # message may quote them; reprs end up in logs.
+    record: Any = attrs.field(repr=False)
+    error: str = attrs.field(repr=False)
     code: int | None  # the hub's status for this record; None if it never answered for it
     maybe_delivered: bool = attrs.field(default=False, kw_only=True)
 
@@ -135,7 +137,8 @@ class BulkResponse:
     total: int
     success: int
     failure: int
-    failed_records: tuple[FailedRecord, ...] = ()
+    # (Its repr shows the counts: the failed records may be many.)
+    failed_records: tuple[FailedRecord, ...] = attrs.field(default=(), repr=False)
     warnings: tuple[str, ...] = ()
     retried_requests: int = 0
     retried_records: int = 0

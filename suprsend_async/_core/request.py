@@ -57,8 +57,8 @@ class Answer:
 
     method: str
     status_code: int
-    body: Any
-    text: str
+    body: Any = attrs.field(repr=False)  # the hub's JSON: personal data
+    text: str = attrs.field(repr=False)
     attempts: int
 
     def json(self) -> dict[str, Any]:

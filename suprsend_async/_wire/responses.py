@@ -104,10 +104,11 @@ class TriggerResponse:
     success: bool
     status: Literal["success", "fail"]
     status_code: int | None
-    message: str | None
+    # Not in the repr, as the raw answer: the hub's words may quote ids, emails, phones.
+    message: str | None = attrs.field(repr=False)
     message_id: str | None = None
     error_type: str | None = None
-    raw_response: Any = None
+    raw_response: Any = attrs.field(default=None, repr=False)
     attempts: int = 1
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     headers: httpx.Headers = attrs.field(factory=httpx.Headers, eq=False, repr=False)
