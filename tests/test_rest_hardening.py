@@ -561,3 +561,23 @@ async def test_reprs_of_responses_and_builders_carry_no_personal_data() -> None:
     for text in texts:
         for secret in ("jane", phone):
             assert secret not in text, text
+
+
+async def test_an_id_is_stripped_and_an_empty_one_refused_wherever_it_goes() -> None:
+    hub = HubEmulator()
+    async with hub.client() as client:
+        await client.users.upsert_for_tenant(" ann ", " t1 ", {"plan": "pro"})
+        assert set(hub.users["ann"].tenants) == {"t1"}
+        # The same id, as an option: the same tenant.
+        email = {"channel_preferences": [{"channel": "email", "is_restricted": True}]}
+        await client.users.update_global_channels_preference("ann", email, {"tenant_id": " t1 "})
+        channels = await client.users.get_global_channels_preference("ann", {"tenant_id": "t1"})
+        assert {"channel": "email", "is_restricted": True} in channels["channel_preferences"]
+        for call in (
+            client.users.get_full_preference("ann", {"tenant_id": "  "}),
+            client.users.edit("ann", {"operations": []}, tenant_id=""),
+        ):
+            with pytest.raises(SuprsendValidationError, match="tenant_id"):
+                await call
+    with pytest.raises(SuprsendValidationError, match="tenant_id"):
+        UserEdit("ann", "")

@@ -56,6 +56,12 @@ class RetrySafety:
 
 
 READ = RetrySafety(True)
+# Both repeat harmlessly on their own, but a repeat re-applies its value over
+# whatever another writer did since the first attempt (a retried delete can
+# delete a user re-created meanwhile). The hub has no conditional requests to
+# prevent it; retries stay within the call's RetryPolicy, and the README's
+# retry-safety table states the race and the per-call way out
+# (retry=RetryPolicy.disabled()).
 DELETE = RetrySafety(True)  # a second delete finds nothing to delete; see resources.users
 ABSOLUTE_WRITE = RetrySafety(True)  # upserts, preferences, tenant links: same values, same state
 

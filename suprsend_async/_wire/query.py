@@ -21,6 +21,12 @@ from .._values.rules import rest_id, short_key, valid_text
 __all__ = ["bracket_keys", "encode_query", "path_segment"]
 
 
+# Options whose value is an id: one rule for ids wherever they go (a path, a
+# body, the query): surrounding whitespace stripped, and empty refused (None,
+# or leaving the option out, is how to say "none").
+ID_OPTIONS = frozenset({"tenant_id"})
+
+
 def _wire_value(value: Any) -> Any:
     return ("true" if value else "false") if isinstance(value, bool) else value
 
@@ -52,6 +58,8 @@ def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> st
             items = [_checked(item, field) for item in value if item is not None]
             if items:
                 wire[key] = items
+        elif key in ID_OPTIONS and isinstance(value, str):
+            wire[key] = rest_id(value, field)
         else:
             wire[key] = _checked(value, field)
     try:
