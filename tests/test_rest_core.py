@@ -387,7 +387,9 @@ async def test_max_pages_bounds_the_walk_and_a_run_of_empty_pages_ends_it() -> N
     assert len(asked) == 2
     # Empty pages between full ones are fine: only an unbroken run ends the walk.
     gaps = [page([], f"e{i}") for i in range(9)]
-    fetch, _ = pages_of(*gaps, page([1], "x"), *[page([], f"f{i}") for i in range(9)], page([], None))
+    fetch, _ = pages_of(
+        *gaps, page([1], "x"), *[page([], f"f{i}") for i in range(9)], page([], None)
+    )
     assert [item["n"] async for item in CursorPaginator(fetch, {})] == [1]
     with pytest.raises(SuprsendConfigError, match="max_pages"):
         [item async for item in paginator.items(max_pages=0)]

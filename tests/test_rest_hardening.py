@@ -9,10 +9,10 @@ as its parameter names are in the table (an unknown one fails loudly here).
 from __future__ import annotations
 
 import inspect
-import os
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from suprsend_async import (
     AsyncSuprsend,
-    CursorPaginator,
     Event,
     RetryPolicy,
     SuprsendAPIError,
@@ -62,7 +61,7 @@ def valid_arguments() -> dict[str, Any]:
 
 def rest_methods(client: AsyncSuprsend) -> dict[str, Callable[..., Any]]:
     """``"users.get"`` -> the bound method, for every REST method of every resource."""
-    methods = {}
+    methods: dict[str, Callable[..., Any]] = {}
     for resource_name, resource in vars(client).items():
         if not isinstance(resource, Resource):
             continue
@@ -96,7 +95,7 @@ def method_names() -> list[str]:
 
 def test_the_walk_finds_every_rest_method() -> None:
     names = method_names()
-    assert "users.delete" in names and "users.async_edit" in names and "users.list" in names
+    assert {"users.delete", "users.async_edit", "users.list"} <= set(names)
     assert len(names) >= 20
 
 
@@ -157,7 +156,7 @@ async def test_an_overflowing_retry_after_on_success_loses_no_bulk_response() ->
     hub = HubEmulator()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        async def send_with_header(message: dict[str, Any]) -> None:
+        async def send_with_header(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message["headers"], (b"retry-after", HUGE_DATES[0].encode())]
                 message = {**message, "headers": headers}
@@ -165,15 +164,15 @@ async def test_an_overflowing_retry_after_on_success_loses_no_bulk_response() ->
 
         await hub(scope, receive, send_with_header)
 
-    async with serve(app) as base_url:
-        async with AsyncSuprsend(
-            hub.workspace_key, hub.workspace_secret, base_url=base_url
-        ) as client:
-            events = [Event(f"u{i}", "paid", idempotency_key=f"k{i}") for i in range(3)]
-            response = await client.bulk_events.send(events)
-            assert (response.success, response.failure) == (3, 0)
-            assert (await client.users.upsert("ann", {"plan": "pro"}))["distinct_id"] == "ann"
-            assert (await client.track_event(Event("u1", "paid"))).success
+    async with (
+        serve(app) as base_url,
+        AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url) as client,
+    ):
+        events = [Event(f"u{i}", "paid", idempotency_key=f"k{i}") for i in range(3)]
+        response = await client.bulk_events.send(events)
+        assert (response.success, response.failure) == (3, 0)
+        assert (await client.users.upsert("ann", {"plan": "pro"}))["distinct_id"] == "ann"
+        assert (await client.track_event(Event("u1", "paid"))).success
 
 
 # -- 3. answers nested too deep ---------------------------------------------------------------
@@ -195,11 +194,11 @@ async def test_a_deeply_nested_error_answer_is_a_typed_error_everywhere() -> Non
             await client.users.get("ann")
         assert info.value.status_code == 400
         bulk = await client.bulk_events.send([Event("u1", "paid", idempotency_key="k")])
-        assert bulk.failure == 1 and bulk.failed_records[0].code == 400
+        assert [f.code for f in bulk.failed_records] == [400]
         edits = client.users.get_bulk_edit_instance()
         edits.append(UserEdit("ann").set("plan", "pro"))
         saved = await edits.save()
-        assert saved.failure == 1 and saved.failed_records[0].code == 400
+        assert [f.code for f in saved.failed_records] == [400]
 
 
 # -- 4, 5. deep or oversized values in edits ----------------------------------------------------
@@ -261,7 +260,7 @@ async def test_an_edit_the_hub_would_refuse_fails_alone_before_sending() -> None
     [failed] = response.failed_records
     assert (failed.index, failed.code) == (1, None)
     assert "tenant_id" in failed.error
-    assert "ann" in hub.users and "cy" in hub.users
+    assert {"ann", "cy"} <= set(hub.users)
 
 
 # -- 6. no personal data in errors and logs ---------------------------------------------------
@@ -336,7 +335,7 @@ async def test_an_edit_payload_with_keys_that_cannot_be_shown_is_refused_not_cra
     hub = HubEmulator()
     async with hub.client() as client:
         for operation in ({BadRepr(): 1}, {"$add": {BadRepr(): 1}}, {"$append": {BadRepr(): 1}}):
-            with pytest.raises(SuprsendValidationError, match="edit_payload|payload"):
+            with pytest.raises(SuprsendValidationError, match=r"payload"):
                 await client.users.edit("ann", {"operations": [operation]})
     assert hub.stats.requests == 0
 
@@ -395,7 +394,9 @@ def _hostile() -> st.SearchStrategy[Any]:
         leaves,
         lambda inner: st.one_of(
             st.lists(inner, max_size=3),
-            st.dictionaries(st.one_of(st.text(alphabet=every_char, max_size=5), leaves), inner, max_size=3),
+            st.dictionaries(
+                st.one_of(st.text(alphabet=every_char, max_size=5), leaves), inner, max_size=3
+            ),
         ),
         max_leaves=8,
     )
@@ -411,10 +412,7 @@ def _fuzzed_arguments(name: str) -> st.SearchStrategy[dict[str, Any]]:
     method = rest_methods(AsyncSuprsend("key", "secret"))[name]
     valid = valid_arguments()
     return st.fixed_dictionaries(
-        {
-            p: st.one_of(st.just(valid[p]), _hostile())
-            for p in inspect.signature(method).parameters
-        }
+        {p: st.one_of(st.just(valid[p]), _hostile()) for p in inspect.signature(method).parameters}
     )
 
 
@@ -430,7 +428,10 @@ def test_fuzzed_arguments_give_only_typed_errors_before_anything_is_sent(name: s
         return httpx.Response(200, content=OK_PAGE)
 
     @settings(
-        max_examples=int(os.environ.get('FUZZ_EXAMPLES', '40')), deadline=None, suppress_health_check=list(HealthCheck), database=None
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
     )
     @given(arguments=_fuzzed_arguments(name))
     def check(arguments: dict[str, Any]) -> None:
@@ -478,7 +479,8 @@ async def test_the_emulator_bounds_its_users_in_bytes_and_reads_change_nothing()
         for i in range(10):
             await client.users.upsert(f"u{i}", {"blob": "x" * 300_000})
         assert hub.users.bytes <= 1_000_000
-        assert "u9" in hub.users and "u0" not in hub.users
+        assert "u9" in hub.users
+        assert "u0" not in hub.users
         assert hub.stats.users_evicted >= 7
         await client.users.get_full_preference("u9")
         await client.users.get_global_channels_preference("u9", {"tenant_id": "t1"})
@@ -513,10 +515,11 @@ async def test_every_emulator_request_is_all_or_nothing() -> None:
             await client.users.edit("nobody", {"operations": [{"$add": {"n": "x"}}]})
         assert "nobody" not in store
         await client.users.upsert("u1", {"plan": "pro"})
-        with pytest.raises(SuprsendAPIError):
-            operations = [{"$set": {"a": "text"}}, {"$add": {"a": 1}}]
+        operations = [{"$set": {"a": "text"}}, {"$add": {"a": 1}}]
+        with pytest.raises(SuprsendAPIError, match="incremented"):
             await client.users.edit("u1", {"operations": operations}, "t1")
-        assert store["u1"].tenants == {} and store["u1"].properties == {"plan": "pro"}
+        assert store["u1"].tenants == {}
+        assert store["u1"].properties == {"plan": "pro"}
         # A full-preference update that ends in 404 applies none of itself.
         payload = {
             "channel_preferences": [{"channel": "email", "is_restricted": True}],
@@ -552,7 +555,7 @@ async def test_reprs_of_responses_and_builders_carry_no_personal_data() -> None:
     async with hub.client() as client:
         edit = UserEdit(email, "tenant-of-jane").add_email(email).add_sms(phone)
         edits = client.users.get_bulk_edit_instance()
-        edits.append(edit, email)  # type: ignore[arg-type]  # fails, and is kept as given
+        edits.append(edit, email)  # fails, and is kept as given
         bulk = await edits.save()
         paginator = client.users.list({"tenant_id": "tenant-of-jane"})
     assert bulk.failure == 1

@@ -437,7 +437,9 @@ class _BulkRun:
                 else:
                     state.pending = [i for i in sending if settle(i, True, "", status, False)]
                 return _ChunkOutcome(
-                    bool(state.pending), _retry_after(response, state), f"HTTP {status} (per record)"
+                    bool(state.pending),
+                    _retry_after(response, state),
+                    f"HTTP {status} (per record)",
                 )
             message, _ = parse_error(status, raw)
             retryable = is_retryable_status(status)

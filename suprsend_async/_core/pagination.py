@@ -34,7 +34,9 @@ def _max_pages(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SuprsendConfigError(f"max_pages must be None or an integer of at least 1, got {shown(value)}")
+        raise SuprsendConfigError(
+            f"max_pages must be None or an integer of at least 1, got {shown(value)}"
+        )
     return value
 
 
@@ -86,7 +88,9 @@ class CursorPaginator:
             meta = page.get("meta")
             has_next = meta.get("has_next", False) if isinstance(meta, Mapping) else False
             if not isinstance(has_next, bool):
-                raise _malformed(page, f"'has_next' is not true or false ({type(has_next).__name__})")
+                raise _malformed(
+                    page, f"'has_next' is not true or false ({type(has_next).__name__})"
+                )
             yield page
             if not has_next or (most is not None and fetched >= most):
                 return

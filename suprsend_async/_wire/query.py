@@ -68,7 +68,8 @@ def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> st
         raise SuprsendValidationError("options", f"cannot be written in a URL: {exc}") from None
     if len(query) > MAX_QUERY_BYTES:
         raise SuprsendValidationError(
-            "options", f"take {len(query)} bytes in the URL, more than the {MAX_QUERY_BYTES} allowed"
+            "options",
+            f"take {len(query)} bytes in the URL, more than the {MAX_QUERY_BYTES} allowed",
         )
     return query
 
@@ -80,7 +81,8 @@ def _checked(value: object, field: str) -> Any:
     if isinstance(value, (bool, int, float)):
         return _wire_value(value)
     raise SuprsendValidationError(
-        field, f"must be a string, a number, a bool, None or a list of them, got {type(value).__name__}"
+        field,
+        f"must be a string, a number, a bool, None or a list of them, got {type(value).__name__}",
     )
 
 

@@ -198,7 +198,9 @@ class Users(Resource):
             raise SuprsendValidationError(
                 "from_user_id", "must differ from distinct_id: a user cannot be merged into itself"
             )
-        return await self._json("POST", path, route, MERGE, body={"from_user_id": from_id}, retry=retry)
+        return await self._json(
+            "POST", path, route, MERGE, body={"from_user_id": from_id}, retry=retry
+        )
 
     async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
         return deleted(await self._send("DELETE", *_user(distinct_id), DELETE, retry=retry))

@@ -544,6 +544,7 @@ class UserStore:
         ids = body.get("distinct_ids") if isinstance(body, Mapping) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise UserError(400, "distinct_ids: must be a list of strings")
+
         def change(prefs: Preferences) -> None:
             if not reset:
                 self.update_full(prefs, body)

@@ -138,7 +138,9 @@ def _update_channels(
     store: UserStore, ids: list[str], params: Params, body: Any
 ) -> tuple[int, Any]:
     items = body.get("channel_preferences") if isinstance(body, dict) else None
-    prefs = store.update_preferences(ids[0], _tenant(params), lambda p: store.set_channels(p, items))
+    prefs = store.update_preferences(
+        ids[0], _tenant(params), lambda p: store.set_channels(p, items)
+    )
     return 202, {"channel_preferences": store.channels_json(prefs)}
 
 
