@@ -331,9 +331,8 @@ class HubTransport:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
-                raise _transport_error(exc, request, f"{method} {where} failed", where) from _cause(
-                    exc, where
-                )
+                error = _transport_error(exc, request, f"{method} {where} failed", where)
+                raise error from _cause(exc, request, where)
             except RuntimeError:
                 if self.closed or client.is_closed:  # httpx's own "client has been closed"
                     raise SuprsendClientClosedError("this AsyncSuprsend client is closed") from None
@@ -524,18 +523,16 @@ def _transport_error(
     )
 
 
-def _cause(exc: httpx.RequestError, where: str) -> BaseException | None:
-    """The httpx error as the cause, unless its text (or its own cause's) quotes a
-    header value or the URL's ids."""
+def _cause(exc: httpx.RequestError, request: httpx.Request, where: str) -> BaseException | None:
+    """The httpx error as the cause, unless its text (or that of an error under it: an
+    aiohttp or httpx2 one, translated) quotes a header value or the URL's ids."""
     if isinstance(exc, httpx.LocalProtocolError):
         return None
-    try:
-        request = exc.request
-    except RuntimeError:  # raised before a request existed
-        return exc
     chain: BaseException | None = exc
-    while chain is not None:
+    for _ in range(8):  # the translations stack two or three deep
+        if chain is None:
+            return exc
         if _scrubbed(str(chain), request, where) != str(chain):
             return None
         chain = chain.__cause__ or chain.__context__
-    return exc
+    return None
