@@ -20,6 +20,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 import attrs
+import httpx
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._values.errors import SuprsendTransportError, SuprsendValidationError
@@ -83,8 +84,10 @@ class FailedRecord:
     """
 
     index: int
-    record: Any
-    error: str
+    # Neither in the repr: a record holds ids, emails and phones, and the hub's
+    # message may quote them; reprs end up in logs.
+    record: Any = attrs.field(repr=False)
+    error: str = attrs.field(repr=False)
     code: int | None  # the hub's status for this record; None if it never answered for it
     maybe_delivered: bool = attrs.field(default=False, kw_only=True)
 
@@ -150,7 +153,8 @@ class BulkResponse:
     total: int
     success: int
     failure: int
-    failed_records: tuple[FailedRecord, ...] = ()
+    # (Its repr shows the counts: the failed records may be many.)
+    failed_records: tuple[FailedRecord, ...] = attrs.field(default=(), repr=False)
     warnings: tuple[str, ...] = ()
     retried_requests: int = 0
     retried_records: int = 0
@@ -510,7 +514,6 @@ class _BulkRun:
             end = AttemptEnd.answered(status)
             self.reach.note(end, transport.log)
             raw = _parse_answer(response.content)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if 200 <= status < 300:
                 records = raw.get("records") if isinstance(raw, dict) else None
                 if status == 207 or records is not None:
@@ -518,11 +521,15 @@ class _BulkRun:
                 else:
                     state.pending = [i for i in sending if settle(i, "", None)]
                 return _ChunkOutcome(
-                    bool(state.pending), retry_after, f"HTTP {status} (per record)"
+                    bool(state.pending),
+                    _retry_after(response, state),
+                    f"HTTP {status} (per record)",
                 )
             message, _ = parse_error(status, raw)
             state.pending = [i for i in sending if settle(i, message, end)]
-            return _ChunkOutcome(bool(state.pending), retry_after, f"HTTP {status}")
+            return _ChunkOutcome(
+                bool(state.pending), _retry_after(response, state), f"HTTP {status}"
+            )
 
         give_up_reason = ""
 
@@ -644,6 +651,11 @@ class _BulkRun:
             retried_requests=self.retried_requests,
             retried_records=self.retried_records,
         )
+
+
+def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
+    """The hub's Retry-After, read only when it matters: when records wait for a retry."""
+    return parse_retry_after(response.headers.get("Retry-After")) if state.pending else None
 
 
 def _repeatable(record: EncodedRecord) -> bool:
