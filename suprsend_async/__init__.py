@@ -5,16 +5,20 @@ import logging
 from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.background import BackgroundSender, SenderStats
 from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
 from ._core.pagination import CursorPaginator
 from ._core.retry import RetryEvent, RetryPolicy
+from ._core.spool import SpooledRecord
 from ._values.attachments import Attachment
 from ._values.errors import (
     SuprsendAPIError,
     SuprsendClientClosedError,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendQueueFullError,
     SuprsendResponseTooLargeError,
+    SuprsendSpoolError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
@@ -36,6 +40,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "AsyncSuprsend",
     "Attachment",
+    "BackgroundSender",
     "BearerAuth",
     "BulkProgress",
     "BulkResponse",
@@ -48,11 +53,15 @@ __all__ = [
     "Recipient",
     "RetryEvent",
     "RetryPolicy",
+    "SenderStats",
+    "SpooledRecord",
     "SuprsendAPIError",
     "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
+    "SuprsendQueueFullError",
     "SuprsendResponseTooLargeError",
+    "SuprsendSpoolError",
     "SuprsendTimeoutError",
     "SuprsendTransportError",
     "SuprsendValidationError",
