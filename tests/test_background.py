@@ -60,7 +60,7 @@ async def test_what_is_accepted_arrives_once_with_the_key_it_was_given(
         async with anyio.create_task_group() as callers:
 
             async def accept(first: int) -> None:
-                for i in range(first, 2_000, 20):
+                for i in range(first, 1_000, 20):
                     keys.append(await sender.track_event(event(i)))
 
             for first in range(20):
@@ -72,16 +72,16 @@ async def test_what_is_accepted_arrives_once_with_the_key_it_was_given(
         stats = sender.stats()
 
     assert own == "mine-1"
-    assert (stats.accepted, stats.sent, stats.failed, stats.queued) == (2_002, 2_002, 0, 0)
+    assert (stats.accepted, stats.sent, stats.failed, stats.queued) == (1_002, 1_002, 0, 0)
     assert Counter(e.distinct_id for e in hub.events) == Counter(
-        {f"user-{i}": 1 for i in range(-1, 2_000)}
+        {f"user-{i}": 1 for i in range(-1, 1_000)}
     )
     assert len(hub.triggers) == 1
     # Each record went with the key the sender returned for it, once.
     assert None not in keys
     assert sorted(hub.processed_keys) == sorted([str(k) for k in keys] + ["mine-1"])
     assert set(hub.processed_keys.values()) == {1}
-    assert hub.stats.requests < 2_002 / 10  # in bulk, not one request per record
+    assert hub.stats.requests < 1_002 / 10  # in bulk, not one request per record
 
 
 async def test_a_bad_record_raises_in_the_caller_and_is_not_queued(spool: Path | None) -> None:
@@ -279,6 +279,7 @@ async def test_refused_records_are_kept_with_the_reason_and_can_be_retried(
         assert (failed.idempotency_key, failed.kind, failed.code) == (key, "workflow", 404)
         assert "nope" in (failed.error or "")
         assert failed.record()["workflow"] == "nope"
+        assert failed.accepted_at > 0
         assert (sender.stats().sent, sender.stats().failed) == (1, 1)
 
         hub.workflows = None  # the workflow now exists

@@ -72,7 +72,7 @@ def assert_each_processed_once(hub: HubEmulator, prefix: str, count: int) -> Non
 
 @pytest.mark.parametrize(
     ("faults", "count"),
-    [(Faults(), 20_000), (Faults.mix(0.3, seed=11, retry_after=0), 10_000)],
+    [(Faults(), 20_000), (Faults.mix(0.3, seed=11, retry_after=0), 6_000)],
     ids=["clean", "30%-faults"],
 )
 async def test_a_spool_killed_mid_upload_is_drained_by_the_next_process(
@@ -114,7 +114,7 @@ async def test_records_accepted_while_the_hub_is_down_go_out_when_it_is_back(
     await listener.aclose()  # nothing listens there now: connections are refused
     base_url = f"http://127.0.0.1:{port}/"
     spool = tmp_path / "outbox.sqlite3"
-    count = 10_000
+    count = 6_000
     command = worker_command(hub, base_url, spool, accept=count, prefix="d", hold=True)
     first = await anyio.open_process(command, cwd=REPO, stderr=None)
     try:

@@ -385,7 +385,7 @@ class BackgroundSender:
             if self._state is not _OPEN:
                 raise self._closed_error()
         self._next_id += 1
-        queue.append(Pending(self._next_id, kind, key, body))
+        queue.append(Pending(self._next_id, kind, key, body, time.time()))
         self._accepted += 1
         self._unreported_accepted += 1
         self._dropping = False
@@ -552,7 +552,6 @@ class BackgroundSender:
         if self._send_db is None:
             if retry:
                 self._queue.extendleft(reversed(retry))  # first again, in their order
-            now = time.time()
             for record, failure in failed:
                 self._failed_kept.append(
                     SpooledRecord(
@@ -560,7 +559,7 @@ class BackgroundSender:
                         record.kind,
                         record.key,
                         record.body,
-                        now,
+                        record.accepted_at,
                         1,
                         failure.error,
                         failure.code,
@@ -691,7 +690,10 @@ class BackgroundSender:
         if self._state is not _OPEN:
             raise self._closed_error()
         if self._send_db is None:
-            records = [Pending(r.id, r.kind, r.idempotency_key, r.body) for r in self._failed_kept]
+            records = [
+                Pending(r.id, r.kind, r.idempotency_key, r.body, r.accepted_at)
+                for r in self._failed_kept
+            ]
             self._failed_kept.clear()
             self._queue.extendleft(reversed(records))
             count = len(records)

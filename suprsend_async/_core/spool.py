@@ -84,13 +84,16 @@ class Pending:
     """A record waiting to be sent (in a spool, or in a sender's memory): plain and
     slotted, one per record on the accepting path."""
 
-    __slots__ = ("body", "id", "key", "kind")
+    __slots__ = ("accepted_at", "body", "id", "key", "kind")
 
-    def __init__(self, id: int, kind: RecordKind, key: str, body: bytes) -> None:
+    def __init__(
+        self, id: int, kind: RecordKind, key: str, body: bytes, accepted_at: float = 0.0
+    ) -> None:
         self.id = id
         self.kind = kind
         self.key = key
         self.body = body
+        self.accepted_at = accepted_at
 
 
 @attrs.frozen
