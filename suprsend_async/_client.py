@@ -510,6 +510,7 @@ class AsyncSuprsend:
         self,
         *,
         spool: str | os.PathLike[str] | None = None,
+        fsync: bool = True,
         max_queue: int | None = None,
         when_full: WhenFull | None = None,
         exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
@@ -523,11 +524,14 @@ class AsyncSuprsend:
         - ``spool``: a SQLite file; accepting returns once the record is on disk,
           and what is not yet sent survives a crash (the next sender on the file
           sends it). Without it the queue is in memory.
+        - ``fsync``: each spool commit is flushed to the device (default), so an
+          accepted record survives a power loss; ``False`` keeps it through a
+          killed process only, for a commit that costs a write instead of a flush.
         - ``max_queue`` (default 10,000) and ``when_full`` (``"block"``, the
           default; ``"drop_new"``; ``"raise"``): the in-memory queue's bound and
           what a full one does.
         - ``exit_timeout``: seconds the exit of the block keeps sending (default 5).
-        - ``batch_size``: records taken per bulk call (default: four requests per
+        - ``batch_size``: records taken per bulk call (default: eight requests per
           connection of ``max_concurrency``).
         - ``max_backoff``: the longest wait between rounds when the hub does not
           take records (default 30 s; the first is 0.5 s).
@@ -538,6 +542,7 @@ class AsyncSuprsend:
             self,
             paths={"event": BULK_EVENT_PATH, "workflow": TRIGGER_PATH},
             spool=spool,
+            fsync=fsync,
             max_queue=max_queue,
             when_full=when_full,
             exit_timeout=exit_timeout,

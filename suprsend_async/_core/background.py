@@ -16,6 +16,7 @@ record it already processed.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import math
 import os
@@ -58,7 +59,7 @@ DEFAULT_POLL_INTERVAL = 1.0
 _FIRST_BACKOFF = 0.5
 # Records a batch holds per request the client may have in flight: enough
 # that the bulk engine's workers stay busy while the batch lasts.
-_REQUESTS_PER_WORKER = 4
+_REQUESTS_PER_WORKER = 8
 # Failed records a sender without a spool remembers (the oldest go first).
 _FAILED_KEPT = 10_000
 
@@ -143,6 +144,7 @@ class BackgroundSender:
         *,
         paths: Mapping[RecordKind, str],
         spool: str | os.PathLike[str] | None = None,
+        fsync: bool = True,
         max_queue: int | None = None,
         when_full: WhenFull | None = None,
         exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
@@ -156,6 +158,8 @@ class BackgroundSender:
             raise SuprsendConfigError(
                 "max_queue and when_full bound the in-memory queue; a spool is bounded by its disk"
             )
+        if not isinstance(fsync, bool):
+            raise SuprsendConfigError(f"fsync must be True or False, got {type(fsync).__name__}")
         if when_full is not None and when_full not in _WHEN_FULL:
             raise SuprsendConfigError(
                 f"when_full must be one of {', '.join(_WHEN_FULL)}; got {shown(when_full)}"
@@ -163,6 +167,7 @@ class BackgroundSender:
         self._client = client
         self._paths = dict(paths)
         self._spool_path = os.fspath(spool) if spool is not None else None
+        self._fsync = fsync
         self._max_queue = _count(DEFAULT_MAX_QUEUE if max_queue is None else max_queue, "max_queue")
         self._when_full: WhenFull = when_full or "block"
         self._exit_timeout = _seconds(exit_timeout, "exit_timeout", zero=True)
@@ -188,12 +193,12 @@ class BackgroundSender:
         self._next_id = 0
         self._room = anyio.Event()  # set when the queue frees room (then replaced)
         self._dropping = False  # in an episode of drops: logged once per episode
-        # With a spool: two connections (accepting; sending and reading), one thread each.
-        self._accept_db: Spool | None = None
-        self._send_db: Spool | None = None
+        # With a spool: one connection, used by one worker thread at a time. (Two,
+        # one for accepting and one for sending, made each wait for the other's
+        # write lock in SQLite's busy handler, which sleeps in steps of milliseconds.)
+        self._db: Spool | None = None
         self._lock: UploadLock | None = None
-        self._accept_limiter = anyio.CapacityLimiter(1)
-        self._send_limiter = anyio.CapacityLimiter(1)
+        self._limiter = anyio.CapacityLimiter(1)
         self._commit = _Commit()  # the rows the next transaction writes
         self._writing: _Commit | None = None  # the one being written
         self._write_wake = anyio.Event()
@@ -220,7 +225,7 @@ class BackgroundSender:
         await task_group.__aenter__()
         self._task_group = task_group
         task_group.start_soon(self._upload_loop)
-        if self._accept_db is not None:
+        if self._db is not None:
             task_group.start_soon(self._write_loop)
         self._state = _OPEN
         _LIVE.add(self)
@@ -228,14 +233,15 @@ class BackgroundSender:
         return self
 
     async def _open_spool(self, path: str) -> None:
-        # Both connections check the file; a bad one fails here, at start.
-        self._accept_db = await anyio.to_thread.run_sync(Spool, path)
+        # Opening checks the file: a bad one fails here, at start.
+        db = self._db = await anyio.to_thread.run_sync(
+            functools.partial(Spool, path, fsync=self._fsync)
+        )
         try:
-            self._send_db = await anyio.to_thread.run_sync(Spool, path)
-            self._lock = UploadLock(self._accept_db.path)
-            self._counts = await anyio.to_thread.run_sync(self._send_db.counts)
+            self._lock = UploadLock(db.path)
+            self._counts = await anyio.to_thread.run_sync(db.counts)
             # What an earlier sender left is this one's to send: drain() waits for it too.
-            self._last_id = await anyio.to_thread.run_sync(self._send_db.last_id)
+            self._last_id = await anyio.to_thread.run_sync(db.last_id)
         except BaseException:
             await self._close_spool()
             raise
@@ -281,7 +287,7 @@ class BackgroundSender:
 
     def _report_left(self) -> None:
         self._flush_counters()
-        if self._accept_db is None:
+        if self._db is None:
             lost = len(self._queue) + len(self._in_flight)
             if lost:
                 logger.warning(
@@ -301,9 +307,8 @@ class BackgroundSender:
             )
 
     async def _close_spool(self) -> None:
-        for db in (self._accept_db, self._send_db):
-            if db is not None:
-                await anyio.to_thread.run_sync(db.close)
+        if self._db is not None:
+            await anyio.to_thread.run_sync(self._db.close)
         if self._lock is not None:
             self._lock.release()
 
@@ -311,9 +316,8 @@ class BackgroundSender:
         """In a forked child: nothing of this sender is the child's (the parent's
         event loop, SQLite connections and upload lock); calls raise."""
         self._state = _FORKED
-        for db in (self._accept_db, self._send_db):
-            if db is not None:
-                db.forget_in_child()
+        if self._db is not None:
+            self._db.forget_in_child()
         if self._lock is not None:
             self._lock.forget_in_child()
         self._queue = collections.deque()
@@ -369,7 +373,7 @@ class BackgroundSender:
                 "record",
                 f"is {len(body)} bytes; a bulk request body may not exceed {limits.max_body_bytes}",
             )
-        if self._accept_db is not None:
+        if self._db is not None:
             return await self._accept_to_spool(kind, key, body)
         queue = self._queue
         while len(queue) + len(self._in_flight) >= self._max_queue:
@@ -416,7 +420,7 @@ class BackgroundSender:
         return key
 
     async def _write_loop(self) -> None:
-        db = self._accept_db
+        db = self._db
         assert db is not None
         while True:
             await self._write_wake.wait()
@@ -430,7 +434,7 @@ class BackgroundSender:
             with anyio.CancelScope(shield=True):
                 try:
                     last = await anyio.to_thread.run_sync(
-                        db.add, commit.rows, limiter=self._accept_limiter
+                        db.add, commit.rows, limiter=self._limiter
                     )
                 except SuprsendSpoolError as exc:
                     logger.error("background sender: %s", exc)
@@ -477,7 +481,7 @@ class BackgroundSender:
                 batch = await self._claim()
                 if not batch:
                     # Other processes may add to a spool: look again now and then.
-                    await self._nap(self._poll_interval if self._send_db is not None else None)
+                    await self._nap(self._poll_interval if self._db is not None else None)
                     continue
                 self._in_flight = batch
                 sent, failed, retry = await self._send(batch)
@@ -508,11 +512,11 @@ class BackgroundSender:
             self._upload_wake = anyio.Event()
 
     async def _claim(self) -> list[Pending]:
-        if self._send_db is None:
+        if self._db is None:
             queue, size = self._queue, self._batch_size
             return [queue.popleft() for _ in range(min(size, len(queue)))]
         return await anyio.to_thread.run_sync(
-            self._send_db.claim, self._batch_size, limiter=self._send_limiter
+            self._db.claim, self._batch_size, limiter=self._limiter
         )
 
     async def _send(
@@ -549,7 +553,7 @@ class BackgroundSender:
         failed: list[tuple[Pending, FailedRecord]],
         retry: list[Pending],
     ) -> None:
-        if self._send_db is None:
+        if self._db is None:
             if retry:
                 self._queue.extendleft(reversed(retry))  # first again, in their order
             for record, failure in failed:
@@ -566,7 +570,7 @@ class BackgroundSender:
                     )
                 )
         else:
-            db = self._send_db
+            db = self._db
             # Shielded: the hub has answered; forgetting that would send them again.
             with anyio.CancelScope(shield=True):
                 self._counts = await anyio.to_thread.run_sync(
@@ -574,7 +578,7 @@ class BackgroundSender:
                     [r.id for r in sent],
                     [(r.id, f.error, f.code) for r, f in failed],
                     [(r.id, "not delivered yet", None) for r in retry],
-                    limiter=self._send_limiter,
+                    limiter=self._limiter,
                 )
         self._in_flight = []
         self._sent += len(sent)
@@ -597,15 +601,13 @@ class BackgroundSender:
         self._room = anyio.Event()
 
     def _requeue_in_flight(self) -> None:
-        if self._send_db is None and self._in_flight:
+        if self._db is None and self._in_flight:
             self._queue.extendleft(reversed(self._in_flight))
         self._in_flight = []
 
     async def _refresh_counts(self) -> None:
-        if self._send_db is not None:
-            self._counts = await anyio.to_thread.run_sync(
-                self._send_db.counts, limiter=self._send_limiter
-            )
+        if self._db is not None:
+            self._counts = await anyio.to_thread.run_sync(self._db.counts, limiter=self._limiter)
 
     def _flush_counters(self) -> None:
         if self._unreported_accepted:
@@ -632,7 +634,7 @@ class BackgroundSender:
         return False
 
     async def _until_settled(self) -> None:
-        if self._send_db is None:
+        if self._db is None:
             target = self._next_id
             while not self._memory_settled(target):
                 await self._settled.wait()
@@ -650,12 +652,12 @@ class BackgroundSender:
         return not ids or min(ids) > target
 
     async def _pending_up_to(self, target: int) -> int:
-        db = self._send_db
+        db = self._db
         assert db is not None
-        return await anyio.to_thread.run_sync(db.pending_up_to, target, limiter=self._send_limiter)
+        return await anyio.to_thread.run_sync(db.pending_up_to, target, limiter=self._limiter)
 
     def stats(self) -> SenderStats:
-        spool = self._send_db is not None
+        spool = self._db is not None
         queued = self._counts.pending if spool else len(self._queue) + len(self._in_flight)
         return SenderStats(
             accepted=self._accepted,
@@ -678,18 +680,16 @@ class BackgroundSender:
         """Records the hub refused, oldest first, with the reason (at most ``limit``)."""
         if self._state is not _OPEN:
             raise self._closed_error()
-        if self._send_db is None:
+        if self._db is None:
             kept = list(self._failed_kept)
             return kept if limit is None else kept[:limit]
-        return await anyio.to_thread.run_sync(
-            self._send_db.failed, limit, limiter=self._send_limiter
-        )
+        return await anyio.to_thread.run_sync(self._db.failed, limit, limiter=self._limiter)
 
     async def retry_failed(self) -> int:
         """Queue every failed record again (after fixing what the hub refused); how many."""
         if self._state is not _OPEN:
             raise self._closed_error()
-        if self._send_db is None:
+        if self._db is None:
             records = [
                 Pending(r.id, r.kind, r.idempotency_key, r.body, r.accepted_at)
                 for r in self._failed_kept
@@ -698,8 +698,6 @@ class BackgroundSender:
             self._queue.extendleft(reversed(records))
             count = len(records)
         else:
-            count = await anyio.to_thread.run_sync(
-                self._send_db.retry_failed, limiter=self._send_limiter
-            )
+            count = await anyio.to_thread.run_sync(self._db.retry_failed, limiter=self._limiter)
         self._upload_wake.set()
         return count

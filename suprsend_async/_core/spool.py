@@ -7,9 +7,12 @@ What a row is: one record's final wire bytes (its ``$insert_id``, ``$time``
 and idempotency key fixed when it was accepted, so a resend is the same
 record to the hub), its kind, and its state: *pending* (to send) or
 *failed* (the hub refused it; kept with the reason until retried or purged).
-A record the hub accepted is deleted. The file is in WAL mode with
-``synchronous=FULL``: a committed record survives the process being killed
-and the machine losing power.
+A record the hub accepted is deleted. The file is in WAL mode; with
+``fsync=True`` (the default) ``synchronous=FULL``: a committed record
+survives the process being killed and the machine losing power; with
+``fsync=False``, ``synchronous=NORMAL``: it survives the process being
+killed (it is in the operating system's hands), not the machine crashing,
+and a commit costs a write instead of a flush to the device.
 
 Sending is one process's job at a time: :class:`UploadLock` is an ``flock``
 on a file beside the spool, which the kernel releases when its holder dies,
@@ -133,8 +136,9 @@ def _fail(path: str, problem: str, exc: BaseException | None = None) -> Suprsend
 class Spool:
     """One SQLite connection to a spool file; opened and checked at once."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.path = os.fspath(path)
+        self.fsync = fsync
         if not self.path or self.path == ":memory:":
             raise _fail(self.path or "''", "a spool is a file path")
         if os.path.isdir(self.path):
@@ -175,7 +179,7 @@ class Spool:
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise _fail(self.path, f"cannot be put in WAL mode (it stays {mode!r})")
-        db.execute("PRAGMA synchronous = FULL")
+        db.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
         db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
         check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
