@@ -120,6 +120,7 @@ async def test_calls_outside_the_block_raise_a_typed_error(tmp_path: Path) -> No
         ({"max_queue": 0}, "max_queue must be a positive integer"),
         ({"exit_timeout": float("nan")}, "exit_timeout must be finite"),
         ({"spool": 3}, "spool must be a file path"),
+        ({"spool": "x.sqlite3", "fsync": "no"}, "fsync must be True or False"),
         ({"spool": "x.sqlite3", "when_full": "raise"}, "bounded by its disk"),
     ],
 )
