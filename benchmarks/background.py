@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -228,10 +229,19 @@ def _client(spec: dict[str, Any], **options: Any) -> Any:
     return AsyncSuprsend(spec["key"], spec["secret"], base_url=spec["base_url"], **options)
 
 
-def _events(n: int) -> list[Any]:
+def _events(n: int, *, keyed: bool = False) -> list[Any]:
     from suprsend_async import Event
 
-    return [Event(f"user-{i}", "order_placed", {"order_id": i, "total": 42.5}) for i in range(n)]
+    run = uuid.uuid4().hex  # keys unique to this run: the emulator would drop repeats
+    return [
+        Event(
+            f"user-{i}",
+            "order_placed",
+            {"order_id": i, "total": 42.5},
+            idempotency_key=f"{run}-{i}" if keyed else None,
+        )
+        for i in range(n)
+    ]
 
 
 async def _accept_cpu(spec: dict[str, Any]) -> dict[str, Any]:
@@ -314,8 +324,10 @@ async def _spool_size(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _throughput(spec: dict[str, Any]) -> dict[str, Any]:
+    # The same records for all: keyed, as the sender sends every record (a keyed record
+    # costs the hub a deduplication lookup that a keyless one does not).
     n = spec["records"]
-    events = _events(n)
+    events = _events(n, keyed=True)
     variant = spec["variant"]
     with tempfile.TemporaryDirectory() as directory:
         async with _client(spec) as client:
