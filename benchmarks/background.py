@@ -179,9 +179,10 @@ def _report(r: dict[str, Any]) -> str:
             f" ≥ 20,000/s: {verdict(rate >= 20_000)} |"
         )
     sizes = r["spool_bytes"]
+    drained = ", ".join(f"{b / 1e6:.1f}" for b in sizes["drained_bytes"])
     lines.append(
-        f"| spool file, {sizes['records']:,} records | {sizes['accepted_bytes']:,} B accepted,"
-        f" {sizes['drained_bytes']:,} B drained, {sizes['again_bytes']:,} B after as many again"
+        f"| spool file, 5 rounds of {sizes['records']:,} records | at most"
+        f" {sizes['accepted_bytes'] / 1e6:.1f} MB full; {drained} MB after each drain"
         " | | | bounded |"
     )
     for name in ("sender", "sender with spool"):
@@ -302,24 +303,24 @@ async def _spool_accept(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _spool_size(spec: dict[str, Any]) -> dict[str, Any]:
+    """The file's size after each of five rounds of ``records`` accepted and drained: sent
+    records are deleted and their pages given back, the WAL is capped."""
     n = spec["records"]
+    sizes = []
     with tempfile.TemporaryDirectory() as directory:
         async with (
             _client(spec) as client,
             client.background(spool=Path(directory) / "outbox.sqlite3") as sender,
         ):
-            await _accept_concurrently(sender, _events(n), 100)
-            accepted = sender.stats().spool_bytes
-            await sender.drain()
-            drained = sender.stats().spool_bytes
-            await _accept_concurrently(sender, _events(n), 100)
-            await sender.drain()
-            again = sender.stats().spool_bytes
+            for _ in range(5):
+                await _accept_concurrently(sender, _events(n), 100)
+                accepted = sender.stats().spool_bytes
+                await sender.drain()
+                sizes.append((accepted, sender.stats().spool_bytes))
     return {
         "records": n,
-        "accepted_bytes": accepted,
-        "drained_bytes": drained,
-        "again_bytes": again,
+        "accepted_bytes": max(a for a, _ in sizes),
+        "drained_bytes": [d for _, d in sizes],
     }
 
 
