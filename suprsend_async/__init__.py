@@ -11,6 +11,7 @@ from ._core.pagination import CursorPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._core.spool import SpooledRecord
 from ._values.attachments import Attachment
+from ._values.derived_keys import derive_idempotency_key
 from ._values.errors import (
     SuprsendAPIError,
     SuprsendClientClosedError,
@@ -71,4 +72,5 @@ __all__ = [
     "WorkflowTriggerRequest",
     "WorkspaceSignatureAuth",
     "__version__",
+    "derive_idempotency_key",
 ]

@@ -23,6 +23,8 @@ from ._core.bulk import BulkResponse, run_bulk
 from ._core.environment import credentials_from
 from ._core.spool import Spool, holder_of
 from ._core.transport import DEFAULT_TIMEOUT, user_agent
+from ._outbox_cli import COMMANDS as OUTBOX_COMMANDS
+from ._outbox_cli import add_outbox_commands, run_outbox_command
 from ._progress import ProgressDisplay
 from ._values.errors import SuprsendConfigError, SuprsendSpoolError, SuprsendValidationError
 from ._values.limits import DEFAULT_LIMITS
@@ -133,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_demo_arguments(demo)
     _add_spool_commands(sub)
+    add_outbox_commands(sub, conn)
     return parser
 
 
@@ -544,6 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(run_demo(args))
         if args.command == "spool":
             return _spool(args)
+        if args.command in OUTBOX_COMMANDS:
+            return run_outbox_command(args, _client)
         if args.command == "bulk" and args.file != "-" and not os.path.isfile(args.file):
             raise _UsageError(f"{args.file}: no such file")
         result: int = anyio.run(commands[args.command], args)
