@@ -207,6 +207,7 @@ class BackgroundSender:
         # The uploader.
         self._upload_wake = anyio.Event()
         self._settled = anyio.Event()  # set after each settled batch (then replaced)
+        self._stop_claiming = False  # closing: the batch in flight is the last
         self._task_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -271,6 +272,12 @@ class BackgroundSender:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._exit_timeout):
             await self._written()
             await self._until_settled()
+            # The batch in flight may hold records that are not this sender's (a
+            # spool's other processes'): cut off, they would be sent again by the
+            # next sender. It finishes first; no new one starts.
+            self._stop_claiming = True
+            while self._in_flight:
+                await self._settled.wait()
         # (The task group's scope was entered first, in __aenter__: it is left
         # outside the ones above.)
         task_group.cancel_scope.cancel()
@@ -477,6 +484,8 @@ class BackgroundSender:
                 await self._refresh_counts()
                 await self._nap(self._poll_interval)
                 continue
+            if self._stop_claiming:
+                await anyio.sleep_forever()  # until aclose() cancels it
             try:
                 batch = await self._claim()
                 if not batch:
@@ -595,6 +604,9 @@ class BackgroundSender:
                 record.key,
                 failure.error,
             )
+        self._notify_settled()
+
+    def _notify_settled(self) -> None:
         self._settled.set()
         self._settled = anyio.Event()
         self._room.set()
@@ -604,6 +616,7 @@ class BackgroundSender:
         if self._db is None and self._in_flight:
             self._queue.extendleft(reversed(self._in_flight))
         self._in_flight = []
+        self._notify_settled()
 
     async def _refresh_counts(self) -> None:
         if self._db is not None:
