@@ -23,8 +23,8 @@ from .._core.pagination import CursorPaginator
 from .._core.retry import RetryPolicy
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import ABSOLUTE_WRITE, DELETE, MERGE, edit_safety
-from .._values.rules import require_id
-from .._values.user_edit import UserEdit
+from .._values.rules import rest_id
+from .._values.user_edit import UserEdit, edit_tenant_id
 from .._wire.query import path_segment
 from .._wire.serialization import encode_identity_event
 from ._base import BulkInstance, ProgressHook, Resource, deleted, mapping
@@ -140,7 +140,7 @@ class Users(Resource):
             distinct_id, tenant = edit.distinct_id, edit.tenant_id
         else:
             payload = mapping(edit_payload, "edit_payload")
-            distinct_id, tenant = edit_ins_or_distinct_id, tenant_id
+            distinct_id, tenant = edit_ins_or_distinct_id, edit_tenant_id(tenant_id)
         if tenant:
             path, route = _tenant(distinct_id, tenant)
         else:
@@ -188,13 +188,18 @@ class Users(Resource):
     async def merge(
         self, distinct_id: str, from_user_id: str, *, retry: RetryPolicy | None = None
     ) -> dict[str, Any]:
-        """Merge ``from_user_id`` into ``distinct_id``. Never retried."""
+        """Merge ``from_user_id`` into ``distinct_id``. Never retried.
+
+        A user cannot be merged into itself (the merge would delete it).
+        """
+        path, route = _user(distinct_id, "merge/")
+        from_id = rest_id(from_user_id, "from_user_id")
+        if from_id == rest_id(distinct_id, "distinct_id"):
+            raise SuprsendValidationError(
+                "from_user_id", "must differ from distinct_id: a user cannot be merged into itself"
+            )
         return await self._json(
-            "POST",
-            *_user(distinct_id, "merge/"),
-            MERGE,
-            body={"from_user_id": require_id(from_user_id, "from_user_id")},
-            retry=retry,
+            "POST", path, route, MERGE, body={"from_user_id": from_id}, retry=retry
         )
 
     async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ client must never repeat was applied once, however the connection failed.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import itertools
 from collections import Counter
@@ -18,6 +19,7 @@ import attrs
 
 from ..._values.idempotency import IDENTITY_KEYS
 from ..._values.limits import CHANNEL_KEYS
+from .._codec import dumps
 
 __all__ = [
     "CHANNELS",
@@ -103,8 +105,9 @@ class Profile:
                 self.properties[key] = value
         self.updated_at = _now()
 
-    def apply(self, operations: Any) -> None:
-        """Apply edit operations (``$set``, ``$add``, ``$append``...), all or none."""
+    def staged(self, operations: Any) -> Profile:
+        """A copy with edit operations (``$set``, ``$add``, ``$append``...) applied;
+        UserError, and nothing changed, if any is refused."""
         if not isinstance(operations, list):
             raise UserError(400, "operations must be a list")
         staged = Profile(
@@ -117,11 +120,14 @@ class Profile:
                 raise UserError(400, f"operations[{index}] must be an object")
             for name, values in operation.items():
                 staged._apply_one(f"operations[{index}].{name}", name, values)
+        return staged
+
+    def adopt(self, staged: Profile) -> None:
         self.properties, self.channels, self.updated_at = staged.properties, staged.channels, _now()
 
     def _apply_one(self, where: str, name: str, values: Any) -> None:
         if name == "$unset":
-            if not isinstance(values, list):
+            if not isinstance(values, list) or not all(isinstance(k, str) for k in values):
                 raise UserError(400, f"{where} must be a list of keys")
             for key in values:
                 if key in _CHANNEL_KEYS:
@@ -172,6 +178,13 @@ class Preferences:
     # category -> (preference, channels opted out of)
     categories: dict[str, tuple[str, frozenset[str]]] = attrs.field(factory=dict)
 
+    def copy(self) -> Preferences:
+        """A copy to change; :meth:`adopt` it once the whole request was accepted."""
+        return Preferences(dict(self.restricted_channels), dict(self.categories))
+
+    def adopt(self, staged: Preferences) -> None:
+        self.restricted_channels, self.categories = staged.restricted_channels, staged.categories
+
 
 @attrs.define
 class StoredUser(Profile):
@@ -196,8 +209,14 @@ class UserStore:
     - ``categories``: the preference categories that exist, with their defaults.
     - ``limit``: keep at most this many users, forgetting the least recently
       changed first (``on_evict`` is told each time); ``None`` keeps them all.
+    - ``byte_limit``: likewise, keep users of at most about this many bytes in
+      all (their properties, channels and tenant profiles, as JSON); ``None``
+      does not weigh them.
     - ``count_applications``: off, ``applications`` stays empty (per-user
       counters, like per-key ones, are not kept for multi-million-record runs).
+
+    Every request is all or nothing: one that is refused changes nothing (and
+    makes no user), and reads never change anything.
     """
 
     def __init__(
@@ -205,6 +224,7 @@ class UserStore:
         categories: Mapping[str, str] = DEFAULT_CATEGORIES,
         *,
         limit: int | None = None,
+        byte_limit: int | None = None,
         count_applications: bool = True,
         on_evict: Callable[[], None] | None = None,
     ) -> None:
@@ -212,9 +232,17 @@ class UserStore:
         self.categories = dict(categories)
         self.applications: Counter[tuple[str, str]] = Counter()
         self.limit = limit
+        self.byte_limit = byte_limit
         self.count_applications = count_applications
         self._on_evict = on_evict
         self._seq = itertools.count(1)
+        # The users' sequence numbers in order, and whose each is: a page of the
+        # list is found by bisection, in O(page) rather than O(all users).
+        self._seqs: list[int] = []
+        self._by_seq: dict[int, str] = {}
+        # Each user's weight in bytes, and their sum (with byte_limit only).
+        self._weights: dict[str, int] = {}
+        self.bytes = 0
 
     def __len__(self) -> int:
         return len(self.users)
@@ -245,32 +273,78 @@ class UserStore:
         return user
 
     def _get_or_create(self, distinct_id: str) -> StoredUser:
-        """The user, made if new: each caller is about to change it."""
+        """The user, made if new: each caller is about to change it (and then calls
+        :meth:`_changed`)."""
         user = self.users.get(distinct_id)
         if user is not None:
-            if self.limit is not None:  # the most recently changed go last, and last out
+            if self.limit is not None or self.byte_limit is not None:
+                # The most recently changed go last, and last out.
                 self.users[distinct_id] = self.users.pop(distinct_id)
             return user
         if self.limit is not None and len(self.users) >= self.limit:
-            del self.users[next(iter(self.users))]
-            if self._on_evict is not None:
-                self._on_evict()
-        user = self.users[distinct_id] = StoredUser(distinct_id=distinct_id, seq=next(self._seq))
+            self._evict_oldest()
+        seq = next(self._seq)
+        user = self.users[distinct_id] = StoredUser(distinct_id=distinct_id, seq=seq)
+        self._seqs.append(seq)  # always the largest yet: the list stays sorted
+        self._by_seq[seq] = distinct_id
         return user
+
+    def _changed(self, user: StoredUser) -> None:
+        """Weigh a user after a change, and forget the oldest while over ``byte_limit``."""
+        if self.byte_limit is None:
+            return
+        weight = _weight(user)
+        self.bytes += weight - self._weights.get(user.distinct_id, 0)
+        self._weights[user.distinct_id] = weight
+        while self.bytes > self.byte_limit and len(self.users) > 1:
+            self._evict_oldest()
+
+    def _evict_oldest(self) -> None:
+        self._forget(next(iter(self.users)))
+        if self._on_evict is not None:
+            self._on_evict()
+
+    def _forget(self, distinct_id: str) -> StoredUser:
+        user = self.users.pop(distinct_id)
+        index = bisect.bisect_left(self._seqs, user.seq)
+        del self._seqs[index]
+        del self._by_seq[user.seq]
+        self.bytes -= self._weights.pop(distinct_id, 0)
+        return user
+
+    def list_page(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """One page of ``v1/user/``, in creation order."""
+        limit, after = page_params(params)
+        start = bisect.bisect_right(self._seqs, after)
+        seqs = self._seqs[start : start + limit + 1]
+        chunk = [(seq, self.users[self._by_seq[seq]].to_json()) for seq in seqs[:limit]]
+        return page_json(chunk, len(self._seqs), after, limit, more=len(seqs) > limit)
 
     def upsert(self, distinct_id: str, payload: Any) -> StoredUser:
         if not isinstance(payload, Mapping):
             raise UserError(400, "the body must be a JSON object")
         user = self._get_or_create(distinct_id)
         user.upsert(payload)
+        self._changed(user)
         self._applied("upsert", distinct_id)
         return user
 
     def edit(self, distinct_id: str, operations: Any, tenant_id: str | None = None) -> Profile:
+        profile = self._edit(distinct_id, operations, tenant_id)
+        self._applied("edit", distinct_id)
+        return profile
+
+    def _edit(self, distinct_id: str, operations: Any, tenant_id: str | None) -> Profile:
+        """Apply edit operations, all or none: a refused edit makes no user or tenant."""
+        user = self.users.get(distinct_id)
+        current = None
+        if user is not None:
+            current = user if tenant_id is None else user.tenants.get(tenant_id)
+        staged = (current or Profile()).staged(operations)  # raises before any change
         user = self._get_or_create(distinct_id)
         profile = user if tenant_id is None else user.tenants.setdefault(tenant_id, Profile())
-        profile.apply(operations)
-        self._applied("edit", distinct_id)
+        profile.adopt(staged)
+        self._changed(user)
         return profile
 
     def apply_identity_event(self, record: Any) -> None:
@@ -281,14 +355,15 @@ class UserStore:
         if not isinstance(distinct_id, str) or not distinct_id.strip():
             raise UserError(400, "distinct_id: must be a non-empty string")
         tenant_id = record.get("tenant_id")
-        user = self._get_or_create(distinct_id.strip())
-        profile = user if not tenant_id else user.tenants.setdefault(tenant_id, Profile())
-        profile.apply(record.get("$user_operations"))
-        self._applied("identity_event", user.distinct_id)
+        if tenant_id is not None and not isinstance(tenant_id, str):
+            raise UserError(400, "tenant_id: must be a string")
+        distinct_id = distinct_id.strip()
+        self._edit(distinct_id, record.get("$user_operations"), tenant_id or None)
+        self._applied("identity_event", distinct_id)
 
     def delete(self, distinct_id: str) -> None:
         self.require(distinct_id)
-        del self.users[distinct_id]
+        self._forget(distinct_id)
         self._applied("delete", distinct_id)
 
     def bulk_delete(self, payload: Any) -> None:
@@ -296,17 +371,20 @@ class UserStore:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise UserError(400, "distinct_ids: must be a list of strings")
         for distinct_id in ids:
-            if self.users.pop(distinct_id, None) is not None:
+            if distinct_id in self.users:
+                self._forget(distinct_id)
                 self._applied("delete", distinct_id)
 
     def merge(self, distinct_id: str, payload: Any) -> StoredUser:
         from_id = payload.get("from_user_id") if isinstance(payload, Mapping) else None
         if not isinstance(from_id, str) or not from_id:
             raise UserError(400, "from_user_id: must be a non-empty string")
+        if from_id == distinct_id:
+            raise UserError(400, "from_user_id: a user cannot be merged into itself")
         if from_id not in self.users:
             raise UserError(404, f"from_user_id: [distinct_id: '{from_id}'] not found")
         primary = self.require(distinct_id)
-        secondary = self.users.pop(from_id)
+        secondary = self._forget(from_id)
         for key, value in secondary.properties.items():
             primary.properties.setdefault(key, value)
         for key, entries in secondary.channels.items():
@@ -316,6 +394,7 @@ class UserStore:
         for tenant_id, profile in secondary.tenants.items():
             primary.tenants.setdefault(tenant_id, profile)
         primary.updated_at = _now()
+        self._changed(primary)
         self._applied("merge", distinct_id)
         return primary
 
@@ -332,14 +411,18 @@ class UserStore:
     def upsert_for_tenant(self, distinct_id: str, tenant_id: str, payload: Any) -> Profile:
         if not isinstance(payload, Mapping):
             raise UserError(400, "the body must be a JSON object")
-        profile = self._get_or_create(distinct_id).tenants.setdefault(tenant_id, Profile())
+        user = self._get_or_create(distinct_id)
+        profile = user.tenants.setdefault(tenant_id, Profile())
         profile.upsert(payload)
+        self._changed(user)
         self._applied("upsert_for_tenant", distinct_id)
         return profile
 
     def unlink_tenant(self, distinct_id: str, tenant_id: str) -> None:
         self.tenant_profile(distinct_id, tenant_id)
-        del self.users[distinct_id].tenants[tenant_id]
+        user = self.users[distinct_id]
+        del user.tenants[tenant_id]
+        self._changed(user)
         self._applied("unlink_tenant", distinct_id)
 
     # -- subscriptions (seeded by tests: the users API only reads them) -------------------
@@ -371,7 +454,19 @@ class UserStore:
     # -- preferences ----------------------------------------------------------------------
 
     def preferences(self, distinct_id: str, tenant_id: str | None) -> Preferences:
-        return self.require(distinct_id).preferences.setdefault(tenant_id, Preferences())
+        """A user's preferences to read: the defaults, not stored, if never set."""
+        return self.require(distinct_id).preferences.get(tenant_id) or Preferences()
+
+    def update_preferences(
+        self, distinct_id: str, tenant_id: str | None, change: Callable[[Preferences], None]
+    ) -> Preferences:
+        """Apply ``change`` to a copy of a user's preferences, and keep it only if
+        ``change`` raised nothing: a refused request changes nothing."""
+        user = self.require(distinct_id)
+        staged = (user.preferences.get(tenant_id) or Preferences()).copy()
+        change(staged)
+        user.preferences[tenant_id] = staged
+        return staged
 
     def category_json(self, prefs: Preferences, category: str) -> dict[str, Any]:
         default = self.categories[category]
@@ -436,7 +531,10 @@ class UserStore:
             raise UserError(400, "the body must be a JSON object")
         if "channel_preferences" in body:
             self.set_channels(prefs, body["channel_preferences"])
-        for i, item in enumerate(body.get("categories") or []):
+        categories = body.get("categories") or []
+        if not isinstance(categories, list):
+            raise UserError(400, "categories: must be a list")
+        for i, item in enumerate(categories):
             category = item.get("category") if isinstance(item, Mapping) else None
             if not isinstance(category, str):
                 raise UserError(400, f"categories[{i}].category: must be a string")
@@ -446,17 +544,26 @@ class UserStore:
         ids = body.get("distinct_ids") if isinstance(body, Mapping) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise UserError(400, "distinct_ids: must be a list of strings")
-        for distinct_id in ids:
-            if distinct_id not in self.users:
-                continue
-            prefs = self.preferences(distinct_id, tenant_id)
+
+        def change(prefs: Preferences) -> None:
             if not reset:
                 self.update_full(prefs, body)
-                continue
+                return
             if body.get("reset_channel_preferences", True):
                 prefs.restricted_channels.clear()
             if body.get("reset_categories", True):
                 prefs.categories.clear()
+
+        # Every user's change is staged before any is kept: all or nothing.
+        staged = []
+        for distinct_id in ids:
+            user = self.users.get(distinct_id)
+            if user is not None:
+                prefs = (user.preferences.get(tenant_id) or Preferences()).copy()
+                change(prefs)
+                staged.append((user, prefs))
+        for user, prefs in staged:
+            user.preferences[tenant_id] = prefs
 
 
 class UserStores(dict[str, UserStore]):
@@ -466,15 +573,20 @@ class UserStores(dict[str, UserStore]):
         self,
         *,
         limit: int | None = None,
+        byte_limit: int | None = None,
         count_applications: bool = True,
         on_evict: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
-        self._limit, self._count, self._on_evict = limit, count_applications, on_evict
+        self._limit, self._byte_limit = limit, byte_limit
+        self._count, self._on_evict = count_applications, on_evict
 
     def __missing__(self, workspace: str) -> UserStore:
         store = self[workspace] = UserStore(
-            limit=self._limit, count_applications=self._count, on_evict=self._on_evict
+            limit=self._limit,
+            byte_limit=self._byte_limit,
+            count_applications=self._count,
+            on_evict=self._on_evict,
         )
         return store
 
@@ -487,10 +599,14 @@ def _channel_set(value: Any, field: str) -> frozenset[str]:
     return frozenset(value)
 
 
-def page(
-    items: Iterable[tuple[int, Any]], params: Mapping[str, str], *, default_limit: int = 10
-) -> dict[str, Any]:
-    """One cursor page of ``(sequence number, item)`` pairs, in sequence order."""
+def _weight(user: StoredUser) -> int:
+    """About how many bytes a user holds: its profiles as JSON, and a fixed overhead."""
+    profiles = [user, *user.tenants.values()]
+    return 1024 + len(dumps([[p.properties, p.channels] for p in profiles]))
+
+
+def page_params(params: Mapping[str, str], default_limit: int = 10) -> tuple[int, int]:
+    """(limit, after) of a cursor page request."""
     try:
         limit = int(params.get("limit", default_limit))
         after = int(params["after"]) if params.get("after") else 0
@@ -498,12 +614,26 @@ def page(
         raise UserError(400, "limit and after must be integers") from None
     if not 1 <= limit <= 1000:
         raise UserError(400, "limit must be between 1 and 1000")
+    return limit, after
+
+
+def page(
+    items: Iterable[tuple[int, Any]], params: Mapping[str, str], *, default_limit: int = 10
+) -> dict[str, Any]:
+    """One cursor page of ``(sequence number, item)`` pairs, in sequence order."""
+    limit, after = page_params(params, default_limit)
     ordered = sorted(items, key=lambda pair: pair[0])
     rest = [pair for pair in ordered if pair[0] > after]
-    chunk, more = rest[:limit], len(rest) > limit
+    return page_json(rest[:limit], len(ordered), after, limit, more=len(rest) > limit)
+
+
+def page_json(
+    chunk: list[tuple[int, Any]], count: int, after: int, limit: int, *, more: bool
+) -> dict[str, Any]:
+    """A page as the hub answers it: ``meta`` and ``results``."""
     return {
         "meta": {
-            "count": len(ordered),
+            "count": count,
             "limit": limit,
             "has_prev": after > 0,
             "before": str(chunk[0][0]) if chunk and after > 0 else None,

@@ -41,7 +41,7 @@ def _prefs(store: UserStore, ids: list[str], params: Params) -> Preferences:
 
 
 def _list(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
-    return 200, page(((u.seq, u.to_json()) for u in store.users.values()), params)
+    return 200, store.list_page(params)
 
 
 def _get(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
@@ -126,8 +126,7 @@ def _full(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[
 
 
 def _update_full(store: UserStore, ids: list[str], params: Params, body: Any) -> tuple[int, Any]:
-    prefs = _prefs(store, ids, params)
-    store.update_full(prefs, body)
+    prefs = store.update_preferences(ids[0], _tenant(params), lambda p: store.update_full(p, body))
     return 200, store.full_json(prefs)
 
 
@@ -138,9 +137,10 @@ def _channels(store: UserStore, ids: list[str], params: Params, body: Any) -> tu
 def _update_channels(
     store: UserStore, ids: list[str], params: Params, body: Any
 ) -> tuple[int, Any]:
-    prefs = _prefs(store, ids, params)
     items = body.get("channel_preferences") if isinstance(body, dict) else None
-    store.set_channels(prefs, items)
+    prefs = store.update_preferences(
+        ids[0], _tenant(params), lambda p: store.set_channels(p, items)
+    )
     return 202, {"channel_preferences": store.channels_json(prefs)}
 
 
@@ -166,8 +166,9 @@ def _category(store: UserStore, ids: list[str], params: Params, body: Any) -> tu
 def _update_category(
     store: UserStore, ids: list[str], params: Params, body: Any
 ) -> tuple[int, Any]:
-    prefs = _prefs(store, ids, params)
-    store.set_category(prefs, ids[1], body)
+    prefs = store.update_preferences(
+        ids[0], _tenant(params), lambda p: store.set_category(p, ids[1], body)
+    )
     return 202, store.category_json(prefs, ids[1])
 
 
