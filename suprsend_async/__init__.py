@@ -3,9 +3,11 @@
 from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.background import BackgroundSender, SenderStats
 from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
 from ._core.pagination import CursorPaginator
 from ._core.retry import RetryEvent, RetryPolicy
+from ._core.spool import SpooledRecord
 from ._values.attachments import Attachment
 from ._values.derived_keys import derive_idempotency_key
 from ._values.errors import (
@@ -13,7 +15,9 @@ from ._values.errors import (
     SuprsendClientClosedError,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendQueueFullError,
     SuprsendResponseTooLargeError,
+    SuprsendSpoolError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
@@ -63,6 +67,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "AsyncSuprsend",
     "Attachment",
+    "BackgroundSender",
     "BearerAuth",
     "BulkProgress",
     "BulkResponse",
@@ -76,12 +81,16 @@ __all__ = [
     "Recipient",
     "RetryEvent",
     "RetryPolicy",
+    "SenderStats",
+    "SpooledRecord",
     "SuprsendAPIError",
     "SuprsendAPIException",
     "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
+    "SuprsendQueueFullError",
     "SuprsendResponseTooLargeError",
+    "SuprsendSpoolError",
     "SuprsendTimeoutError",
     "SuprsendTransportError",
     "SuprsendValidationError",

@@ -270,6 +270,9 @@ class _BulkRun:
     on_progress: Callable[[BulkProgress], Any] | None
     total_hint: int | None
     reach: _Reach
+    # The records are already checked and encoded (the background sender's,
+    # with their keys): each has its wire bytes in ``.body``.
+    encoded: bool = False
     consumed: int = 0
     succeeded: int = 0
     failures: list[FailedRecord] = attrs.field(factory=list)
@@ -290,6 +293,8 @@ class _BulkRun:
 
     def _preparer(self) -> Callable[[int, Any], _Item]:
         """What checks and encodes one record of this run's kind (chosen once per run)."""
+        if self.encoded:
+            return _prepared
         if self.kind == "user_edit":
             return self._prepare_user_edit
         if self.kind == "event":
@@ -653,6 +658,11 @@ class _BulkRun:
         )
 
 
+def _prepared(index: int, record: Any) -> _Item:
+    # Keyed at acceptance: always safe to send again.
+    return _Item(index, record, record.body, True)
+
+
 def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
     """The hub's Retry-After, read only when it matters: when records wait for a retry."""
     return parse_retry_after(response.headers.get("Retry-After")) if state.pending else None
@@ -711,6 +721,7 @@ async def run_bulk(
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
     abandon: anyio.Event | None = None,
+    encoded: bool = False,
 ) -> BulkResponse:
     """Upload ``items`` with at most ``max_concurrency`` requests in flight.
 
@@ -718,6 +729,9 @@ async def run_bulk(
     flight are cancelled, nothing more is read or sent, and the response
     still accounts for every record read, the unsettled ones as failed
     (``maybe_delivered`` if their request had been sent).
+
+    ``encoded``: each item is already checked, keyed and encoded, its wire
+    bytes in ``item.body`` (the background sender's spooled records).
     """
     check_hook(on_progress, "on_progress")
     if not isinstance(items, (Iterable, AsyncIterable)) or isinstance(items, (str, bytes, dict)):
@@ -745,6 +759,7 @@ async def run_bulk(
             after=(checked_policy(retry) or client.retry_policy).unreachable_after,
             host=origin(client._transport.base_url),
         ),
+        encoded=encoded,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
     operation = _OPERATIONS[kind]
