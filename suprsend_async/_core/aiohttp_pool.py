@@ -7,6 +7,7 @@ installed; :func:`~suprsend_async._core.pool.default_transport` then uses httpco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import ssl
@@ -129,6 +130,24 @@ def aiohttp_pool_class(library: ModuleType) -> Any:
             if hasattr(session, "_retry_connection"):
                 session._retry_connection = False
             return session
+
+        def abandon(self) -> None:
+            """Let a pool that was never closed go quietly, without its event loop.
+
+            Called when its client is collected unclosed, which has already been
+            said once in our words: otherwise aiohttp prints "Unclosed client
+            session" and "Unclosed connector" through the loop's error handler.
+            """
+            session = self.client
+            if not isinstance(session, aiohttp.ClientSession) or session.closed:
+                return
+            connector = session.connector
+            session.detach()
+            if connector is not None and not connector.closed:
+                # The synchronous half of close() (no public one exists): drops the
+                # sockets; the loop may already be gone, and nothing here may raise.
+                with contextlib.suppress(Exception):
+                    connector._close()
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             # Not httpx-aiohttp's own: it hands aiohttp the URL as a string, which

@@ -10,6 +10,7 @@ import platform
 import sys
 import urllib.parse
 import urllib.request
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import ModuleType
@@ -110,6 +111,11 @@ class _NoCookies(http.cookiejar.CookieJar):
 # Joined URLs kept per client: the fixed routes, and a few of the per-id ones.
 _MAX_CACHED_URLS = 64
 
+_NEVER_CLOSED = (
+    "an AsyncSuprsend client was never closed: use `async with AsyncSuprsend(...) as client:` "
+    "or `await client.aclose()` (its connections are dropped now)"
+)
+
 # Pools a forked child inherited from its parent: see HubTransport._forget_parent_pool.
 _POOLS_LEFT_BY_FORK: list[httpx.AsyncClient] = []
 
@@ -150,6 +156,8 @@ class HubTransport:
     # base_url.join(path) by path: joining parses both URLs again (some 20 µs
     # per request). Bounded, since paths may hold ids (users' distinct_ids).
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict)
+    # The pool this transport built for its own client, if any.
+    _pool: object = None
 
     def __attrs_post_init__(self) -> None:
         lib = self._library = library(self.http_stack)
@@ -169,7 +177,7 @@ class HubTransport:
         if self.http_client is None:
             transport = self.http_transport
             if transport is None and not _proxies_from_environment():
-                transport = default_transport(
+                transport = self._pool = default_transport(
                     self.max_connections,
                     tls=self.base_url.scheme == "https",
                     read_whole_below=MAX_RESPONSE_BYTES,
@@ -222,6 +230,21 @@ class HubTransport:
             self._loop = weakref.ref(loop)
         elif self._loop() is not loop:
             raise SuprsendConfigError(_WRONG_LOOP)
+
+    def __del__(self) -> None:
+        # A client dropped without ``async with`` or ``aclose()``: said once, in our
+        # words, as Python says it of an unclosed file; its pool let go quietly.
+        if (
+            self.closed
+            or self.http_client is None
+            or not self.owns_http_client
+            or self._pid != os.getpid()
+        ):
+            return
+        warnings.warn(_NEVER_CLOSED, ResourceWarning, stacklevel=2)
+        abandon = getattr(self._pool, "abandon", None)
+        if abandon is not None:
+            abandon()
 
     async def aclose(self) -> None:
         self.closed = True
