@@ -8,6 +8,16 @@ leaves one). Incrementing a number or appending to a custom list property
 changes the result each time it is applied, so one such operation makes the
 whole request single-shot; so is a merge, which cannot be applied twice.
 
+Lists, broadcasts, messages and runs (the audience calls) follow the same
+rule. A list's members are a set: adding an id twice, or removing it twice,
+leaves the same members (and the hub reports a user entering or leaving a list
+only when membership changes, so a repeat triggers nothing). Starting a sync
+makes a new draft version each time; finishing one or cancelling runs is
+answered with what that attempt did, which a repeat cannot report. Message
+actions (``seen``, ``read``, ``archived``...) set a state or a flag.
+A broadcast or a trigger is a record: retried only with an idempotency key
+(``_core.single``), like events.
+
 The README's retry-safety table is this module in prose; keep them in step.
 """
 
@@ -20,11 +30,16 @@ import attrs
 
 __all__ = [
     "ABSOLUTE_WRITE",
+    "CANCEL",
     "DELETE",
+    "FINISH_SYNC",
     "IDENTITY_KEYS",
+    "MEMBERSHIP",
     "MERGE",
+    "MESSAGE_ACTIONS",
     "READ",
     "RetrySafety",
+    "START_SYNC",
     "edit_safety",
     "single_shot",
 ]
@@ -65,6 +80,18 @@ def single_shot(reason: str) -> RetrySafety:
 
 
 MERGE = single_shot("a merge cannot be applied twice (the second finds the merged user gone)")
+
+# Adding or removing list members (of a list or of a draft version): a set operation.
+MEMBERSHIP = RetrySafety(True)
+# seen, clicked, dismissed, read, unread, archived, unarchived: each sets a status or a flag.
+MESSAGE_ACTIONS = RetrySafety(True)
+START_SYNC = single_shot("a repeat would start a second draft version of the list")
+FINISH_SYNC = single_shot(
+    "a repeat finds the version already made live and fails, hiding that the first worked"
+)
+CANCEL = single_shot(
+    "a repeat could cancel runs started since, and would not report the ones already cancelled"
+)
 
 
 def _operation_safety(index: int, operation: Any) -> RetrySafety:

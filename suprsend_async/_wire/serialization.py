@@ -20,6 +20,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from .._values import rules as _rules
 from .._values.errors import SuprsendValidationError
+from .._values.body_requests import SubscriberListBroadcast, Workflow
 from .._values.idempotency import edit_safety
 from .._values.json_codec import dumps
 from .._values.limits import DEFAULT_LIMITS, Limits
@@ -275,6 +276,42 @@ class Serializer:
             "workflow trigger (with the hub's per-record overhead)",
         )
         return EncodedRecord(data, body.get("$idempotency_key"))
+
+
+    def encode_broadcast(
+        self, broadcast: SubscriberListBroadcast, *, idempotency_key: str | None = None
+    ) -> EncodedRecord:
+        """A list broadcast, stamped as the official SDK stamps it (``$insert_id``, ``$time``)."""
+        body = {
+            **self._keyed(broadcast, idempotency_key),
+            "$insert_id": new_insert_id(),
+            "$time": int(self.clock() * 1000),
+        }
+        data = _encode(body, ("data",))
+        _rules.record_size(len(data), self.limits.max_body_bytes, "broadcast")
+        return EncodedRecord(data, body.get("$idempotency_key"))
+
+    def encode_workflow(
+        self, workflow: Workflow, *, idempotency_key: str | None = None
+    ) -> EncodedRecord:
+        """A dynamic workflow, as sent alone or as one record of a bulk request."""
+        body = self._keyed(workflow, idempotency_key)
+        data = _encode(body, ("data", "users"))
+        _rules.record_size(
+            len(data) + self.limits.workflow_record_overhead_bytes,
+            self.limits.max_body_bytes,
+            "workflow (with the hub's per-record overhead)",
+        )
+        return EncodedRecord(data, body.get("$idempotency_key"))
+
+    @staticmethod
+    def _keyed(
+        request: SubscriberListBroadcast | Workflow, idempotency_key: str | None
+    ) -> dict[str, Any]:
+        body = request.to_json()
+        if idempotency_key is not None and "$idempotency_key" not in body:
+            body["$idempotency_key"] = idempotency_key  # a generated one (auto keys)
+        return body
 
 
 def _encode(body: dict[str, Any], suspects: tuple[str, ...]) -> bytes:

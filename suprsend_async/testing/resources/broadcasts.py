@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from ..._values.errors import SuprsendValidationError
-from .._bodies import broadcast_body
+from ..._values.rules import broadcast_body
 from .._routing import Call, HubCore, Reject, Routes
 
 __all__ = ["ROUTES", "ProcessedBroadcast"]

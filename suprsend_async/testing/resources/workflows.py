@@ -10,8 +10,7 @@ from typing import Any
 import attrs
 
 from ..._values.errors import SuprsendValidationError
-from ..._values.rules import trigger_body
-from .._bodies import dynamic_trigger_body
+from ..._values.rules import dynamic_trigger_body, trigger_body
 from .._routing import Call, HubCore, Reject, Routes, bulk_records, record_ok, single_answer
 
 __all__ = ["ROUTES", "ProcessedTrigger"]
