@@ -40,6 +40,7 @@ __all__ = [
     "READ",
     "RetrySafety",
     "START_SYNC",
+    "body_edit_safety",
     "edit_safety",
     "single_shot",
 ]
@@ -130,3 +131,8 @@ def edit_safety(operations: Any) -> RetrySafety:
         if not safety.retry:
             return safety
     return ABSOLUTE_WRITE
+
+
+def body_edit_safety(body: Any) -> RetrySafety:
+    """The safety of a ``PATCH`` edit from its body, ``{"operations": [...]}``."""
+    return edit_safety(body.get("operations") if isinstance(body, Mapping) else None)
