@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -18,7 +18,7 @@ import anyio.lowlevel
 import attrs
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from .._values.errors import SuprsendTransportError, SuprsendValidationError
+from .._values.errors import SuprsendError, SuprsendTransportError, SuprsendValidationError
 from .._values.hooks import check_hook
 from .._values.limits import Limits
 from .._values.models import Event, WorkflowTriggerRequest
@@ -42,6 +42,7 @@ __all__ = [
     "BulkResponse",
     "FailedRecord",
     "RecordKind",
+    "SuprsendBulkError",
     "run_bulk",
 ]
 
@@ -50,6 +51,7 @@ logger = logging.getLogger("suprsend_async")
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
+_ARRAY = (b"[", b"]")
 # The producer lets the event loop in at least once every this many records,
 # so that validating and encoding a long stretch of input never holds it for
 # long (some 0.3 ms at a few µs per record), whatever the chunk size. Handing
@@ -183,6 +185,12 @@ class RecordKind:
       :class:`SuprsendValidationError` to fail it (called once per record: keep it lean).
     - ``max_records`` / ``record_overhead``: per-request record cap, and bytes the
       hub counts per record beyond its JSON, from the client's limits.
+    - ``route``: the path's template, naming the call in logs, spans and retry
+      events when ``path`` holds ids (list membership); ``params``: its query.
+    - ``envelope``: what goes around the records joined by commas (a JSON array
+      by default; ``{"distinct_ids":[``...``]}`` for list members).
+    - ``on_answer``: called with each 2xx answer that has no per-record results
+      (the list membership answers' ``affected_count``).
     """
 
     operation: str
@@ -190,6 +198,35 @@ class RecordKind:
     prepare: Callable[[ClientContext, int, Any], BulkItem]
     max_records: Callable[[Limits], int]
     record_overhead: Callable[[Limits], int] = _no_overhead
+    route: str | None = attrs.field(default=None, kw_only=True)
+    params: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+    envelope: tuple[bytes, bytes] = attrs.field(default=(b"[", b"]"), kw_only=True)
+    on_answer: Callable[[Any], None] | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def template(self) -> str:
+        return self.route or self.path
+
+    def body(self, bodies: Iterable[bytes]) -> bytes:
+        prefix, suffix = self.envelope
+        return prefix + b",".join(bodies) + suffix
+
+    def max_body_bytes(self, limits: Limits) -> int:
+        """The body limit for the records and their commas (the builder counts 2 for [])."""
+        prefix, suffix = self.envelope
+        return limits.max_body_bytes - (len(prefix) + len(suffix) - 2)
+
+
+class SuprsendBulkError(SuprsendError):
+    """A bulk call that must apply every record (list membership) left some unapplied.
+
+    ``response`` is the :class:`BulkResponse`: each record not applied is in
+    ``failed_records`` with the reason; the others were applied.
+    """
+
+    def __init__(self, message: str, response: BulkResponse) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 @attrs.define(eq=False)
@@ -268,7 +305,7 @@ class _BulkRun:
         limits = self.client.limits
         builder: ChunkBuilder[BulkItem] = ChunkBuilder(
             self.kind.max_records(limits),
-            limits.max_body_bytes,
+            self.kind.max_body_bytes(limits),
             self.kind.record_overhead(limits),
         )
         self.builder = builder
@@ -401,14 +438,18 @@ class _BulkRun:
             state.sent = True
             if attempt_number > 1:
                 self.retried_records += len(sending)
-            body = (
-                chunk.body()
-                if len(sending) == len(chunk.items)
-                else b"[" + b",".join(i.body for i in sending) + b"]"
-            )
+            kind = self.kind
+            if len(sending) == len(chunk.items):
+                body = chunk.body() if kind.envelope == _ARRAY else kind.body(chunk.bodies)
+            else:
+                body = kind.body(i.body for i in sending)
             try:
                 response = await transport.post_once(
-                    self.kind.path, body, options=self.client._options
+                    kind.path,
+                    body,
+                    options=self.client._options,
+                    params=kind.params,
+                    route=kind.route,
                 )
             except SuprsendTransportError as exc:
                 # The request may or may not have been processed.
@@ -422,6 +463,8 @@ class _BulkRun:
                 if status == 207 or records is not None:
                     state.pending = self._settle_records(sending, records, settle)
                 else:
+                    if kind.on_answer is not None:
+                        kind.on_answer(raw)
                     state.pending = [i for i in sending if settle(i, True, "", status, False)]
                 return _ChunkOutcome(
                     bool(state.pending), retry_after, f"HTTP {status} (per record)"
@@ -443,7 +486,7 @@ class _BulkRun:
                 attempt,
                 policy=self.policy,
                 retry=any_keyed,
-                path=self.kind.path,
+                path=self.kind.template,
                 on_retry=transport.on_retry,
                 log=transport.log,
                 is_retryable=lambda o: o.retryable,
@@ -601,7 +644,7 @@ async def run_bulk(
         total_hint=total_hint,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
-    with client._transport.telemetry.call(kind.operation, "POST", kind.path, records=0) as call:
+    with client._transport.telemetry.call(kind.operation, "POST", kind.template, records=0) as call:
         # No buffer: the producer waits for a free worker, so at most
         # max_concurrency chunks (plus the one being built) exist at once.
         # (A buffer of one chunk per worker was measured: no faster.)

@@ -125,8 +125,9 @@ async def request(
     The call's body is a JSON value, or its bytes when already encoded. Its
     ``route`` is the path's template (``v1/user/{distinct_id}/``): it names the
     call in errors, logs, spans and retry events instead of the ids in it. A
-    DELETE that gets 404 after an earlier attempt that may have deleted it (no
-    answer, or a server error) is a success: that attempt deleted it.
+    call that deletes (a DELETE, or the hub's PATCH ``.../delete/``) and gets 404
+    after an earlier attempt that may have deleted it (no answer, or a server
+    error) is a success: that attempt deleted it.
     """
     body = call.body
     if body is NO_BODY:
@@ -171,7 +172,13 @@ async def _send(
     async def send_once() -> httpx.Response:
         try:
             response = await transport.request_once(
-                method, path, params=params, content=content, route=route, options=options
+                method,
+                path,
+                params=params,
+                content=content,
+                route=route,
+                options=options,
+                repeated_query=call.endpoint.repeated_query,
             )
         except SuprsendTransportError:
             endings.append(None)
@@ -200,7 +207,7 @@ async def _send(
     status = response.status_code
     raw = parse_body(response.content)
     deleted_before = (
-        method == "DELETE"
+        call.endpoint.deletes
         and status == 404
         and any(_may_have_applied(ending) for ending in endings[:-1])
     )

@@ -82,13 +82,24 @@ class Endpoint:
 
     ``safety`` is a :class:`RetrySafety`, or a function of the body giving one
     (``_values.idempotency.body_edit_safety``); ``paged`` says how a list pages
-    (``None`` for a single answer).
+    (``None`` for a single answer). ``deletes``: the call deletes what its path
+    names (every ``DELETE``, and the hub's ``PATCH .../delete/``), so a retry's
+    404 after an attempt that may have deleted it is the success it is.
+    ``repeated_query``: a list value in the query is the key repeated once per
+    item (``status[]=a&status[]=b``), as the official SDK sends the messages
+    filters; elsewhere it sends the list as one value.
     """
 
     method: Method
     route: Route
     safety: Safety = attrs.field(repr=False)
     paged: Paging | None = None
+    deletes: bool = attrs.field(kw_only=True)
+    repeated_query: bool = attrs.field(default=False, kw_only=True)
+
+    @deletes.default
+    def _deletes_by_method(self) -> bool:
+        return self.method == "DELETE"
 
     @property
     def template(self) -> str:
