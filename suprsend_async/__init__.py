@@ -5,10 +5,11 @@ import logging
 from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
-from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
+from ._core.bulk import BulkProgress, BulkResponse, FailedRecord, SuprsendBulkError
 from ._core.pagination import CursorPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._values.attachments import Attachment
+from ._values.body_requests import SubscriberListBroadcast, Workflow
 from ._values.errors import (
     SuprsendAPIError,
     SuprsendClientClosedError,
@@ -49,7 +50,9 @@ __all__ = [
     "Recipient",
     "RetryEvent",
     "RetryPolicy",
+    "SubscriberListBroadcast",
     "SuprsendAPIError",
+    "SuprsendBulkError",
     "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
@@ -60,6 +63,7 @@ __all__ = [
     "TriggerResponse",
     "UserEdit",
     "Users",
+    "Workflow",
     "WorkflowTriggerRequest",
     "WorkspaceSignatureAuth",
     "__version__",

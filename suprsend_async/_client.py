@@ -28,6 +28,7 @@ from ._core.transport import (
     client_user_agent,
     user_agent,
 )
+from ._values.body_requests import Workflow
 from ._values.errors import (
     SuprsendClientClosedError,
     SuprsendConfigError,
@@ -39,7 +40,12 @@ from ._values.models import Event
 from ._values.options import NO_OPTIONS, RequestOptions, check_headers
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
+from .resources.broadcasts import Broadcasts
+from .resources.dynamic_workflows import BulkWorkflowsFactory, trigger_workflow
 from .resources.events import BulkEvents
+from .resources.messages import Messages
+from .resources.subscriber_lists import SubscriberLists
+from .resources.templates import Templates
 from .resources.users import Users
 from .resources.workflows import Workflows
 
@@ -386,9 +392,18 @@ class AsyncSuprsend:
             max_connections=max_connections,
             log=ClientLogger(debug=debug),
         )
+        self._mount_resources()
+
+    def _mount_resources(self) -> None:
+        """The API namespaces, bound to this client (a derived one gets its own)."""
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
+        self.bulk_workflows = BulkWorkflowsFactory(self)
         self.users = Users(self)
+        self.subscriber_lists = SubscriberLists(self)
+        self.broadcasts = Broadcasts(self)
+        self.messages = Messages(self)
+        self.templates = Templates(self)
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
@@ -445,9 +460,7 @@ class AsyncSuprsend:
         derived._retry_policy = retry or self._retry_policy
         derived._view_closed = False
         derived._owns_transport = False
-        derived.workflows = Workflows(derived)
-        derived.bulk_events = BulkEvents(derived)
-        derived.users = Users(derived)
+        derived._mount_resources()
         return derived
 
     # -- lifecycle ---------------------------------------------------------------
@@ -495,3 +508,12 @@ class AsyncSuprsend:
             event, idempotency_key=fresh_key(self, event.idempotency_key is not None)
         )
         return await send_record(self, "track_event", self._event_path, record, retry)
+
+    async def trigger_workflow(
+        self, workflow: Workflow | Mapping[str, Any], *, retry: RetryPolicy | None = None
+    ) -> TriggerResponse:
+        """Trigger a dynamic (single-step) workflow: a :class:`Workflow`, or its dict body.
+
+        The official SDK's ``trigger_workflow``; retried only with an idempotency key.
+        """
+        return await trigger_workflow(self, workflow, retry)

@@ -25,7 +25,11 @@ __all__ = ["SubscriberListBroadcast", "Workflow"]
 
 _Self = TypeVar("_Self", bound="_BodyRequest")
 # Keys given as keyword arguments (or found in the body), sent after the body's own.
-_KEYS = (("$idempotency_key", "idempotency_key"), ("tenant_id", "tenant_id"), ("brand_id", "brand_id"))
+_KEYS = (
+    ("$idempotency_key", "idempotency_key"),
+    ("tenant_id", "tenant_id"),
+    ("brand_id", "brand_id"),
+)
 
 
 def _attachments(value: Attachment | Iterable[Attachment]) -> tuple[Attachment, ...]:

@@ -13,18 +13,37 @@ import attrs
 
 from .._values.idempotency import (
     ABSOLUTE_WRITE,
+    CANCEL,
     DELETE,
+    FINISH_SYNC,
+    MEMBERSHIP,
     MERGE,
+    MESSAGE_ACTIONS,
     READ,
+    START_SYNC,
     body_edit_safety,
 )
 from .routes import Endpoint, Route
 
-__all__ = ["EVENTS", "EVERY_ENDPOINT", "OBJECTS", "USERS", "PreferenceEndpoints"]
+__all__ = [
+    "EVENTS",
+    "EVERY_ENDPOINT",
+    "LISTS",
+    "MESSAGES",
+    "OBJECTS",
+    "RUNS",
+    "TEMPLATES",
+    "USERS",
+    "PreferenceEndpoints",
+]
 
 USER = Route("v1/user/{distinct_id}/")
 OBJECT_TYPE = Route("v1/object/{object_type}/")
 OBJECT = OBJECT_TYPE / "{object_id}/"
+SUBSCRIBER_LISTS = Route("v1/subscriber_list/")
+SUBSCRIBER_LIST = SUBSCRIBER_LISTS / "{list_id}/"
+VERSION = SUBSCRIBER_LIST / "version/{version_id}/"
+TEMPLATE = Route("v1/template/{template_slug}/")
 
 
 @attrs.frozen
@@ -111,6 +130,50 @@ class OBJECTS:
     preferences = PreferenceEndpoints.under(OBJECT)
 
 
+class LISTS:
+    """``v1/subscriber_list/...``: lists, their members and draft versions.
+
+    Deletes are the hub reference's ``PATCH .../delete/`` (the Python SDK sends
+    ``DELETE`` on the resource); ``get_version`` is the SDK's (the reference has none).
+    """
+
+    create = Endpoint("POST", SUBSCRIBER_LISTS, ABSOLUTE_WRITE)
+    get_all = Endpoint("GET", SUBSCRIBER_LISTS, READ, paged="offset")
+    get = Endpoint("GET", SUBSCRIBER_LIST, READ)
+    delete = Endpoint("PATCH", SUBSCRIBER_LIST / "delete/", DELETE, deletes=True)
+    subscribers = Endpoint("GET", SUBSCRIBER_LIST / "subscriber/", READ, paged="cursor")
+    add = Endpoint("POST", SUBSCRIBER_LIST / "subscriber/add/", MEMBERSHIP)
+    remove = Endpoint("POST", SUBSCRIBER_LIST / "subscriber/remove/", MEMBERSHIP)
+    start_sync = Endpoint("POST", SUBSCRIBER_LIST / "start_sync/", START_SYNC)
+    get_version = Endpoint("GET", VERSION, READ)
+    add_to_version = Endpoint("POST", VERSION / "subscriber/add/", MEMBERSHIP)
+    remove_from_version = Endpoint("POST", VERSION / "subscriber/remove/", MEMBERSHIP)
+    finish_sync = Endpoint("PATCH", VERSION / "finish_sync/", FINISH_SYNC)
+    delete_version = Endpoint("PATCH", VERSION / "delete/", DELETE, deletes=True)
+
+
+class MESSAGES:
+    """``v1/message/`` (its multi-value filters as repeated ``key[]``) and ``v1/bulk/message/``."""
+
+    list = Endpoint("GET", Route("v1/message/"), READ, paged="cursor", repeated_query=True)
+    bulk_update = Endpoint("PATCH", Route("v1/bulk/message/"), MESSAGE_ACTIONS)
+
+
+class RUNS:
+    """Cancelling workflow and broadcast runs."""
+
+    cancel_workflows = Endpoint("POST", Route("v1/workflow_run/cancel/"), CANCEL)
+    cancel_broadcasts = Endpoint("POST", Route("v1/broadcast_run/cancel/"), CANCEL)
+
+
+class TEMPLATES:
+    """``v1/template/...``, read-only."""
+
+    list = Endpoint("GET", Route("v1/template/"), READ, paged="offset")
+    get = Endpoint("GET", TEMPLATE, READ)
+    channel = Endpoint("GET", TEMPLATE / "channel/{channel_slug}/", READ)
+
+
 def _declared(*namespaces: type) -> tuple[Endpoint, ...]:
     found: list[Endpoint] = []
     for namespace in namespaces:
@@ -123,4 +186,4 @@ def _declared(*namespaces: type) -> tuple[Endpoint, ...]:
 
 
 # Every endpoint above: what the route-table tests walk.
-EVERY_ENDPOINT: tuple[Endpoint, ...] = _declared(EVENTS, USERS)
+EVERY_ENDPOINT: tuple[Endpoint, ...] = _declared(EVENTS, USERS, LISTS, MESSAGES, RUNS, TEMPLATES)

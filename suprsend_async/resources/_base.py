@@ -18,7 +18,8 @@ from .._core.pagination import CursorPaginator
 from .._core.request import NO_BODY, Answer, Call, request
 from .._core.retry import RetryPolicy, checked_policy
 from .._core.single import fresh_key
-from .._values.errors import SuprsendValidationError
+from .._values.errors import SuprsendConfigError, SuprsendValidationError
+from .._wire.query import path_segment
 
 __all__ = [
     "BulkInstance",
@@ -28,6 +29,7 @@ __all__ = [
     "bulk_record",
     "deleted",
     "mapping",
+    "workspace_segment",
 ]
 
 
@@ -45,6 +47,17 @@ def mapping(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
 def deleted(answer: Answer) -> dict[str, Any]:
     """What the official SDK returns for a delete."""
     return {"success": True, "status_code": answer.status_code}
+
+
+def workspace_segment(client: ClientContext, what: str) -> str:
+    """The workspace as the legacy paths name it (``{workspace}/broadcast/``): its key, or
+    the workspace uid an API-key client was given."""
+    if client._env is None:
+        raise SuprsendConfigError(
+            f"{what} is sent to a path naming the workspace: give workspace_uid="
+            " to AsyncSuprsend.from_api_key"
+        )
+    return path_segment(client._env, "workspace")
 
 
 class _Keyed(Protocol):

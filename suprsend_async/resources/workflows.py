@@ -9,10 +9,13 @@ from .._core.bulk import BulkItem, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
 from .._core.single import fresh_key, send_record
+from .._values.audience_answers import CancelledRunsJSON
 from .._values.errors import SuprsendValidationError
 from .._values.models import WorkflowTriggerRequest
+from .._wire.endpoints import RUNS
 from .._wire.responses import TriggerResponse
-from ._base import ProgressHook, TriggeredInstance, bulk_record
+from ._base import ProgressHook, Resource, TriggeredInstance, bulk_record
+from ._runs import cancel_runs
 
 __all__ = ["TRIGGER_PATH", "TRIGGER_RECORDS", "BulkWorkflowsInstance", "Workflows"]
 
@@ -45,9 +48,8 @@ class BulkWorkflowsInstance(TriggeredInstance):
         self._records.extend(requests)
 
 
-class Workflows:
-    def __init__(self, client: ClientContext) -> None:
-        self._client = client
+class Workflows(Resource):
+    """Workflow triggers, one or in bulk, and cancelling runs (no official SDK can)."""
 
     async def trigger(
         self, request: WorkflowTriggerRequest, *, retry: RetryPolicy | None = None
@@ -84,3 +86,29 @@ class Workflows:
             retry=retry,
             on_progress=on_progress,
         )
+
+    async def cancel(
+        self,
+        *,
+        execution_id: str | None = None,
+        recipients: list[str] | None = None,
+        idempotency_key: str | None = None,
+        workflow_slug: str | None = None,
+        tenant_id: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CancelledRunsJSON:
+        """Cancel the pending runs matching every filter given (at least one of
+        ``execution_id``, ``recipients``, ``idempotency_key``, ``workflow_slug``);
+        ``{"execution_ids": [...]}``, empty when none matched. Never retried.
+
+        Trigger with an idempotency key of your own, and cancel by the same key.
+        """
+        filters = {
+            "execution_id": execution_id,
+            "recipients": recipients,
+            "idempotency_key": idempotency_key,
+            "workflow_slug": workflow_slug,
+            "tenant_id": tenant_id,
+        }
+        naming = ("execution_id", "recipients", "idempotency_key", "workflow_slug")
+        return await cancel_runs(self, RUNS.cancel_workflows.at(), filters, naming, retry)
