@@ -11,7 +11,6 @@ client sends too, are checked by ``_values.rules``.)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from .._values.errors import SuprsendValidationError
 from .._values.limits import Limits

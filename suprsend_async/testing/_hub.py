@@ -32,7 +32,7 @@ from ._codec import dumps as _dumps
 from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
 from ._routing import Call, Handler, HubStats, Reject, record_error, routes_of
-from .resources import broadcasts, events, users, workflows
+from .resources import broadcasts, events, lists, messages, templates, users, workflows
 from .resources._collection import StoreError
 from .resources._user_store import UserStore
 from .resources._workspace import Workspace
@@ -84,7 +84,7 @@ _ROUTES: dict[str, Mapping[str, Handler]] = {
     **events.ROUTES,
     **workflows.ROUTES,
     **broadcasts.ROUTES,
-    **routes_of(users.ROUTES),
+    **routes_of(users.ROUTES, lists.ROUTES, messages.ROUTES, templates.ROUTES),
 }
 # Templates by their number of segments, fewest holes first: a literal segment
 # wins over an id ("v1/bulk/user/" is not the user "bulk").
@@ -129,6 +129,12 @@ class HubEmulator:
       the first workspace).
     - ``workflows``: the workflow slugs that exist; others get 404. ``None``
       accepts any slug.
+    - ``workflow_delays``: workflow slug to seconds its runs wait on the
+      emulator's clock before they complete (and send their messages); until
+      then they can be cancelled. :meth:`advance` moves the clock. (A dynamic
+      workflow's or a broadcast's own ``delay`` is honoured too.)
+    - ``templates``: template slugs the templates API knows, besides each
+      workflow slug and every template a processed request named.
     - ``faults``: seeded random faults and latency; :meth:`script` queues
       exact ones.
     - ``keep_records``: keep every processed record in :attr:`events` /
@@ -162,6 +168,8 @@ class HubEmulator:
         idempotency_window: float = IDEMPOTENCY_WINDOW,
         idempotency_key_limit: int = IDEMPOTENCY_KEY_LIMIT,
         user_limit: int = USER_LIMIT,
+        workflow_delays: Mapping[str, float] | None = None,
+        templates: Iterable[str] | None = None,
     ) -> None:
         self.workspaces = dict(workspaces or {DEFAULT_WORKSPACE_KEY: DEFAULT_WORKSPACE_SECRET})
         if not self.workspaces:
@@ -191,6 +199,12 @@ class HubEmulator:
         self.idempotency_window = idempotency_window
         self.idempotency_key_limit = idempotency_key_limit
         self.user_limit = user_limit
+        self.workflow_delays = dict(workflow_delays or {})
+        if any(not delay >= 0 for delay in self.workflow_delays.values()):
+            raise ValueError("workflow_delays must be seconds >= 0")
+        self.templates = frozenset(templates or ()) | (self.workflows or frozenset())
+        # Seconds the run clock is ahead of ``clock`` (advance()); signatures keep ``clock``.
+        self.advanced = 0.0
         self._ids = itertools.count(1)
         self.reset()
 
@@ -225,11 +239,31 @@ class HubEmulator:
                 user_limit=None if self.keep_records else self.user_limit,
                 count_applications=self.keep_records,
                 on_user_evicted=self._user_evicted,
+                clock=self.run_clock,
+                workflow_delays=self.workflow_delays,
+                templates=self.templates,
+                keep_messages=self.keep_records,
+                max_list_ids_per_request=self.limits.max_list_ids_per_request,
             )
         )
 
     def _user_evicted(self) -> None:
         self.stats.users_evicted += 1
+
+    def run_clock(self) -> float:
+        """The time runs wait on: ``clock`` plus every :meth:`advance`."""
+        return self.clock() + self.advanced
+
+    def advance(self, seconds: float) -> None:
+        """Move the runs' clock on: delayed runs now due complete and send their messages.
+
+        Only runs see it; request signatures are still checked against ``clock``.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"advance takes seconds >= 0, got {seconds!r}")
+        self.advanced += seconds
+        for workspace in self.stores.values():
+            workspace.runs.complete_due()
 
     def store(self, workspace: str) -> Workspace:
         """What the emulator keeps for ``workspace`` (its key): users, objects..."""
@@ -297,7 +331,7 @@ class HubEmulator:
         body = await _read_body(receive)
         path: str = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            await self._control(scope["method"], path, send)
+            await self._control(scope["method"], path, scope.get("query_string", b""), send)
             return
         self.stats.requests += 1
         self.stats.in_flight += 1
@@ -345,12 +379,21 @@ class HubEmulator:
             raise ConnectionDropped("fault: processed, then the connection was dropped")
         return status, headers, payload
 
-    async def _control(self, method: str, path: str, send: Send) -> None:
+    async def _control(self, method: str, path: str, query: bytes, send: Send) -> None:
         if path == CONTROL_PREFIX + "stats" and method in ("GET", "HEAD"):
             await _respond(send, 200, self.stats_dict())
         elif path == CONTROL_PREFIX + "reset" and method == "POST":
             self.reset()
             await _respond(send, 200, {"status": "success"})
+        elif path == CONTROL_PREFIX + "advance" and method == "POST":
+            seconds = dict(urllib.parse.parse_qsl(query.decode("latin-1"))).get("seconds", "")
+            try:
+                self.advance(float(seconds))
+            except ValueError:
+                message = f"advance takes ?seconds=N (N >= 0), got {seconds!r}"
+                await _respond(send, 400, error_body(400, message, "validation_error"))
+                return
+            await _respond(send, 200, {"status": "success", "advanced": self.advanced})
         else:
             await _respond(send, 404, error_body(404, f"no control path {path}", "not_found"))
 
@@ -391,8 +434,11 @@ class HubEmulator:
             parsed = _loads(body) if body else None
         except ValueError as exc:
             raise Reject(400, str(exc), "bad_request") from None
-        query = dict(urllib.parse.parse_qsl(scope["query_string"].decode("latin-1")))
-        call = Call(method, workspace, ids, query, parsed, body, signed)
+        pairs = urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"))
+        query_lists: dict[str, list[str]] = {}
+        for key, value in pairs:
+            query_lists.setdefault(key, []).append(value)
+        call = Call(method, workspace, ids, dict(pairs), parsed, body, signed, query_lists)
         try:
             status, payload = handler(self, call)
         except StoreError as error:

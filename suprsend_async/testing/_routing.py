@@ -121,6 +121,8 @@ class Call:
     body: Any  # the parsed JSON; None when there was no body
     raw: bytes
     signed: bool  # authenticated by workspace signature, not by an API key
+    # Every value of each query key, in order (``status[]=a&status[]=b``).
+    query_lists: Mapping[str, list[str]] = attrs.field(factory=dict)
 
 
 Handler: TypeAlias = Callable[["HubCore", Call], tuple[int, Any]]

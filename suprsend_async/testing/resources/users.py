@@ -114,13 +114,20 @@ def _objects(hub: HubCore, call: Call) -> Answer:
 
 
 def _lists(hub: HubCore, call: Call) -> Answer:
-    store = _store(hub, call)
-    user = store.require(_id(call))
-    rows = (
-        (n, {"list": store.list_json(list_id), "created_at": user.created_at})
-        for n, list_id in enumerate(user.lists, 1)
-    )
-    return 200, page(rows, call.query)
+    """The lists a user is in: those the subscriber lists API made them a member of, and
+    those a test seeded with ``subscribe_to_list``."""
+    store, distinct_id = _store(hub, call), _id(call)
+    member_of = hub.store(call.workspace).lists.lists_of(distinct_id)
+    user = store.get(distinct_id)
+    if user is None and not member_of:
+        store.require(distinct_id)  # the users API's 404
+    rows = [{"list": found.to_json(), "created_at": found.created_at} for found in member_of]
+    if user is not None:
+        rows += [
+            {"list": store.list_json(list_id), "created_at": user.created_at}
+            for list_id in user.lists
+        ]
+    return 200, page(enumerate(rows, 1), call.query)
 
 
 def _preferences(hub: HubCore, call: Call) -> Preferences:
