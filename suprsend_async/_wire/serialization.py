@@ -19,8 +19,8 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from .._values import rules as _rules
-from .._values.errors import SuprsendValidationError
 from .._values.body_requests import SubscriberListBroadcast, Workflow
+from .._values.errors import SuprsendValidationError
 from .._values.idempotency import edit_safety
 from .._values.json_codec import dumps
 from .._values.limits import DEFAULT_LIMITS, Limits
@@ -276,7 +276,6 @@ class Serializer:
             "workflow trigger (with the hub's per-record overhead)",
         )
         return EncodedRecord(data, body.get("$idempotency_key"))
-
 
     def encode_broadcast(
         self, broadcast: SubscriberListBroadcast, *, idempotency_key: str | None = None
