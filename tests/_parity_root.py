@@ -1,23 +1,18 @@
 """The same call made on the official SDK 0.20.0 and on this client, and what each sent.
 
-The official one runs with ``requests.request`` replaced by a recorder, ours
-on an ``httpx.MockTransport``; both answer ``ANSWER``. A call is a function of
-``(client, module)``: the module is ``suprsend`` or ``suprsend_async``, for the
-values the call builds (``m.Workflow(...)``). Bodies are compared without what
-is random per send or names the SDK (``$insert_id``, ``$time``,
-``properties.$ss_sdk_version``).
+As ``tests/test_users_parity`` does for one namespace (and with its pieces),
+for calls that start at the client itself (``trigger_workflow``) or build the
+SDK's values: a call is a function of ``(client, module)``, the module being
+``suprsend`` or ``suprsend_async`` (``m.Workflow(...)``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import inspect
 import json
 import urllib.parse
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 import pytest
@@ -27,46 +22,25 @@ import suprsend
 import suprsend_async
 from suprsend_async import AsyncSuprsend
 
-KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
-UID, API_KEY = "ws-uid-0001", "api-key-0001"
-ANSWER = {"meta": {"has_next": False, "after": None}, "results": []}
+# The users parity test's harness pieces: one request as the hub sees it, and the
+# signature as the hub checks it.
+from .test_users_parity import ANSWER, API_KEY, KEY, SECRET, UID, Wire, assert_signed
+from .test_users_parity import _wire as _users_wire
+
+__all__ = ["KEY", "SECRET", "Case", "Wire", "assert_same_requests", "official_requests"]
 
 Case = Callable[[Any, Any], Any]
 
 
-class Wire(NamedTuple):
-    """One request as the hub receives it."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    body: Any
-    headers: dict[str, str]
-    raw: bytes
-
-
 def wire(method: str, url: str, headers: dict[str, str], data: bytes) -> Wire:
-    parts = urllib.parse.urlsplit(url)
-    return Wire(
-        method,
-        parts.path,
-        sorted(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
-        normalised(json.loads(data)) if data else None,
-        {k.lower(): v for k, v in headers.items()},
-        data,
-    )
-
-
-def normalised(body: Any) -> Any:
-    """The body without the values that are random per send or name the SDK."""
-    if isinstance(body, list):
-        return [normalised(item) for item in body]
+    """As the users parity test reads a request, and without the stamps a broadcast gets
+    per send (``$insert_id``, ``$time``)."""
+    sent = _users_wire(method, url, headers, data)
+    body = sent.body
     if isinstance(body, dict) and "$insert_id" in body:
         assert isinstance(body.pop("$insert_id"), str)
         assert isinstance(body.pop("$time"), int)
-        if "$user_operations" in body:
-            assert isinstance(body["properties"].pop("$ss_sdk_version"), str)
-    return body
+    return sent
 
 
 def official_requests(monkeypatch: pytest.MonkeyPatch, call: Case, auth: str) -> list[Wire]:
@@ -106,22 +80,6 @@ async def our_requests(call: Case, auth: str) -> list[Wire]:
         if inspect.isawaitable(result):
             await result
     return sent
-
-
-def assert_signed(request: httpx.Request) -> None:
-    """The signature verifies as the hub checks it (from the wire reference, not our code)."""
-    body_md5 = hashlib.md5(request.content).hexdigest() if request.content else ""
-    message = "\n".join(
-        (
-            request.method,
-            body_md5,
-            request.headers["Content-Type"],
-            request.headers["Date"],
-            request.url.raw_path.decode("ascii"),
-        )
-    ).encode()
-    digest = hmac.new(SECRET.encode(), message, hashlib.sha256).digest()
-    assert request.headers["Authorization"] == f"{KEY}:{base64.b64encode(digest).decode()}"
 
 
 def assert_same_requests(ours: list[Wire], theirs: list[Wire], auth: str) -> None:

@@ -252,6 +252,7 @@ async def test_membership_failures_name_every_id_not_applied() -> None:
         with pytest.raises(SuprsendBulkError, match="25 of 25 distinct ids") as caught:
             await client.subscriber_lists.add("missing", ids(0, 25))
         assert [f.record for f in caught.value.response.failed_records] == list(ids(0, 25))
+        assert [f.index for f in caught.value.response.failed_records] == list(range(25))
         assert "list_id: missing not found" in caught.value.response.failed_records[0].error
 
 

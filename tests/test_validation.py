@@ -33,6 +33,7 @@ from suprsend_async import (
 )
 from suprsend_async._values import models as _models
 from suprsend_async._values import rules as _rules
+from suprsend_async._values.attachments import attachment_tuple
 from suprsend_async._values.json_codec import _stdlib_dumps, dumps
 from suprsend_async._values.limits import (
     ALLOWED_RESERVED_EVENT_NAMES,
@@ -836,7 +837,7 @@ def checked_event(
         "idempotency_key": _models._idempotency_key(idempotency_key),
         "tenant_id": _models._tenant_id(tenant_id),
         "brand_id": _models._brand_id(brand_id),
-        "attachments": _models._attachment_tuple(attachments),
+        "attachments": attachment_tuple(attachments),
     }
     if "$attachments" in fields["properties"]:
         _rules.attachments(fields["properties"]["$attachments"], "properties.$attachments")

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from . import rules as _rules
-from .attachments import Attachment
+from .attachments import Attachment, attachment_tuple
 from .errors import SuprsendValidationError
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -30,20 +30,6 @@ _KEYS = (
     ("tenant_id", "tenant_id"),
     ("brand_id", "brand_id"),
 )
-
-
-def _attachments(value: Attachment | Iterable[Attachment]) -> tuple[Attachment, ...]:
-    if isinstance(value, Attachment):
-        return (value,)
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise SuprsendValidationError("attachments", "must be a sequence of Attachment")
-    items = tuple(value)
-    for i, item in enumerate(items):
-        if not isinstance(item, Attachment):
-            raise SuprsendValidationError(
-                f"attachments[{i}]", f"must be an Attachment, got {type(item).__name__}"
-            )
-    return items
 
 
 @attrs.frozen(init=False)
@@ -82,7 +68,7 @@ class _BodyRequest:
         object.__setattr__(self, "body", own)
         for name, value in given.items():
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "attachments", _attachments(attachments))
+        object.__setattr__(self, "attachments", attachment_tuple(attachments))
         # The body as it will be sent: one check, by the rule the emulator applies too.
         type(self)._check(self.to_json(), DEFAULT_LIMITS)
 

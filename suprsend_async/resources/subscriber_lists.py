@@ -23,15 +23,14 @@ as the SDK does.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, cast
 
 import anyio
 import attrs
 
-from .._core.bulk import BulkItem, BulkResponse, RecordKind, SuprsendBulkError, run_bulk
-from .._core.context import ClientContext
+from .._core.bulk import BulkResponse, SuprsendBulkError
 from .._core.pagination import CursorPaginator
 from .._core.retry import RetryPolicy
 from .._core.single import fresh_key, send_record
@@ -42,59 +41,21 @@ from .._values.audience_answers import (
 )
 from .._values.body_requests import SubscriberListBroadcast
 from .._values.errors import SuprsendConfigError, SuprsendError, SuprsendValidationError
-from .._values.json_codec import dumps
 from .._values.rules import require_id
 from .._wire.endpoints import LISTS
 from .._wire.responses import TriggerResponse
 from .._wire.routes import Call
-from ._base import ProgressHook, Resource, deleted, mapping, workspace_segment
+from ._base import Resource, deleted, mapping, workspace_segment
+from ._membership import DistinctIds, checked_ids, send_members
 
 __all__ = ["ListDraft", "ListReplacement", "SubscriberLists"]
 
 logger = logging.getLogger("suprsend_async")
 
 Options = Mapping[str, Any] | None
-DistinctIds = Iterable[str] | AsyncIterable[str]
 # How long a draft's cleanup may take after the block failed or was cancelled: it
 # runs shielded from the cancellation, so it must be bounded on its own.
 CLEANUP_TIMEOUT = 30.0
-
-
-def _prepare_id(client: ClientContext, index: int, item: Any) -> BulkItem:
-    if not isinstance(item, str) or not item.strip():
-        raise SuprsendValidationError(
-            "distinct_id", f"must be a non-empty string, got {type(item).__name__}"
-        )
-    # Membership is a set: every id repeats harmlessly.
-    return BulkItem(index, item, dumps(item), True)
-
-
-# Ids sent in {"distinct_ids": [...]} bodies; the path is the call's.
-_ID_RECORDS = RecordKind(
-    "subscriber_lists.add",
-    LISTS.add.template,
-    _prepare_id,
-    lambda limits: limits.max_list_ids_per_request,
-    envelope=(b'{"distinct_ids":[', b"]}"),
-)
-
-
-def _id_list(distinct_ids: object) -> DistinctIds:
-    if isinstance(distinct_ids, (str, bytes, Mapping)) or not isinstance(
-        distinct_ids, (Iterable, AsyncIterable)
-    ):
-        raise SuprsendValidationError(
-            "distinct_ids",
-            f"must be a list (or an iterable) of distinct ids, got {type(distinct_ids).__name__}",
-        )
-    if isinstance(distinct_ids, list):  # known up front: refused before anything is sent
-        for i, distinct_id in enumerate(distinct_ids):
-            if not isinstance(distinct_id, str) or not distinct_id.strip():
-                raise SuprsendValidationError(
-                    f"distinct_ids[{i}]",
-                    f"must be a non-empty string, got {type(distinct_id).__name__}",
-                )
-    return cast("DistinctIds", distinct_ids)
 
 
 class SubscriberLists(Resource):
@@ -161,11 +122,10 @@ class SubscriberLists(Resource):
         *,
         max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
-        on_progress: ProgressHook | None = None,
     ) -> ListMembershipJSON:
         """Add members: ``{"success": True, "affected_count": <ids that were not members>}``."""
         call = LISTS.add.at(list_id=list_id)
-        return await self._members(call, distinct_ids, options, max_concurrency, retry, on_progress)
+        return await self._members(call, distinct_ids, options, max_concurrency, retry)
 
     async def remove(
         self,
@@ -175,11 +135,10 @@ class SubscriberLists(Resource):
         *,
         max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
-        on_progress: ProgressHook | None = None,
     ) -> ListMembershipJSON:
         """Remove members: ``{"success": True, "affected_count": <ids that were members>}``."""
         call = LISTS.remove.at(list_id=list_id)
-        return await self._members(call, distinct_ids, options, max_concurrency, retry, on_progress)
+        return await self._members(call, distinct_ids, options, max_concurrency, retry)
 
     async def _members(
         self,
@@ -188,12 +147,10 @@ class SubscriberLists(Resource):
         options: Options,
         max_concurrency: int | None,
         retry: RetryPolicy | None,
-        on_progress: ProgressHook | None,
     ) -> ListMembershipJSON:
-        ids = _id_list(distinct_ids)
+        ids = checked_ids(distinct_ids)
         if isinstance(ids, list) and not ids:
             return {"success": True}  # as the SDK: nothing to send
-        query = mapping(options, "options")
         affected = 0
 
         def count(answer: Any) -> None:
@@ -201,24 +158,13 @@ class SubscriberLists(Resource):
             if isinstance(answer, dict) and _is_int(answer.get("affected_count")):
                 affected += answer["affected_count"]
 
-        kind = attrs.evolve(
-            _ID_RECORDS,
-            operation=f"subscriber_lists.{_OPERATION[call.endpoint]}",
-            path=call.path,
-            route=call.route,
-            params=query or None,
-            on_answer=count,
+        operation = f"subscriber_lists.{_OPERATION[call.endpoint]}"
+        query = mapping(options, "options")
+        outcome = await send_members(
+            self._client, call, operation, ids, query, max_concurrency, retry, count
         )
-        response = await run_bulk(
-            self._client,
-            ids,
-            kind=kind,
-            max_concurrency=max_concurrency,
-            retry=retry,
-            on_progress=on_progress,
-        )
-        if response.failure:
-            raise SuprsendBulkError(_membership_failure(response), response)
+        if outcome.failure:
+            raise SuprsendBulkError(_membership_failure(outcome), outcome)
         return {"success": True, "affected_count": affected}
 
     # -- broadcasts -------------------------------------------------------------------------
@@ -274,10 +220,9 @@ class SubscriberLists(Resource):
         *,
         max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
-        on_progress: ProgressHook | None = None,
     ) -> ListMembershipJSON:
         call = LISTS.add_to_version.at(list_id=list_id, version_id=version_id)
-        return await self._members(call, distinct_ids, options, max_concurrency, retry, on_progress)
+        return await self._members(call, distinct_ids, options, max_concurrency, retry)
 
     async def remove_from_version(
         self,
@@ -288,10 +233,9 @@ class SubscriberLists(Resource):
         *,
         max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
-        on_progress: ProgressHook | None = None,
     ) -> ListMembershipJSON:
         call = LISTS.remove_from_version.at(list_id=list_id, version_id=version_id)
-        return await self._members(call, distinct_ids, options, max_concurrency, retry, on_progress)
+        return await self._members(call, distinct_ids, options, max_concurrency, retry)
 
     async def finish_sync(
         self,
@@ -350,28 +294,22 @@ class ListDraft:
     max_concurrency: int | None = attrs.field(default=None, repr=False)
     retry: RetryPolicy | None = attrs.field(default=None, repr=False)
 
-    async def add(
-        self, distinct_ids: DistinctIds, *, on_progress: ProgressHook | None = None
-    ) -> ListMembershipJSON:
+    async def add(self, distinct_ids: DistinctIds) -> ListMembershipJSON:
         return await self.lists.add_to_version(
             self.list_id,
             self.version_id,
             distinct_ids,
             max_concurrency=self.max_concurrency,
             retry=self.retry,
-            on_progress=on_progress,
         )
 
-    async def remove(
-        self, distinct_ids: DistinctIds, *, on_progress: ProgressHook | None = None
-    ) -> ListMembershipJSON:
+    async def remove(self, distinct_ids: DistinctIds) -> ListMembershipJSON:
         return await self.lists.remove_from_version(
             self.list_id,
             self.version_id,
             distinct_ids,
             max_concurrency=self.max_concurrency,
             retry=self.retry,
-            on_progress=on_progress,
         )
 
 
