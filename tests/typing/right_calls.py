@@ -20,8 +20,10 @@ from suprsend_async import (
     ObjectRecipient,
     Recipient,
     RetryPolicy,
+    SubscriberListBroadcast,
     TriggerResponse,
     UserEdit,
+    Workflow,
     WorkflowTriggerRequest,
 )
 
@@ -75,6 +77,22 @@ async def right(client: AsyncSuprsend, ids: list[str], names: tuple[str, ...]) -
     edits = client.users.get_bulk_edit_instance()
     edits.append(edit)
     assert_type(await edits.save(), BulkResponse)
+
+    # Lists, broadcasts, messages, runs, templates: the hub's JSON, typed from the reference.
+    lists = client.subscriber_lists
+    assert_type((await lists.get("beta"))["subscribers_count"], int)
+    assert_type((await lists.get_all(limit=50))["meta"]["offset"], int)
+    assert_type((await lists.add("beta", (f"u{i}" for i in range(3))))["success"], bool)
+    async with lists.replace("beta") as draft:
+        assert_type(draft.version_id, str)
+        await draft.add(["ann"])
+    body = {"list_id": "beta", "template": "t", "notification_category": "c"}
+    assert_type(await lists.broadcast(SubscriberListBroadcast(body)), TriggerResponse)
+    assert_type((await client.workflows.cancel(idempotency_key="k"))["execution_ids"], list[str])
+    assert_type((await client.messages.bulk_update([]))["records"][0]["status_code"], int)
+    assert_type((await client.templates.get("welcome"))["slug"], str)
+    workflow = Workflow({**body, "name": "w", "users": [{"distinct_id": "ann"}]})
+    assert_type(await client.trigger_workflow(workflow), TriggerResponse)
 
     assert_type(AsyncSuprsend(), AsyncSuprsend)  # credentials from the environment
     assert_type(AsyncSuprsend("key", "secret", debug=True), AsyncSuprsend)

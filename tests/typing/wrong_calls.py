@@ -55,3 +55,6 @@ async def misuse(client: AsyncSuprsend) -> None:
     await client.users.edit(client.users.get_edit_instance("ann").set_timezone(1))  # E: arg-type
     client.users.get_bulk_edit_instance().append({"distinct_id": "ann"})  # E: arg-type
     (await client.users.get("ann")).upper()  # E: attr-defined
+    (await client.subscriber_lists.get("beta"))["subscriber_count"]  # E: typeddict-item
+    await client.workflows.cancel("run-1")  # E: call-arg
+    await client.subscriber_lists.broadcast({"list_id": "beta"})  # E: arg-type
