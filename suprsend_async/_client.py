@@ -40,6 +40,7 @@ from ._values.options import NO_OPTIONS, RequestOptions, check_headers
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
 from .resources.events import BulkEvents
+from .resources.objects import Objects
 from .resources.users import Users
 from .resources.workflows import Workflows
 
@@ -386,9 +387,14 @@ class AsyncSuprsend:
             max_connections=max_connections,
             log=ClientLogger(debug=debug),
         )
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
+        """The API namespaces, bound to this client (a derived one gets its own)."""
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
         self.users = Users(self)
+        self.objects = Objects(self)
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
@@ -445,9 +451,7 @@ class AsyncSuprsend:
         derived._retry_policy = retry or self._retry_policy
         derived._view_closed = False
         derived._owns_transport = False
-        derived.workflows = Workflows(derived)
-        derived.bulk_events = BulkEvents(derived)
-        derived.users = Users(derived)
+        derived._attach_resources()
         return derived
 
     # -- lifecycle ---------------------------------------------------------------

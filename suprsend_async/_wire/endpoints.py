@@ -123,4 +123,4 @@ def _declared(*namespaces: type) -> tuple[Endpoint, ...]:
 
 
 # Every endpoint above: what the route-table tests walk.
-EVERY_ENDPOINT: tuple[Endpoint, ...] = _declared(EVENTS, USERS)
+EVERY_ENDPOINT: tuple[Endpoint, ...] = _declared(EVENTS, USERS, OBJECTS)

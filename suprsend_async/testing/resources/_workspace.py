@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._object_store import ObjectStore
 from ._preferences import PreferenceRules
 from ._user_store import UserStore
 
@@ -16,7 +17,8 @@ __all__ = ["Workspace"]
 
 
 class Workspace:
-    """One workspace's state: its users, and the preference categories they share.
+    """One workspace's state: its users and objects, and the preference categories
+    they share.
 
     ``user_limit``, ``count_applications`` and ``on_user_evicted`` bound the
     users (see :class:`UserStore`).
@@ -36,3 +38,4 @@ class Workspace:
             count_applications=count_applications,
             on_evict=on_user_evicted,
         )
+        self.objects = ObjectStore(self.users, count_applications=count_applications)
