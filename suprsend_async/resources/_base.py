@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
-from .._core.pagination import CursorPaginator
+from .._core.pagination import CursorPaginator, OffsetPaginator
 from .._core.request import NO_BODY, Answer, Call, request
 from .._core.retry import RetryPolicy, checked_policy
 from .._core.single import fresh_key
@@ -135,6 +135,16 @@ class Resource:
             return await self._json(call.with_query(params), retry)
 
         return CursorPaginator(fetch, mapping(options, "options"))
+
+    def _offset_paginated(
+        self, call: Call, options: Mapping[str, Any] | None, retry: RetryPolicy | None
+    ) -> OffsetPaginator:
+        """An offset-paged list (``limit``, ``offset`` in ``options``)."""
+
+        async def fetch(params: Mapping[str, Any]) -> dict[str, Any]:
+            return await self._json(call.with_query(params), retry)
+
+        return OffsetPaginator(fetch, mapping(options, "options"))
 
 
 ProgressHook = Callable[[BulkProgress], Any]
