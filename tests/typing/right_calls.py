@@ -6,7 +6,7 @@ Part of the project's mypy run; tests/test_typing.py checks it as well. Never ex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from typing_extensions import assert_type
@@ -23,6 +23,14 @@ from suprsend_async import (
     TriggerResponse,
     UserEdit,
     WorkflowTriggerRequest,
+)
+from suprsend_async.types import (
+    CursorPage,
+    FullPreferenceJSON,
+    OffsetPage,
+    TenantCategoryJSON,
+    TenantJSON,
+    UserJSON,
 )
 
 
@@ -65,10 +73,10 @@ async def right(client: AsyncSuprsend, ids: list[str], names: tuple[str, ...]) -
     assert_type(await client.users.get("ann"), dict[str, Any])
     assert_type(await client.users.upsert("ann", {"plan": "pro"}), dict[str, Any])
     users = client.users.list({"limit": 10})
-    assert_type(users, CursorPaginator)
-    assert_type(await users, dict[str, Any])
+    assert_type(users, CursorPaginator[Any])
+    assert_type(await users, CursorPage[Any])
     async for page in users.pages():
-        assert_type(page, dict[str, Any])
+        assert_type(page, CursorPage[Any])
     edit = client.users.get_edit_instance("ann").set("plan", "pro").increment("logins", 1)
     assert_type(edit, UserEdit)
     assert_type(await client.users.edit(edit), dict[str, Any])
@@ -78,3 +86,28 @@ async def right(client: AsyncSuprsend, ids: list[str], names: tuple[str, ...]) -
 
     assert_type(AsyncSuprsend(), AsyncSuprsend)  # credentials from the environment
     assert_type(AsyncSuprsend("key", "secret", debug=True), AsyncSuprsend)
+
+
+def answers(
+    users: CursorPage[UserJSON],
+    tenants: OffsetPage[TenantJSON],
+    user: UserJSON,
+    preferences: FullPreferenceJSON,
+    category: TenantCategoryJSON,
+) -> None:
+    # The hub's JSON, typed from the OpenAPI document's response schemas.
+    assert_type(users["meta"]["has_next"], bool)
+    assert_type(users["meta"]["after"], str | None)
+    assert_type(users["results"][0]["distinct_id"], str)
+    assert_type(tenants["meta"]["count"], int)
+    assert_type(tenants["results"][0]["social_links"].get("website"), str | None)
+    assert_type(user["properties"], dict[str, Any])
+    assert_type(user.get("$email", [])[0]["status"], str)  # a channel only some users have
+    assert_type(
+        preferences["sections"][0]["subcategories"][0]["preference"],
+        Literal["opt_in", "opt_out", "cant_unsubscribe"],
+    )
+    assert_type(preferences["channel_preferences"][0]["is_restricted"], bool)
+    assert_type(category["root_category"], Literal["system", "transactional", "promotional"])
+    plain: dict[str, Any] = dict(user)  # still a dict: what the official SDK returns
+    assert_type(plain, dict[str, Any])
