@@ -6,7 +6,7 @@ from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
 from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
-from ._core.pagination import CursorPaginator
+from ._core.pagination import CursorPaginator, OffsetPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._values.attachments import Attachment
 from ._values.errors import (
@@ -45,6 +45,7 @@ __all__ = [
     "FailedRecord",
     "Limits",
     "ObjectRecipient",
+    "OffsetPaginator",
     "Recipient",
     "RetryEvent",
     "RetryPolicy",

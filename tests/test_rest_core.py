@@ -18,6 +18,7 @@ import pytest
 from suprsend_async import (
     AsyncSuprsend,
     CursorPaginator,
+    OffsetPaginator,
     RetryEvent,
     RetryPolicy,
     SuprsendAPIError,
@@ -363,3 +364,51 @@ async def test_the_paginator_stops_with_an_error_instead_of_looping(
     fetch, _ = pages_of(*pages)
     with pytest.raises(SuprsendAPIError, match=why):
         [item async for item in CursorPaginator(fetch, {})]
+
+
+def offset_page(results: list[Any], count: int | None, offset: int = 0) -> dict[str, Any]:
+    meta: dict[str, Any] = {"limit": 2, "offset": offset}
+    if count is not None:
+        meta["count"] = count
+    return {"meta": meta, "results": results}
+
+
+async def test_the_offset_paginator_awaits_to_the_first_page_as_answered() -> None:
+    first = offset_page([1, 2], 5)
+    fetch, asked = pages_of(first)
+    assert await OffsetPaginator(fetch, {"limit": 2, "offset": 0}) == first
+    assert asked == [{"limit": 2, "offset": 0}]
+
+
+async def test_the_offset_paginator_walks_every_page_from_the_given_offset() -> None:
+    fetch, asked = pages_of(offset_page([3, 4], 7), offset_page([5, 6], 7), offset_page([7], 7))
+    paginator = OffsetPaginator(fetch, {"limit": 2, "offset": 2, "locale": "fr"})
+    assert [item async for item in paginator] == [3, 4, 5, 6, 7]
+    assert asked == [
+        {"limit": 2, "offset": 2, "locale": "fr"},
+        {"limit": 2, "offset": 4, "locale": "fr"},
+        {"limit": 2, "offset": 6, "locale": "fr"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pages", "items"),
+    [
+        ((offset_page([1, 2], 9), offset_page([], 9)), [1, 2]),
+        ((offset_page([1, 2], None), offset_page([3], None)), [1, 2, 3]),
+        ((offset_page([1, 2], None), offset_page([], None)), [1, 2]),
+    ],
+    ids=["an empty page before the count", "a short page without a count", "an empty one"],
+)
+async def test_the_offset_paginator_stops_where_the_hub_has_no_more(
+    pages: tuple[dict[str, Any], ...], items: list[int]
+) -> None:
+    fetch, asked = pages_of(*pages)
+    assert [item async for item in OffsetPaginator(fetch, {"limit": 2})] == items
+    assert len(asked) == len(pages)  # and asked for nothing past them
+
+
+async def test_the_offset_paginator_refuses_an_answer_without_results() -> None:
+    fetch, _ = pages_of({"meta": {"count": 3}})
+    with pytest.raises(SuprsendAPIError, match="no 'results' list"):
+        [item async for item in OffsetPaginator(fetch, {})]

@@ -10,13 +10,14 @@ A bulk instance (events, workflow triggers, user edits) is a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.pagination import CursorPaginator
 from .._core.request import NO_BODY, Answer, Method, request
 from .._core.retry import RetryPolicy, checked_policy
+from .._values.answers import CursorPage
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import READ, RetrySafety
 
@@ -114,9 +115,10 @@ class Resource:
 
     def _paginated(
         self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> CursorPaginator:
-        async def fetch(params: Mapping[str, Any]) -> dict[str, Any]:
-            return await self._json("GET", path, route, READ, params=params, retry=retry)
+    ) -> CursorPaginator[Any]:
+        async def fetch(params: Mapping[str, Any]) -> CursorPage[Any]:
+            page = await self._json("GET", path, route, READ, params=params, retry=retry)
+            return cast("CursorPage[Any]", page)
 
         return CursorPaginator(fetch, mapping(options, "options"))
 

@@ -95,7 +95,7 @@ class Users(Resource):
 
     def list(
         self, options: Mapping[str, Any] | None = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[Any]:
         """Users of the workspace: ``await`` for the first page, ``async for`` for all."""
         return self._paginated("v1/user/", "v1/user/", options, retry)
 
@@ -222,7 +222,7 @@ class Users(Resource):
         options: Mapping[str, Any] | None = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[Any]:
         return self._paginated(*_user(distinct_id, "associated_tenant/"), options, retry)
 
     async def get_for_tenant(
@@ -267,7 +267,7 @@ class Users(Resource):
         options: Mapping[str, Any] | None = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[Any]:
         return self._paginated(*_user(distinct_id, "subscribed_to/object/"), options, retry)
 
     def get_lists_subscribed_to(
@@ -276,7 +276,7 @@ class Users(Resource):
         options: Mapping[str, Any] | None = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[Any]:
         return self._paginated(*_user(distinct_id, "subscribed_to/list/"), options, retry)
 
     # -- builders -------------------------------------------------------------------------
