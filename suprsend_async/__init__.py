@@ -21,7 +21,7 @@ from ._values.errors import (
 )
 from ._values.limits import DEFAULT_LIMITS, Limits
 from ._values.models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
-from ._values.user_edit import UserEdit
+from ._values.profile_edit import ObjectEdit, UserEdit
 from ._version import __version__
 from ._wire.responses import TriggerResponse
 from .resources.users import BulkUsersEdit, Users
@@ -44,6 +44,7 @@ __all__ = [
     "Event",
     "FailedRecord",
     "Limits",
+    "ObjectEdit",
     "ObjectRecipient",
     "OffsetPaginator",
     "Recipient",

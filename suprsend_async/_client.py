@@ -39,7 +39,9 @@ from ._values.models import Event
 from ._values.options import NO_OPTIONS, RequestOptions, check_headers
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
+from .resources.brands import Brands
 from .resources.events import BulkEvents
+from .resources.tenants import Tenants
 from .resources.users import Users
 from .resources.workflows import Workflows
 
@@ -386,9 +388,15 @@ class AsyncSuprsend:
             max_connections=max_connections,
             log=ClientLogger(debug=debug),
         )
+        self._mount_resources()
+
+    def _mount_resources(self) -> None:
+        """The API namespaces, on this client (a ``with_options`` copy gets its own)."""
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
         self.users = Users(self)
+        self.tenants = Tenants(self)
+        self.brands = Brands(self)
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
@@ -445,9 +453,7 @@ class AsyncSuprsend:
         derived._retry_policy = retry or self._retry_policy
         derived._view_closed = False
         derived._owns_transport = False
-        derived.workflows = Workflows(derived)
-        derived.bulk_events = BulkEvents(derived)
-        derived.users = Users(derived)
+        derived._mount_resources()
         return derived
 
     # -- lifecycle ---------------------------------------------------------------

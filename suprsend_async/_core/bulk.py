@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Literal
 
@@ -21,11 +20,12 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._values.errors import SuprsendTransportError, SuprsendValidationError
 from .._values.hooks import check_hook
+from .._values.limits import Limits
 from .._values.models import Event, WorkflowTriggerRequest
-from .._values.user_edit import UserEdit
+from .._values.profile_edit import UserEdit
 from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
 from .._wire.responses import parse_body, parse_error
-from .._wire.serialization import EncodedRecord, encode_identity_event, event_json, trigger_json
+from .._wire.serialization import EncodedRecord, event_json, trigger_json
 from .context import ClientContext
 from .retry import (
     RetryPolicy,
@@ -36,17 +36,17 @@ from .retry import (
     send_with_retries,
 )
 
-__all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
+__all__ = [
+    "BulkItem",
+    "BulkProgress",
+    "BulkResponse",
+    "FailedRecord",
+    "RecordKind",
+    "run_bulk",
+]
 
 logger = logging.getLogger("suprsend_async")
 
-RecordKind = Literal["event", "workflow", "user_edit"]
-# What telemetry names a bulk call by: the method the user called.
-_OPERATIONS: dict[RecordKind, str] = {
-    "event": "bulk_events.send",
-    "workflow": "workflows.bulk_trigger",
-    "user_edit": "users.bulk_edit",
-}
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
@@ -152,7 +152,9 @@ class BulkResponse:
 
 
 @attrs.define  # one per record: slotted, and mutable for a cheaper __init__
-class _Item:
+class BulkItem:
+    """One record ready to upload, as a :class:`RecordKind`'s ``prepare`` makes it."""
+
     index: int
     source: Any  # what the user gave (with a generated key applied, if any)
     body: bytes  # its wire bytes
@@ -162,15 +164,39 @@ class _Item:
     not_repeated_because: str | None = None  # if not repeatable, and it is known why
 
     @classmethod
-    def of(cls, index: int, source: Any, record: EncodedRecord) -> _Item:
-        return cls(index, source, record.body, _repeatable(record), record.not_repeated_because)
+    def of(cls, index: int, source: Any, record: EncodedRecord) -> BulkItem:
+        repeatable = record.idempotency_key is not None or record.safe_to_repeat
+        return cls(index, source, record.body, repeatable, record.not_repeated_because)
+
+
+def _no_overhead(limits: Limits) -> int:
+    return 0
+
+
+@attrs.frozen
+class RecordKind:
+    """One kind of bulk record, as the resource that sends it hands it to the engine.
+
+    - ``operation``: what telemetry names the call by (the method the user called).
+    - ``path``: where its chunks are posted.
+    - ``prepare(client, index, item)``: the record checked and encoded, or
+      :class:`SuprsendValidationError` to fail it (called once per record: keep it lean).
+    - ``max_records`` / ``record_overhead``: per-request record cap, and bytes the
+      hub counts per record beyond its JSON, from the client's limits.
+    """
+
+    operation: str
+    path: str
+    prepare: Callable[[ClientContext, int, Any], BulkItem]
+    max_records: Callable[[Limits], int]
+    record_overhead: Callable[[Limits], int] = _no_overhead
 
 
 @attrs.define(eq=False)
 class _Upload:
     """A chunk a worker holds: what is still pending, and what the hub may have seen."""
 
-    pending: list[_Item]
+    pending: list[BulkItem]
     sent: bool = False  # an attempt is running or ran: the hub may have its records
     unknown: set[int] = attrs.field(factory=set)  # indices an attempt of got no answer
 
@@ -192,7 +218,6 @@ class _ChunkOutcome:
 class _BulkRun:
     client: ClientContext
     kind: RecordKind
-    path: str
     policy: RetryPolicy
     on_progress: Callable[[BulkProgress], Any] | None
     total_hint: int | None
@@ -208,46 +233,9 @@ class _BulkRun:
     # Where every record read but not yet settled is, so that an abandoned run
     # can still account for each: in the chunk being built, in the one being
     # handed to a worker, or in a worker's upload.
-    builder: ChunkBuilder[_Item] | None = None
-    handing_over: Chunk[_Item] | None = None
+    builder: ChunkBuilder[BulkItem] | None = None
+    handing_over: Chunk[BulkItem] | None = None
     uploads: set[_Upload] = attrs.field(factory=set)
-
-    # -- preparing records ------------------------------------------------------
-
-    def _preparer(self) -> Callable[[int, Any], _Item]:
-        """What checks and encodes one record of this run's kind (chosen once per run)."""
-        if self.kind == "user_edit":
-            return self._prepare_user_edit
-        if self.kind == "event":
-            return self._prepare_event
-        return self._prepare_trigger
-
-    def _prepare_user_edit(self, index: int, item: Any) -> _Item:
-        client = self.client
-        edit = _user_edit_from(item)
-        record = encode_identity_event(
-            edit,
-            env=client._env,
-            sdk_version=client._serializer.sdk_version,
-            limits=client.limits,
-        )
-        return _Item.of(index, edit, record)
-
-    def _prepare_event(self, index: int, item: Any) -> _Item:
-        client = self.client
-        event = item if isinstance(item, Event) else _event_from(item)
-        if event.idempotency_key is None and client.auto_idempotency_keys:
-            event = event.with_idempotency_key(str(uuid.uuid4()))
-        # The hot path of bulk uploads: the bytes alone, no EncodedRecord.
-        body = client._serializer.event_bytes(event)
-        return _Item(index, event, body, event.idempotency_key is not None)
-
-    def _prepare_trigger(self, index: int, item: Any) -> _Item:
-        client = self.client
-        request = item if isinstance(item, WorkflowTriggerRequest) else _trigger_from(item)
-        if request.idempotency_key is None and client.auto_idempotency_keys:
-            request = request.with_idempotency_key(str(uuid.uuid4()))
-        return _Item.of(index, request, client._serializer.encode_trigger(request))
 
     def _fail(
         self, index: int, source: Any, error: str, code: int | None, *, maybe: bool = False
@@ -275,31 +263,29 @@ class _BulkRun:
             self._progress()
 
     async def produce(
-        self, items: Iterable[Any] | AsyncIterable[Any], chunks: ObjectSendStream[Chunk[_Item]]
+        self, items: Iterable[Any] | AsyncIterable[Any], chunks: ObjectSendStream[Chunk[BulkItem]]
     ) -> None:
         limits = self.client.limits
-        builder: ChunkBuilder[_Item] = ChunkBuilder(
-            limits.max_identity_records_per_request
-            if self.kind == "user_edit"
-            else limits.max_records_per_request,
+        builder: ChunkBuilder[BulkItem] = ChunkBuilder(
+            self.kind.max_records(limits),
             limits.max_body_bytes,
-            limits.workflow_record_overhead_bytes if self.kind == "workflow" else 0,
+            self.kind.record_overhead(limits),
         )
         self.builder = builder
-        prepare, add = self._preparer(), builder.add
+        prepare, add, client = self.kind.prepare, builder.add, self.client
 
         unyielded = 0  # records taken since the producer last let the loop in
 
         # A plain function, not a coroutine: one call per record, and the
         # producer awaits only when it returns something to await.
-        def take(item: Any) -> Chunk[_Item] | Literal["checkpoint"] | None:
+        def take(item: Any) -> Chunk[BulkItem] | Literal["checkpoint"] | None:
             """Check, encode and add one record (or fail it). Returns a chunk it
             closed, "checkpoint" when the loop is due a turn, or None."""
             nonlocal unyielded
             index = self.consumed
             self.consumed += 1
             try:
-                taken = prepare(index, item)
+                taken = prepare(client, index, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
                 ready = None
@@ -312,7 +298,7 @@ class _BulkRun:
             unyielded += 1
             return "checkpoint" if unyielded >= _RECORDS_PER_CHECKPOINT else None
 
-        async def let_in(due: Chunk[_Item] | Literal["checkpoint"]) -> None:
+        async def let_in(due: Chunk[BulkItem] | Literal["checkpoint"]) -> None:
             """Hand a chunk over or give the loop a turn: either lets other tasks run.
 
             Only after ``take``: a cancellation (an abandoned upload) landing
@@ -351,7 +337,9 @@ class _BulkRun:
             if last is not None:
                 await self._hand_over(last, chunks)
 
-    async def _hand_over(self, chunk: Chunk[_Item], chunks: ObjectSendStream[Chunk[_Item]]) -> None:
+    async def _hand_over(
+        self, chunk: Chunk[BulkItem], chunks: ObjectSendStream[Chunk[BulkItem]]
+    ) -> None:
         self.handing_over = chunk
         await chunks.send(chunk)
         self.handing_over = None
@@ -369,7 +357,7 @@ class _BulkRun:
 
     # -- uploading ------------------------------------------------------------------
 
-    async def upload_all(self, chunks: ObjectReceiveStream[Chunk[_Item]]) -> None:
+    async def upload_all(self, chunks: ObjectReceiveStream[Chunk[BulkItem]]) -> None:
         async with chunks:
             async for chunk in chunks:
                 if self.handing_over is chunk:
@@ -380,7 +368,7 @@ class _BulkRun:
                 del chunk
                 self._progress()
 
-    async def upload(self, chunk: Chunk[_Item]) -> None:
+    async def upload(self, chunk: Chunk[BulkItem]) -> None:
         transport = self.client._transport
         # Registered before the first checkpoint: from here on, an abandoned run
         # finds these records here.
@@ -388,7 +376,7 @@ class _BulkRun:
         self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
 
-        def settle(item: _Item, ok: bool, error: str, code: int | None, retryable: bool) -> bool:
+        def settle(item: BulkItem, ok: bool, error: str, code: int | None, retryable: bool) -> bool:
             """Record an outcome; True if the item stays pending for another attempt."""
             if ok:
                 self.succeeded += 1
@@ -419,7 +407,9 @@ class _BulkRun:
                 else b"[" + b",".join(i.body for i in sending) + b"]"
             )
             try:
-                response = await transport.post_once(self.path, body, options=self.client._options)
+                response = await transport.post_once(
+                    self.kind.path, body, options=self.client._options
+                )
             except SuprsendTransportError as exc:
                 # The request may or may not have been processed.
                 state.pending = [i for i in sending if settle(i, False, str(exc), None, True)]
@@ -453,7 +443,7 @@ class _BulkRun:
                 attempt,
                 policy=self.policy,
                 retry=any_keyed,
-                path=self.path,
+                path=self.kind.path,
                 on_retry=transport.on_retry,
                 log=transport.log,
                 is_retryable=lambda o: o.retryable,
@@ -507,10 +497,10 @@ class _BulkRun:
 
     def _settle_records(
         self,
-        sending: list[_Item],
+        sending: list[BulkItem],
         records: Any,
-        settle: Callable[[_Item, bool, str, int | None, bool], bool],
-    ) -> list[_Item]:
+        settle: Callable[[BulkItem, bool, str, int | None, bool], bool],
+    ) -> list[BulkItem]:
         if not isinstance(records, list) or len(records) != len(sending):
             got = len(records) if isinstance(records, list) else "no"
             warning = f"the hub answered {got} record results for {len(sending)} records"
@@ -554,16 +544,6 @@ class _BulkRun:
         )
 
 
-def _repeatable(record: EncodedRecord) -> bool:
-    return record.idempotency_key is not None or record.safe_to_repeat
-
-
-def _user_edit_from(item: Any) -> UserEdit:
-    if isinstance(item, UserEdit):
-        return item
-    raise SuprsendValidationError("record", f"must be a UserEdit, got {type(item).__name__}")
-
-
 try:  # the "fast" extra: a 207 for 100 records parses in a fifth of the time
     from orjson import loads as _orjson_loads
 
@@ -581,28 +561,11 @@ def _attempts(n: int) -> str:
     return "1 attempt" if n == 1 else f"{n} attempts"
 
 
-def _event_from(item: Any) -> Event:
-    if isinstance(item, dict):
-        return Event.from_body(item)
-    raise SuprsendValidationError(
-        "record", f"must be an Event or a dict, got {type(item).__name__}"
-    )
-
-
-def _trigger_from(item: Any) -> WorkflowTriggerRequest:
-    if isinstance(item, dict):
-        return WorkflowTriggerRequest.from_body(item)
-    raise SuprsendValidationError(
-        "record", f"must be a WorkflowTriggerRequest or a dict, got {type(item).__name__}"
-    )
-
-
 async def run_bulk(
     client: ClientContext,
     items: Iterable[Any] | AsyncIterable[Any],
     *,
     kind: RecordKind,
-    path: str,
     max_concurrency: int | None = None,
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
@@ -633,18 +596,16 @@ async def run_bulk(
     run = _BulkRun(
         client=client,
         kind=kind,
-        path=path,
         policy=checked_policy(retry) or client.retry_policy,
         on_progress=on_progress,
         total_hint=total_hint,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
-    operation = _OPERATIONS[kind]
-    with client._transport.telemetry.call(operation, "POST", path, records=0) as call:
+    with client._transport.telemetry.call(kind.operation, "POST", kind.path, records=0) as call:
         # No buffer: the producer waits for a free worker, so at most
         # max_concurrency chunks (plus the one being built) exist at once.
         # (A buffer of one chunk per worker was measured: no faster.)
-        send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
+        send, receive = anyio.create_memory_object_stream[Chunk[BulkItem]](0)
         abandoned = False
         async with anyio.create_task_group() as watch:
             async with anyio.create_task_group() as tg:

@@ -25,6 +25,7 @@ __all__ = [
     "MERGE",
     "READ",
     "RetrySafety",
+    "body_edit_safety",
     "edit_safety",
     "single_shot",
 ]
@@ -103,3 +104,8 @@ def edit_safety(operations: Any) -> RetrySafety:
         if not safety.retry:
             return safety
     return ABSOLUTE_WRITE
+
+
+def body_edit_safety(body: Any) -> RetrySafety:
+    """The safety of a ``PATCH`` edit from its body, ``{"operations": [...]}``."""
+    return edit_safety(body.get("operations") if isinstance(body, Mapping) else None)

@@ -24,8 +24,8 @@ from .._values.idempotency import edit_safety
 from .._values.json_codec import dumps
 from .._values.limits import DEFAULT_LIMITS, Limits
 from .._values.models import Event, WorkflowTriggerRequest
+from .._values.profile_edit import UserEdit, identity_event
 from .._values.recipient_wire import recipient_to_wire
-from .._values.user_edit import UserEdit, identity_event
 
 __all__ = [
     "EncodedRecord",

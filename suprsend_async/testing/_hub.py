@@ -18,7 +18,7 @@ import hmac
 import itertools
 import time
 import urllib.parse
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,12 +31,14 @@ from .._values.limits import DEFAULT_LIMITS, Limits
 from ._codec import dumps as _dumps
 from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
-from ._routing import Call, Handler, HubStats, Reject, record_error
-from .resources import broadcasts, events, workflows
-from .resources._user_store import UserStore, UserStores
+from ._routing import Call, Handler, HubStats, Reject, record_error, routes_of
+from .resources import broadcasts, events, tenants, users, workflows
+from .resources._collection import StoreError
+from .resources._tenant_store import TenantStore
+from .resources._user_store import UserStore
+from .resources._workspace import Workspace
 from .resources.broadcasts import ProcessedBroadcast
 from .resources.events import ProcessedEvent, ProcessedIdentityEvent
-from .resources.users import match_user_route
 from .resources.workflows import ProcessedTrigger
 
 __all__ = ["HubEmulator", "HubStats", "error_body"]
@@ -78,33 +80,41 @@ def error_body(status: int, message: str, error_type: str, *, bulk: bool = False
     return body
 
 
-# Every resource module's routes; users are matched first, on their own table
-# (ids read from the raw path, errors in the users API's shape).
+# Every resource module's routes, by path template ("{name}" is one path segment).
 _ROUTES: dict[str, Mapping[str, Handler]] = {
     **events.ROUTES,
     **workflows.ROUTES,
     **broadcasts.ROUTES,
+    **routes_of(users.ROUTES, tenants.ROUTES),
 }
+# Templates by their number of segments, fewest holes first: a literal segment
+# wins over an id ("v1/bulk/user/" is not the user "bulk").
+_TEMPLATES: dict[int, list[tuple[str, list[str]]]] = {}
+for _template in sorted(_ROUTES, key=lambda t: t.count("{")):
+    _parts = _template.strip("/").split("/")
+    _TEMPLATES.setdefault(len(_parts), []).append((_template, _parts))
+# What a store's refusal is called in the error body, by status.
+_STORE_ERROR_TYPES = {400: "validation_error", 404: "not_found", 409: "conflict"}
 
 
-def _match_route(path: str) -> tuple[str, dict[str, str]] | None:
-    if path in _ROUTES:
-        return path, {}
-    segments = path.strip("/").split("/")
-    for template in _ROUTES:
-        parts = template.strip("/").split("/")
-        if len(parts) != len(segments) or "{" not in template:
-            continue
-        params: dict[str, str] = {}
+def _match_route(raw_path: str) -> tuple[str, dict[str, str]] | None:
+    """(template, ids by name) of the route ``raw_path`` (still escaped) reaches.
+
+    Each segment is unescaped on its own, after splitting, so an id holding
+    an escaped ``/`` stays one id.
+    """
+    segments = raw_path.strip("/").split("/")
+    for template, parts in _TEMPLATES.get(len(segments), ()):
+        ids: dict[str, str] = {}
         for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}"):
                 if not segment:
                     break
-                params[part[1:-1]] = urllib.parse.unquote(segment)
-            elif part != segment:
+                ids[part[1:-1]] = urllib.parse.unquote(segment)
+            elif part != urllib.parse.unquote(segment):
                 break
         else:
-            return template, params
+            return template, ids
     return None
 
 
@@ -210,19 +220,31 @@ class HubEmulator:
         # (workspace, key) -> (first processed at, message_id), oldest first.
         self._seen_keys: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
         self._fingerprints: set[bytes] = set()
-        self.user_stores = UserStores(
-            limit=None if self.keep_records else self.user_limit,
-            count_applications=self.keep_records,
-            on_evict=self._user_evicted,
+        # Each workspace's users, objects...: made on first use.
+        self.stores: defaultdict[str, Workspace] = defaultdict(
+            lambda: Workspace(
+                user_limit=None if self.keep_records else self.user_limit,
+                count_applications=self.keep_records,
+                on_user_evicted=self._user_evicted,
+            )
         )
 
     def _user_evicted(self) -> None:
         self.stats.users_evicted += 1
 
+    def store(self, workspace: str) -> Workspace:
+        """What the emulator keeps for ``workspace`` (its key): users, objects..."""
+        return self.stores[workspace]
+
     @property
     def users(self) -> UserStore:
-        """The first workspace's users (``user_stores[key]`` for any other)."""
-        return self.user_stores[self.workspace_key]
+        """The first workspace's users (``store(key).users`` for any other)."""
+        return self.stores[self.workspace_key].users
+
+    @property
+    def tenants(self) -> TenantStore:
+        """The first workspace's tenants, which are its brands too (``.tenants["acme"]``)."""
+        return self.stores[self.workspace_key].tenants
 
     @property
     def workspace_key(self) -> str:
@@ -302,7 +324,7 @@ class HubEmulator:
         delay = self.injector.delay()
         if delay:
             await anyio.sleep(delay)
-        route = _match_route(_with_slash(scope["path"]))
+        route = _match_route(_raw_path(scope))
         bulk = route is not None and route[0] in events.BULK_PATHS
         if fault is not None:
             self.stats.faults[fault.kind.value] += 1
@@ -354,18 +376,10 @@ class HubEmulator:
     def _route(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], Any]:
         path = _with_slash(scope["path"])
         method: str = scope["method"]
-        user_route = match_user_route(
-            method, scope.get("raw_path") or path.encode(), scope["query_string"], body
-        )
-        if user_route is not None:
-            workspace, _ = self._authenticate(scope, body)
-            self._check_body_size(body)
-            status, payload = user_route(self.user_stores[workspace])
-            return status, [], payload
-        route = _match_route(path)
+        route = _match_route(_raw_path(scope))
         if route is None:
             raise Reject(404, f"no such endpoint: {path}", "not_found")
-        template, params = route
+        template, ids = route
         handlers = _ROUTES[template]
         allow = [(b"allow", ", ".join([*handlers, "OPTIONS"]).encode())]
         if method == "OPTIONS":
@@ -374,17 +388,22 @@ class HubEmulator:
         if handler is None:
             raise Reject(405, f"{method} is not allowed on {path}", "method_not_allowed", allow)
         workspace, signed = self._authenticate(scope, body)
-        if params.get("workspace") not in (None, *self._names(workspace)):
+        if ids.get("workspace") not in (None, *self._names(workspace)):
             raise Reject(
-                403, f"the path names workspace {params['workspace']!r}, not yours", "forbidden"
+                403, f"the path names workspace {ids['workspace']!r}, not yours", "forbidden"
             )
         self._check_body_size(body)
         try:
             parsed = _loads(body) if body else None
         except ValueError as exc:
             raise Reject(400, str(exc), "bad_request") from None
-        call = Call(method, workspace, params, parsed, body, signed)
-        status, payload = handler(self, call)
+        query = dict(urllib.parse.parse_qsl(scope["query_string"].decode("latin-1")))
+        call = Call(method, workspace, ids, query, parsed, body, signed)
+        try:
+            status, payload = handler(self, call)
+        except StoreError as error:
+            kind = _STORE_ERROR_TYPES.get(error.status, "error")
+            raise Reject(error.status, error.message, kind) from None
         return status, [], payload
 
     def _check_body_size(self, body: bytes) -> None:
@@ -444,7 +463,7 @@ class HubEmulator:
         self, workspace: str, record: Mapping[str, Any], message_id: str
     ) -> None:
         """Apply a validated identity event (a user edit) to the workspace's users."""
-        self.user_stores[workspace].apply_identity_event(record)
+        self.stores[workspace].users.apply_identity_event(record)
         if self.keep_records:
             self.identity_events.append(
                 ProcessedIdentityEvent(
@@ -532,6 +551,11 @@ def _parse_date(date: str) -> float | None:
     except ValueError:
         return None
     return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
+def _raw_path(scope: Scope) -> str:
+    raw: bytes | None = scope.get("raw_path")
+    return _with_slash(raw.decode("latin-1") if raw else scope["path"])
 
 
 def _with_slash(path: str) -> str:

@@ -26,8 +26,10 @@ from suprsend_async import (
 )
 from suprsend_async.types import (
     CursorPage,
+    DeletedJSON,
     FullPreferenceJSON,
     OffsetPage,
+    Preference,
     TenantCategoryJSON,
     TenantJSON,
     UserJSON,
@@ -69,17 +71,25 @@ async def right(client: AsyncSuprsend, ids: list[str], names: tuple[str, ...]) -
     assert_type(bulk, BulkResponse)
     assert_type(bulk.failed_records[0].code, int | None)
 
-    # The users API: the hub's JSON, a paginator to await or iterate, edits as the official SDK's.
-    assert_type(await client.users.get("ann"), dict[str, Any])
-    assert_type(await client.users.upsert("ann", {"plan": "pro"}), dict[str, Any])
+    # The users API: the hub's JSON, typed (a plain dict at run time), a paginator to await
+    # or iterate, edits as the official SDK's.
+    assert_type(await client.users.get("ann"), UserJSON)
+    assert_type(await client.users.upsert("ann", {"plan": "pro"}), UserJSON)
     users = client.users.list({"limit": 10})
-    assert_type(users, CursorPaginator[Any])
-    assert_type(await users, CursorPage[Any])
+    assert_type(users, CursorPaginator[UserJSON])
+    assert_type(await users, CursorPage[UserJSON])
+    assert_type((await users)["meta"]["has_next"], bool)
     async for page in users.pages():
-        assert_type(page, CursorPage[Any])
+        assert_type(page, CursorPage[UserJSON])
+    async for user in users:
+        assert_type(user, UserJSON)
     edit = client.users.get_edit_instance("ann").set("plan", "pro").increment("logins", 1)
     assert_type(edit, UserEdit)
-    assert_type(await client.users.edit(edit), dict[str, Any])
+    assert_type(await client.users.edit(edit), UserJSON)
+    assert_type(await client.users.delete("ann"), DeletedJSON)
+    assert_type(await client.users.get_full_preference("ann"), FullPreferenceJSON)
+    categories = await client.users.get_all_categories_preference("ann")
+    assert_type(categories["results"][0]["preference"], Preference)
     edits = client.users.get_bulk_edit_instance()
     edits.append(edit)
     assert_type(await edits.save(), BulkResponse)

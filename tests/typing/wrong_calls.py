@@ -58,6 +58,9 @@ async def misuse(client: AsyncSuprsend) -> None:
     await client.users.edit(client.users.get_edit_instance("ann").set_timezone(1))  # E: arg-type
     client.users.get_bulk_edit_instance().append({"distinct_id": "ann"})  # E: arg-type
     (await client.users.get("ann")).upper()  # E: attr-defined
+    (await client.users.get("ann"))["distinctid"]  # E: typeddict-item
+    async for user in client.users.list():
+        user["properties"].upper()  # E: attr-defined
 
 
 def misread(
@@ -69,5 +72,6 @@ def misread(
     user["$emails"]  # E: typeddict-item
     tenant["tenant_name"] = 5  # E: typeddict-item
     category = prefs["sections"][0]["subcategories"][0]
-    category["preference"] == "opted_in"  # E: comparison-overlap
-    bad: list[Any] = tenant  # E: assignment
+    assert category["preference"] != "opted_in"  # E: comparison-overlap
+    tenants: list[Any] = tenant  # E: assignment
+    print(tenants)
