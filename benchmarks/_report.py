@@ -164,7 +164,7 @@ def _markdown(results: dict[str, Any]) -> str:
                     f"| {labels[name]} | {cpu[name]:.3f} | {rate[name]:,.0f} | "
                     f"{cpu[name] / cpu['aiohttp']:.2f}x |"
                 )
-    lines += _rest_tables(results)
+    lines += rest_tables(results)
     sequential = results.get("sequential_singles")
     if sequential:
         lines += [
@@ -223,7 +223,7 @@ def _markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _rest_tables(results: dict[str, Any]) -> list[str]:
+def rest_tables(results: dict[str, Any]) -> list[str]:
     rests = results.get("rest", [])
     if not rests:
         return []

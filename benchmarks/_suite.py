@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._emulator import cpu_seconds, emulator, reset, stats
-from ._report import update_readme, write_reports
+from ._report import rest_tables, update_readme, write_reports
 
 RESULTS = Path(__file__).parent / "results"
 CONCURRENCY = 16
@@ -160,7 +160,7 @@ def _bulk(
 
 # The REST calls measured (benchmarks/_worker.py's REST_OPS), and who: raw aiohttp sending the
 # same signed bytes, ours on asyncio and on trio, the official SDK one call after another.
-REST_OPS = ("users.get", "users.upsert")
+REST_OPS = ("users.get", "tenants.upsert")
 REST_CLIENTS = {
     "aiohttp": RAW["aiohttp"],
     **SDK,
@@ -289,6 +289,28 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick and args.out == RESULTS:
         update_readme(results, Path(__file__).parent.parent / "README.md")
         print("regenerated the README's Benchmarks section")
+    return 0
+
+
+def rest(argv: list[str] | None = None) -> int:
+    """The REST calls alone, at 0 and 50 ms: ``results/rest.md`` (the full run has them too)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.rest", description=rest.__doc__)
+    parser.add_argument("--calls", type=int, default=1_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"labels": LABELS, "rest": []}
+    for latency in (0.0, 50.0):
+        with emulator(latency) as emu:
+            for op in REST_OPS:
+                results["rest"].append(_rest(op, args.calls, latency, args.reps, emu))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rest.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = "\n".join(rest_tables(results)).strip() + "\n"
+    (args.out / "rest.md").write_text(
+        f"Produced by `nox -s bench -- rest` (medians of {args.reps} runs).\n\n{table}"
+    )
+    print(table)
     return 0
 
 

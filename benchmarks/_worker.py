@@ -514,6 +514,11 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
 REST_OPS: dict[str, Callable[[int], tuple[str, str, dict[str, Any] | None]]] = {
     "users.get": lambda i: ("GET", f"/v1/user/user-{i}/", None),
     "users.upsert": lambda i: ("POST", f"/v1/user/user-{i}/", {"name": f"User {i}", "n": i}),
+    "tenants.upsert": lambda i: (
+        "POST",
+        f"/v1/tenant/tenant-{i}/",
+        {"tenant_name": f"Tenant {i}", "properties": {"n": i}},
+    ),
 }
 
 
@@ -524,6 +529,8 @@ def _rest_call(api: Any, op: str, i: int) -> Any:
         return api.users.get(f"user-{i}")
     if op == "users.upsert":
         return api.users.upsert(f"user-{i}", body)
+    if op == "tenants.upsert":
+        return api.tenants.upsert(f"tenant-{i}", body)
     raise ValueError(op)
 
 
