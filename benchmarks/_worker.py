@@ -33,7 +33,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -332,6 +332,16 @@ class _LagProbe:
 # -- runs -------------------------------------------------------------------------------------
 
 
+async def _at_once(calls: int, one: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """``one(i)`` for every i below ``calls``, all started at once in one anyio task group
+    (which trio needs): every client's calls go through the same harness."""
+    import anyio
+
+    async with anyio.create_task_group() as tg:
+        for i in range(calls):
+            tg.start_soon(one, i)
+
+
 def bulk(spec: dict[str, Any]) -> dict[str, Any]:
     """``records`` events uploaded in bulk by ``impl`` with ``concurrency`` requests in flight."""
     impl, n, concurrency = spec["impl"], spec["records"], spec["concurrency"]
@@ -414,7 +424,6 @@ def concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
     _import_raw(impl)
 
     async def main() -> dict[str, Any]:
-        import anyio
 
         wire = _Wire(spec)
         post, close = await _SESSIONS[impl](wire, 100)
@@ -427,12 +436,9 @@ def concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
             status, _ = await post(path, body, wire.signed(path, body))
             ok += status == 202
 
-        # The same harness as ours (an anyio task group, which trio needs), so
-        # the figures differ only by the client.
+        # The same harness as ours, so the figures differ only by the client.
         try:
-            async with anyio.create_task_group() as tg:
-                for i in range(calls):
-                    tg.start_soon(one, i)
+            await _at_once(calls, one)
         finally:
             await close()
         return {"success": ok}
@@ -447,7 +453,6 @@ def _ours_concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
     calls = spec["calls"]
 
     async def main() -> dict[str, Any]:
-        import anyio
 
         ok = 0
 
@@ -456,9 +461,8 @@ def _ours_concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
             response = await client.track_event(Event(*_event_fields(i)))
             ok += response.success
 
-        async with _client(spec) as client, anyio.create_task_group() as tg:
-            for i in range(calls):
-                tg.start_soon(one, i)
+        async with _client(spec) as client:
+            await _at_once(calls, one)
         return {"success": ok}
 
     return _measure(lambda: _run_async(spec, main))
@@ -509,9 +513,11 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
 
 # -- REST calls ----------------------------------------------------------------------------------
 
+Request = tuple[str, str, "dict[str, Any] | None"]  # method, path, JSON body
+
 # Each REST operation measured: the request of call i (method, path, JSON body or None) as the
 # raw client sends it, and the same call on our client and on the official SDK.
-REST_OPS: dict[str, Callable[[int], tuple[str, str, dict[str, Any] | None]]] = {
+REST_OPS: dict[str, Callable[[int], Request]] = {
     "users.get": lambda i: ("GET", f"/v1/user/user-{i}/", None),
     "users.upsert": lambda i: ("POST", f"/v1/user/user-{i}/", {"name": f"User {i}", "n": i}),
     "tenants.upsert": lambda i: (
@@ -534,32 +540,33 @@ def _rest_call(api: Any, op: str, i: int) -> Any:
     raise ValueError(op)
 
 
+async def _raw_rest(wire: _Wire, calls: int, request_of: Callable[[int], Request]) -> int:
+    """``calls`` signed requests at once through raw aiohttp; how many got a 2xx."""
+    send, close = await _aiohttp_sender(wire, 100)  # our client's pool size
+    ok = 0
+
+    async def one(i: int) -> None:
+        nonlocal ok
+        method, path, payload = request_of(i)
+        body = b"" if payload is None else wire.dumps(payload)
+        status, content = await send(method, path, body, wire.signed(path, body, method))
+        wire.loads(content)  # as ours and the SDK parse the answer
+        ok += status < 300
+
+    try:
+        await _at_once(calls, one)
+    finally:
+        await close()
+    return ok
+
+
 def _seed(spec: dict[str, Any]) -> None:
     """Before the timing: the users a users.get reads (upserted concurrently, raw)."""
     if spec["op"] != "users.get":
         return
     _import_raw("aiohttp")
-
-    async def main() -> None:
-        import anyio
-
-        wire = _Wire(spec)
-        send, close = await _aiohttp_sender(wire, 100)
-
-        async def one(i: int) -> None:
-            _, path, _ = REST_OPS["users.get"](i)
-            body = wire.dumps({"name": f"User {i}"})
-            status, _ = await send("POST", path, body, wire.signed(path, body))
-            assert status == 201, status
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for i in range(spec["calls"]):
-                    tg.start_soon(one, i)
-        finally:
-            await close()
-
-    asyncio.run(main())
+    made = asyncio.run(_raw_rest(_Wire(spec), spec["calls"], REST_OPS["users.upsert"]))
+    assert made == spec["calls"], made
 
 
 def rest(spec: dict[str, Any]) -> dict[str, Any]:
@@ -582,8 +589,6 @@ def rest(spec: dict[str, Any]) -> dict[str, Any]:
         _import_ours(spec)
 
         async def ours() -> dict[str, Any]:
-            import anyio
-
             ok = 0
 
             async def one(i: int) -> None:
@@ -591,36 +596,15 @@ def rest(spec: dict[str, Any]) -> dict[str, Any]:
                 await _rest_call(client, op, i)  # raises on a status >= 400
                 ok += 1
 
-            async with _client(spec) as client, anyio.create_task_group() as tg:
-                for i in range(calls):
-                    tg.start_soon(one, i)
+            async with _client(spec) as client:
+                await _at_once(calls, one)
             return {"success": ok}
 
         return _measure(lambda: _run_async(spec, ours))
     _import_raw(impl)
 
     async def raw() -> dict[str, Any]:
-        import anyio
-
-        wire = _Wire(spec)
-        send, close = await _aiohttp_sender(wire, 100)  # our client's pool size
-        ok = 0
-
-        async def one(i: int) -> None:
-            nonlocal ok
-            method, path, payload = REST_OPS[op](i)
-            body = b"" if payload is None else wire.dumps(payload)
-            status, content = await send(method, path, body, wire.signed(path, body, method))
-            wire.loads(content)  # as ours and the SDK parse the answer
-            ok += status < 300
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for i in range(calls):
-                    tg.start_soon(one, i)
-        finally:
-            await close()
-        return {"success": ok}
+        return {"success": await _raw_rest(_Wire(spec), calls, REST_OPS[op])}
 
     return _measure(lambda: asyncio.run(raw()))
 

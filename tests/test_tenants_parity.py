@@ -78,22 +78,20 @@ BRANDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize("auth", AUTHS)
-@pytest.mark.parametrize("call", list(TENANTS.values()), ids=list(TENANTS))
-async def test_a_tenants_request_is_the_official_sdks(
-    monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
-) -> None:
-    await assert_same_requests(monkeypatch, "tenants", call, auth)
+CASES = [
+    pytest.param(namespace, call, id=f"{namespace}.{name}")
+    for namespace, cases in (("tenants", TENANTS), ("brands", BRANDS))
+    for name, call in cases.items()
+]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("auth", AUTHS)
-@pytest.mark.parametrize("call", list(BRANDS.values()), ids=list(BRANDS))
-async def test_a_brands_request_is_the_official_sdks(
-    monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
+@pytest.mark.parametrize(("namespace", "call"), CASES)
+async def test_our_request_is_the_official_sdks(
+    monkeypatch: pytest.MonkeyPatch, namespace: str, call: Callable[[Any], Any], auth: str
 ) -> None:
-    await assert_same_requests(monkeypatch, "brands", call, auth)
+    await assert_same_requests(monkeypatch, namespace, call, auth)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ A bulk instance (events, workflow triggers, user edits) is a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
@@ -134,6 +134,16 @@ class Resource:
             call = call.with_body(mapping(payload, "payload"))
         return deleted(await self._send(call, retry))
 
+    def _fetch(
+        self, call: Call[_A], retry: RetryPolicy | None
+    ) -> Callable[[Mapping[str, Any]], Awaitable[_A]]:
+        """How a paginator gets one page: the call with that page's query."""
+
+        async def fetch(params: Mapping[str, Any]) -> _A:
+            return await self._json(call.with_query(params), retry)
+
+        return fetch
+
     def _paginated(
         self,
         call: Call[CursorPage[_Item]],
@@ -141,11 +151,7 @@ class Resource:
         retry: RetryPolicy | None,
     ) -> CursorPaginator[_Item]:
         """A cursor list: ``options`` in every page's query, ``after`` from the last page."""
-
-        async def fetch(params: Mapping[str, Any]) -> CursorPage[_Item]:
-            return await self._json(call.with_query(params), retry)
-
-        return CursorPaginator(fetch, mapping(options, "options"))
+        return CursorPaginator(self._fetch(call, retry), mapping(options, "options"))
 
     def _offset_paginated(
         self,
@@ -155,11 +161,7 @@ class Resource:
     ) -> OffsetPaginator[_Item]:
         """An offset list: ``options`` (``limit``, ``offset``...) in every page's query, the
         ``offset`` moved on by each page."""
-
-        async def fetch(params: Mapping[str, Any]) -> OffsetPage[_Item]:
-            return await self._json(call.with_query(params), retry)
-
-        return OffsetPaginator(fetch, mapping(options, "options"))
+        return OffsetPaginator(self._fetch(call, retry), mapping(options, "options"))
 
 
 ProgressHook = Callable[[BulkProgress], Any]

@@ -33,8 +33,8 @@ from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
 from ._routing import Call, Handler, HubStats, Reject, record_error, routes_of
 from .resources import broadcasts, events, tenants, users, workflows
-from .resources._collection import StoreError
-from .resources._tenant_store import TenantStore
+from .resources._collection import Collection, StoreError
+from .resources._tenant_store import StoredTenant
 from .resources._user_store import UserStore
 from .resources._workspace import Workspace
 from .resources.broadcasts import ProcessedBroadcast
@@ -242,9 +242,9 @@ class HubEmulator:
         return self.stores[self.workspace_key].users
 
     @property
-    def tenants(self) -> TenantStore:
-        """The first workspace's tenants, which are its brands too (``.tenants["acme"]``)."""
-        return self.stores[self.workspace_key].tenants
+    def tenants(self) -> Collection[str, StoredTenant]:
+        """The first workspace's tenants, which are its brands too (``hub.tenants["acme"]``)."""
+        return self.stores[self.workspace_key].tenants.tenants
 
     @property
     def workspace_key(self) -> str:

@@ -10,7 +10,7 @@ merged on their first-level keys, the other fields replaced when given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -81,23 +81,15 @@ class StoredTenant:
         self.updated_at = now()
 
 
-class TenantStore(Mapping[str, StoredTenant]):
-    """One workspace's tenants, by id: ``hub.tenants["acme"].properties`` in a test."""
+class TenantStore:
+    """One workspace's tenants (``tenants``, by id: ``hub.tenants["acme"]`` in a test) and
+    how their preference settings read and change against the workspace's categories."""
 
     def __init__(self, rules: PreferenceRules) -> None:
         self.rules = rules
         self.tenants: Collection[str, StoredTenant] = Collection(
             StoredTenant, lambda tenant_id: f"tenant '{tenant_id}'"
         )
-
-    def __getitem__(self, tenant_id: str) -> StoredTenant:
-        return self.tenants[tenant_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tenants)
-
-    def __len__(self) -> int:
-        return len(self.tenants)
 
     def upsert(self, tenant_id: str, body: Any, kind: str = "tenant") -> StoredTenant:
         existing = self.tenants.get(tenant_id)
