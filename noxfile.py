@@ -104,12 +104,13 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against the official SDK; writes benchmarks/results/.
 
     ``nox -s bench -- ab`` runs the levers' A/B (``python -m benchmarks.ab``), and
-    ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``);
+    ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``),
+    ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``);
     what follows is theirs (``nox -s bench -- ab --records 100000``).
     """
     session.install("-e", ".[fast,aiohttp,testing]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
-    if args and args[0] in ("ab", "profile"):
+    if args and args[0] in ("ab", "profile", "rest"):
         module = f"benchmarks.{args.pop(0)}"
     session.run("python", "-m", module, *args)

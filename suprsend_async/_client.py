@@ -39,8 +39,10 @@ from ._values.models import Event
 from ._values.options import NO_OPTIONS, RequestOptions, check_headers
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
+from .resources.brands import Brands
 from .resources.events import BulkEvents
 from .resources.objects import Objects
+from .resources.tenants import Tenants
 from .resources.users import Users
 from .resources.workflows import Workflows
 
@@ -387,14 +389,16 @@ class AsyncSuprsend:
             max_connections=max_connections,
             log=ClientLogger(debug=debug),
         )
-        self._attach_resources()
+        self._mount_resources()
 
-    def _attach_resources(self) -> None:
-        """The API namespaces, bound to this client (a derived one gets its own)."""
+    def _mount_resources(self) -> None:
+        """The API namespaces, on this client (a ``with_options`` copy gets its own)."""
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
         self.users = Users(self)
         self.objects = Objects(self)
+        self.tenants = Tenants(self)
+        self.brands = Brands(self)
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""
@@ -451,7 +455,7 @@ class AsyncSuprsend:
         derived._retry_policy = retry or self._retry_policy
         derived._view_closed = False
         derived._owns_transport = False
-        derived._attach_resources()
+        derived._mount_resources()
         return derived
 
     # -- lifecycle ---------------------------------------------------------------

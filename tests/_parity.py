@@ -1,9 +1,11 @@
-"""The harness of the parity tests: the same call made on the official SDK and on ours,
-each request recorded as the hub would receive it.
+"""The same call made on the official SDK and on ours, and what each put on the wire.
 
-The official client's ``requests.request`` is replaced by a recorder; ours
-runs on an ``httpx.MockTransport``. A call is a function of either client's
-namespace (``users``, ``objects``...), so one lambda drives both.
+For parity tests of every REST namespace (``users``, ``tenants``, ``brands``...):
+the official SDK with ``requests.request`` replaced by a recorder, ours on an
+``httpx.MockTransport``. A parity test compares method, path, query (as a
+multiset) and JSON body, ignoring only what is random per send or names the
+SDK (``$insert_id``, ``$time``, ``properties.$ss_sdk_version``); our requests
+are also checked to be signed as the hub verifies them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from suprsend_async import AsyncSuprsend
 KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
 UID, API_KEY = "ws-uid-0001", "api-key-0001"
 ANSWER = {"meta": {"has_next": False, "after": None}, "results": []}
+AUTHS = ["workspace", "api key"]
 
 
 class Wire(NamedTuple):
@@ -64,11 +67,9 @@ def _normalised(body: Any) -> Any:
 
 
 def official_requests(
-    monkeypatch: pytest.MonkeyPatch,
-    call: Callable[[Any], Any],
-    auth: str,
-    namespace: str = "users",
+    monkeypatch: pytest.MonkeyPatch, namespace: str, call: Callable[[Any], Any], auth: str
 ) -> list[Wire]:
+    """What the official SDK sends for ``call(sdk.<namespace>)``."""
     sent: list[Wire] = []
 
     def record(method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -86,9 +87,8 @@ def official_requests(
     return sent
 
 
-async def our_requests(
-    call: Callable[[Any], Any], auth: str, namespace: str = "users"
-) -> list[Wire]:
+async def our_requests(namespace: str, call: Callable[[Any], Any], auth: str) -> list[Wire]:
+    """What we send for ``call(client.<namespace>)`` (awaited if it is awaitable)."""
     sent: list[Wire] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -126,12 +126,12 @@ def assert_signed(request: httpx.Request) -> None:
 
 
 async def assert_same_requests(
-    monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str, namespace: str
+    monkeypatch: pytest.MonkeyPatch, namespace: str, call: Callable[[Any], Any], auth: str
 ) -> None:
-    """Method, path, query (as a multiset), JSON body and content type agree with the
-    official SDK's; ours is signed as the hub checks it, or carries the same API key."""
-    theirs = official_requests(monkeypatch, call, auth, namespace)
-    ours = await our_requests(call, auth, namespace)
+    """Ours sends what the official SDK sends: method, path, query, body, content type,
+    and with an API key the same Authorization."""
+    theirs = official_requests(monkeypatch, namespace, call, auth)
+    ours = await our_requests(namespace, call, auth)
     assert len(ours) == len(theirs) >= 1
     for mine, their in zip(ours, theirs, strict=True):
         assert (mine.method, mine.path, mine.query) == (their.method, their.path, their.query)
@@ -142,7 +142,7 @@ async def assert_same_requests(
 
 
 def official_methods(api: type, *, besides: tuple[str, ...] = ()) -> set[str]:
-    """The public methods of one of the official SDK's API classes."""
+    """The public methods of one of the official SDK's namespaces."""
     return {
         name
         for name, _ in inspect.getmembers(api, inspect.isfunction)
@@ -151,10 +151,11 @@ def official_methods(api: type, *, besides: tuple[str, ...] = ()) -> set[str]:
 
 
 async def assert_sent_as_documented(
-    call: Callable[[Any], Any], namespace: str, method: str, target: str, body: Any
+    namespace: str, call: Callable[[Any], Any], method: str, target: str, body: Any
 ) -> None:
-    """For a call no official SDK has: one request, as the OpenAPI operation says."""
-    [sent] = await our_requests(call, "workspace", namespace)
+    """For a call no SDK has: one signed request, method, path and query as the OpenAPI
+    document's operation gives them, and the body."""
+    [sent] = await our_requests(namespace, call, "workspace")
     path, _, query = target.partition("?")
     assert (sent.method, sent.path) == (method, path)
     assert sent.query == sorted(urllib.parse.parse_qsl(query))

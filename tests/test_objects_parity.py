@@ -16,7 +16,8 @@ import pytest
 import suprsend
 
 from suprsend_async import AsyncSuprsend, ObjectEdit
-from tests._parity import (
+
+from ._parity import (
     KEY,
     SECRET,
     assert_same_requests,
@@ -76,7 +77,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
 async def test_our_request_is_the_official_sdks(
     monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
 ) -> None:
-    await assert_same_requests(monkeypatch, call, auth, "objects")
+    await assert_same_requests(monkeypatch, "objects", call, auth)
 
 
 def test_every_method_of_the_official_objects_namespace_is_covered_here() -> None:
@@ -141,4 +142,4 @@ EXTRAS: dict[str, tuple[Callable[[Any], Any], str, str, Any]] = {
 async def test_the_openapi_only_endpoints_are_sent_as_documented(
     call: Callable[[Any], Any], method: str, target: str, body: Any
 ) -> None:
-    await assert_sent_as_documented(call, "objects", method, target, body)
+    await assert_sent_as_documented("objects", call, method, target, body)

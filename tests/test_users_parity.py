@@ -16,7 +16,9 @@ import pytest
 import suprsend
 
 from suprsend_async import AsyncSuprsend
-from tests._parity import (
+
+from ._parity import (
+    AUTHS,
     KEY,
     SECRET,
     assert_same_requests,
@@ -93,12 +95,12 @@ CASES: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("auth", ["workspace", "api key"])
+@pytest.mark.parametrize("auth", AUTHS)
 @pytest.mark.parametrize("call", list(CASES.values()), ids=list(CASES))
 async def test_our_request_is_the_official_sdks(
     monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
 ) -> None:
-    await assert_same_requests(monkeypatch, call, auth, "users")
+    await assert_same_requests(monkeypatch, "users", call, auth)
 
 
 def test_every_method_of_the_official_users_namespace_is_covered_and_exists_here() -> None:
@@ -157,4 +159,4 @@ EXTRAS: dict[str, tuple[Callable[[Any], Any], str, str, Any]] = {
 async def test_the_openapi_only_endpoints_are_sent_as_documented(
     call: Callable[[Any], Any], method: str, target: str, body: Any
 ) -> None:
-    await assert_sent_as_documented(call, "users", method, target, body)
+    await assert_sent_as_documented("users", call, method, target, body)

@@ -20,6 +20,17 @@ from typing import Any
 from .._core.context import ClientContext
 from .._core.pagination import CursorPaginator
 from .._core.retry import RetryPolicy
+from .._values.answers import (
+    CategoryPreferenceJSON,
+    ChannelPreferencesJSON,
+    DeletedJSON,
+    FullPreferenceJSON,
+    ObjectJSON,
+    ObjectSubscriptionJSON,
+    OffsetPage,
+    SubscriptionJSON,
+    SubscriptionsJSON,
+)
 from .._values.profile_edit import ObjectEdit
 from .._wire.endpoints import OBJECTS
 from ._base import Resource, mapping
@@ -45,13 +56,13 @@ class Objects(Resource):
 
     def list(
         self, object_type: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[ObjectJSON]:
         """Objects of one type: ``await`` for the first page, ``async for`` for all."""
         return self._paginated(OBJECTS.list.at(object_type=object_type), options, retry)
 
     async def get(
         self, object_type: str, object_id: str, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> ObjectJSON:
         return await self._json(OBJECTS.get.at(**_ids(object_type, object_id)), retry)
 
     async def upsert(
@@ -61,7 +72,7 @@ class Objects(Resource):
         payload: Mapping[str, Any] | None = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> ObjectJSON:
         """Create the object or update it with ``payload``'s absolute values."""
         call = OBJECTS.upsert.at(**_ids(object_type, object_id))
         return await self._write(call, payload, None, retry)
@@ -73,7 +84,7 @@ class Objects(Resource):
         edit_payload: Mapping[str, Any] | None = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> ObjectJSON:
         """Apply an :class:`ObjectEdit` (or a type, an id and ``{"operations": [...]}``).
 
         Retried only if every operation in it is idempotent.
@@ -89,12 +100,12 @@ class Objects(Resource):
 
     async def delete(
         self, object_type: str, object_id: str, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         return await self._delete(OBJECTS.delete.at(**_ids(object_type, object_id)), retry)
 
     async def bulk_delete(
         self, object_type: str, payload: Mapping[str, Any], *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """Delete objects of one type: ``payload`` is ``{"object_ids": ["id1", "id2"]}``."""
         return await self._delete(OBJECTS.bulk_delete.at(object_type=object_type), retry, payload)
 
@@ -107,7 +118,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[SubscriptionJSON]:
         """The users and objects subscribed to this object."""
         call = OBJECTS.subscriptions.at(**_ids(object_type, object_id))
         return self._paginated(call, options, retry)
@@ -119,7 +130,7 @@ class Objects(Resource):
         payload: Mapping[str, Any],
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> SubscriptionsJSON:
         """Subscribe recipients: ``{"recipients": ["distinct_id", {"object_type": ...,
         "id": ...}], "properties": {...}}``. Subscribing again leaves one subscription."""
         call = OBJECTS.create_subscriptions.at(**_ids(object_type, object_id))
@@ -132,7 +143,7 @@ class Objects(Resource):
         payload: Mapping[str, Any],
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """Unsubscribe recipients: ``{"recipients": [...]}``."""
         call = OBJECTS.delete_subscriptions.at(**_ids(object_type, object_id))
         return await self._delete(call, retry, payload)
@@ -144,7 +155,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[ObjectSubscriptionJSON]:
         """The objects this object is subscribed to."""
         call = OBJECTS.objects_subscribed_to.at(**_ids(object_type, object_id))
         return self._paginated(call, options, retry)
@@ -163,7 +174,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> FullPreferenceJSON:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``tags``, ``locale``."""
         return await self._preferences.full(_ids(object_type, object_id), options, retry)
 
@@ -175,7 +186,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> FullPreferenceJSON:
         """Set channel and category preferences at once (OpenAPI; no official SDK has it).
 
         ``payload``: ``{"channel_preferences": [...], "categories": [...]}``.
@@ -190,7 +201,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         """``{"channel_preferences": [...]}``; option ``tenant_id`` (OpenAPI)."""
         return await self._preferences.channels(_ids(object_type, object_id), options, retry)
 
@@ -202,7 +213,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         """``payload``: ``{"channel_preferences": [{"channel": ..., "is_restricted": ...}]}``."""
         ids = _ids(object_type, object_id)
         return await self._preferences.update_channels(ids, payload, options, retry)
@@ -214,7 +225,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> OffsetPage[CategoryPreferenceJSON]:
         """Every category's preference (offset-paged by the hub: ``limit``, ``offset``)."""
         return await self._preferences.categories(_ids(object_type, object_id), options, retry)
 
@@ -226,7 +237,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``locale``."""
         ids = _ids(object_type, object_id)
         return await self._preferences.category(ids, category, options, retry)
@@ -240,7 +251,7 @@ class Objects(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         """``payload``: ``{"preference": "opt_in", "opt_out_channels": [...]}``."""
         ids = _ids(object_type, object_id)
         return await self._preferences.update_category(ids, category, payload, options, retry)

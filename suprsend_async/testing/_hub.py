@@ -32,9 +32,10 @@ from ._codec import dumps as _dumps
 from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
 from ._routing import Call, Handler, HubStats, Reject, record_error, routes_of
-from .resources import broadcasts, events, objects, users, workflows
-from .resources._collection import StoreError
+from .resources import broadcasts, events, objects, tenants, users, workflows
+from .resources._collection import Collection, StoreError
 from .resources._object_store import ObjectStore
+from .resources._tenant_store import StoredTenant
 from .resources._user_store import UserStore
 from .resources._workspace import Workspace
 from .resources.broadcasts import ProcessedBroadcast
@@ -85,7 +86,7 @@ _ROUTES: dict[str, Mapping[str, Handler]] = {
     **events.ROUTES,
     **workflows.ROUTES,
     **broadcasts.ROUTES,
-    **routes_of(users.ROUTES, objects.ROUTES),
+    **routes_of(users.ROUTES, objects.ROUTES, tenants.ROUTES),
 }
 # Templates by their number of segments, fewest holes first: a literal segment
 # wins over an id ("v1/bulk/user/" is not the user "bulk").
@@ -245,6 +246,11 @@ class HubEmulator:
     def objects(self) -> ObjectStore:
         """The first workspace's objects (``store(key).objects`` for any other)."""
         return self.stores[self.workspace_key].objects
+
+    @property
+    def tenants(self) -> Collection[str, StoredTenant]:
+        """The first workspace's tenants, which are its brands too (``hub.tenants["acme"]``)."""
+        return self.stores[self.workspace_key].tenants.tenants
 
     @property
     def workspace_key(self) -> str:

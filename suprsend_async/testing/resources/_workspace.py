@@ -11,14 +11,15 @@ from collections.abc import Callable
 
 from ._object_store import ObjectStore
 from ._preferences import PreferenceRules
+from ._tenant_store import TenantStore
 from ._user_store import UserStore
 
 __all__ = ["Workspace"]
 
 
 class Workspace:
-    """One workspace's state: its users and objects, and the preference categories
-    they share.
+    """One workspace's state: its users, objects and tenants (brands), and the
+    preference categories they share.
 
     ``user_limit``, ``count_applications`` and ``on_user_evicted`` bound the
     users (see :class:`UserStore`).
@@ -39,3 +40,4 @@ class Workspace:
             on_evict=on_user_evicted,
         )
         self.objects = ObjectStore(self.users, count_applications=count_applications)
+        self.tenants = TenantStore(self.preference_rules)
