@@ -105,12 +105,13 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- ab`` runs the levers' A/B (``python -m benchmarks.ab``), and
     ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``),
+    ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``),
     ``nox -s bench -- lists`` list membership throughput (``python -m benchmarks.lists``);
     what follows is theirs (``nox -s bench -- ab --records 100000``).
     """
     session.install("-e", ".[fast,aiohttp,testing]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
-    if args and args[0] in ("ab", "profile", "lists"):
+    if args and args[0] in ("ab", "profile", "rest", "lists"):
         module = f"benchmarks.{args.pop(0)}"
     session.run("python", "-m", module, *args)

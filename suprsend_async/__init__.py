@@ -6,7 +6,7 @@ from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
 from ._core.bulk import BulkProgress, BulkResponse, FailedRecord, SuprsendBulkError
-from ._core.pagination import CursorPaginator
+from ._core.pagination import CursorPaginator, OffsetPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._values.attachments import Attachment
 from ._values.body_requests import SubscriberListBroadcast, Workflow
@@ -47,6 +47,7 @@ __all__ = [
     "Limits",
     "ObjectEdit",
     "ObjectRecipient",
+    "OffsetPaginator",
     "Recipient",
     "RetryEvent",
     "RetryPolicy",

@@ -40,12 +40,15 @@ from ._values.models import Event
 from ._values.options import NO_OPTIONS, RequestOptions, check_headers
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
+from .resources.brands import Brands
 from .resources.broadcasts import Broadcasts
 from .resources.dynamic_workflows import BulkWorkflowsFactory, trigger_workflow
 from .resources.events import BulkEvents
 from .resources.messages import Messages
+from .resources.objects import Objects
 from .resources.subscriber_lists import SubscriberLists
 from .resources.templates import Templates
+from .resources.tenants import Tenants
 from .resources.users import Users
 from .resources.workflows import Workflows
 
@@ -395,11 +398,14 @@ class AsyncSuprsend:
         self._mount_resources()
 
     def _mount_resources(self) -> None:
-        """The API namespaces, bound to this client (a derived one gets its own)."""
+        """The API namespaces, on this client (a ``with_options`` copy gets its own)."""
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
         self.bulk_workflows = BulkWorkflowsFactory(self)
         self.users = Users(self)
+        self.objects = Objects(self)
+        self.tenants = Tenants(self)
+        self.brands = Brands(self)
         self.subscriber_lists = SubscriberLists(self)
         self.broadcasts = Broadcasts(self)
         self.messages = Messages(self)

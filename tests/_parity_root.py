@@ -1,6 +1,6 @@
 """The same call made on the official SDK 0.20.0 and on this client, and what each sent.
 
-As ``tests/test_users_parity`` does for one namespace (and with its pieces),
+As ``tests/_parity`` does for one namespace (and with its pieces),
 for calls that start at the client itself (``trigger_workflow``) or build the
 SDK's values: a call is a function of ``(client, module)``, the module being
 ``suprsend`` or ``suprsend_async`` (``m.Workflow(...)``).
@@ -22,10 +22,10 @@ import suprsend
 import suprsend_async
 from suprsend_async import AsyncSuprsend
 
-# The users parity test's harness pieces: one request as the hub sees it, and the
-# signature as the hub checks it.
-from .test_users_parity import ANSWER, API_KEY, KEY, SECRET, UID, Wire, assert_signed
-from .test_users_parity import _wire as _users_wire
+# The namespaces' parity harness: one request as the hub sees it, and the signature
+# as the hub checks it.
+from ._parity import ANSWER, API_KEY, KEY, SECRET, UID, Wire, assert_signed
+from ._parity import _wire as _users_wire
 
 __all__ = ["KEY", "SECRET", "Case", "Wire", "assert_same_requests", "official_requests"]
 
@@ -33,7 +33,7 @@ Case = Callable[[Any, Any], Any]
 
 
 def wire(method: str, url: str, headers: dict[str, str], data: bytes) -> Wire:
-    """As the users parity test reads a request, and without the stamps a broadcast gets
+    """As the namespaces' harness reads a request, and without the stamps a broadcast gets
     per send (``$insert_id``, ``$time``)."""
     sent = _users_wire(method, url, headers, data)
     body = sent.body

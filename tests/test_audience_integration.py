@@ -275,6 +275,9 @@ async def test_bad_input_is_refused_before_anything_is_sent() -> None:
             await client.subscriber_lists.add("beta", "ann")
         with pytest.raises(SuprsendValidationError, match="list_id"):
             await client.subscriber_lists.get("..")
+        # Where the official SDK quietly asks for 20 instead, a page size out of range is named.
+        with pytest.raises(SuprsendValidationError, match="limit: must be from 1 to 1000"):
+            await client.subscriber_lists.get_all(limit=5000)
         with pytest.raises(SuprsendValidationError, match=r"messages\[0\]\.action"):
             await client.messages.bulk_update([{"message_id": "m1"}])
         with pytest.raises(SuprsendValidationError, match="broadcast_instance"):

@@ -122,6 +122,10 @@ def test_readme_snippet_runs(
         ann = hub.users["ann"]
         assert (ann.properties["plan"], ann.properties["name"]) == ("pro", "Ann")
         assert [hub.users[f"u{i}"].properties["plan"] for i in range(3)] == ["free"] * 3
+    if snippet.heading == "Tenants and brands":  # and this through the tenants and brands APIs
+        acme = hub.tenants["acme"]
+        assert (acme.name, acme.properties) == ("Acme Inc.", {"plan": "pro"})
+        assert acme.categories["newsletter"]["blocked_channels"] == ["sms"]
 
 
 _RUN_ON_TRIO = "anyio.run(main)  # or asyncio.run(main()), or trio.run(main)"

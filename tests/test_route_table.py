@@ -27,12 +27,14 @@ AWKWARD = "team/front end%2F é"
 BAD_IDS = ["", "   ", ".", ".."]
 
 
-def _ids(endpoint: Endpoint, value: str = AWKWARD) -> dict[str, str]:
+def _ids(endpoint: Endpoint[Any], value: str = AWKWARD) -> dict[str, str]:
     return {hole: f"{value}-{n}" for n, hole in enumerate(endpoint.route.holes)}
 
 
 @pytest.mark.parametrize("endpoint", EVERY_ENDPOINT, ids=str)
-def test_every_endpoint_has_an_emulator_route_reading_its_ids_by_name(endpoint: Endpoint) -> None:
+def test_every_endpoint_has_an_emulator_route_reading_its_ids_by_name(
+    endpoint: Endpoint[Any],
+) -> None:
     ids = _ids(endpoint)
     path = endpoint.at(**ids).path
     matched = _match_route("/" + path)
@@ -54,7 +56,7 @@ HOLES = [(e, hole) for e in EVERY_ENDPOINT for hole in e.route.holes]
 @pytest.mark.parametrize(("endpoint", "hole"), HOLES, ids=lambda v: str(v))
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_every_id_slot_refuses_what_would_reach_another_path(
-    endpoint: Endpoint, hole: str, bad: str
+    endpoint: Endpoint[Any], hole: str, bad: str
 ) -> None:
     ids: dict[str, object] = {**_ids(endpoint, "ok"), hole: bad}
     with pytest.raises(SuprsendValidationError) as caught:
@@ -64,7 +66,7 @@ def test_every_id_slot_refuses_what_would_reach_another_path(
 
 @pytest.mark.parametrize(("endpoint", "hole"), HOLES, ids=lambda v: str(v))
 def test_a_slash_in_an_id_is_escaped_and_never_changes_the_route(
-    endpoint: Endpoint, hole: str
+    endpoint: Endpoint[Any], hole: str
 ) -> None:
     ids: dict[str, object] = {**_ids(endpoint, "ok"), hole: "../../v1/user"}
     path = endpoint.at(**ids).path
@@ -81,6 +83,7 @@ def _public_methods(resource: Any) -> list[tuple[str, inspect.Signature]]:
 
 
 ID_NAMES = {
+    "brand_id",
     "distinct_id",
     "edit_ins_or_distinct_id",
     "edit_ins_or_object_type",
@@ -96,7 +99,7 @@ BODY_IDS = {"from_user_id"}
 def _calls_with_a_bad_id() -> list[tuple[str, str, str]]:
     client = AsyncSuprsend("k", "s")
     cases = []
-    for resource_name in ("users", "objects"):
+    for resource_name in ("users", "objects", "tenants", "brands"):
         resource = getattr(client, resource_name, None)
         if resource is None:
             continue

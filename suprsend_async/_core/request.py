@@ -114,7 +114,7 @@ def _may_have_applied(status: int | None) -> bool:
 
 async def request(
     transport: HubTransport,
-    call: Call,
+    call: Call[Any],
     *,
     body_field: str = "payload",
     policy: RetryPolicy | None = None,
@@ -158,7 +158,7 @@ async def request(
 
 async def _send(
     transport: HubTransport,
-    call: Call,
+    call: Call[Any],
     content: bytes | None,
     policy: RetryPolicy | None,
     options: RequestOptions,

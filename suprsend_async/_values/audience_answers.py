@@ -1,6 +1,7 @@
 """The hub's answers for subscriber lists, messages, cancellations and templates, typed.
 
-Beside ``_values.answers`` (users, objects, tenants) and in its style: one
+Beside ``_values.answers`` (users, objects, tenants; its page shapes are these
+lists' too) and in its style: one
 ``TypedDict`` per shape, written from the response schemas (and, where a
 schema is a bare ``object``, the examples) of the hub's OpenAPI document. The
 methods still return the plain dict the hub sent, as the official SDK does;
@@ -19,6 +20,8 @@ if sys.version_info >= (3, 11):
 else:  # NotRequired came in 3.11
     from typing_extensions import NotRequired, TypedDict
 
+from .answers import CursorPage, OffsetPage
+
 __all__ = [
     "CancelledRunsJSON",
     "ListMembershipJSON",
@@ -36,21 +39,6 @@ __all__ = [
 ]
 
 ListType = Literal["static_list", "query_based"]
-
-
-class _OffsetMeta(TypedDict):
-    count: int
-    limit: int
-    offset: int
-
-
-class _CursorMeta(TypedDict):
-    count: int
-    limit: int
-    has_prev: bool
-    before: str | None
-    has_next: bool
-    after: str | None
 
 
 # -- subscriber lists ----------------------------------------------------------------------
@@ -80,11 +68,8 @@ class SubscriberListJSON(TypedDict):
     version_id: NotRequired[str | None]
 
 
-class SubscriberListsPage(TypedDict):
-    """``get_all``: one offset page of lists."""
-
-    meta: _OffsetMeta
-    results: list[SubscriberListJSON]
+# ``get_all``: one offset page of lists.
+SubscriberListsPage = OffsetPage[SubscriberListJSON]
 
 
 class ListMembershipJSON(TypedDict):
@@ -105,9 +90,7 @@ class ListSubscriberJSON(TypedDict):
     created_at: str
 
 
-class ListSubscribersPage(TypedDict):
-    meta: _CursorMeta
-    results: list[ListSubscriberJSON]
+ListSubscribersPage = CursorPage[ListSubscriberJSON]
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -155,9 +138,7 @@ class MessageJSON(TypedDict):
     channel_identity: NotRequired[dict[str, Any] | None]
 
 
-class MessagesPage(TypedDict):
-    meta: _CursorMeta
-    results: list[MessageJSON]
+MessagesPage = CursorPage[MessageJSON]
 
 
 class _ActionError(TypedDict):
@@ -221,6 +202,4 @@ class TemplateJSON(TypedDict):
     tags: NotRequired[list[dict[str, str]]]
 
 
-class TemplatesPage(TypedDict):
-    meta: _OffsetMeta
-    results: list[TemplateJSON]
+TemplatesPage = OffsetPage[TemplateJSON]

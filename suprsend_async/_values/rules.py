@@ -324,3 +324,27 @@ def broadcast_body(body: object, limits: Limits = DEFAULT_LIMITS) -> None:
     _data(obj, limits)
     _schedule(obj)
     _common_keys(obj, limits)
+
+
+# The most items the hub gives in one page of a list.
+MAX_PAGE_SIZE = 1000
+
+
+def _whole(value: object, field: str, low: int, high: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SuprsendValidationError(field, f"must be an integer, got {_type_name(value)}")
+    if value < low or (high is not None and value > high):
+        rule = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise SuprsendValidationError(field, f"must be {rule}, got {value}")
+    return value
+
+
+def page_window(limit: object, offset: object) -> dict[str, int]:
+    """An offset list's ``limit`` (1 to 1,000 items a page) and ``offset`` (0 or more).
+    The official SDK replaces a value out of range with its default without a
+    word; here it is an error naming it, so a wrong page size is found.
+    """
+    return {
+        "limit": _whole(limit, "limit", 1, MAX_PAGE_SIZE),
+        "offset": _whole(offset, "offset", 0),
+    }

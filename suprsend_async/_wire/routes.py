@@ -6,6 +6,12 @@ routes on its template, and the tests walk the table. A client method turns
 an endpoint and its ids into a :class:`Call`, the one value the request core
 takes: ``USERS.get.at(distinct_id="ann")``.
 
+An endpoint is generic in the JSON it answers (``Endpoint[UserJSON]``, a
+``TypedDict`` of ``_values.answers``), declared with it in the table; its
+calls carry that type to the resource's helpers, so a method's return type
+is checked against its endpoint's by mypy. At run time nothing changes: the
+answer is the hub's JSON as parsed.
+
 An id goes into its hole through :func:`~suprsend_async._wire.query.path_segment`:
 stripped, refused when empty, ``.`` or ``..``, and escaped whole, so an id
 holding ``/`` stays one segment and cannot reach another route.
@@ -14,8 +20,9 @@ holding ``/`` stays one segment and cannot reach another route.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Generic, Literal, TypeAlias
 
 import attrs
 
@@ -25,6 +32,7 @@ from .query import path_segment
 
 __all__ = [
     "NO_BODY",
+    "AnswerT",
     "Call",
     "Endpoint",
     "Method",
@@ -38,6 +46,15 @@ Method = Literal["GET", "POST", "PATCH", "DELETE"]
 Paging = Literal["cursor", "offset"]
 # A safety fixed per endpoint, or decided from the body (an edit: by its operations).
 Safety: TypeAlias = "RetrySafety | Callable[[Any], RetrySafety]"
+
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:  # a type variable's default came in 3.13
+    from typing_extensions import TypeVar
+
+# The JSON an endpoint answers; undeclared, a plain JSON object. Covariant: a call
+# answering a user within a tenant is a call answering a user.
+AnswerT = TypeVar("AnswerT", covariant=True, default=dict[str, Any])
 
 _HOLE = re.compile(r"\{(\w+)\}")
 
@@ -77,8 +94,8 @@ class Route:
 
 
 @attrs.frozen
-class Endpoint:
-    """One hub operation: ``Endpoint("GET", USER, READ)``.
+class Endpoint(Generic[AnswerT]):
+    """One hub operation: ``get: Endpoint[UserJSON] = Endpoint("GET", USER, READ)``.
 
     ``safety`` is a :class:`RetrySafety`, or a function of the body giving one
     (``_values.idempotency.body_edit_safety``); ``paged`` says how a list pages
@@ -105,7 +122,7 @@ class Endpoint:
     def template(self) -> str:
         return self.route.template
 
-    def at(self, **ids: object) -> Call:
+    def at(self, **ids: object) -> Call[AnswerT]:
         """The call of this endpoint on these ids (validated and escaped now)."""
         return Call(self, self.route.path(ids))
 
@@ -114,14 +131,14 @@ class Endpoint:
 
 
 @attrs.frozen
-class Call:
+class Call(Generic[AnswerT]):
     """Everything the request core needs to send one request, as one value.
 
     ``path`` is escaped; :attr:`route` (the template) names the call in logs,
     spans, retry events and errors, never the ids in it.
     """
 
-    endpoint: Endpoint
+    endpoint: Endpoint[AnswerT]
     path: str
     query: Mapping[str, Any] | None = None
     body: Any = NO_BODY
@@ -143,11 +160,11 @@ class Call:
         safety = self.endpoint.safety
         return safety if isinstance(safety, RetrySafety) else safety(self.body)
 
-    def with_query(self, query: Mapping[str, Any] | None) -> Call:
+    def with_query(self, query: Mapping[str, Any] | None) -> Call[AnswerT]:
         return attrs.evolve(self, query=query)
 
-    def with_body(self, body: Any) -> Call:
+    def with_body(self, body: Any) -> Call[AnswerT]:
         return attrs.evolve(self, body=body)
 
-    def with_safety(self, safety: RetrySafety) -> Call:
+    def with_safety(self, safety: RetrySafety) -> Call[AnswerT]:
         return attrs.evolve(self, decided_safety=safety)

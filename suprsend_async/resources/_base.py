@@ -9,15 +9,16 @@ A bulk instance (events, workflow triggers, user edits) is a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar, cast
 
 from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
-from .._core.pagination import CursorPaginator
+from .._core.pagination import CursorPaginator, OffsetPaginator
 from .._core.request import NO_BODY, Answer, Call, request
 from .._core.retry import RetryPolicy, checked_policy
 from .._core.single import fresh_key
+from .._values.answers import CursorPage, DeletedJSON, OffsetPage
 from .._values.errors import SuprsendConfigError, SuprsendValidationError
 from .._wire.query import path_segment
 
@@ -44,7 +45,7 @@ def mapping(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
     return dict(value)
 
 
-def deleted(answer: Answer) -> dict[str, Any]:
+def deleted(answer: Answer) -> DeletedJSON:
     """What the official SDK returns for a delete."""
     return {"success": True, "status_code": answer.status_code}
 
@@ -68,6 +69,9 @@ class _Keyed(Protocol):
 
 
 _R = TypeVar("_R", bound=_Keyed)
+# The JSON a call answers (its endpoint's type), and the items of a page.
+_A = TypeVar("_A")
+_Item = TypeVar("_Item")
 
 
 def bulk_record(
@@ -100,7 +104,7 @@ class Resource:
     def __init__(self, client: ClientContext) -> None:
         self._client = client
 
-    async def _send(self, call: Call, retry: RetryPolicy | None) -> Answer:
+    async def _send(self, call: Call[Any], retry: RetryPolicy | None) -> Answer:
         client = self._client
         client._ensure_open()
         return await request(
@@ -110,44 +114,67 @@ class Resource:
             options=client._options,
         )
 
-    async def _json(self, call: Call, retry: RetryPolicy | None) -> dict[str, Any]:
-        return (await self._send(call, retry)).json()
+    async def _json(self, call: Call[_A], retry: RetryPolicy | None) -> _A:
+        """The hub's JSON object, typed as the call's endpoint declares it (only for mypy:
+        at run time it is the dict as parsed, as the official SDK returns it)."""
+        return cast(_A, (await self._send(call, retry)).json())
 
     async def _read(
-        self, call: Call, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
+        self, call: Call[_A], options: Mapping[str, Any] | None, retry: RetryPolicy | None
+    ) -> _A:
         """A GET with ``options`` as its query."""
         return await self._json(call.with_query(mapping(options, "options")), retry)
 
     async def _write(
         self,
-        call: Call,
+        call: Call[_A],
         payload: Mapping[str, Any] | None,
         options: Mapping[str, Any] | None,
         retry: RetryPolicy | None,
-    ) -> dict[str, Any]:
+    ) -> _A:
         """A POST or PATCH of ``payload`` (``{}`` for None), ``options`` as its query."""
         call = call.with_query(mapping(options, "options")).with_body(mapping(payload, "payload"))
         return await self._json(call, retry)
 
     async def _delete(
         self,
-        call: Call,
+        call: Call[Any],
         retry: RetryPolicy | None,
         payload: Mapping[str, Any] | None = NO_BODY,
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """A DELETE, answered as the official SDK answers it; ``payload`` for a bulk one."""
         if payload is not NO_BODY:
             call = call.with_body(mapping(payload, "payload"))
         return deleted(await self._send(call, retry))
 
-    def _paginated(
-        self, call: Call, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> CursorPaginator:
-        async def fetch(params: Mapping[str, Any]) -> dict[str, Any]:
+    def _fetch(
+        self, call: Call[_A], retry: RetryPolicy | None
+    ) -> Callable[[Mapping[str, Any]], Awaitable[_A]]:
+        """How a paginator gets one page: the call with that page's query."""
+
+        async def fetch(params: Mapping[str, Any]) -> _A:
             return await self._json(call.with_query(params), retry)
 
-        return CursorPaginator(fetch, mapping(options, "options"))
+        return fetch
+
+    def _paginated(
+        self,
+        call: Call[CursorPage[_Item]],
+        options: Mapping[str, Any] | None,
+        retry: RetryPolicy | None,
+    ) -> CursorPaginator[_Item]:
+        """A cursor list: ``options`` in every page's query, ``after`` from the last page."""
+        return CursorPaginator(self._fetch(call, retry), mapping(options, "options"))
+
+    def _offset_paginated(
+        self,
+        call: Call[OffsetPage[_Item]],
+        options: Mapping[str, Any] | None,
+        retry: RetryPolicy | None,
+    ) -> OffsetPaginator[_Item]:
+        """An offset list: ``options`` (``limit``, ``offset``...) in every page's query, the
+        ``offset`` moved on by each page."""
+        return OffsetPaginator(self._fetch(call, retry), mapping(options, "options"))
 
 
 ProgressHook = Callable[[BulkProgress], Any]

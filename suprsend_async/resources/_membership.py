@@ -125,7 +125,7 @@ async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
 
 async def send_members(
     client: ClientContext,
-    call: Call,
+    call: Call[Any],
     operation: str,
     distinct_ids: DistinctIds,
     query: Mapping[str, Any],

@@ -13,6 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._core.retry import RetryPolicy
+from .._values.answers import (
+    CategoryPreferenceJSON,
+    ChannelPreferencesJSON,
+    FullPreferenceJSON,
+    OffsetPage,
+)
 from .._wire.endpoints import PreferenceEndpoints
 from ._base import Resource
 
@@ -28,34 +34,36 @@ class Preferences:
     def __init__(self, resource: Resource, endpoints: PreferenceEndpoints) -> None:
         self._resource, self._endpoints = resource, endpoints
 
-    async def full(self, ids: Ids, options: Options, retry: RetryPolicy | None) -> dict[str, Any]:
+    async def full(
+        self, ids: Ids, options: Options, retry: RetryPolicy | None
+    ) -> FullPreferenceJSON:
         return await self._resource._read(self._endpoints.full.at(**ids), options, retry)
 
     async def update_full(
         self, ids: Ids, payload: Mapping[str, Any], options: Options, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
+    ) -> FullPreferenceJSON:
         call = self._endpoints.update_full.at(**ids)
         return await self._resource._write(call, payload, options, retry)
 
     async def channels(
         self, ids: Ids, options: Options, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         return await self._resource._read(self._endpoints.channels.at(**ids), options, retry)
 
     async def update_channels(
         self, ids: Ids, payload: Mapping[str, Any], options: Options, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         call = self._endpoints.update_channels.at(**ids)
         return await self._resource._write(call, payload, options, retry)
 
     async def categories(
         self, ids: Ids, options: Options, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
+    ) -> OffsetPage[CategoryPreferenceJSON]:
         return await self._resource._read(self._endpoints.categories.at(**ids), options, retry)
 
     async def category(
         self, ids: Ids, category: str, options: Options, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         call = self._endpoints.category.at(**ids, category=category)
         return await self._resource._read(call, options, retry)
 
@@ -66,6 +74,6 @@ class Preferences:
         payload: Mapping[str, Any],
         options: Options,
         retry: RetryPolicy | None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         call = self._endpoints.update_category.at(**ids, category=category)
         return await self._resource._write(call, payload, options, retry)

@@ -16,7 +16,7 @@ reason to notify is gone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from .._core.retry import RetryPolicy
 from .._values.audience_answers import CancelledRunsJSON
@@ -52,11 +52,10 @@ def _filters(given: Mapping[str, Any], naming: tuple[str, ...]) -> dict[str, Any
 
 async def cancel_runs(
     resource: Resource,
-    call: Call,
+    call: Call[CancelledRunsJSON],
     filters: Mapping[str, Any],
     naming: tuple[str, ...],
     retry: RetryPolicy | None,
 ) -> CancelledRunsJSON:
     """Send a cancel with ``filters`` (None ones left out); ``naming`` are those that name runs."""
-    answer = await resource._json(call.with_body(_filters(filters, naming)), retry)
-    return cast("CancelledRunsJSON", answer)
+    return await resource._json(call.with_body(_filters(filters, naming)), retry)

@@ -12,11 +12,11 @@ flag, so it is retried.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from .._core.pagination import CursorPaginator
 from .._core.retry import RetryPolicy
-from .._values.audience_answers import MessageActionsJSON
+from .._values.audience_answers import MessageActionsJSON, MessageJSON
 from .._values.errors import SuprsendValidationError
 from .._wire.endpoints import MESSAGES
 from .._wire.query import bracket_keys
@@ -31,7 +31,7 @@ MULTI_VALUE_FILTERS = ("recipient_id", "status", "category")
 class Messages(Resource):
     def list(
         self, options: Mapping[str, Any] | None = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[MessageJSON]:
         """Messages of the workspace, newest first. Options: ``limit``, ``after``,
         ``before``, ``recipient_id``, ``status``, ``category``, ``channel``,
         ``workflow_slug``, ``execution_id``, ``idempotency_key``, ``tenant_id``,
@@ -54,5 +54,4 @@ class Messages(Resource):
                 if not item.get(field):
                     raise SuprsendValidationError(f"messages[{i}].{field}", "is required")
             items.append(item)
-        answer = await self._json(MESSAGES.bulk_update.at().with_body({"messages": items}), retry)
-        return cast("MessageActionsJSON", answer)
+        return await self._json(MESSAGES.bulk_update.at().with_body({"messages": items}), retry)

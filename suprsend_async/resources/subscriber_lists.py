@@ -25,27 +25,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import attrs
 
 from .._core.bulk import BulkResponse, SuprsendBulkError
-from .._core.pagination import CursorPaginator
+from .._core.pagination import CursorPaginator, OffsetPaginator
 from .._core.retry import RetryPolicy
 from .._core.single import fresh_key, send_record
+from .._values.answers import DeletedJSON
 from .._values.audience_answers import (
     ListMembershipJSON,
+    ListSubscriberJSON,
     SubscriberListJSON,
-    SubscriberListsPage,
 )
 from .._values.body_requests import SubscriberListBroadcast
 from .._values.errors import SuprsendConfigError, SuprsendError, SuprsendValidationError
-from .._values.rules import require_id
+from .._values.rules import page_window, require_id
 from .._wire.endpoints import LISTS
 from .._wire.responses import TriggerResponse
 from .._wire.routes import Call
-from ._base import Resource, deleted, mapping, workspace_segment
+from ._base import Resource, mapping, workspace_segment
 from ._membership import DistinctIds, checked_ids, send_members
 
 __all__ = ["ListDraft", "ListReplacement", "SubscriberLists"]
@@ -74,39 +75,36 @@ class SubscriberLists(Resource):
         ..., "list_description": ...}``."""
         body = mapping(payload, "payload")
         body["list_id"] = require_id(body.get("list_id"), "list_id")
-        answer = await self._write(LISTS.create.at(), body, options, retry)
-        return cast("SubscriberListJSON", answer)
+        return await self._write(LISTS.create.at(), body, options, retry)
 
-    async def get_all(
+    def get_all(
         self,
         limit: int = 20,
         offset: int = 0,
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> SubscriberListsPage:
-        """One page of the workspace's lists (``limit`` 1-1000, else 20; ``offset`` >= 0)."""
-        limit = limit if _is_int(limit) and 0 < limit <= 1000 else 20
-        offset = offset if _is_int(offset) and offset >= 0 else 0
-        query = {"limit": limit, "offset": offset, **mapping(options, "options")}
-        return cast("SubscriberListsPage", await self._read(LISTS.get_all.at(), query, retry))
+    ) -> OffsetPaginator[SubscriberListJSON]:
+        """The workspace's lists from ``offset``, ``limit`` (1 to 1,000) a page: ``await``
+        for that page (the SDK's answer), ``async for`` every list from there on."""
+        query = {**mapping(options, "options"), **page_window(limit, offset)}
+        return self._offset_paginated(LISTS.get_all.at(), query, retry)
 
     async def get(
         self, list_id: str, options: Options = None, *, retry: RetryPolicy | None = None
     ) -> SubscriberListJSON:
-        answer = await self._read(LISTS.get.at(list_id=list_id), options, retry)
-        return cast("SubscriberListJSON", answer)
+        return await self._read(LISTS.get.at(list_id=list_id), options, retry)
 
     async def delete(
         self, list_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """``PATCH v1/subscriber_list/{list_id}/delete/`` (the SDK sends ``DELETE``)."""
         call = LISTS.delete.at(list_id=list_id).with_query(mapping(options, "options"))
-        return deleted(await self._send(call, retry))
+        return await self._delete(call, retry)
 
     def list_subscribers(
         self, list_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[ListSubscriberJSON]:
         """The members (``{"id", "distinct_id", "created_at"}``): ``await`` for the first
         page, ``async for`` for all. Options: ``limit``, ``sort`` (``-id``, the newest first,
         by default; ``id``)."""
@@ -142,7 +140,7 @@ class SubscriberLists(Resource):
 
     async def _members(
         self,
-        call: Call,
+        call: Call[ListMembershipJSON],
         distinct_ids: DistinctIds,
         options: Options,
         max_concurrency: int | None,
@@ -197,8 +195,7 @@ class SubscriberLists(Resource):
     ) -> SubscriberListJSON:
         """Start a draft version (its id is the answer's ``version_id``). Never retried:
         a repeat would start a second draft. See :meth:`replace` for the whole cycle."""
-        answer = await self._write(LISTS.start_sync.at(list_id=list_id), {}, options, retry)
-        return cast("SubscriberListJSON", answer)
+        return await self._write(LISTS.start_sync.at(list_id=list_id), {}, options, retry)
 
     async def get_version(
         self,
@@ -209,7 +206,7 @@ class SubscriberLists(Resource):
         retry: RetryPolicy | None = None,
     ) -> SubscriberListJSON:
         call = LISTS.get_version.at(list_id=list_id, version_id=version_id)
-        return cast("SubscriberListJSON", await self._read(call, options, retry))
+        return await self._read(call, options, retry)
 
     async def add_to_version(
         self,
@@ -247,7 +244,7 @@ class SubscriberLists(Resource):
     ) -> SubscriberListJSON:
         """Make the version's members the list's, at once. Never retried."""
         call = LISTS.finish_sync.at(list_id=list_id, version_id=version_id)
-        return cast("SubscriberListJSON", await self._write(call, {}, options, retry))
+        return await self._write(call, {}, options, retry)
 
     async def delete_version(
         self,
@@ -256,10 +253,10 @@ class SubscriberLists(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """``PATCH .../version/{version_id}/delete/`` (the SDK sends ``DELETE``)."""
         call = LISTS.delete_version.at(list_id=list_id, version_id=version_id)
-        return deleted(await self._send(call.with_query(mapping(options, "options")), retry))
+        return await self._delete(call.with_query(mapping(options, "options")), retry)
 
     def replace(
         self,

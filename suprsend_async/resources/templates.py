@@ -1,6 +1,7 @@
 """``client.templates``: the workspace's templates, read-only (no official SDK has them).
 
-``list(options)`` gives the first page (``await``); options are the hub's
+``list(options)`` is an offset paginator (``await`` the first page, ``async for``
+every template); options are the hub's
 filters (``is_active``, ``is_archived``, ``has_channels_any``,
 ``has_tag_ids_any``) and ``limit`` / ``offset``.
 """
@@ -8,10 +9,11 @@ filters (``is_active``, ``is_archived``, ``has_channels_any``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
+from .._core.pagination import OffsetPaginator
 from .._core.retry import RetryPolicy
-from .._values.audience_answers import TemplateChannelJSON, TemplateJSON, TemplatesPage
+from .._values.audience_answers import TemplateChannelJSON, TemplateJSON
 from .._wire.endpoints import TEMPLATES
 from ._base import Resource
 
@@ -21,16 +23,17 @@ Options = Mapping[str, Any] | None
 
 
 class Templates(Resource):
-    async def list(
+    def list(
         self, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> TemplatesPage:
-        return cast("TemplatesPage", await self._read(TEMPLATES.list.at(), options, retry))
+    ) -> OffsetPaginator[TemplateJSON]:
+        """``await`` for the first page, ``async for`` every template."""
+        return self._offset_paginated(TEMPLATES.list.at(), options, retry)
 
     async def get(
         self, template_slug: str, options: Options = None, *, retry: RetryPolicy | None = None
     ) -> TemplateJSON:
         call = TEMPLATES.get.at(template_slug=template_slug)
-        return cast("TemplateJSON", await self._read(call, options, retry))
+        return await self._read(call, options, retry)
 
     async def get_channel(
         self,
@@ -42,4 +45,4 @@ class Templates(Resource):
     ) -> TemplateChannelJSON:
         """One channel's content: ``get_channel("task-reminder", "email")``."""
         call = TEMPLATES.channel.at(template_slug=template_slug, channel_slug=channel_slug)
-        return cast("TemplateChannelJSON", await self._read(call, options, retry))
+        return await self._read(call, options, retry)

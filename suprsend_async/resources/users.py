@@ -22,11 +22,26 @@ from .._core.bulk import BulkItem, BulkResponse, RecordKind
 from .._core.context import ClientContext
 from .._core.pagination import CursorPaginator
 from .._core.retry import RetryPolicy
+from .._values.answers import (
+    CategoryPreferenceJSON,
+    ChannelPreferencesJSON,
+    DeletedJSON,
+    EventAcceptedJSON,
+    FullPreferenceJSON,
+    ListSubscriptionJSON,
+    ObjectSubscriptionJSON,
+    OffsetPage,
+    SuccessJSON,
+    UserJSON,
+    UserTenantJSON,
+    UserTenantLinkJSON,
+)
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import edit_safety
 from .._values.profile_edit import UserEdit
 from .._values.rules import require_id
 from .._wire.endpoints import EVENTS, USERS
+from .._wire.routes import Call
 from .._wire.serialization import encode_identity_event
 from ._base import BulkInstance, ProgressHook, Resource, mapping
 from ._preferences import Preferences
@@ -93,13 +108,15 @@ class Users(Resource):
 
     # -- profiles ----------------------------------------------------------------------
 
-    def list(self, options: Options = None, *, retry: RetryPolicy | None = None) -> CursorPaginator:
+    def list(
+        self, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> CursorPaginator[UserJSON]:
         """Users of the workspace: ``await`` for the first page, ``async for`` for all."""
         return self._paginated(USERS.list.at(), options, retry)
 
     async def get(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         return await self._read(USERS.get.at(distinct_id=distinct_id), options, retry)
 
     async def upsert(
@@ -109,7 +126,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         """Create the user or update it with ``payload``'s absolute values."""
         return await self._write(USERS.upsert.at(distinct_id=distinct_id), payload, options, retry)
 
@@ -121,7 +138,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         """Apply a :class:`UserEdit` (or a distinct id and ``{"operations": [...]}``).
 
         Retried only if every operation in it is idempotent.
@@ -133,6 +150,7 @@ class Users(Resource):
         else:
             payload = mapping(edit_payload, "edit_payload")
             distinct_id, tenant = edit_ins_or_distinct_id, tenant_id
+        call: Call[UserJSON]
         if tenant:
             call = USERS.edit_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant)
         else:
@@ -141,7 +159,7 @@ class Users(Resource):
 
     async def async_edit(
         self, edit_instance: UserEdit, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> EventAcceptedJSON:
         """Send the edit as an identity event, applied by the hub later.
 
         Returns ``{"success": True, "status": "success", "status_code": ...,
@@ -163,18 +181,18 @@ class Users(Resource):
 
     async def merge(
         self, distinct_id: str, from_user_id: str, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         """Merge ``from_user_id`` into ``distinct_id``. Never retried."""
         call = USERS.merge.at(distinct_id=distinct_id)
         body = {"from_user_id": require_id(from_user_id, "from_user_id")}
         return await self._json(call.with_body(body), retry)
 
-    async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
+    async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> DeletedJSON:
         return await self._delete(USERS.delete.at(distinct_id=distinct_id), retry)
 
     async def bulk_delete(
         self, payload: Mapping[str, Any], *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """Delete users: ``payload`` is ``{"distinct_ids": ["id1", "id2"]}``."""
         return await self._delete(USERS.bulk_delete.at(), retry, payload)
 
@@ -182,7 +200,7 @@ class Users(Resource):
 
     def list_associated_tenants(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[UserTenantLinkJSON]:
         call = USERS.associated_tenants.at(distinct_id=distinct_id)
         return self._paginated(call, options, retry)
 
@@ -193,7 +211,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserTenantJSON:
         call = USERS.get_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant_id)
         return await self._read(call, options, retry)
 
@@ -205,13 +223,13 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserTenantJSON:
         call = USERS.upsert_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant_id)
         return await self._write(call, payload, options, retry)
 
     async def unlink_tenant(
         self, distinct_id: str, tenant_id: str, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         call = USERS.unlink_tenant.at(distinct_id=distinct_id, tenant_id=tenant_id)
         return await self._delete(call, retry)
 
@@ -219,13 +237,13 @@ class Users(Resource):
 
     def get_objects_subscribed_to(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[ObjectSubscriptionJSON]:
         call = USERS.objects_subscribed_to.at(distinct_id=distinct_id)
         return self._paginated(call, options, retry)
 
     def get_lists_subscribed_to(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+    ) -> CursorPaginator[ListSubscriptionJSON]:
         call = USERS.lists_subscribed_to.at(distinct_id=distinct_id)
         return self._paginated(call, options, retry)
 
@@ -241,7 +259,7 @@ class Users(Resource):
 
     async def get_full_preference(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> FullPreferenceJSON:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``tags``, ``locale``."""
         return await self._preferences.full({"distinct_id": distinct_id}, options, retry)
 
@@ -252,7 +270,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> FullPreferenceJSON:
         """Set channel and category preferences at once (Go SDK, OpenAPI).
 
         ``payload``: ``{"channel_preferences": [...], "categories": [...]}``.
@@ -262,7 +280,7 @@ class Users(Resource):
 
     async def get_global_channels_preference(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         """``{"channel_preferences": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
         return await self._preferences.channels({"distinct_id": distinct_id}, options, retry)
 
@@ -273,14 +291,14 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         """``payload``: ``{"channel_preferences": [{"channel": ..., "is_restricted": ...}]}``."""
         ids = {"distinct_id": distinct_id}
         return await self._preferences.update_channels(ids, payload, options, retry)
 
     async def get_all_categories_preference(
         self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> OffsetPage[CategoryPreferenceJSON]:
         """Every category's preference (offset-paged by the hub: ``limit``, ``offset``)."""
         return await self._preferences.categories({"distinct_id": distinct_id}, options, retry)
 
@@ -291,7 +309,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``locale``."""
         ids = {"distinct_id": distinct_id}
         return await self._preferences.category(ids, category, options, retry)
@@ -304,7 +322,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         """``payload``: ``{"preference": "opt_in", "opt_out_channels": [...]}``."""
         ids = {"distinct_id": distinct_id}
         return await self._preferences.update_category(ids, category, payload, options, retry)
@@ -315,7 +333,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> SuccessJSON:
         """Set preferences of many users: ``{"distinct_ids": [...], "channel_preferences":
         [...], "categories": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
         return await self._write(USERS.bulk_update_preferences.at(), payload, options, retry)
@@ -326,7 +344,7 @@ class Users(Resource):
         options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> SuccessJSON:
         """Reset preferences of many users to the defaults: ``{"distinct_ids": [...],
         "reset_channel_preferences": True, "reset_categories": True}`` (Go SDK, OpenAPI)."""
         return await self._write(USERS.bulk_reset_preferences.at(), payload, options, retry)

@@ -32,8 +32,20 @@ from ._codec import dumps as _dumps
 from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
 from ._routing import Call, Handler, HubStats, Reject, record_error, routes_of
-from .resources import broadcasts, events, lists, messages, templates, users, workflows
-from .resources._collection import StoreError
+from .resources import (
+    broadcasts,
+    events,
+    lists,
+    messages,
+    objects,
+    templates,
+    tenants,
+    users,
+    workflows,
+)
+from .resources._collection import Collection, StoreError
+from .resources._object_store import ObjectStore
+from .resources._tenant_store import StoredTenant
 from .resources._user_store import UserStore
 from .resources._workspace import Workspace
 from .resources.broadcasts import ProcessedBroadcast
@@ -84,7 +96,14 @@ _ROUTES: dict[str, Mapping[str, Handler]] = {
     **events.ROUTES,
     **workflows.ROUTES,
     **broadcasts.ROUTES,
-    **routes_of(users.ROUTES, lists.ROUTES, messages.ROUTES, templates.ROUTES),
+    **routes_of(
+        users.ROUTES,
+        objects.ROUTES,
+        tenants.ROUTES,
+        lists.ROUTES,
+        messages.ROUTES,
+        templates.ROUTES,
+    ),
 }
 # Templates by their number of segments, fewest holes first: a literal segment
 # wins over an id ("v1/bulk/user/" is not the user "bulk").
@@ -273,6 +292,16 @@ class HubEmulator:
     def users(self) -> UserStore:
         """The first workspace's users (``store(key).users`` for any other)."""
         return self.stores[self.workspace_key].users
+
+    @property
+    def objects(self) -> ObjectStore:
+        """The first workspace's objects (``store(key).objects`` for any other)."""
+        return self.stores[self.workspace_key].objects
+
+    @property
+    def tenants(self) -> Collection[str, StoredTenant]:
+        """The first workspace's tenants, which are its brands too (``hub.tenants["acme"]``)."""
+        return self.stores[self.workspace_key].tenants.tenants
 
     @property
     def workspace_key(self) -> str:

@@ -130,7 +130,7 @@ Handler: TypeAlias = Callable[["HubCore", Call], tuple[int, Any]]
 # exact paths win over templates.
 Routes: TypeAlias = Mapping[str, Mapping[str, Handler]]
 # A REST resource's handlers, keyed by the endpoints the client sends to.
-EndpointRoutes: TypeAlias = Mapping[Endpoint, Handler]
+EndpointRoutes: TypeAlias = Mapping[Endpoint[Any], Handler]
 
 
 def routes_of(*tables: EndpointRoutes) -> dict[str, dict[str, Handler]]:

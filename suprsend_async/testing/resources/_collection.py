@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Collection", "StoreError", "offset_page", "page"]
+__all__ = ["Collection", "CollectionView", "StoreError", "offset_page", "page"]
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -94,14 +94,40 @@ class Collection(Mapping[K, T], Generic[K, T]):
         self._seqs.pop(key, None)
         return self._records.pop(key, None) is not None
 
-    def page(self, params: Mapping[str, str], row: Callable[[T], Any]) -> dict[str, Any]:
-        """A cursor page of every record (``row`` gives its JSON), oldest first."""
-        return page(((self._seqs[k], row(r)) for k, r in self._records.items()), params)
+    def page(
+        self,
+        params: Mapping[str, str],
+        row: Callable[[T], Any],
+        where: Callable[[K], bool] | None = None,
+    ) -> dict[str, Any]:
+        """A cursor page of the records (those whose key passes ``where``), oldest first;
+        ``row`` gives a record's JSON."""
+        pairs = (
+            (self._seqs[k], row(r)) for k, r in self._records.items() if where is None or where(k)
+        )
+        return page(pairs, params)
 
     def offset_page(self, params: Mapping[str, str], row: Callable[[T], Any]) -> dict[str, Any]:
         """An offset page of every record, oldest first."""
         ordered = sorted(self._records, key=self._seqs.__getitem__)
         return offset_page([row(self._records[k]) for k in ordered], params)
+
+
+class CollectionView(Mapping[K, T], Generic[K, T]):
+    """A store read as its main collection: ``store[key]``, ``key in store``, ``len``,
+    iteration oldest first, ``store.get(key)``."""
+
+    def _collection(self) -> Collection[K, T]:
+        raise NotImplementedError
+
+    def __getitem__(self, key: K) -> T:
+        return self._collection()[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._collection())
+
+    def __len__(self) -> int:
+        return len(self._collection())
 
 
 def _integer(params: Mapping[str, str], name: str, default: int) -> int:

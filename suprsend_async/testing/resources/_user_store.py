@@ -9,12 +9,12 @@ client must never repeat was applied once, however the connection failed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from ._collection import Collection, StoreError
+from ._collection import Collection, CollectionView, StoreError
 from ._preferences import PreferenceRules, Preferences
 from ._profile import QUALIFIERS, Profile, now
 
@@ -30,13 +30,12 @@ class StoredUser(Profile):
     tenants: dict[str, Profile] = attrs.field(factory=dict)
     preferences: dict[str | None, Preferences] = attrs.field(factory=dict)
     lists: list[str] = attrs.field(factory=list)
-    objects: list[dict[str, Any]] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"distinct_id": self.distinct_id, **super().to_json()}
 
 
-class UserStore:
+class UserStore(CollectionView[str, StoredUser]):
     """The users of one workspace. ``hub.users`` is the first workspace's store.
 
     - ``store["u1"]`` / ``store.get("u1")``: a :class:`StoredUser` (``properties``,
@@ -73,21 +72,8 @@ class UserStore:
     def categories(self) -> dict[str, str]:
         return self.preference_rules.categories
 
-    def __len__(self) -> int:
-        return len(self.users)
-
-    def __contains__(self, distinct_id: object) -> bool:
-        return distinct_id in self.users
-
-    def __iter__(self) -> Iterator[str]:
-        """The distinct ids, oldest first (``list(hub.users)``)."""
-        return iter(self.users)
-
-    def __getitem__(self, distinct_id: str) -> StoredUser:
-        return self.users[distinct_id]
-
-    def get(self, distinct_id: str) -> StoredUser | None:
-        return self.users.get(distinct_id)
+    def _collection(self) -> Collection[str, StoredUser]:
+        return self.users
 
     def _applied(self, kind: str, distinct_id: str) -> None:
         if self.count_applications:
@@ -184,15 +170,11 @@ class UserStore:
         del self.users[distinct_id].tenants[tenant_id]
         self._applied("unlink_tenant", distinct_id)
 
-    # -- subscriptions (seeded by tests: the users API only reads them) -------------------
+    # -- list subscriptions (seeded by tests: the users API only reads them) ---------------
+    # (Object subscriptions are kept on the objects: ``hub.objects``.)
 
     def subscribe_to_list(self, distinct_id: str, list_id: str) -> None:
         self._get_or_create(distinct_id).lists.append(list_id)
-
-    def subscribe_to_object(self, distinct_id: str, object_type: str, object_id: str) -> None:
-        self._get_or_create(distinct_id).objects.append(
-            {"object_type": object_type, "id": object_id}
-        )
 
     def list_json(self, list_id: str) -> dict[str, Any]:
         """A list as subscriptions show it (``subscribed_to/list/``)."""
@@ -204,11 +186,6 @@ class UserStore:
             "source": None,
             "subscribers_count": sum(list_id in u.lists for u in self.users.values()),
         }
-
-    def object_json(self, ref: Mapping[str, Any]) -> dict[str, Any]:
-        """An object as subscriptions show it (``subscribed_to/object/``)."""
-        count = sum(ref in u.objects for u in self.users.values())
-        return {**ref, "properties": {}, "subscriptions_count": count}
 
     # -- preferences ----------------------------------------------------------------------
 

@@ -11,17 +11,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from ._list_store import ListStore
+from ._object_store import ObjectStore
 from ._preferences import PreferenceRules
 from ._run_store import RunStore
 from ._template_store import TemplateStore
+from ._tenant_store import TenantStore
 from ._user_store import UserStore
 
 __all__ = ["Workspace"]
 
 
 class Workspace:
-    """One workspace's state: its users and the preference categories they share, its
-    subscriber lists, its workflow and broadcast runs and their messages, its templates.
+    """One workspace's state: its users, objects and tenants (brands), and the
+    preference categories they share; its subscriber lists, its workflow and
+    broadcast runs and their messages, its templates.
 
     ``user_limit``, ``count_applications`` and ``on_user_evicted`` bound the
     users (see :class:`UserStore`). Runs wait on ``clock`` (the emulator's),
@@ -56,3 +59,5 @@ class Workspace:
             keep=keep_messages,
         )
         self.templates = TemplateStore(templates)
+        self.objects = ObjectStore(self.users, count_applications=count_applications)
+        self.tenants = TenantStore(self.preference_rules)

@@ -104,13 +104,9 @@ def _unlink(hub: HubCore, call: Call) -> Answer:
 
 
 def _objects(hub: HubCore, call: Call) -> Answer:
-    store = _store(hub, call)
-    user = store.require(_id(call))
-    rows = (
-        (n, {"properties": {}, "object": store.object_json(o), **user.timestamps()})
-        for n, o in enumerate(user.objects, 1)
-    )
-    return 200, page(rows, call.query)
+    _store(hub, call).require(_id(call))
+    objects = hub.store(call.workspace).objects  # subscriptions are kept on the objects
+    return 200, objects.subscribed_to_page(("user", _id(call)), call.query)
 
 
 def _lists(hub: HubCore, call: Call) -> Answer:
