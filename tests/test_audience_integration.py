@@ -9,10 +9,12 @@ the tests move (``hub.advance``): no test sleeps.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from suprsend_async import (
@@ -29,6 +31,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async.testing import Fault, HubEmulator, serve
+from suprsend_async.testing._cli import add_emulator_arguments, build_hub
 from tests._doubles import served
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +65,7 @@ async def test_a_large_list_is_built_replaced_and_broadcast_to() -> None:
         added = await lists.add("beta", ids(0, MEMBERS))
         assert added == {"success": True, "affected_count": MEMBERS}
         assert (await lists.get("beta"))["subscribers_count"] == MEMBERS
-        assert hub.store(hub.workspace_key).lists["beta"].members.seqs.keys() == set(
+        assert hub.lists["beta"].members.seqs.keys() == set(
             ids(0, MEMBERS)
         )
         again = await lists.add("beta", ["user-000000", "newcomer"])
@@ -74,7 +77,7 @@ async def test_a_large_list_is_built_replaced_and_broadcast_to() -> None:
             await draft.add(streamed(MEMBERS // 2, MEMBERS + MEMBERS // 2))
             await draft.remove(["user-015000"])
             assert (await lists.get("beta"))["subscribers_count"] == MEMBERS
-        stored = hub.store(hub.workspace_key).lists["beta"]
+        stored = hub.lists["beta"]
         assert set(stored.members) == set(ids(MEMBERS // 2, MEMBERS + MEMBERS // 2)) - {
             "user-015000"
         }
@@ -95,7 +98,7 @@ async def test_a_large_list_is_built_replaced_and_broadcast_to() -> None:
         [message] = mine["results"]
         assert (message["is_campaign"], message["template"]) == (True, {"slug": "launch"})
         assert message["idempotency_key"] == "launch-2.0"
-        runs = hub.store(hub.workspace_key).runs
+        runs = hub.runs
         assert len(runs.messages) == MEMBERS - 1
         updated = await client.messages.bulk_update(
             [{"message_id": message["message_id"], "action": "read"}]
@@ -125,7 +128,7 @@ async def test_a_replace_that_raises_or_is_cancelled_leaves_the_list_as_it_was()
                 scope.cancel()
                 await anyio.sleep_forever()  # cancelled at once: never sleeps
         assert scope.cancelled_caught
-        stored = hub.store(hub.workspace_key).lists["beta"]
+        stored = hub.lists["beta"]
         assert (set(stored.members), stored.versions, stored.syncs_finished) == (
             {"ann", "bob"},
             {},
@@ -238,12 +241,11 @@ async def test_dropped_answers_never_apply_a_broadcast_or_a_single_shot_call_twi
         with pytest.raises(SuprsendTransportError, match="second draft"):
             await lists.start_sync("beta")
 
-    store = hub.store(hub.workspace_key)
-    assert set(store.lists["beta"].members) == {"ann", "bob"}
-    assert len(store.lists["beta"].versions) == 1  # the one start_sync made, never twice
+    assert set(hub.lists["beta"].members) == {"ann", "bob"}
+    assert len(hub.lists["beta"].versions) == 1  # the one start_sync made, never twice
     assert hub.stats.processed_broadcasts == 2  # the keyed one once, the keyless one once
-    assert sum(run.status == "cancelled" for run in store.runs.runs) == 1
-    assert len(store.runs.messages) == 4  # two members, two broadcasts
+    assert sum(run.status == "cancelled" for run in hub.runs.runs) == 1
+    assert len(hub.runs.messages) == 4  # two members, two broadcasts
 
 
 async def test_membership_failures_name_every_id_not_applied() -> None:
@@ -302,3 +304,36 @@ async def test_legacy_paths_need_the_workspace_with_an_api_key() -> None:
         async with client:
             await client.subscriber_lists.create({"list_id": "beta"})
             assert (await client.subscriber_lists.broadcast(launch())).success
+
+
+# -- the emulator's own controls ------------------------------------------------------------------
+
+
+def test_the_command_line_declares_delays_and_templates() -> None:
+    parser = argparse.ArgumentParser()
+    add_emulator_arguments(parser)
+    args = parser.parse_args(
+        ["--workflow-delay", "digest=3600", "--workflow-delay", "a=b=1.5", "--template", "receipt"]
+    )
+    hub = build_hub(args)
+    assert hub.workflow_delays == {"digest": 3600.0, "a=b": 1.5}
+    assert "receipt" in hub.templates
+    for wrong in ("digest", "digest=-1", "=5", "digest=soon"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--workflow-delay", wrong])
+
+
+async def test_the_run_clock_moves_over_http_too() -> None:
+    hub = HubEmulator(workflow_delays={"digest": 60})
+    async with serve(hub) as base_url:
+        client = AsyncSuprsend(hub.workspace_key, hub.workspace_secret, base_url=base_url)
+        async with client, httpx.AsyncClient(base_url=base_url) as control:
+            trigger = WorkflowTriggerRequest(workflow="digest", recipients=["ann"])
+            assert (await client.workflows.trigger(trigger)).success
+            refused = await control.post("_emulator/advance", params={"seconds": "soon"})
+            assert refused.status_code == 400
+            assert (await client.messages.list())["results"] == []
+            moved = await control.post("_emulator/advance", params={"seconds": "60"})
+            assert moved.json() == {"status": "success", "advanced": 60.0}
+            [message] = (await client.messages.list())["results"]
+    assert message["workflow"] == {"slug": "digest"}

@@ -39,5 +39,5 @@ def test_every_id_lands_once_whatever_the_chunking(
                 assert removed["affected_count"] == len(set(distinct_ids[::2]))
 
     anyio.run(main)
-    members = set(hub.store(hub.workspace_key).lists["beta"].members)
+    members = set(hub.lists["beta"].members)
     assert members == set(distinct_ids) - set(distinct_ids[::2])

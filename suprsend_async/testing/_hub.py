@@ -44,7 +44,9 @@ from .resources import (
     workflows,
 )
 from .resources._collection import Collection, StoreError
+from .resources._list_store import ListStore
 from .resources._object_store import ObjectStore
+from .resources._run_store import RunStore
 from .resources._tenant_store import StoredTenant
 from .resources._user_store import UserStore
 from .resources._workspace import Workspace
@@ -292,6 +294,17 @@ class HubEmulator:
     def users(self) -> UserStore:
         """The first workspace's users (``store(key).users`` for any other)."""
         return self.stores[self.workspace_key].users
+
+    @property
+    def lists(self) -> ListStore:
+        """The first workspace's subscriber lists (``hub.lists["beta"].members``)."""
+        return self.stores[self.workspace_key].lists
+
+    @property
+    def runs(self) -> RunStore:
+        """The first workspace's workflow and broadcast runs (``hub.runs.runs``) and the
+        messages they sent (``hub.runs.messages``)."""
+        return self.stores[self.workspace_key].runs
 
     @property
     def objects(self) -> ObjectStore:
