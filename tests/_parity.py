@@ -59,17 +59,23 @@ def _normalised(body: Any) -> Any:
     """The body without the values that are random per send or name the SDK."""
     if isinstance(body, list):
         return [_normalised(item) for item in body]
-    if isinstance(body, dict) and "$user_operations" in body:
+    if isinstance(body, dict) and "$insert_id" in body:  # identity events, list broadcasts
         assert isinstance(body.pop("$insert_id"), str)
         assert isinstance(body.pop("$time"), int)
-        assert isinstance(body["properties"].pop("$ss_sdk_version"), str)
+        if "$user_operations" in body:
+            assert isinstance(body["properties"].pop("$ss_sdk_version"), str)
     return body
 
 
+def _at(client: Any, namespace: str | None) -> Any:
+    """The namespace a call starts from: ``client.<namespace>``, or the client itself."""
+    return client if namespace is None else getattr(client, namespace)
+
+
 def official_requests(
-    monkeypatch: pytest.MonkeyPatch, namespace: str, call: Callable[[Any], Any], auth: str
+    monkeypatch: pytest.MonkeyPatch, namespace: str | None, call: Callable[[Any], Any], auth: str
 ) -> list[Wire]:
-    """What the official SDK sends for ``call(sdk.<namespace>)``."""
+    """What the official SDK sends for ``call(sdk.<namespace>)`` (``call(sdk)`` for None)."""
     sent: list[Wire] = []
 
     def record(method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -83,11 +89,11 @@ def official_requests(
         sdk = suprsend.Suprsend(KEY, SECRET)
     else:
         sdk = suprsend.Suprsend.with_workspace_api_key(UID, API_KEY)
-    call(getattr(sdk, namespace))
+    call(_at(sdk, namespace))
     return sent
 
 
-async def our_requests(namespace: str, call: Callable[[Any], Any], auth: str) -> list[Wire]:
+async def our_requests(namespace: str | None, call: Callable[[Any], Any], auth: str) -> list[Wire]:
     """What we send for ``call(client.<namespace>)`` (awaited if it is awaitable)."""
     sent: list[Wire] = []
 
@@ -103,7 +109,7 @@ async def our_requests(namespace: str, call: Callable[[Any], Any], auth: str) ->
     else:
         client = AsyncSuprsend.from_api_key(API_KEY, workspace_uid=UID, transport=transport)
     async with client:
-        result = call(getattr(client, namespace))
+        result = call(_at(client, namespace))
         if inspect.isawaitable(result):
             await result
     return sent
@@ -126,7 +132,7 @@ def assert_signed(request: httpx.Request) -> None:
 
 
 async def assert_same_requests(
-    monkeypatch: pytest.MonkeyPatch, namespace: str, call: Callable[[Any], Any], auth: str
+    monkeypatch: pytest.MonkeyPatch, namespace: str | None, call: Callable[[Any], Any], auth: str
 ) -> None:
     """Ours sends what the official SDK sends: method, path, query, body, content type,
     and with an API key the same Authorization."""
@@ -151,7 +157,7 @@ def official_methods(api: type, *, besides: tuple[str, ...] = ()) -> set[str]:
 
 
 async def assert_sent_as_documented(
-    namespace: str, call: Callable[[Any], Any], method: str, target: str, body: Any
+    namespace: str | None, call: Callable[[Any], Any], method: str, target: str, body: Any
 ) -> None:
     """For a call no SDK has: one signed request, method, path and query as the OpenAPI
     document's operation gives them, and the body."""

@@ -65,9 +65,7 @@ async def test_a_large_list_is_built_replaced_and_broadcast_to() -> None:
         added = await lists.add("beta", ids(0, MEMBERS))
         assert added == {"success": True, "affected_count": MEMBERS}
         assert (await lists.get("beta"))["subscribers_count"] == MEMBERS
-        assert hub.lists["beta"].members.seqs.keys() == set(
-            ids(0, MEMBERS)
-        )
+        assert hub.lists["beta"].members.seqs.keys() == set(ids(0, MEMBERS))
         again = await lists.add("beta", ["user-000000", "newcomer"])
         assert again == {"success": True, "affected_count": 1}
         await lists.remove("beta", ["newcomer", "never-was"])
