@@ -160,7 +160,7 @@ def _bulk(
 
 # The REST calls measured (benchmarks/_worker.py's REST_OPS), and who: raw aiohttp sending the
 # same signed bytes, ours on asyncio and on trio, the official SDK one call after another.
-REST_OPS = ("users.get", "tenants.upsert")
+REST_OPS = ("users.get", "objects.upsert", "tenants.upsert")
 REST_CLIENTS = {
     "aiohttp": RAW["aiohttp"],
     **SDK,

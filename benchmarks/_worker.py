@@ -520,6 +520,7 @@ Request = tuple[str, str, "dict[str, Any] | None"]  # method, path, JSON body
 REST_OPS: dict[str, Callable[[int], Request]] = {
     "users.get": lambda i: ("GET", f"/v1/user/user-{i}/", None),
     "users.upsert": lambda i: ("POST", f"/v1/user/user-{i}/", {"name": f"User {i}", "n": i}),
+    "objects.upsert": lambda i: ("POST", f"/v1/object/teams/team-{i}/", {"name": f"Team {i}"}),
     "tenants.upsert": lambda i: (
         "POST",
         f"/v1/tenant/tenant-{i}/",
@@ -535,6 +536,8 @@ def _rest_call(api: Any, op: str, i: int) -> Any:
         return api.users.get(f"user-{i}")
     if op == "users.upsert":
         return api.users.upsert(f"user-{i}", body)
+    if op == "objects.upsert":
+        return api.objects.upsert("teams", f"team-{i}", body)
     if op == "tenants.upsert":
         return api.tenants.upsert(f"tenant-{i}", body)
     raise ValueError(op)

@@ -78,9 +78,10 @@ async def test_subscriptions_are_seen_from_both_sides() -> None:
         await objects.create_subscriptions(*TEAM, {"recipients": ["u1"], "properties": {"r": 2}})
 
         rows = (await objects.get_subscriptions(*TEAM))["results"]
-        assert [(r["user"] or {}).get("distinct_id") for r in rows] == ["u1", None]
+        # A subscriber is a user or an object, the other key null.
+        assert [r["user"] and r["user"]["distinct_id"] for r in rows] == ["u1", None]
         assert rows[0]["properties"] == {"r": 2}
-        assert rows[1]["object"]["id"] == "back"
+        assert [r["object"] and r["object"]["id"] for r in rows] == [None, "back"]
 
         mine = [r["object"]["id"] async for r in users.get_objects_subscribed_to("u1")]
         assert mine == ["front/end é", "acme"]
@@ -94,6 +95,13 @@ async def test_subscriptions_are_seen_from_both_sides() -> None:
         with pytest.raises(SuprsendAPIError) as caught:
             await objects.create_subscriptions("teams", "ghost", {"recipients": ["u1"]})
         assert caught.value.status_code == 404
+
+        # A deleted user's subscriptions go with it; a deleted object's too.
+        await users.delete("u1")
+        acme = [r async for r in objects.get_subscriptions("orgs", "acme")]
+        assert [r.get("user") for r in acme] == [None]  # only the team is left
+        await objects.delete(*TEAM)
+        assert [r async for r in objects.get_subscriptions("orgs", "acme")] == []
 
 
 async def test_preferences_round_trip_per_category_channel_and_tenant() -> None:
@@ -141,7 +149,7 @@ async def test_lists_page_across_three_pages() -> None:
         users = [f"u{n:02d}" for n in range(23)]
         await client.objects.create_subscriptions("orgs", "acme", {"recipients": users})
         seen = [
-            r["user"]["distinct_id"]
+            r["user"] and r["user"]["distinct_id"]
             async for r in client.objects.get_subscriptions("orgs", "acme", {"limit": 10})
         ]
         assert seen == users

@@ -1,5 +1,6 @@
-"""Every users answer is the typed answer its method declares (``suprsend_async.types``),
-over a socket to the emulator; and the checker those tests use catches a wrong answer.
+"""Every users and objects answer is the typed answer its method declares
+(``suprsend_async.types``), over a socket to the emulator; and the checker those tests use
+catches a wrong answer.
 
 The types are written from the OpenAPI document's response schemas and the
 emulator's answers from its bodies: this holds the two together, so a field
@@ -57,6 +58,41 @@ async def test_every_users_answer_is_the_typed_answer_its_method_declares() -> N
         for method, args in calls:
             answer, declared = await answer_of(method, *args)
             assert type(answer) is dict  # what the official SDK returns
+            assert mismatches(answer, declared, method.__name__) == []
+
+
+@pytest.mark.anyio
+async def test_every_objects_answer_is_the_typed_answer_its_method_declares() -> None:
+    hub = HubEmulator()
+    async with served(hub, retry=RetryPolicy.instant(attempts=3)) as client:
+        o = client.objects
+        team, org = ("teams", "eng"), ("orgs", "acme")
+        calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+            (o.upsert, (*team, {"$email": ["eng@example.com"], "name": "Engineering"})),
+            (o.upsert, (*org,)),
+            (o.get, team),
+            (o.list, ("teams",)),
+            (o.edit, (o.get_edit_instance(*team).set("size", 9).add_slack({"email": "e@x.co"}),)),
+            (o.create_subscriptions, (*team, {"recipients": ["ann"], "properties": {"r": 1}})),
+            (
+                o.create_subscriptions,
+                (*org, {"recipients": [{"object_type": "teams", "id": "eng"}]}),
+            ),
+            (o.get_subscriptions, team),
+            (o.get_objects_subscribed_to, team),
+            (o.get_full_preference, team),
+            (o.update_full_preference, (*team, CHANNELS)),
+            (o.get_global_channels_preference, team),
+            (o.update_global_channels_preference, (*team, CHANNELS)),
+            (o.get_all_categories_preference, team),
+            (o.get_category_preference, (*team, "newsletter")),
+            (o.update_category_preference, (*team, "newsletter", {"preference": "opt_out"})),
+            (o.delete_subscriptions, (*team, {"recipients": ["ann"]})),
+            (o.delete, team),
+        ]
+        for method, args in calls:
+            answer, declared = await answer_of(method, *args)
+            assert type(answer) is dict
             assert mismatches(answer, declared, method.__name__) == []
 
 

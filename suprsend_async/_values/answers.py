@@ -211,10 +211,11 @@ class SubscriberRefJSON(TypedDict):
 
 
 class SubscriptionJSON(TypedDict):
-    """An object's subscriber: a ``user``, or a child ``object`` (``objects.get_subscriptions``)."""
+    """An object's subscriber: a ``user``, or a child ``object``, the other one null
+    (``objects.get_subscriptions``, ``create_subscriptions``)."""
 
-    user: NotRequired[SubscriberRefJSON]
-    object: NotRequired[ObjectRefJSON]
+    user: NotRequired[SubscriberRefJSON | None]
+    object: NotRequired[ObjectRefJSON | None]
     properties: dict[str, Any]
     created_at: str
     updated_at: str
