@@ -330,6 +330,7 @@ def readme_section(results: dict[str, Any]) -> str:
         "nox -s bench -- --quick  # a one-minute smoke run",
         "nox -s bench -- ab       # each performance lever A/B",
         "nox -s bench -- profile  # where a bulk upload's CPU goes, layer by layer",
+        "nox -s bench -- rest     # the REST calls alone (users.get, objects.upsert...)",
         "```",
         "",
         "One run measures, side by side against one emulator process on loopback: the "
