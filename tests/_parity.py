@@ -16,7 +16,7 @@ import hmac
 import inspect
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import httpx
@@ -148,6 +148,23 @@ def official_methods(api: type, *, besides: tuple[str, ...] = ()) -> set[str]:
         for name, _ in inspect.getmembers(api, inspect.isfunction)
         if not name.startswith("_") and name not in besides
     }
+
+
+def assert_every_official_method_is_here(
+    api: type,
+    namespace: str,
+    cases: Iterable[str],
+    *,
+    besides: tuple[str, ...] = (),
+    builders: tuple[str, ...] = (),
+) -> None:
+    """Every public method of the official SDK's ``api`` exists on our ``namespace``, and
+    each but the ``builders`` (used by other cases) has a parity case: a case is named after
+    the method it calls ("edit with a UserEdit" calls ``edit``)."""
+    official = official_methods(api, besides=besides)
+    ours = getattr(AsyncSuprsend(KEY, SECRET), namespace)
+    assert official <= {name for name in dir(ours) if not name.startswith("_")}
+    assert official - set(builders) <= {case.split()[0] for case in cases}
 
 
 async def assert_sent_as_documented(

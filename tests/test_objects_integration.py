@@ -96,6 +96,13 @@ async def test_subscriptions_are_seen_from_both_sides() -> None:
             await objects.create_subscriptions("teams", "ghost", {"recipients": ["u1"]})
         assert caught.value.status_code == 404
 
+        # A deleted user's subscriptions go with it; a deleted object's too.
+        await users.delete("u1")
+        acme = [r async for r in objects.get_subscriptions("orgs", "acme")]
+        assert [r.get("user") for r in acme] == [None]  # only the team is left
+        await objects.delete(*TEAM)
+        assert [r async for r in objects.get_subscriptions("orgs", "acme")] == []
+
 
 async def test_preferences_round_trip_per_category_channel_and_tenant() -> None:
     hub = HubEmulator()

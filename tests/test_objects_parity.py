@@ -18,8 +18,10 @@ import suprsend
 from suprsend_async import AsyncSuprsend, ObjectEdit
 
 from ._parity import (
+    AUTHS,
     KEY,
     SECRET,
+    assert_every_official_method_is_here,
     assert_same_requests,
     assert_sent_as_documented,
     every_operation,
@@ -72,7 +74,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("auth", ["workspace", "api key"])
+@pytest.mark.parametrize("auth", AUTHS)
 @pytest.mark.parametrize("call", list(CASES.values()), ids=list(CASES))
 async def test_our_request_is_the_official_sdks(
     monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
@@ -81,11 +83,13 @@ async def test_our_request_is_the_official_sdks(
 
 
 def test_every_method_of_the_official_objects_namespace_is_covered_here() -> None:
-    official = official_methods(suprsend.objects_api.ObjectsApi, besides=("detail_url",))
-    client = AsyncSuprsend(KEY, SECRET)
-    assert official <= {name for name in dir(client.objects) if not name.startswith("_")}
-    sent = {case.split()[0] for case in CASES}
-    assert official - {"get_edit_instance"} <= sent  # the builder is used by the edit case
+    assert_every_official_method_is_here(
+        suprsend.objects_api.ObjectsApi,
+        "objects",
+        CASES,
+        besides=("detail_url",),
+        builders=("get_edit_instance",),
+    )
 
 
 def test_the_parameters_are_the_official_sdks_in_order() -> None:

@@ -15,16 +15,12 @@ from typing import Any
 import pytest
 import suprsend
 
-from suprsend_async import AsyncSuprsend
-
 from ._parity import (
     AUTHS,
-    KEY,
-    SECRET,
+    assert_every_official_method_is_here,
     assert_same_requests,
     assert_sent_as_documented,
     every_operation,
-    official_methods,
 )
 
 # -- the calls: each works on either client's users namespace ----------------------------------
@@ -104,15 +100,13 @@ async def test_our_request_is_the_official_sdks(
 
 
 def test_every_method_of_the_official_users_namespace_is_covered_and_exists_here() -> None:
-    official = official_methods(
-        suprsend.users_api.UsersApi, besides=("detail_url", "detail_url_for_tenant")
+    assert_every_official_method_is_here(
+        suprsend.users_api.UsersApi,
+        "users",
+        CASES,
+        besides=("detail_url", "detail_url_for_tenant"),
+        builders=("get_edit_instance", "get_bulk_edit_instance"),
     )
-    client = AsyncSuprsend(KEY, SECRET)
-    assert official <= {name for name in dir(client.users) if not name.startswith("_")}
-    # Each case is named after the method it calls ("edit with a UserEdit" calls edit).
-    sent = {case.split()[0] for case in CASES}
-    builders = {"get_edit_instance", "get_bulk_edit_instance"}  # used by the edit cases
-    assert official - builders <= sent
 
 
 # The endpoints only the Go SDK and the OpenAPI document cover: method and path as documented.

@@ -21,11 +21,9 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from .._values.errors import SuprsendTransportError, SuprsendValidationError
 from .._values.hooks import check_hook
 from .._values.limits import Limits
-from .._values.models import Event, WorkflowTriggerRequest
-from .._values.profile_edit import UserEdit
 from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
 from .._wire.responses import parse_body, parse_error
-from .._wire.serialization import EncodedRecord, event_json, trigger_json
+from .._wire.serialization import EncodedRecord, record_idempotency_key, record_json
 from .context import ClientContext
 from .retry import (
     RetryPolicy,
@@ -85,31 +83,15 @@ class FailedRecord:
         (A keyed record is deduplicated by the hub for 24 hours after it was
         first processed.)
         """
-        return not self.maybe_delivered or _idempotency_key_of(self.record) is not None
+        return not self.maybe_delivered or record_idempotency_key(self.record) is not None
 
     def to_dict(self) -> dict[str, Any]:
         """The official SDK's shape: ``{"record": ..., "error": ..., "code": ...}``."""
         return {
-            "record": _record_json(self.record),
+            "record": record_json(self.record),
             "error": self.error,
             "code": self.code if self.code is not None else _NO_ANSWER_CODE,
         }
-
-
-def _idempotency_key_of(record: Any) -> Any:
-    if isinstance(record, (Event, WorkflowTriggerRequest)):
-        return record.idempotency_key
-    return record.get("$idempotency_key") if isinstance(record, dict) else None
-
-
-def _record_json(record: Any) -> Any:
-    if isinstance(record, Event):
-        return event_json(record)
-    if isinstance(record, WorkflowTriggerRequest):
-        return trigger_json(record)
-    if isinstance(record, UserEdit):
-        return record.to_dict()
-    return record
 
 
 @attrs.frozen(kw_only=True)

@@ -35,6 +35,8 @@ __all__ = [
     "event_json",
     "join_records",
     "recipient_to_wire",
+    "record_idempotency_key",
+    "record_json",
     "trigger_json",
 ]
 
@@ -313,3 +315,21 @@ def encode_identity_event(
     return EncodedRecord(
         data, None, safe_to_repeat=safety.retry, not_repeated_because=safety.reason
     )
+
+
+def record_idempotency_key(record: Any) -> Any:
+    """The idempotency key of a bulk record (an Event, a trigger, or its dict form), if any."""
+    if isinstance(record, (Event, WorkflowTriggerRequest)):
+        return record.idempotency_key
+    return record.get("$idempotency_key") if isinstance(record, dict) else None
+
+
+def record_json(record: Any) -> Any:
+    """A bulk record as the official SDK reports a failed one (its JSON form)."""
+    if isinstance(record, Event):
+        return event_json(record)
+    if isinstance(record, WorkflowTriggerRequest):
+        return trigger_json(record)
+    if isinstance(record, UserEdit):
+        return record.to_dict()
+    return record

@@ -137,7 +137,7 @@ class ObjectStore(CollectionView[ObjectKey, StoredObject]):
 
     def delete(self, key: ObjectKey) -> None:
         self.objects.delete(key)
-        self._forget_subscriber(("object", *key))
+        self.forget_subscriber(("object", *key))
         self._applied("delete", key)
 
     def bulk_delete(self, object_type: str, payload: Any) -> None:
@@ -147,10 +147,11 @@ class ObjectStore(CollectionView[ObjectKey, StoredObject]):
         for object_id in ids:
             key = (object_type, object_id)
             if self.objects.discard(key):
-                self._forget_subscriber(("object", *key))
+                self.forget_subscriber(("object", *key))
                 self._applied("delete", key)
 
-    def _forget_subscriber(self, subscriber: Subscriber) -> None:
+    def forget_subscriber(self, subscriber: Subscriber) -> None:
+        """Drop every subscription of ``subscriber`` (a deleted user or object)."""
         for stored in self.objects.values():
             stored.subscribers.pop(subscriber, None)
 

@@ -119,13 +119,15 @@ class UserStore(CollectionView[str, StoredUser]):
         self.users.delete(distinct_id)
         self._applied("delete", distinct_id)
 
-    def bulk_delete(self, payload: Any) -> None:
+    def bulk_delete(self, payload: Any) -> list[str]:
+        """Delete the users listed that exist; the ids deleted."""
         ids = payload.get("distinct_ids") if isinstance(payload, Mapping) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise StoreError(400, "distinct_ids: must be a list of strings")
-        for distinct_id in ids:
-            if self.users.discard(distinct_id):
-                self._applied("delete", distinct_id)
+        deleted = [distinct_id for distinct_id in ids if self.users.discard(distinct_id)]
+        for distinct_id in deleted:
+            self._applied("delete", distinct_id)
+        return deleted
 
     def merge(self, distinct_id: str, payload: Any) -> StoredUser:
         from_id = payload.get("from_user_id") if isinstance(payload, Mapping) else None

@@ -54,13 +54,21 @@ def _edit(hub: HubCore, call: Call) -> Answer:
     return 202, store.require(_id(call)).to_json()
 
 
+def _unsubscribe(hub: HubCore, call: Call, distinct_ids: list[str]) -> None:
+    """A deleted user's object subscriptions go with it (they are kept on the objects)."""
+    objects = hub.store(call.workspace).objects
+    for distinct_id in distinct_ids:
+        objects.forget_subscriber(("user", distinct_id))
+
+
 def _delete(hub: HubCore, call: Call) -> Answer:
     _store(hub, call).delete(_id(call))
+    _unsubscribe(hub, call, [_id(call)])
     return 204, None
 
 
 def _bulk_delete(hub: HubCore, call: Call) -> Answer:
-    _store(hub, call).bulk_delete(call.body)
+    _unsubscribe(hub, call, _store(hub, call).bulk_delete(call.body))
     return 204, None
 
 
