@@ -936,3 +936,25 @@ def test_the_fast_encoder_takes_and_writes_exactly_what_the_stdlib_does(value: A
             dumps(value)
         return
     assert json.loads(dumps(value)) == expected
+
+
+# -- an offset list's page: tenants.list and brands.list ------------------------------------------
+
+
+@given(
+    limit=st.one_of(st.integers(-5, 1005), st.booleans(), st.floats(), st.text(max_size=3)),
+    offset=st.one_of(st.integers(-5, 10**9), st.booleans(), st.none()),
+)
+def test_a_page_window_is_a_limit_from_1_to_1000_and_an_offset_of_0_or_more(
+    limit: Any, offset: Any
+) -> None:
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if whole(limit) and 1 <= limit <= 1000 and whole(offset) and offset >= 0:
+        assert _rules.page_window(limit, offset) == {"limit": limit, "offset": offset}
+        return
+    with pytest.raises(SuprsendValidationError) as caught:
+        _rules.page_window(limit, offset)
+    # The first of the two that is wrong is the one named.
+    assert caught.value.field == ("offset" if whole(limit) and 1 <= limit <= 1000 else "limit")

@@ -3,9 +3,10 @@
 Each method sends one request through the shared request path
 (``_core.request``), retried only when ``_values.idempotency`` says a repeat is
 harmless, and returns what the official SDK returns: the hub's JSON, or
-``{"success": True, "status_code": ...}`` for a delete. List calls return a
-:class:`CursorPaginator`: ``await`` it for the first page, ``async for``
-for every user.
+``{"success": True, "status_code": ...}`` for a delete, typed as its
+endpoint declares (``UserJSON``...: ``suprsend_async.types``). List calls
+return a :class:`CursorPaginator`: ``await`` it for the first page,
+``async for`` for every user.
 
 A delete retried after an attempt that got no answer (or a 5xx) may find
 the user already gone; that 404 is reported as success (``status_code``
