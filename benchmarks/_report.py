@@ -344,6 +344,8 @@ def readme_section(results: dict[str, Any]) -> str:
         "nox -s bench -- profile  # where a bulk upload's CPU goes, layer by layer",
         "nox -s bench -- lists    # list membership: a 100,000-member replace, ids/s",
         "nox -s bench -- rest     # the REST calls alone (users.get, objects.upsert...)",
+        "nox -s bench -- outbox   # the PostgreSQL outbox: enqueue cost, records/s with 1, 2"
+        " and 4 workers",
         "```",
         "",
         "One run measures, side by side against one emulator process on loopback: the "

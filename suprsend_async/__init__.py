@@ -10,6 +10,7 @@ from ._core.pagination import CursorPaginator, OffsetPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._values.attachments import Attachment
 from ._values.body_requests import SubscriberListBroadcast, Workflow
+from ._values.derived_keys import derive_idempotency_key
 from ._values.errors import (
     SuprsendAPIError,
     SuprsendClientClosedError,
@@ -68,4 +69,5 @@ __all__ = [
     "WorkflowTriggerRequest",
     "WorkspaceSignatureAuth",
     "__version__",
+    "derive_idempotency_key",
 ]
