@@ -1,8 +1,9 @@
 """Every REST endpoint of the emulator answers a body of the wrong shape with a 4xx, never a
 5xx or a dropped connection: a test that sends one learns what the hub would say.
 
-Walks the route table (users, objects, tenants, brands), on records that exist, so each
-handler gets past its lookup to the body.
+Walks the route table (users, objects, tenants, brands, subscriber lists and their versions,
+messages, run cancellation), on records that exist, so each handler gets past its lookup to
+the body.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ IDS = {
     "tenant_id": "acme",
     "brand_id": "acme",
     "category": "newsletter",
+    "list_id": "beta",
+    "version_id": "emu-version-000001",  # the first sync a fresh emulator starts
 }
 # Each key a handler reads, with a value of the wrong type.
 WRONG = {
@@ -72,6 +75,8 @@ async def test_a_body_of_the_wrong_shape_gets_a_4xx(endpoint: Endpoint[Any]) -> 
             ("v1/user/u2/", {"name": "U2"}),
             ("v1/object/teams/eng/", {"name": "Eng"}),
             ("v1/tenant/acme/", {"tenant_name": "Acme"}),
+            ("v1/subscriber_list/", {"list_id": "beta"}),
+            ("v1/subscriber_list/beta/start_sync/", {}),
         ):
             assert (await send("POST", path, body)).status_code == 201
         path = endpoint.at(**{hole: IDS[hole] for hole in endpoint.route.holes}).path
