@@ -70,7 +70,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[fast,aiohttp,cli,testing,tokens,httpx2]")
+    session.install("-e", ".[fast,aiohttp,cli,testing,tokens,httpx2,postgres]")
     install_group(session, "test")
     session.run("pytest", *session.posargs)
 
@@ -139,12 +139,13 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- ab`` runs the levers' A/B (``python -m benchmarks.ab``), and
     ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``),
-    ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``);
+    ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``),
+    ``nox -s bench -- outbox`` the PostgreSQL outbox (``python -m benchmarks.outbox``);
     what follows is theirs (``nox -s bench -- ab --records 100000``).
     """
-    session.install("-e", ".[fast,aiohttp,testing,httpx2]")
+    session.install("-e", ".[fast,aiohttp,testing,httpx2,postgres]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
-    if args and args[0] in ("ab", "profile", "rest"):
+    if args and args[0] in ("ab", "profile", "rest", "outbox"):
         module = f"benchmarks.{args.pop(0)}"
     session.run("python", "-m", module, *args)

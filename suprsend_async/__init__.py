@@ -9,6 +9,7 @@ from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
 from ._core.pagination import CursorPaginator, OffsetPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._values.attachments import Attachment
+from ._values.derived_keys import derive_idempotency_key
 from ._values.errors import (
     SuprsendAPIError,
     SuprsendClientClosedError,
@@ -64,4 +65,5 @@ __all__ = [
     "WorkflowTriggerRequest",
     "WorkspaceSignatureAuth",
     "__version__",
+    "derive_idempotency_key",
 ]

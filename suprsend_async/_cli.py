@@ -22,6 +22,8 @@ from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
 from ._core.bulk import BulkResponse, run_bulk
 from ._core.environment import credentials_from
 from ._core.transport import DEFAULT_TIMEOUT, user_agent
+from ._outbox_cli import COMMANDS as OUTBOX_COMMANDS
+from ._outbox_cli import add_outbox_commands, run_outbox_command
 from ._progress import ProgressDisplay
 from ._values.errors import SuprsendConfigError, SuprsendValidationError
 from ._values.limits import DEFAULT_LIMITS
@@ -131,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     from ._demo import add_demo_arguments
 
     add_demo_arguments(demo)
+    add_outbox_commands(sub, conn)
     return parser
 
 
@@ -471,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._demo import run_demo
 
             return int(run_demo(args))
+        if args.command in OUTBOX_COMMANDS:
+            return run_outbox_command(args, _client)
         if args.command == "bulk" and args.file != "-" and not os.path.isfile(args.file):
             raise _UsageError(f"{args.file}: no such file")
         result: int = anyio.run(commands[args.command], args)
