@@ -7,7 +7,18 @@ import math
 from pathlib import Path
 from typing import Any
 
-ORDER = ("floor", "aiohttp", "httpx", "ours", "ours_httpcore", "ours_trio", "sdk")
+ORDER = (
+    "floor",
+    "aiohttp",
+    "httpx",
+    "httpx2",
+    "ours",
+    "ours_httpcore",
+    "ours_trio",
+    "ours_httpx2",
+    "ours_httpx2_trio",
+    "sdk",
+)
 
 
 def _bulk(results: dict[str, Any], records: int, latency: float) -> dict[str, Any] | None:
@@ -117,9 +128,10 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
         "The **floor** is a minimal client on raw asyncio streams, in `benchmarks/_worker.py` "
         "only: orjson bodies of 100 records, the HMAC signature, the same headers, reading and "
-        "checking the 207, and nothing else. Raw httpx and raw aiohttp post the same signed "
-        "bytes. *Ours* is `AsyncSuprsend` on asyncio with the `aiohttp` extra (the default "
-        "when installed); its httpcore path (without the extra) and trio are shown too.",
+        "checking the 207, and nothing else. Raw httpx, raw httpx2 and raw aiohttp post the same "
+        "signed bytes. *Ours* is `AsyncSuprsend` on asyncio with the `aiohttp` extra (the "
+        "default when installed); its httpcore path (without the extra), trio, and both on "
+        'httpx2 (`http_stack="httpx2"`) are shown too.',
         "",
         "## Targets",
         "",
@@ -335,9 +347,10 @@ def readme_section(results: dict[str, Any]) -> str:
         "",
         "One run measures, side by side against one emulator process on loopback: the "
         "**floor** (a minimal client on raw asyncio streams, in `benchmarks/` only, sending the "
-        "same signed orjson bodies of 100 records and checking the 207), raw httpx and raw "
-        "aiohttp posting the same signed bytes, the official SDK, and this client on asyncio "
-        "(with the aiohttp transport, the default when installed, and without it) and on trio. "
+        "same signed orjson bodies of 100 records and checking the 207), raw httpx, raw httpx2 "
+        "and raw aiohttp posting the same signed bytes, the official SDK, and this client on "
+        "asyncio (with the aiohttp transport, the default when installed, and without it) and on "
+        'trio, on httpx and on httpx2 (`http_stack="httpx2"`). '
         "Each figure is a median of runs in fresh processes, clients taking turns; "
         "[latest.md](benchmarks/results/latest.md) has every table, "
         "[latest.json](benchmarks/results/latest.json) min and max and the machine. Absolute "
@@ -375,7 +388,8 @@ def readme_section(results: dict[str, Any]) -> str:
         f"- {singles['calls']:,} concurrent `track_event` calls on one client: "
         + ", ".join(
             f"{labels[n]} {singles['cpu_ms_per_call'][n]:.2f} ms of CPU per call"
-            for n in ("aiohttp", "ours", "ours_httpcore", "ours_trio")
+            for n in ("aiohttp", "httpx", "httpx2", *(n for n in ORDER if n.startswith("ours")))
+            if n in singles["cpu_ms_per_call"]
         )
         + ".",
         "- Sequential `track_event` over a raw post of the same bytes through the same client: "

@@ -25,6 +25,7 @@ CONCURRENCY = 16
 RAW = {
     "floor": {"impl": "floor"},
     "httpx": {"impl": "httpx"},
+    "httpx2": {"impl": "httpx2"},
     "aiohttp": {"impl": "aiohttp"},
 }
 SDK = {"sdk": {"impl": "sdk"}}
@@ -32,15 +33,31 @@ OURS = {
     "ours": {"impl": "ours", "backend": "asyncio", "transport": "aiohttp"},
     "ours_httpcore": {"impl": "ours", "backend": "asyncio", "transport": "httpcore"},
     "ours_trio": {"impl": "ours", "backend": "trio", "transport": "httpcore"},
+    # http_stack="httpx2": httpx-aiohttp's httpx2 variant on asyncio, httpcore2 on trio.
+    "ours_httpx2": {
+        "impl": "ours",
+        "backend": "asyncio",
+        "transport": "aiohttp",
+        "stack": "httpx2",
+    },
+    "ours_httpx2_trio": {
+        "impl": "ours",
+        "backend": "trio",
+        "transport": "httpcore",
+        "stack": "httpx2",
+    },
 }
 LABELS = {
     "floor": "floor (raw asyncio streams)",
     "httpx": "raw httpx",
+    "httpx2": "raw httpx2",
     "aiohttp": "raw aiohttp",
     "sdk": "official SDK",
     "ours": "ours (asyncio, aiohttp transport)",
     "ours_httpcore": "ours (asyncio, httpcore)",
     "ours_trio": "ours (trio, httpcore)",
+    "ours_httpx2": "ours on httpx2 (asyncio, aiohttp transport)",
+    "ours_httpx2_trio": "ours on httpx2 (trio, httpcore2)",
 }
 
 
@@ -110,6 +127,8 @@ def _machine() -> dict[str, Any]:
         "suprsend-py-sdk",
         "httpx",
         "httpcore",
+        "httpx2",
+        "httpcore2",
         "httpx-aiohttp",
         "aiohttp",
         "anyio",
@@ -233,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"  {calls:,} concurrent single calls", flush=True)
         singles = {"run": "concurrent_singles", "calls": calls}
-        burst = _interleaved({"httpx": RAW["httpx"], "aiohttp": RAW["aiohttp"], **OURS}, singles,
-                             reps, emu)  # fmt: skip
+        raw_clients = {name: RAW[name] for name in ("httpx", "httpx2", "aiohttp")}
+        burst = _interleaved({**raw_clients, **OURS}, singles, reps, emu)
         results["concurrent_singles"] = {
             "calls": calls,
             "cpu_ms_per_call": {n: r["cpu_s"]["median"] / calls * 1e3 for n, r in burst.items()},

@@ -13,12 +13,12 @@ The clients (``spec["impl"]``):
   the same headers) and reads and checks the hub's 207, and does nothing
   else: no validation, no retries, no pool. It lives here, never in the
   library.
-- ``httpx`` and ``aiohttp``: the same signed bytes posted with a bare
-  ``httpx.AsyncClient`` or ``aiohttp.ClientSession``.
+- ``httpx``, ``httpx2`` and ``aiohttp``: the same signed bytes posted with a
+  bare ``httpx.AsyncClient``, ``httpx2.AsyncClient`` or ``aiohttp.ClientSession``.
 - ``sdk``: the official ``suprsend-py-sdk`` (synchronous, one request at a time).
 - ``ours``: ``AsyncSuprsend``, on ``spec["backend"]`` (asyncio or trio) with
   ``spec["transport"]`` (``aiohttp``: the extra installed; ``httpcore``: as
-  if it were not).
+  if it were not), on ``spec["stack"]`` (``httpx``, the default, or ``httpx2``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import resource
 import statistics
@@ -190,8 +191,11 @@ async def _floor_bulk(wire: _Wire, n: int, concurrency: int) -> int:
             connection.close()
 
 
-async def _httpx_session(wire: _Wire, connections: int) -> tuple[Post, Callable[[], Any]]:
-    import httpx
+async def _httpx_session(
+    wire: _Wire, connections: int, module: str = "httpx"
+) -> tuple[Post, Callable[[], Any]]:
+    # httpx2 keeps httpx's API, name for name: the same code on either.
+    httpx: Any = importlib.import_module(module)
 
     client = httpx.AsyncClient(
         base_url=wire.base_url,
@@ -232,7 +236,11 @@ async def _aiohttp_sender(wire: _Wire, connections: int) -> tuple[Send, Callable
     return send, session.close
 
 
-_SESSIONS = {"httpx": _httpx_session, "aiohttp": _aiohttp_session}
+async def _httpx2_session(wire: _Wire, connections: int) -> tuple[Post, Callable[[], Any]]:
+    return await _httpx_session(wire, connections, "httpx2")
+
+
+_SESSIONS = {"httpx": _httpx_session, "httpx2": _httpx2_session, "aiohttp": _aiohttp_session}
 
 
 def _import_raw(impl: str) -> None:
@@ -252,6 +260,9 @@ def _import_raw(impl: str) -> None:
     if impl == "httpx":
         import httpcore  # noqa: F401
         import httpx  # noqa: F401
+    elif impl == "httpx2":
+        importlib.import_module("httpcore2")
+        importlib.import_module("httpx2")
     elif impl == "aiohttp":
         import aiohttp  # noqa: F401
 
@@ -268,14 +279,22 @@ def _import_ours(spec: dict[str, Any]) -> None:
     With ``transport: httpcore`` the aiohttp extra is made unimportable,
     which is what a client without it installed sees.
     """
+    stack = spec.get("stack", "httpx")
     if spec.get("transport") == "httpcore":
         sys.modules["httpx_aiohttp"] = None  # type: ignore[assignment]
     else:
         import httpx_aiohttp  # noqa: F401
 
         import suprsend_async._core.aiohttp_pool
+
+        if stack == "httpx2":
+            importlib.import_module("httpx_aiohttp.httpx2")
     import anyio
     import httpcore  # noqa: F401
+
+    if stack == "httpx2":
+        importlib.import_module("httpcore2")
+        importlib.import_module("httpx2")
 
     import suprsend_async  # noqa: F401
 
@@ -285,6 +304,8 @@ def _import_ours(spec: dict[str, Any]) -> None:
 def _client(spec: dict[str, Any], **options: Any) -> Any:
     from suprsend_async import AsyncSuprsend
 
+    if spec.get("stack"):
+        options["http_stack"] = spec["stack"]
     return AsyncSuprsend(spec["key"], spec["secret"], base_url=spec["base_url"], **options)
 
 
@@ -473,6 +494,7 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
     from suprsend_async import Event
 
     _import_ours(spec)
+    from suprsend_async._core.auth import auth_on
     from suprsend_async._core.transport import CONTENT_TYPE, client_user_agent, user_agent
 
     calls = spec["calls"]
@@ -487,7 +509,8 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
         }
         async with _client(spec) as client:
             http = client._transport.client()
-            auth = client._transport.auth
+            # The client's auth, as the library in use takes it.
+            auth = auth_on(client._transport._library, client._transport.auth)
             body = client._serializer.encode_event(Event(*_event_fields(0))).body
             url = spec["base_url"] + "v2/event/"
             for i in range(calls + 50):  # interleaved, so noise hits both alike

@@ -21,6 +21,7 @@ from ._core.environment import (
 from ._core.logging import ClientLogger
 from ._core.retry import RetryEvent, RetryPolicy, checked_policy
 from ._core.single import fresh_key, send_record
+from ._core.stack import HttpStack, chosen_stack, stack_of
 from ._core.transport import (
     CONTENT_TYPE,
     DEFAULT_TIMEOUT,
@@ -133,6 +134,13 @@ def _seconds(value: object) -> float:
 def _timeout(value: object) -> httpx.Timeout:
     if value is None:
         raise SuprsendConfigError("timeout=None would let a request hang forever; give seconds")
+    if stack_of(value, ("Timeout",)) == "httpx2":  # kept as httpx's: the client's own value type
+        value = httpx.Timeout(
+            connect=value.connect,  # type: ignore[attr-defined]
+            read=value.read,  # type: ignore[attr-defined]
+            write=value.write,  # type: ignore[attr-defined]
+            pool=value.pool,  # type: ignore[attr-defined]
+        )
     if isinstance(value, httpx.Timeout):
         parts = (value.connect, value.read, value.write, value.pool)
         for part in parts:
@@ -144,6 +152,25 @@ def _timeout(value: object) -> httpx.Timeout:
             _seconds(part)
         return value
     return httpx.Timeout(_seconds(value))
+
+
+def _given_stack(http_client: object, transport: object) -> HttpStack | None:
+    """The library of the ``http_client`` or ``transport`` given (None if neither is)."""
+    if http_client is not None and transport is not None:
+        raise SuprsendConfigError("give http_client or transport, not both")
+    for value, name, kind in (
+        (http_client, "http_client", "AsyncClient"),
+        (transport, "transport", "AsyncBaseTransport"),
+    ):
+        if value is not None:
+            stack = stack_of(value, (kind,))
+            if stack is None:
+                raise SuprsendConfigError(
+                    f"{name} must be an httpx.{kind} or an httpx2.{kind},"
+                    f" got {type(value).__name__}"
+                )
+            return stack
+    return None
 
 
 def _max_connections(value: object) -> int:
@@ -183,11 +210,15 @@ class AsyncSuprsend:
       ``https://hub.suprsend.com/``).
     - ``timeout``: seconds or an ``httpx.Timeout`` for each request (default
       30 s, 5 s to connect). ``None`` is refused: nothing may hang forever.
-    - ``http_client``: an ``httpx.AsyncClient`` to use; it is never closed
-      by this client.
-    - ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
-      connection pool, e.g. ``HubEmulator.transport()`` or
+    - ``http_client``: an ``httpx.AsyncClient`` (or ``httpx2.AsyncClient``)
+      to use; it is never closed by this client.
+    - ``transport``: an ``httpx.AsyncBaseTransport`` (or httpx2's) for the
+      client's own connection pool, e.g. ``HubEmulator.transport()`` or
       ``httpx.MockTransport`` in tests.
+    - ``http_stack``: ``"httpx"`` or ``"httpx2"``, the library the client's
+      own pool is built on (the ``httpx2`` extra). Default: that of the
+      ``http_client`` or ``transport`` given, else ``SUPRSEND_HTTP_STACK``,
+      else httpx.
     - ``retry``: the :class:`RetryPolicy`; only requests carrying an
       idempotency key are ever retried.
     - ``auto_idempotency_keys``: give every request or record without a key
@@ -218,6 +249,7 @@ class AsyncSuprsend:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_stack: HttpStack | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
         max_concurrency: int | None = None,
@@ -241,6 +273,7 @@ class AsyncSuprsend:
             timeout=timeout,
             http_client=http_client,
             transport=transport,
+            http_stack=http_stack,
             retry=retry,
             auto_idempotency_keys=auto_idempotency_keys,
             max_concurrency=max_concurrency,
@@ -291,6 +324,7 @@ class AsyncSuprsend:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_stack: HttpStack | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
         max_concurrency: int | None = None,
@@ -312,6 +346,7 @@ class AsyncSuprsend:
             timeout=timeout,
             http_client=http_client,
             transport=transport,
+            http_stack=http_stack,
             retry=retry,
             auto_idempotency_keys=auto_idempotency_keys,
             max_concurrency=max_concurrency,
@@ -332,6 +367,7 @@ class AsyncSuprsend:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_stack: HttpStack | None = None,
         retry: RetryPolicy | None = None,
         auto_idempotency_keys: bool = False,
         max_concurrency: int | None = None,
@@ -344,9 +380,7 @@ class AsyncSuprsend:
         check_hook(on_retry, "on_retry")
         _check_option(base_url, "base_url", str, "a string")
         checked_policy(retry)
-        _check_option(
-            transport, "transport", httpx.AsyncBaseTransport, "an httpx.AsyncBaseTransport"
-        )
+        given = _given_stack(http_client, transport)
         _check_option(app_info, "app_info", str, "a string")
         if not isinstance(limits, Limits):  # None too: there is no "no limits"
             raise SuprsendConfigError(f"limits must be a Limits, got {type(limits).__name__}")
@@ -358,10 +392,7 @@ class AsyncSuprsend:
             if max_concurrency is None
             else max_concurrency
         )
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise SuprsendConfigError("http_client must be an httpx.AsyncClient")
-        if http_client is not None and transport is not None:
-            raise SuprsendConfigError("give http_client or transport, not both")
+        stack = chosen_stack(http_stack, given)
         ua = user_agent()
         self._env = env
         self._event_path = event_path
@@ -387,6 +418,7 @@ class AsyncSuprsend:
             http_transport=transport,
             owns_http_client=http_client is None,
             max_connections=max_connections,
+            http_stack=stack,
             log=ClientLogger(debug=debug),
         )
         self._mount_resources()

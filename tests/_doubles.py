@@ -14,7 +14,16 @@ import anyio.abc
 import httpx
 
 from suprsend_async import AsyncSuprsend
+from suprsend_async._core.pool import sharded_pool_class
+from suprsend_async._core.stack import chosen_stack, library
 from suprsend_async.testing import HubEmulator, serve
+
+# The HTTP library the clients under test build their pools on: httpx, or httpx2
+# when SUPRSEND_HTTP_STACK=httpx2 (`nox -s httpx2` runs the integration slice so).
+STACK = chosen_stack(None, None)
+LIBRARY: Any = library(STACK)
+# The pool class a client on that library builds, for tests that check which one it has.
+ShardedPool: Any = sharded_pool_class(LIBRARY)
 
 
 class PortCounter:

@@ -62,7 +62,24 @@ def fragment_names() -> dict[str, Any]:
         "db": FakeDb(),
         "my_app": types.SimpleNamespace(signup=_signup),
         "pytest": pytest,
+        "signing_key": _signing_key(),
     }
+
+
+def _signing_key() -> str:
+    """A P-256 private key in PEM, as the dashboard gives one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
 
 
 async def exercise(kind: str, ns: dict[str, Any]) -> None:

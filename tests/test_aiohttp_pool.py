@@ -14,10 +14,12 @@ import httpx
 import pytest
 
 from suprsend_async import AsyncSuprsend, Event, RetryPolicy
-from suprsend_async._core.aiohttp_pool import AiohttpPool
-from suprsend_async._core.pool import ShardedPool
+from suprsend_async._core.aiohttp_pool import aiohttp_pool_class
 from suprsend_async.testing import Fault, Faults, HubEmulator, serve
-from tests._doubles import PortCounter, raw_http_server
+from tests._doubles import LIBRARY, PortCounter, ShardedPool, raw_http_server
+
+# The pool a client on the stack under test builds on asyncio.
+AiohttpPool: Any = aiohttp_pool_class(LIBRARY)
 
 pytestmark = pytest.mark.anyio
 
@@ -206,8 +208,9 @@ async def test_a_small_answer_is_read_inside_the_pool_and_its_connection_reused(
             pool = AiohttpPool(1, tls=False, read_whole_below=limit)
             try:
                 for _ in range(2):
-                    response = await pool.handle_async_request(httpx.Request("POST", base_url))
-                    assert isinstance(response.stream, httpx.ByteStream) is read_inside
+                    request = LIBRARY.Request("POST", base_url)
+                    response = await pool.handle_async_request(request)
+                    assert isinstance(response.stream, LIBRARY.ByteStream) is read_inside
                     assert await response.aread() == _BODY
                     await response.aclose()
             finally:

@@ -31,7 +31,7 @@ from suprsend_async._values.errors import (
 )
 from suprsend_async._values.limits import MAX_RESPONSE_BYTES
 from suprsend_async.testing import Faults, HubEmulator, serve
-from tests._doubles import served, wait_for
+from tests._doubles import LIBRARY, served, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,7 @@ async def test_a_gzip_bomb_is_not_decompressed_past_the_cap() -> None:
     assert all(f.maybe_delivered and not f.safe_to_resend for f in bulk.failed_records)
 
 
-class EndlessBody(httpx.AsyncByteStream):
+class EndlessBody(LIBRARY.AsyncByteStream):  # type: ignore[misc]
     """A body of ``total`` bytes in 64 KiB parts, counting how much was pulled."""
 
     def __init__(self, total: int) -> None:
@@ -106,10 +106,10 @@ async def test_an_endless_body_is_read_only_up_to_the_cap() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         bodies.append(EndlessBody(64 * MAX_RESPONSE_BYTES))  # 256 MiB, if read whole
-        return httpx.Response(503, stream=bodies[-1])
+        return LIBRARY.Response(503, stream=bodies[-1])  # type: ignore[no-any-return]
 
     client = AsyncSuprsend(
-        "key", "secret", transport=httpx.MockTransport(handler), retry=RetryPolicy.instant(3)
+        "key", "secret", transport=LIBRARY.MockTransport(handler), retry=RetryPolicy.instant(3)
     )
     async with client:
         resp = await client.track_event(keyed(1))
@@ -150,7 +150,7 @@ async def test_an_http_error_quoting_a_header_value_never_reaches_our_messages(
     secret = "tok\nSECRET-VALUE-42"
     retries: list[RetryEvent] = []
     caplog.set_level(logging.DEBUG, logger="suprsend_async")
-    async with serve(hub) as base_url, httpx.AsyncClient(headers={"X-Trace": secret}) as http:
+    async with serve(hub) as base_url, LIBRARY.AsyncClient(headers={"X-Trace": secret}) as http:
         client = AsyncSuprsend(
             hub.workspace_key,
             hub.workspace_secret,
@@ -269,9 +269,9 @@ async def test_redirects_are_never_followed_even_by_a_users_client() -> None:
 
     def loop(request: httpx.Request) -> httpx.Response:
         posts.append(request)
-        return httpx.Response(307, headers={"Location": str(request.url)})
+        return LIBRARY.Response(307, headers={"Location": str(request.url)})  # type: ignore[no-any-return]
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(loop), follow_redirects=True)
+    http = LIBRARY.AsyncClient(transport=LIBRARY.MockTransport(loop), follow_redirects=True)
     async with http:
         client = AsyncSuprsend("key", "secret", http_client=http)
         single = await client.track_event(Event("u1", "order_paid"))
@@ -290,7 +290,7 @@ async def test_a_transport_error_is_still_a_transport_error() -> None:
     assert "ConnectError" in (resp.message or "")
 
 
-class _TimingOutTransport(httpx.AsyncBaseTransport):
+class _TimingOutTransport(LIBRARY.AsyncBaseTransport):  # type: ignore[misc]
     """A caller's transport that reports a timeout as the builtin TimeoutError."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -12,13 +12,11 @@ import ssl
 import sys
 
 import anyio
-import httpx
 import pytest
 
 from suprsend_async import AsyncSuprsend, Event
-from suprsend_async._core.pool import ShardedPool
 from suprsend_async.testing import Faults, HubEmulator, serve
-from tests._doubles import HoldUntil, PortCounter, wait_for
+from tests._doubles import LIBRARY, HoldUntil, PortCounter, ShardedPool, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +30,7 @@ def without_the_aiohttp_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_a_shard_packs_requests_into_its_shard_and_reuses_connections() -> None:
     counter = PortCounter(HubEmulator())
-    async with serve(counter) as base_url, httpx.AsyncClient(transport=ShardedPool(8)) as http:
+    async with serve(counter) as base_url, LIBRARY.AsyncClient(transport=ShardedPool(8)) as http:
         for _ in range(20):
             assert (await http.get(base_url + "_emulator/stats")).status_code == 200
     assert list(counter.ports.values()) == [20]  # one connection, kept alive

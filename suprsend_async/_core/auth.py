@@ -7,15 +7,18 @@ retried request gets a fresh Date and a fresh signature.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import time
 from collections.abc import Callable, Generator
 from email.utils import formatdate
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = ["BearerAuth", "WorkspaceSignatureAuth", "string_to_sign"]
+__all__ = ["BearerAuth", "WorkspaceSignatureAuth", "auth_on", "string_to_sign"]
 
 
 def string_to_sign(method: str, body: bytes, content_type: str, date: str, path: str) -> bytes:
@@ -74,3 +77,33 @@ class BearerAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header
         yield request
+
+
+def auth_on(library: ModuleType, auth: httpx.Auth) -> Any:
+    """``auth`` as an Auth of ``library`` (httpx2 refuses httpx's Auth objects)."""
+    return auth if library is httpx else _auth_class(library)(auth)
+
+
+@functools.cache
+def _auth_class(library: ModuleType) -> Any:
+    if TYPE_CHECKING:
+        import httpx
+    else:
+        httpx = library
+
+    class _OnLibrary(httpx.Auth):
+        """The same flow on another library's Auth (it reads only what both requests have)."""
+
+        def __init__(self, auth: Any) -> None:
+            self._auth = auth
+            self.requires_request_body = auth.requires_request_body
+
+        def __repr__(self) -> str:
+            return repr(self._auth)
+
+        def auth_flow(
+            self, request: httpx.Request
+        ) -> Generator[httpx.Request, httpx.Response, None]:
+            yield from self._auth.auth_flow(request)
+
+    return _OnLibrary

@@ -11,137 +11,161 @@ connections each keeps that walk short whatever the total.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import sniffio
 
-__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport"]
+__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport", "sharded_pool_class"]
 
 # Small enough that httpcore's walk is cheap, large enough that a shard's
 # connections stay warm between requests.
 SHARD_SIZE = 4
 
 
-class _ReleasingStream(httpx.AsyncByteStream):
-    """A response body that gives its shard's slot back once it is closed."""
+@functools.cache
+def sharded_pool_class(library: ModuleType) -> Any:
+    """:class:`ShardedPool` on ``library`` (httpx, or httpx2: its API, name for name)."""
+    if TYPE_CHECKING:
+        import httpx
+    else:
+        httpx = library
 
-    def __init__(self, stream: httpx.AsyncByteStream, pool: ShardedPool, shard: int) -> None:
-        self._stream = stream
-        self._pool = pool
-        self._shard: int | None = shard
+    class _ReleasingStream(httpx.AsyncByteStream):
+        """A response body that gives its shard's slot back once it is closed."""
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._stream:
-            yield part
+        def __init__(self, stream: httpx.AsyncByteStream, pool: Any, shard: int) -> None:
+            self._stream = stream
+            self._pool = pool
+            self._shard: int | None = shard
 
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._shard is not None:
-                self._pool._release(self._shard)
-                self._shard = None
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for part in self._stream:
+                yield part
 
+        async def aclose(self) -> None:
+            try:
+                await self._stream.aclose()
+            finally:
+                if self._shard is not None:
+                    self._pool._release(self._shard)
+                    self._shard = None
 
-class ShardedPool(httpx.AsyncBaseTransport):
-    """``max_connections`` connections, as shards of :data:`SHARD_SIZE` each.
+    class ShardedPool(httpx.AsyncBaseTransport):
+        """``max_connections`` connections, as shards of :data:`SHARD_SIZE` each.
 
-    A request goes to the first shard with a free slot, so work packs into as
-    few connections as it needs and unused shards hold none. The caller
-    bounds how many requests are in flight to ``max_connections``
-    (:class:`~suprsend_async._core.transport.HubTransport` queues them on a
-    semaphore): a request arriving when every slot is taken is still sent,
-    through the least busy shard, whose own pool queues it.
-    """
+        A request goes to the first shard with a free slot, so work packs into as
+        few connections as it needs and unused shards hold none. The caller
+        bounds how many requests are in flight to ``max_connections``
+        (:class:`~suprsend_async._core.transport.HubTransport` queues them on a
+        semaphore): a request arriving when every slot is taken is still sent,
+        through the least busy shard, whose own pool queues it.
+        """
 
-    def __init__(
-        self,
-        max_connections: int,
-        *,
-        keepalive_expiry: float = 5.0,
-        shard_size: int = SHARD_SIZE,
-        tls: bool = True,
-    ) -> None:
-        sizes = [shard_size] * (max_connections // shard_size)
-        if max_connections % shard_size:
-            sizes.append(max_connections % shard_size)
-        self._sizes = sizes
-        self._busy = [0] * len(sizes)
-        self._shards: list[httpx.AsyncHTTPTransport | None] = [None] * len(sizes)
-        self._keepalive = keepalive_expiry
-        # One TLS context for all shards, built now as httpx builds its own:
-        # it loads the CA bundle (about 25 ms of CPU), not to be paid
-        # mid-upload. A pool for a plain-http base URL (the emulator, a local
-        # gateway) skips that load: its context trusts no CA at all, so an
-        # https connection through it fails verification rather than going
-        # unverified.
-        self._ssl = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        # The first shard now too: its creation imports httpcore (and trio,
-        # if installed), some 50 ms that would otherwise stall the first upload.
-        self._shard(0)
-
-    def _shard(self, index: int) -> httpx.AsyncHTTPTransport:
-        shard = self._shards[index]
-        if shard is None:
-            size = self._sizes[index]
-            shard = httpx.AsyncHTTPTransport(
-                verify=self._ssl,
-                limits=httpx.Limits(
-                    max_connections=size,
-                    max_keepalive_connections=size,
-                    keepalive_expiry=self._keepalive,
-                ),
+        def __init__(
+            self,
+            max_connections: int,
+            *,
+            keepalive_expiry: float = 5.0,
+            shard_size: int = SHARD_SIZE,
+            tls: bool = True,
+        ) -> None:
+            sizes = [shard_size] * (max_connections // shard_size)
+            if max_connections % shard_size:
+                sizes.append(max_connections % shard_size)
+            self._sizes = sizes
+            self._busy = [0] * len(sizes)
+            self._shards: list[httpx.AsyncHTTPTransport | None] = [None] * len(sizes)
+            self._keepalive = keepalive_expiry
+            # One TLS context for all shards, built now as httpx builds its own:
+            # it loads the CA bundle (about 25 ms of CPU), not to be paid
+            # mid-upload. A pool for a plain-http base URL (the emulator, a local
+            # gateway) skips that load: its context trusts no CA at all, so an
+            # https connection through it fails verification rather than going
+            # unverified.
+            self._ssl = (
+                httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             )
-            self._shards[index] = shard
-        return shard
+            # The first shard now too: its creation imports httpcore (and trio,
+            # if installed), some 50 ms that would otherwise stall the first upload.
+            self._shard(0)
 
-    def _pick(self) -> int:
-        for index, busy in enumerate(self._busy):
-            if busy < self._sizes[index]:
-                return index
-        return min(range(len(self._busy)), key=self._busy.__getitem__)
+        def _shard(self, index: int) -> httpx.AsyncHTTPTransport:
+            shard = self._shards[index]
+            if shard is None:
+                size = self._sizes[index]
+                shard = httpx.AsyncHTTPTransport(
+                    verify=self._ssl,
+                    limits=httpx.Limits(
+                        max_connections=size,
+                        max_keepalive_connections=size,
+                        keepalive_expiry=self._keepalive,
+                    ),
+                )
+                self._shards[index] = shard
+            return shard
 
-    def _release(self, index: int) -> None:
-        self._busy[index] -= 1
+        def _pick(self) -> int:
+            for index, busy in enumerate(self._busy):
+                if busy < self._sizes[index]:
+                    return index
+            return min(range(len(self._busy)), key=self._busy.__getitem__)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = self._pick()
-        self._busy[index] += 1
-        try:
-            response = await self._shard(index).handle_async_request(request)
-        except BaseException:
-            self._release(index)
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_ReleasingStream(response.stream, self, index),
-            extensions=response.extensions,
-        )
+        def _release(self, index: int) -> None:
+            self._busy[index] -= 1
 
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            if shard is not None:
-                await shard.aclose()
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            index = self._pick()
+            self._busy[index] += 1
+            try:
+                response = await self._shard(index).handle_async_request(request)
+            except BaseException:
+                self._release(index)
+                raise
+            assert isinstance(response.stream, httpx.AsyncByteStream)
+            return httpx.Response(
+                status_code=response.status_code,
+                headers=response.headers,
+                stream=_ReleasingStream(response.stream, self, index),
+                extensions=response.extensions,
+            )
+
+        async def aclose(self) -> None:
+            for shard in self._shards:
+                if shard is not None:
+                    await shard.aclose()
+
+    return ShardedPool
+
+
+# The pool on httpx, the default stack.
+ShardedPool = sharded_pool_class(httpx)
 
 
 # -- which pool ---------------------------------------------------------------------------
 
 
 def default_transport(
-    max_connections: int, *, tls: bool, read_whole_below: int = 0
+    max_connections: int,
+    *,
+    tls: bool,
+    read_whole_below: int = 0,
+    library: ModuleType = httpx,
 ) -> httpx.AsyncBaseTransport:
-    """The pool a client makes for itself: aiohttp's on asyncio when the
-    ``aiohttp`` extra is installed, else :class:`ShardedPool`.
+    """The pool a client makes for itself on ``library`` (httpx or httpx2):
+    aiohttp's on asyncio when the ``aiohttp`` extra is installed, else
+    :class:`ShardedPool`.
 
     ``read_whole_below``: see :class:`AiohttpPool`.
 
     aiohttp's connector does about half the CPU work per request of httpcore
     and h11 (measured in ``benchmarks/``), but it is asyncio-only: trio, and
-    asyncio without the extra, keep httpcore.
+    asyncio without the extra, keep httpcore. On httpx2 it needs
+    httpx-aiohttp 0.2 or later (the first with an httpx2 variant).
     """
     if _on_asyncio():
         try:
@@ -149,12 +173,14 @@ def default_transport(
             # _aiohttp imports aiohttp (which may be installed on its own).
             import httpx_aiohttp  # noqa: F401
 
-            from .aiohttp_pool import AiohttpPool
+            from .aiohttp_pool import aiohttp_pool_class
+
+            pool = aiohttp_pool_class(library)
         except ImportError:
             pass
         else:
-            return AiohttpPool(max_connections, tls=tls, read_whole_below=read_whole_below)
-    return ShardedPool(max_connections, tls=tls)
+            return pool(max_connections, tls=tls, read_whole_below=read_whole_below)  # type: ignore[no-any-return]
+    return sharded_pool_class(library)(max_connections, tls=tls)  # type: ignore[no-any-return]
 
 
 def _on_asyncio() -> bool:

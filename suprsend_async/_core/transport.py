@@ -1,7 +1,8 @@
-"""The HTTP edge: one shared httpx.AsyncClient, signing, timeouts, retries."""
+"""The HTTP edge: one shared httpx.AsyncClient (or httpx2's), signing, timeouts, retries."""
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import json
 import os
@@ -10,7 +11,8 @@ import sys
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -28,6 +30,7 @@ from .._values.limits import MAX_RESPONSE_BYTES
 from .._values.options import NO_OPTIONS, RequestOptions
 from .._version import __version__
 from .._wire.query import encode_query
+from .auth import auth_on
 from .logging import ClientLogger
 from .pool import default_transport
 from .retry import (
@@ -38,6 +41,7 @@ from .retry import (
     response_retry_after,
     send_with_retries,
 )
+from .stack import HttpStack, as_httpx_error, library
 from .telemetry import Telemetry, telemetry
 
 __all__ = ["DEFAULT_TIMEOUT", "HubTransport", "client_user_agent", "user_agent"]
@@ -124,6 +128,14 @@ class HubTransport:
     max_connections: int = 100
     log: ClientLogger = attrs.field(factory=ClientLogger)
     telemetry: Telemetry = attrs.field(factory=telemetry)
+    # The library every request goes through: httpx, or httpx2 (the same API,
+    # its own classes). The attributes below are this library's objects.
+    http_stack: HttpStack = "httpx"
+    _library: ModuleType = attrs.field(init=False)
+    _base: httpx.URL = attrs.field(init=False)
+    # httpx2's errors, translated to httpx's (what the error handling below
+    # reads); none on httpx itself.
+    _foreign_errors: tuple[type[Exception], ...] = attrs.field(init=False)
     closed: bool = False
     # httpcore's pool rescans every connection for every request queued in
     # it, so thousands of concurrent calls queued there cost quadratic CPU
@@ -136,6 +148,13 @@ class HubTransport:
     # base_url.join(path) by path: joining parses both URLs again (some 20 µs
     # per request). Bounded, since paths may hold ids (users' distinct_ids).
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        lib = self._library = library(self.http_stack)
+        self._base = self.base_url if lib is httpx else lib.URL(str(self.base_url))
+        self._foreign_errors = (
+            () if lib is httpx else (lib.HTTPError, lib.StreamError, lib.InvalidURL)
+        )
 
     def client(self) -> httpx.AsyncClient:
         if self.closed or (self.http_client is not None and self.http_client.is_closed):
@@ -150,13 +169,14 @@ class HubTransport:
                     self.max_connections,
                     tls=self.base_url.scheme == "https",
                     read_whole_below=MAX_RESPONSE_BYTES,
+                    library=self._library,
                 )
             # (With a proxy configured in the environment, httpx's own pool,
             # which is the one that honours it.)
-            self.http_client = httpx.AsyncClient(
-                timeout=self.timeout,
+            self.http_client = self._library.AsyncClient(
+                timeout=_parts(self.timeout),
                 transport=transport,
-                limits=httpx.Limits(
+                limits=self._library.Limits(
                     max_connections=self.max_connections,
                     max_keepalive_connections=self.max_connections,
                 ),
@@ -244,7 +264,7 @@ class HubTransport:
         client = self.client()
         url = self._urls.get(path)
         if url is None:
-            url = self.base_url.join(path)
+            url = self._base.join(path)
             if len(self._urls) < _MAX_CACHED_URLS:
                 self._urls[path] = url
         query = encode_query(params)
@@ -255,7 +275,11 @@ class HubTransport:
         else:
             headers = {**self.headers, **options.headers} if options.headers else self.headers
         request = client.build_request(
-            method, url, content=content, headers=headers, timeout=options.timeout or self.timeout
+            method,
+            url,
+            content=content,
+            headers=headers,
+            timeout=_parts(options.timeout or self.timeout),
         )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
@@ -277,14 +301,19 @@ class HubTransport:
                     # A followed redirect would send the body again (a 307 loop re-POSTed
                     # one keyless body 21 times): the 3xx is the answer.
                     response = await client.send(
-                        request, auth=self.auth, stream=True, follow_redirects=False
+                        request,
+                        auth=auth_on(self._library, self.auth),  # on httpx: self.auth itself
+                        stream=True,
+                        follow_redirects=False,
                     )
                     try:
                         answer = await _read_capped(
-                            response, MAX_RESPONSE_BYTES, f"{method} {where}"
+                            response, MAX_RESPONSE_BYTES, f"{method} {where}", self._library
                         )
                     finally:
                         await response.aclose()
+                except self._foreign_errors as exc:
+                    raise as_httpx_error(exc) from exc
                 finally:
                     slots.release()
             except SuprsendResponseTooLargeError:
@@ -343,25 +372,43 @@ class HubTransport:
 _DECODE_STEP = 4 * 1024
 
 
-class _SmallSteps(httpx.AsyncByteStream):
-    """The raw body in steps of _DECODE_STEP bytes, so decompression stops near the cap."""
-
-    def __init__(self, stream: httpx.AsyncByteStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._stream:
-            view = memoryview(part)
-            for start in range(0, len(view), _DECODE_STEP):
-                yield bytes(view[start : start + _DECODE_STEP])
-                # Decompressing is CPU work: let the deadline and other tasks in.
-                await anyio.lowlevel.checkpoint()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
+def _parts(
+    timeout: httpx.Timeout,
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """``timeout`` as the tuple both libraries take (httpx2 misreads httpx's Timeout)."""
+    return (timeout.connect, timeout.read, timeout.write, timeout.pool)
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int, what: str) -> httpx.Response:
+@functools.cache
+def _small_steps(library: ModuleType) -> Any:
+    if TYPE_CHECKING:
+        import httpx
+    else:
+        httpx = library
+
+    class _SmallSteps(httpx.AsyncByteStream):
+        """The raw body in steps of _DECODE_STEP bytes, so decompression stops near the cap."""
+
+        def __init__(self, stream: httpx.AsyncByteStream) -> None:
+            self._stream = stream
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for part in self._stream:
+                view = memoryview(part)
+                for start in range(0, len(view), _DECODE_STEP):
+                    yield bytes(view[start : start + _DECODE_STEP])
+                    # Decompressing is CPU work: let the deadline and other tasks in.
+                    await anyio.lowlevel.checkpoint()
+
+        async def aclose(self) -> None:
+            await self._stream.aclose()
+
+    return _SmallSteps
+
+
+async def _read_capped(
+    response: httpx.Response, max_bytes: int, what: str, library: ModuleType
+) -> httpx.Response:
     """The response read whole, or SuprsendResponseTooLargeError past ``max_bytes``."""
     length = response.headers.get("Content-Length", "")
     if (
@@ -374,8 +421,8 @@ async def _read_capped(response: httpx.Response, max_bytes: int, what: str) -> h
         # it is read in one go (a tenth of a millisecond less per call).
         await response.aread()
         return response
-    assert isinstance(response.stream, httpx.AsyncByteStream)
-    response.stream = _SmallSteps(response.stream)
+    assert isinstance(response.stream, library.AsyncByteStream)
+    response.stream = _small_steps(library)(response.stream)
     parts: list[bytes] = []
     total = 0
     async for part in response.aiter_bytes():
@@ -398,7 +445,7 @@ def _answered(response: httpx.Response, body: bytes) -> httpx.Response:
         for name, value in response.headers.multi_items()
         if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
     ]
-    return httpx.Response(
+    return type(response)(  # the library's own Response
         response.status_code,
         headers=headers,
         content=body,
