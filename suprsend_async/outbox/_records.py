@@ -45,7 +45,7 @@ _ENTRYPOINT: dict[Kind, str] = {
 }
 _KIND: dict[str, Kind] = {v: k for k, v in _ENTRYPOINT.items()}
 ENTRYPOINTS = tuple(_ENTRYPOINT.values())
-# How the bulk engine sends each kind: as bulk_events.send and workflows.bulk_trigger do.
+# What the bulk engine needs to send each kind (its path, its encoding), from its resource.
 _RECORDS: dict[Kind, RecordKind] = {"event": EVENT_RECORDS, "workflow": TRIGGER_RECORDS}
 
 # pgqueuer's dedupe keys are one namespace for every job in the database: ours
