@@ -21,14 +21,15 @@ class Workspace:
     """One workspace's state: its users, objects and tenants (brands), and the
     preference categories they share.
 
-    ``user_limit``, ``count_applications`` and ``on_user_evicted`` bound the
-    users (see :class:`UserStore`).
+    ``user_limit``, ``user_bytes_limit``, ``count_applications`` and
+    ``on_user_evicted`` bound the users (see :class:`UserStore`).
     """
 
     def __init__(
         self,
         *,
         user_limit: int | None = None,
+        user_bytes_limit: int | None = None,
         count_applications: bool = True,
         on_user_evicted: Callable[[], None] | None = None,
     ) -> None:
@@ -36,6 +37,7 @@ class Workspace:
         self.users = UserStore(
             self.preference_rules,
             limit=user_limit,
+            byte_limit=user_bytes_limit,
             count_applications=count_applications,
             on_evict=on_user_evicted,
         )
