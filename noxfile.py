@@ -90,6 +90,7 @@ HTTPX2_TESTS = [
     "tests/test_hardening.py",
     "tests/test_pool.py",
     "tests/test_aiohttp_pool.py",
+    "tests/test_rest_hardening.py",
 ]
 
 

@@ -22,6 +22,7 @@ from suprsend_async import (
     RetryEvent,
     RetryPolicy,
     SuprsendAPIError,
+    SuprsendConfigError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     Users,
@@ -336,14 +337,16 @@ def pages_of(*pages: Mapping[str, Any]) -> tuple[Callable[..., Any], list[dict[s
     return fetch, asked
 
 
-def page(results: list[Any], after: str | None) -> dict[str, Any]:
-    return {"meta": {"has_next": after is not None, "after": after}, "results": results}
+def page(results: list[int], after: str | None) -> dict[str, Any]:
+    """A page of items ``{"n": ...}``."""
+    items = [{"n": n} for n in results]
+    return {"meta": {"has_next": after is not None, "after": after}, "results": items}
 
 
 async def test_the_paginator_serves_any_cursor_list() -> None:
     fetch, asked = pages_of(page([1, 2], "c1"), page([3], "c2"), page([4], None))
     paginator = CursorPaginator(fetch, {"limit": 2, "before": "x", "status": "sent"})
-    assert [item async for item in paginator] == [1, 2, 3, 4]
+    assert [item["n"] async for item in paginator] == [1, 2, 3, 4]
     assert asked == [
         {"limit": 2, "before": "x", "status": "sent"},
         {"limit": 2, "status": "sent", "after": "c1"},
@@ -355,10 +358,22 @@ async def test_the_paginator_serves_any_cursor_list() -> None:
     ("pages", "why"),
     [
         ((page([1], "c1"), page([2], "c1")), "already followed"),
-        (({"meta": {"has_next": True}, "results": [1]},), "gives no cursor"),
+        (({"meta": {"has_next": True}, "results": [{}]},), "gives no cursor"),
         (({"meta": {"has_next": False}},), "no 'results' list"),
+        (({"meta": {"has_next": False}, "results": [1]},), "not a JSON object"),
+        (({"meta": {"has_next": "false"}, "results": []},), "not true or false"),
+        ((page([1], "c" * 1025),), "longer than 1024"),
+        (tuple(page([], f"c{i}") for i in range(10)), "10 pages in a row were empty"),
     ],
-    ids=["a cursor that repeats", "no cursor", "no results"],
+    ids=[
+        "a cursor that repeats",
+        "no cursor",
+        "no results",
+        "an item that is not an object",
+        "has_next a string",
+        "a cursor that keeps growing",
+        "endless empty pages",
+    ],
 )
 async def test_the_paginator_stops_with_an_error_instead_of_looping(
     pages: tuple[dict[str, Any], ...], why: str
@@ -372,7 +387,8 @@ def offset_page(results: list[Any], count: int | None, offset: int = 0) -> dict[
     meta: dict[str, Any] = {"limit": 2, "offset": offset}
     if count is not None:
         meta["count"] = count
-    return {"meta": meta, "results": results}
+    # Items are JSON objects, as the hub's are (the paginators refuse anything else).
+    return {"meta": meta, "results": [{"n": n} for n in results]}
 
 
 async def test_the_offset_paginator_awaits_to_the_first_page_as_answered() -> None:
@@ -385,7 +401,7 @@ async def test_the_offset_paginator_awaits_to_the_first_page_as_answered() -> No
 async def test_the_offset_paginator_walks_every_page_from_the_given_offset() -> None:
     fetch, asked = pages_of(offset_page([3, 4], 7), offset_page([5, 6], 7), offset_page([7], 7))
     paginator = OffsetPaginator(fetch, {"limit": 2, "offset": 2, "locale": "fr"})
-    assert [item async for item in paginator] == [3, 4, 5, 6, 7]
+    assert [item["n"] async for item in paginator] == [3, 4, 5, 6, 7]
     assert asked == [
         {"limit": 2, "offset": 2, "locale": "fr"},
         {"limit": 2, "offset": 4, "locale": "fr"},
@@ -406,7 +422,7 @@ async def test_the_offset_paginator_stops_where_the_hub_has_no_more(
     pages: tuple[dict[str, Any], ...], items: list[int]
 ) -> None:
     fetch, asked = pages_of(*pages)
-    assert [item async for item in OffsetPaginator(fetch, {"limit": 2})] == items
+    assert [item["n"] async for item in OffsetPaginator(fetch, {"limit": 2})] == items
     assert len(asked) == len(pages)  # and asked for nothing past them
 
 
@@ -414,3 +430,18 @@ async def test_the_offset_paginator_refuses_an_answer_without_results() -> None:
     fetch, _ = pages_of({"meta": {"count": 3}})
     with pytest.raises(SuprsendAPIError, match="no 'results' list"):
         [item async for item in OffsetPaginator(fetch, {})]
+
+
+async def test_max_pages_bounds_the_walk_and_a_run_of_empty_pages_ends_it() -> None:
+    fetch, asked = pages_of(page([1], "c1"), page([2], "c2"), page([3], None))
+    paginator = CursorPaginator(fetch, {})
+    assert [item["n"] async for item in paginator.items(max_pages=2)] == [1, 2]
+    assert len(asked) == 2
+    # Empty pages between full ones are fine: only an unbroken run ends the walk.
+    gaps = [page([], f"e{i}") for i in range(9)]
+    fetch, _ = pages_of(
+        *gaps, page([1], "x"), *[page([], f"f{i}") for i in range(9)], page([], None)
+    )
+    assert [item["n"] async for item in CursorPaginator(fetch, {})] == [1]
+    with pytest.raises(SuprsendConfigError, match="max_pages"):
+        [item async for item in paginator.items(max_pages=0)]

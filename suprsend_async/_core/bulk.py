@@ -16,6 +16,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 import attrs
+import httpx
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._values.errors import SuprsendError, SuprsendTransportError, SuprsendValidationError
@@ -73,8 +74,10 @@ class FailedRecord:
     """
 
     index: int
-    record: Any
-    error: str
+    # Neither in the repr: a record holds ids, emails and phones, and the hub's
+    # message may quote them; reprs end up in logs.
+    record: Any = attrs.field(repr=False)
+    error: str = attrs.field(repr=False)
     code: int | None  # the hub's status for this record; None if it never answered for it
     maybe_delivered: bool = attrs.field(default=False, kw_only=True)
 
@@ -118,7 +121,8 @@ class BulkResponse:
     total: int
     success: int
     failure: int
-    failed_records: tuple[FailedRecord, ...] = ()
+    # (Its repr shows the counts: the failed records may be many.)
+    failed_records: tuple[FailedRecord, ...] = attrs.field(default=(), repr=False)
     warnings: tuple[str, ...] = ()
     retried_requests: int = 0
     retried_records: int = 0
@@ -439,7 +443,6 @@ class _BulkRun:
                 return _ChunkOutcome(bool(state.pending), None, f"{type(exc).__name__}: {exc}")
             status = response.status_code
             raw = _parse_answer(response.content)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if 200 <= status < 300:
                 records = raw.get("records") if isinstance(raw, dict) else None
                 if status == 207 or records is not None:
@@ -449,12 +452,16 @@ class _BulkRun:
                         kind.on_answer(raw)
                     state.pending = [i for i in sending if settle(i, True, "", status, False)]
                 return _ChunkOutcome(
-                    bool(state.pending), retry_after, f"HTTP {status} (per record)"
+                    bool(state.pending),
+                    _retry_after(response, state),
+                    f"HTTP {status} (per record)",
                 )
             message, _ = parse_error(status, raw)
             retryable = is_retryable_status(status)
             state.pending = [i for i in sending if settle(i, False, message, status, retryable)]
-            return _ChunkOutcome(bool(state.pending), retry_after, f"HTTP {status}")
+            return _ChunkOutcome(
+                bool(state.pending), _retry_after(response, state), f"HTTP {status}"
+            )
 
         give_up_reason = ""
 
@@ -567,6 +574,11 @@ class _BulkRun:
             retried_requests=self.retried_requests,
             retried_records=self.retried_records,
         )
+
+
+def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
+    """The hub's Retry-After, read only when it matters: when records wait for a retry."""
+    return parse_retry_after(response.headers.get("Retry-After")) if state.pending else None
 
 
 try:  # the "fast" extra: a 207 for 100 records parses in a fifth of the time

@@ -9,10 +9,10 @@ status as :class:`SuprsendAPIError`, as in the official SDK.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import httpx
 
 from .._values.errors import (
     SuprsendAPIError,
@@ -22,7 +22,7 @@ from .._values.errors import (
 )
 from .._values.json_codec import dumps
 from .._values.options import NO_OPTIONS, RequestOptions
-from .._wire.responses import parse_body, parse_error
+from .._wire.responses import parse_body, parse_error, render
 from .._wire.routes import NO_BODY, Call, Method
 from .retry import (
     RetryPolicy,
@@ -34,8 +34,6 @@ from .retry import (
 )
 
 if TYPE_CHECKING:
-    import httpx
-
     from .telemetry import CallRecorder
     from .transport import HubTransport
 
@@ -48,8 +46,8 @@ class Answer:
 
     method: str
     status_code: int
-    body: Any
-    text: str
+    body: Any = attrs.field(repr=False)  # the hub's JSON: personal data
+    text: str = attrs.field(repr=False)
     attempts: int
 
     def json(self) -> dict[str, Any]:
@@ -89,7 +87,7 @@ def encode_body(payload: Any, field: str) -> bytes:
 def _said(value: Any) -> str | None:
     if isinstance(value, str):
         return value.strip() or None
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else render(value)
 
 
 def api_error(status_code: int, raw: Any) -> SuprsendAPIError:
@@ -101,6 +99,30 @@ def api_error(status_code: int, raw: Any) -> SuprsendAPIError:
         if error_type is None and isinstance(raw.get("type"), str):
             error_type = raw["type"]
     return SuprsendAPIError(message, status_code=status_code, error_type=error_type, body=raw)
+
+
+def not_applied(status: int, location: str | None, raw: Any) -> SuprsendAPIError:
+    """The error for a 1xx or 3xx answer: nothing was applied, and it was not followed.
+
+    It names the redirect target by its scheme, host and port only: its path
+    and query may carry ids.
+    """
+    target = ""
+    if location:
+        try:
+            url = httpx.URL(location)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            url = None
+        if url is not None and url.host:
+            port = f":{url.port}" if url.port is not None else ""
+            target = f" to {url.scheme}://{url.host}{port}"
+    return SuprsendAPIError(
+        f"the hub answered HTTP {status}{target}; redirects are not followed, so nothing"
+        " was applied (is the base URL right, https included?)",
+        status_code=status,
+        error_type="redirect" if 300 <= status < 400 else "unexpected_status",
+        body=raw,
+    )
 
 
 def _may_have_applied(status: int | None) -> bool:
@@ -211,8 +233,12 @@ async def _send(
         and status == 404
         and any(_may_have_applied(ending) for ending in endings[:-1])
     )
-    if status < 400 or deleted_before:
+    if 200 <= status < 300 or deleted_before:
         return Answer(method, status, raw, response.text, attempts)
+    if status < 400:
+        # A redirect (or an interim answer) is no success: the hub applied nothing,
+        # and following it would send the body somewhere else, unsigned for there.
+        raise not_applied(status, response.headers.get("Location"), raw)
     error = api_error(status, raw)
     if not safety.retry and is_retryable_status(status):
         error = SuprsendAPIError(

@@ -192,11 +192,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+            if when.tzinfo is None:
+                return None
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        # The header is the hub's (or a proxy's) text: a year or a zone offset out
+        # of range overflows the datetime arithmetic. A header we cannot read is
+        # as good as none.
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
     if math.isnan(seconds):
         return None
     return max(0.0, seconds)

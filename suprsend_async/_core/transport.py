@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sys
+import urllib.parse
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -339,7 +340,8 @@ class HubTransport:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
-                raise _transport_error(exc, request, f"{method} {where} failed") from _cause(exc)
+                error = _transport_error(exc, request, f"{method} {where} failed", where)
+                raise error from _cause(exc, request, where)
             except RuntimeError:
                 if self.closed or client.is_closed:  # httpx's own "client has been closed"
                     raise SuprsendClientClosedError("this AsyncSuprsend client is closed") from None
@@ -466,19 +468,57 @@ def _answered(response: httpx.Response, body: bytes) -> httpx.Response:
 _REDACTED = "<redacted>"
 
 
-def _scrubbed(text: str, request: httpx.Request) -> str:
-    """``text`` without any header value of ``request``, in any form an error may quote it."""
+def _url_forms(request: httpx.Request, where: str) -> list[tuple[str, str]]:
+    """(what a transport's error may quote of the URL, what to say instead), longest first.
+
+    The path's ids and the query are personal data (an email address, a tenant),
+    whatever the transport: aiohttp quotes the whole URL in its errors. The URL
+    becomes its origin and route template (``where``); leftover ids and query
+    values, escaped or not, are redacted.
+    """
+    url = request.url
+    origin = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+    raw_path = url.raw_path.decode("ascii", "replace")
+    path, _, query = raw_path.partition("?")
+    routed = set(where.strip("/").split("/"))
+    forms: dict[str, str] = {
+        str(url): origin + where,
+        origin + path: origin + where,
+        raw_path: where,
+        path: where,
+        urllib.parse.unquote(path): where,
+    }
+    if query:
+        forms[query] = _REDACTED
+        forms[urllib.parse.unquote_plus(query)] = _REDACTED
+    pieces = [s for s in path.strip("/").split("/") if s and s not in routed]
+    for key, value in urllib.parse.parse_qsl(query):
+        pieces += [key, value]
+    for piece in pieces:
+        for form in (piece, urllib.parse.unquote(piece), urllib.parse.quote(piece, safe="")):
+            if len(form) >= 3:  # shorter would mangle the text and hides nothing
+                forms.setdefault(form, _REDACTED)
+    return sorted(forms.items(), key=lambda pair: -len(pair[0]))
+
+
+def _scrubbed(text: str, request: httpx.Request, where: str | None = None) -> str:
+    """``text`` without any header value of ``request``, in any form an error may quote it,
+    and (given ``where``, the route) without the URL's ids and query."""
     for value in request.headers.values():
         if len(value) < 4:  # "gzip", a length: nothing to hide, and would mangle the text
             continue
         raw = value.encode("latin-1", "replace")
         for form in {value, repr(value)[1:-1], repr(raw)[2:-1]}:
             text = text.replace(form, _REDACTED)
+    if where is not None:
+        for form, instead in _url_forms(request, where):
+            if form:
+                text = text.replace(form, instead)
     return text
 
 
 def _transport_error(
-    exc: httpx.RequestError, request: httpx.Request, what: str
+    exc: httpx.RequestError, request: httpx.Request, what: str, where: str
 ) -> SuprsendTransportError:
     if isinstance(exc, httpx.LocalProtocolError):
         # h11 quotes the offending header whole, and header values are where
@@ -488,16 +528,20 @@ def _transport_error(
             " (a header or the body broke HTTP's rules)"
         )
     return SuprsendTransportError(
-        f"{what}: {type(exc).__name__}: {_scrubbed(str(exc), request) or 'no detail'}"
+        f"{what}: {type(exc).__name__}: {_scrubbed(str(exc), request, where) or 'no detail'}"
     )
 
 
-def _cause(exc: httpx.RequestError) -> BaseException | None:
-    """The httpx error as the cause, unless its text may quote a header value."""
+def _cause(exc: httpx.RequestError, request: httpx.Request, where: str) -> BaseException | None:
+    """The httpx error as the cause, unless its text (or that of an error under it: an
+    aiohttp or httpx2 one, translated) quotes a header value or the URL's ids."""
     if isinstance(exc, httpx.LocalProtocolError):
         return None
-    try:
-        request = exc.request
-    except RuntimeError:  # raised before a request existed
-        return exc
-    return exc if _scrubbed(str(exc), request) == str(exc) else None
+    chain: BaseException | None = exc
+    for _ in range(8):  # the translations stack two or three deep
+        if chain is None:
+            return exc
+        if _scrubbed(str(chain), request, where) != str(chain):
+            return None
+        chain = chain.__cause__ or chain.__context__
+    return None

@@ -72,6 +72,12 @@ class RetrySafety:
 
 
 READ = RetrySafety(True)
+# Both repeat harmlessly on their own, but a repeat re-applies its value over
+# whatever another writer did since the first attempt (a retried delete can
+# delete a user re-created meanwhile). The hub has no conditional requests to
+# prevent it; retries stay within the call's RetryPolicy, and the README's
+# retry-safety table states the race and the per-call way out
+# (retry=RetryPolicy.disabled()).
 DELETE = RetrySafety(True)  # a second delete finds nothing to delete; see resources.users
 ABSOLUTE_WRITE = RetrySafety(True)  # upserts, preferences, tenant links: same values, same state
 
@@ -95,15 +101,24 @@ CANCEL = single_shot(
 )
 
 
+def _named(key: object, quote: bool = True) -> str:
+    """A key as a reason may quote it: a short string, or only its type (its repr
+    may be huge, secret or raise)."""
+    if isinstance(key, str):
+        short = key if len(key) <= 40 else key[:40] + "..."
+        return repr(short) if quote else short
+    return type(key).__name__
+
+
 def _operation_safety(index: int, operation: Any) -> RetrySafety:
     if not isinstance(operation, Mapping) or not operation:
         return single_shot(
             f"operation {index} is not an operation object, so its effect is unknown"
         )
     for name, values in operation.items():
-        where = f"operation {index} ({name})"
+        where = f"operation {index} ({_named(name, quote=False)})"
         if name in _NOT_IDEMPOTENT:
-            keys = ", ".join(repr(k) for k in values) if isinstance(values, Mapping) else ""
+            keys = ", ".join(_named(k) for k in values) if isinstance(values, Mapping) else ""
             return single_shot(
                 f"{where} {_NOT_IDEMPOTENT[name]} {keys or 'a value'}; "
                 "a repeat could apply it twice"
@@ -113,7 +128,7 @@ def _operation_safety(index: int, operation: Any) -> RetrySafety:
                 return single_shot(f"{where} is not a mapping, so its effect is unknown")
             custom = [k for k in values if k not in IDENTITY_KEYS | IDENTITY_QUALIFIERS]
             if custom:
-                keys = ", ".join(repr(k) for k in custom)
+                keys = ", ".join(_named(k) for k in custom)
                 return single_shot(
                     f"{where} appends to {keys}, a list property; a repeat could append it twice"
                 )

@@ -75,6 +75,15 @@ CHANNEL_NAMES = frozenset(
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
+# The longest id (a distinct_id, tenant_id, category...) a REST call puts in a
+# path. The hub documents none; an email address is at most 254 characters,
+# and a path escapes each character to as many as 12, so three ids and a query
+# stay far inside what a URL may hold (httpx refuses one over 64 KB).
+MAX_ID_LENGTH = 512
+# The most a call's options may take up in the query string, once escaped.
+MAX_QUERY_BYTES = 16 * 1024
+
+
 def shown(value: object) -> str:
     """A number as itself, anything else by its type: a repr may be huge, recursive or secret."""
     if isinstance(value, float) or (isinstance(value, int) and abs(value) < 10**15):

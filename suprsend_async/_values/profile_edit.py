@@ -23,8 +23,9 @@ from . import rules as _rules
 from .errors import SuprsendValidationError
 from .idempotency import IDENTITY_KEYS
 from .json_codec import dumps
+from .limits import DEFAULT_LIMITS
 
-__all__ = ["ObjectEdit", "ProfileEdit", "UserEdit", "identity_event"]
+__all__ = ["ObjectEdit", "ProfileEdit", "UserEdit", "edit_tenant_id", "identity_event"]
 
 _PROVIDER = "$id_provider"
 _BUNDLE_ID = "$bundle_id"
@@ -36,11 +37,32 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _json_value(value: Any, field: str) -> None:
+# What one edit may hold, encoded: the most a request body carries. (One value
+# alone may take up to the hub's limit for a single event, as event properties.)
+_MAX_EDIT_BYTES = DEFAULT_LIMITS.max_body_bytes
+_MAX_VALUE_BYTES = DEFAULT_LIMITS.max_single_event_bytes
+# A property's name: generous for a name, and small beside the edit's budget.
+_MAX_KEY_LENGTH = 1024
+
+
+def _json_value(value: Any, field: str) -> int:
+    """Check a value as event properties are checked (nesting, JSON, size); its size.
+
+    The nesting is walked without recursion first, so that neither the encoder
+    nor a later copy of the edit can overflow the stack; every value takes at
+    least two bytes encoded, so the walk stops long before a huge value is
+    visited whole.
+    """
+    _rules.json_value(value, field, max_nodes=_MAX_VALUE_BYTES // 2)
     try:
-        dumps(value)
+        size = len(dumps(value))
     except (TypeError, ValueError, RecursionError) as exc:
         raise SuprsendValidationError(field, f"must be JSON-serializable: {exc}") from None
+    if size > _MAX_VALUE_BYTES:
+        raise SuprsendValidationError(
+            field, f"is {size} bytes as JSON, more than the {_MAX_VALUE_BYTES} allowed"
+        )
+    return size
 
 
 def _key(key: object, operation: str) -> str:
@@ -49,12 +71,18 @@ def _key(key: object, operation: str) -> str:
     stripped = key.strip()
     if not stripped:
         raise SuprsendValidationError(operation, "keys must not be empty or only whitespace")
-    return stripped
+    if len(stripped) > _MAX_KEY_LENGTH:
+        raise SuprsendValidationError(
+            operation, f"keys must be at most {_MAX_KEY_LENGTH} characters, got {len(stripped)}"
+        )
+    return _rules.valid_text(stripped, operation)
 
 
 def _text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise SuprsendValidationError(field, f"must be a non-empty string, got {value!r}")
+    if not isinstance(value, str):
+        raise SuprsendValidationError(field, f"must be a non-empty string, got {_type_name(value)}")
+    if not value.strip():
+        raise SuprsendValidationError(field, "must be a non-empty string, got only whitespace")
     return value
 
 
@@ -72,6 +100,27 @@ def _mapping_value(value: object, field: str) -> Mapping[str, Any]:
         raise SuprsendValidationError(field, "must not be empty")
     _json_value(mapping, field)
     return mapping
+
+
+def edit_tenant_id(value: object) -> str | None:
+    """None (the user itself), or a tenant id within the hub's length for it.
+
+    An empty string is refused rather than read as "no tenant": an edit meant
+    for a tenant would otherwise land on the user's own profile.
+    """
+    if value is None:
+        return None
+    if value == "":
+        raise SuprsendValidationError(
+            "tenant_id", "must not be empty: pass None to edit the user's own profile"
+        )
+    tenant_id = _rules.rest_id(value, "tenant_id")
+    limit = DEFAULT_LIMITS.max_tenant_id_length
+    if len(tenant_id) > limit:
+        raise SuprsendValidationError(
+            "tenant_id", f"must be at most {limit} characters, got {len(tenant_id)}"
+        )
+    return tenant_id
 
 
 def _number(value: object, field: str) -> None:
@@ -93,6 +142,7 @@ class ProfileEdit:
 
     def __init__(self) -> None:
         self._operations: list[dict[str, Any]] = []
+        self._size = 0  # the operations' values, encoded
 
     @property
     def operations(self) -> list[dict[str, Any]]:
@@ -119,15 +169,23 @@ class ProfileEdit:
         """An independent copy: later calls on either do not change the other."""
         twin = self._twin()
         twin._operations = copy.deepcopy(self._operations)
+        twin._size = self._size
         return twin
 
     def get_payload(self) -> dict[str, Any]:
         """The body of the owner's ``PATCH`` (``v1/user/{distinct_id}/``...)."""
         return {"operations": self.operations}
 
-    def _record(self: _E, name: str, values: dict[str, Any] | list[str]) -> _E:
+    def _record(self: _E, name: str, values: dict[str, Any] | list[str], size: int = 0) -> _E:
         if values:  # as there, a call with nothing in it records nothing
-            self._operations.append({name: values})
+            if self._size + size > _MAX_EDIT_BYTES:
+                raise SuprsendValidationError(
+                    name, f"would make the edit larger than {_MAX_EDIT_BYTES} bytes as JSON"
+                )
+            # A copy (its nesting is bounded, checked above): what is sent is what
+            # was given at this call, whatever the caller does with it afterwards.
+            self._operations.append({name: copy.deepcopy(values)})
+            self._size += size
         return self
 
     # -- key/value operations ---------------------------------------------------------
@@ -137,7 +195,7 @@ class ProfileEdit:
             key = _key(arg1, operation)
             if arg2 is None:
                 raise SuprsendValidationError(
-                    f"{operation}.{key}",
+                    f"{operation}.{_rules.short_key(key)}",
                     f"needs a value: {operation}(key, value) or {operation}({{key: value}})",
                 )
             return [(key, arg2)]
@@ -149,13 +207,14 @@ class ProfileEdit:
 
     def _simple(self: _E, operation: str, wire: str, arg1: object, arg2: object) -> _E:
         values: dict[str, Any] = {}
+        size = 0
         for key, value in self._pairs(operation, arg1, arg2):
-            field = f"{operation}.{key}"
+            field = f"{operation}.{_rules.short_key(key)}"
             if operation == "increment":
                 _number(value, field)
-            _json_value(value, field)
+            size += _json_value(value, field)
             values[key] = value
-        return self._record(wire, values)
+        return self._record(wire, values, size)
 
     def set(self: _E, arg1: str | Mapping[str, Any], arg2: Any = None) -> _E:
         """Set properties: ``set(key, value)`` or ``set({key: value, ...})``."""
@@ -173,14 +232,15 @@ class ProfileEdit:
 
     def _list_operation(self: _E, operation: str, arg1: object, arg2: object) -> _E:
         values: dict[str, Any] = {}
+        size = 0
         qualifiers = arg1 if isinstance(arg1, Mapping) else {}
         for key, value in self._pairs(operation, arg1, arg2):
             if key in IDENTITY_KEYS:
                 values.update(self._identity(operation, key, value, qualifiers))
             else:
-                _json_value(value, f"{operation}.{key}")
+                size += _json_value(value, f"{operation}.{_rules.short_key(key)}")
                 values[key] = value
-        return self._record("$append" if operation == "append" else "$remove", values)
+        return self._record("$append" if operation == "append" else "$remove", values, size)
 
     def append(self: _E, arg1: str | Mapping[str, Any], arg2: Any = None) -> _E:
         """Append to list properties, or add channel identities (``$email``...)."""
@@ -221,7 +281,7 @@ class ProfileEdit:
         self, operation: str, key: str, value: object, qualifiers: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The wire keys of one identity, checked; ``qualifiers`` may hold its provider."""
-        field = f"{operation}.{key}"
+        field = f"{operation}.{_rules.short_key(key)}"
         channel: dict[str, Any] = {}
         if key in ("$webpush", "$slack", "$ms_teams"):
             channel[key] = dict(_mapping_value(value, field))
@@ -337,17 +397,24 @@ class UserEdit(ProfileEdit):
 
     def __init__(self, distinct_id: str, tenant_id: str | None = None) -> None:
         super().__init__()
-        self.distinct_id = _rules.require_id(distinct_id, "distinct_id")
-        self.tenant_id = None if not tenant_id else _rules.require_id(tenant_id, "tenant_id")
+        self._distinct_id = _rules.rest_id(distinct_id, "distinct_id")
+        self._tenant_id = edit_tenant_id(tenant_id)
+
+    @property
+    def distinct_id(self) -> str:
+        return self._distinct_id
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self._tenant_id
 
     def __repr__(self) -> str:
-        return (
-            f"UserEdit(distinct_id={self.distinct_id!r}, tenant_id={self.tenant_id!r}, "
-            f"operations={len(self._operations)})"
-        )
+        # No ids: a distinct id is often an email address, and reprs end up in logs.
+        tenant = ", of a tenant" if self._tenant_id else ""
+        return f"UserEdit(operations={len(self._operations)}{tenant})"
 
     def _twin(self) -> UserEdit:
-        return UserEdit(self.distinct_id, self.tenant_id)
+        return UserEdit(self._distinct_id, self._tenant_id)
 
     def to_dict(self) -> dict[str, Any]:
         """The edit as the official SDK reports a failed bulk record."""
@@ -369,14 +436,20 @@ class ObjectEdit(ProfileEdit):
 
     def __init__(self, object_type: str, object_id: str) -> None:
         super().__init__()
-        self.object_type = _rules.require_id(object_type, "object_type")
-        self.object_id = _rules.require_id(object_id, "object_id")
+        self._object_type = _rules.rest_id(object_type, "object_type")
+        self._object_id = _rules.rest_id(object_id, "object_id")
+
+    @property
+    def object_type(self) -> str:
+        return self._object_type
+
+    @property
+    def object_id(self) -> str:
+        return self._object_id
 
     def __repr__(self) -> str:
-        return (
-            f"ObjectEdit(object_type={self.object_type!r}, object_id={self.object_id!r}, "
-            f"operations={len(self._operations)})"
-        )
+        # No ids, as for a UserEdit: reprs end up in logs.
+        return f"ObjectEdit(operations={len(self._operations)})"
 
     def _twin(self) -> ObjectEdit:
         return ObjectEdit(self.object_type, self.object_id)

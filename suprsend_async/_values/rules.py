@@ -16,6 +16,7 @@ from .limits import (
     CHANNEL_KEYS,
     CHANNEL_NAMES,
     DEFAULT_LIMITS,
+    MAX_ID_LENGTH,
     RESERVED_EVENT_PREFIXES,
     TRIGGER_KEYS,
     Limits,
@@ -34,6 +35,36 @@ def require_id(value: object, field: str) -> str:
     if not stripped:
         raise SuprsendValidationError(field, "must not be empty or only whitespace")
     return stripped
+
+
+def short_key(key: str) -> str:
+    """A key as an error's field may name it: whole when short and printable (keys
+    are names, not data), else cut, so that an error never carries a huge value."""
+    if len(key) <= 40 and key.isprintable():
+        return key
+    return "".join(c if c.isprintable() else "?" for c in key[:40]) + "..."
+
+
+def valid_text(value: str, field: str) -> str:
+    """``value`` if it can be sent as UTF-8 (a lone surrogate cannot: it is no character)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SuprsendValidationError(
+            field, f"must be valid Unicode text: holds a lone surrogate at position {exc.start}"
+        ) from None
+    return value
+
+
+def rest_id(value: object, field: str) -> str:
+    """An id a REST call sends (in its path or body): as :func:`require_id`, valid
+    Unicode, and at most MAX_ID_LENGTH characters."""
+    stripped = require_id(value, field)
+    if len(stripped) > MAX_ID_LENGTH:
+        raise SuprsendValidationError(
+            field, f"must be at most {MAX_ID_LENGTH} characters, got {len(stripped)}"
+        )
+    return valid_text(stripped, field)
 
 
 def optional_key(value: object, field: str, max_length: int) -> str | None:
@@ -95,7 +126,15 @@ MAX_NODES = 10_000
 
 
 def json_object(value: Mapping[str, Any], field: str, max_depth: int = MAX_NESTING) -> None:
-    """A small mapping with string keys, nested at most ``max_depth`` deep (so no cycles).
+    """A small mapping with string keys, nested at most ``max_depth`` deep (so no cycles)."""
+    json_value(value, field, max_depth)
+
+
+def json_value(
+    value: object, field: str, max_depth: int = MAX_NESTING, max_nodes: int = MAX_NODES
+) -> None:
+    """A value with string keys, nested at most ``max_depth`` deep (so no cycles), of at
+    most ``max_nodes`` values.
 
     Walked with an explicit stack: a hostile value cannot make this recurse.
     """
@@ -104,8 +143,8 @@ def json_object(value: Mapping[str, Any], field: str, max_depth: int = MAX_NESTI
     while stack:
         item, depth = stack.pop()
         visited += 1
-        if visited > MAX_NODES:
-            raise SuprsendValidationError(field, f"holds more than {MAX_NODES} values")
+        if visited > max_nodes:
+            raise SuprsendValidationError(field, f"holds more than {max_nodes} values")
         if depth > max_depth:
             raise SuprsendValidationError(
                 field, f"is nested more than {max_depth} levels deep (or contains itself)"

@@ -15,9 +15,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._values.errors import SuprsendValidationError
-from .._values.rules import require_id
+from .._values.limits import MAX_QUERY_BYTES
+from .._values.rules import rest_id, short_key, valid_text
 
 __all__ = ["bracket_keys", "encode_query", "path_segment"]
+
+
+# Options whose value is an id: one rule for ids wherever they go (a path, a
+# body, the query): surrounding whitespace stripped, and empty refused (None,
+# or leaving the option out, is how to say "none").
+ID_OPTIONS = frozenset({"tenant_id"})
 
 
 def _wire_value(value: Any) -> Any:
@@ -39,15 +46,44 @@ def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> st
         )
     wire: dict[Any, Any] = {}
     for key, value in params.items():
+        if not isinstance(key, str):
+            raise SuprsendValidationError(
+                "options", f"keys must be strings, got {type(key).__name__}"
+            )
+        field = f"options.{short_key(key)}"
+        valid_text(key, "options")
         if value is None:
             continue
         if isinstance(value, list):
-            items = [_wire_value(item) for item in value if item is not None]
+            items = [_checked(item, field) for item in value if item is not None]
             if items:
                 wire[key] = items
+        elif key in ID_OPTIONS and isinstance(value, str):
+            wire[key] = rest_id(value, field)
         else:
-            wire[key] = _wire_value(value)
-    return urllib.parse.urlencode(wire, doseq=doseq)
+            wire[key] = _checked(value, field)
+    try:
+        query = urllib.parse.urlencode(wire, doseq=doseq)
+    except ValueError as exc:  # an int with more digits than Python converts to text
+        raise SuprsendValidationError("options", f"cannot be written in a URL: {exc}") from None
+    if len(query) > MAX_QUERY_BYTES:
+        raise SuprsendValidationError(
+            "options",
+            f"take {len(query)} bytes in the URL, more than the {MAX_QUERY_BYTES} allowed",
+        )
+    return query
+
+
+def _checked(value: object, field: str) -> Any:
+    """One option value as the query writes it; a type a URL cannot carry is refused."""
+    if isinstance(value, str):
+        return valid_text(value, field)
+    if isinstance(value, (bool, int, float)):
+        return _wire_value(value)
+    raise SuprsendValidationError(
+        field,
+        f"must be a string, a number, a bool, None or a list of them, got {type(value).__name__}",
+    )
 
 
 def bracket_keys(params: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
@@ -67,7 +103,7 @@ def bracket_keys(params: Mapping[str, Any], keys: Iterable[str]) -> dict[str, An
 
 def path_segment(value: object, field: str) -> str:
     """One path segment from an id: stripped, non-empty, with every reserved byte escaped."""
-    stripped = require_id(value, field)
+    stripped = rest_id(value, field)
     if stripped in (".", ".."):
         # Any URL library resolves these as "this" and "parent" directories,
         # so the request would reach another path than the one signed.

@@ -10,25 +10,65 @@ import httpx
 
 from .._values.errors import SuprsendAPIError, SuprsendTimeoutError, SuprsendTransportError
 
-__all__ = ["TriggerResponse", "parse_body", "parse_error"]
+__all__ = ["TriggerResponse", "nested_deeper_than", "parse_body", "parse_error", "render"]
 
 # The official SDKs report a request that got no answer as status 500.
 _NO_ANSWER_STATUS_CODE = 500
 
 
+# Deeper than any answer a hub writes back: properties stored as deep as a JSON
+# encoder writes (orjson: 254 levels), wrapped in a few levels of answer. Anything
+# recursive over a much deeper value (a json.dumps for a message, a repr, the
+# caller's own code) could overflow the stack.
+MAX_ANSWER_DEPTH = 300
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests more than ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            inner: Any = item.values()
+        elif isinstance(item, list):
+            inner = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in inner)
+    return False
+
+
 def parse_body(content: bytes) -> Any:
-    """The body as JSON if it is JSON, else as text (None when empty)."""
+    """The body as JSON if it is JSON, else as text (None when empty).
+
+    JSON nested deeper than MAX_ANSWER_DEPTH is kept as its text too: no
+    caller could use it, and rendering it would overflow the stack.
+    """
     if not content:
         return None
     try:
-        return json.loads(content)
+        value = json.loads(content)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return content.decode("utf-8", errors="replace")
+    if nested_deeper_than(value, MAX_ANSWER_DEPTH):
+        return content.decode("utf-8", errors="replace")
+    return value
+
+
+def render(value: Any) -> str:
+    """A parsed answer (or part of one) as JSON text for a message, whatever its depth."""
+    if nested_deeper_than(value, MAX_ANSWER_DEPTH):
+        return f"<a JSON {type(value).__name__} nested more than {MAX_ANSWER_DEPTH} levels deep>"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _said(value: Any) -> str | None:
     """A field of an error body as text; None when absent or blank."""
-    return None if value is None else (str(value).strip() or None)
+    if value is None:
+        return None
+    return (value if isinstance(value, str) else render(value)).strip() or None
 
 
 def parse_error(status_code: int, raw: Any) -> tuple[str, str | None]:
@@ -42,11 +82,11 @@ def parse_error(status_code: int, raw: Any) -> tuple[str, str | None]:
         message = _said(raw.get("message"))
         if message is not None:
             return message, None
-        return json.dumps(raw, ensure_ascii=False), None
+        return render(raw), None
     if isinstance(raw, str) and raw.strip():
         return raw.strip(), None
     if raw is not None and not isinstance(raw, str):
-        return json.dumps(raw, ensure_ascii=False), None
+        return render(raw), None
     return f"HTTP {status_code} with an empty body", None
 
 
@@ -64,10 +104,11 @@ class TriggerResponse:
     success: bool
     status: Literal["success", "fail"]
     status_code: int | None
-    message: str | None
+    # Not in the repr, as the raw answer: the hub's words may quote ids, emails, phones.
+    message: str | None = attrs.field(repr=False)
     message_id: str | None = None
     error_type: str | None = None
-    raw_response: Any = None
+    raw_response: Any = attrs.field(default=None, repr=False)
     attempts: int = 1
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     headers: httpx.Headers = attrs.field(factory=httpx.Headers, eq=False, repr=False)

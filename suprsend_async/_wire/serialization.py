@@ -338,7 +338,13 @@ def encode_identity_event(
     sdk_version: str,
     limits: Limits = DEFAULT_LIMITS,
 ) -> EncodedRecord:
-    """The identity event's bytes, within the per-record limit, with its retry safety."""
+    """The identity event's bytes, within the per-record limits, with its retry safety.
+
+    Checked here against the client's own limits (which may be tighter than the
+    defaults an edit was built with): the hub refuses a whole request for one
+    record it refuses, so such a record must fail alone, before it is sent.
+    """
+    _rules.optional_key(edit.tenant_id, "tenant_id", limits.max_tenant_id_length)
     try:
         data = dumps(identity_event(edit, env=env, sdk_version=sdk_version))
     except (TypeError, ValueError, RecursionError) as exc:

@@ -39,8 +39,8 @@ from .._values.answers import (
 )
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import edit_safety
-from .._values.profile_edit import UserEdit
-from .._values.rules import require_id
+from .._values.profile_edit import UserEdit, edit_tenant_id
+from .._values.rules import rest_id
 from .._wire.endpoints import EVENTS, USERS
 from .._wire.routes import Call
 from .._wire.serialization import encode_identity_event
@@ -150,7 +150,7 @@ class Users(Resource):
             distinct_id, tenant = edit.distinct_id, edit.tenant_id
         else:
             payload = mapping(edit_payload, "edit_payload")
-            distinct_id, tenant = edit_ins_or_distinct_id, tenant_id
+            distinct_id, tenant = edit_ins_or_distinct_id, edit_tenant_id(tenant_id)
         call: Call[UserJSON]
         if tenant:
             call = USERS.edit_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant)
@@ -183,10 +183,17 @@ class Users(Resource):
     async def merge(
         self, distinct_id: str, from_user_id: str, *, retry: RetryPolicy | None = None
     ) -> UserJSON:
-        """Merge ``from_user_id`` into ``distinct_id``. Never retried."""
+        """Merge ``from_user_id`` into ``distinct_id``. Never retried.
+
+        A user cannot be merged into itself (the merge would delete it).
+        """
         call = USERS.merge.at(distinct_id=distinct_id)
-        body = {"from_user_id": require_id(from_user_id, "from_user_id")}
-        return await self._json(call.with_body(body), retry)
+        from_id = rest_id(from_user_id, "from_user_id")
+        if from_id == rest_id(distinct_id, "distinct_id"):
+            raise SuprsendValidationError(
+                "from_user_id", "must differ from distinct_id: a user cannot be merged into itself"
+            )
+        return await self._json(call.with_body({"from_user_id": from_id}), retry)
 
     async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> DeletedJSON:
         return await self._delete(USERS.delete.at(distinct_id=distinct_id), retry)

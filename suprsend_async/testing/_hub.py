@@ -70,6 +70,9 @@ IDEMPOTENCY_WINDOW = 24 * 3600.0
 # users ~0.9 KB each (~45 MB). Measured with tracemalloc, 200k keyed requests.
 IDEMPOTENCY_KEY_LIMIT = 100_000
 USER_LIMIT = 50_000
+# ... and users of at most this many bytes in all (their properties as JSON): a
+# count alone does not bound memory when each user holds hundreds of KB.
+USER_BYTES_LIMIT = 48 * 1024 * 1024
 MAX_CLOCK_SKEW = 300.0
 CONTROL_PREFIX = "/_emulator/"
 
@@ -165,8 +168,9 @@ class HubEmulator:
       idempotency keys remembered are then bounded by ``idempotency_key_limit``
       (the most recent ones; an older key that arrives again is processed
       again, and counted in :attr:`HubStats.idempotency_keys_evicted`), the
-      users by ``user_limit`` (the most recently changed; the others are
-      forgotten, counted in :attr:`HubStats.users_evicted`), and
+      users by ``user_limit`` and ``user_bytes_limit`` (the most recently
+      changed; the others are forgotten, counted in
+      :attr:`HubStats.users_evicted`), and
       ``users.applications`` is not counted.
 
     Serve it in-process with :meth:`transport` (or :meth:`client`), on a
@@ -191,6 +195,7 @@ class HubEmulator:
         user_limit: int = USER_LIMIT,
         workflow_delays: Mapping[str, float] | None = None,
         templates: Iterable[str] | None = None,
+        user_bytes_limit: int = USER_BYTES_LIMIT,
     ) -> None:
         self.workspaces = dict(workspaces or {DEFAULT_WORKSPACE_KEY: DEFAULT_WORKSPACE_SECRET})
         if not self.workspaces:
@@ -208,6 +213,7 @@ class HubEmulator:
         for name, limit in (
             ("idempotency_key_limit", idempotency_key_limit),
             ("user_limit", user_limit),
+            ("user_bytes_limit", user_bytes_limit),
         ):
             if limit < 1:
                 raise ValueError(f"{name} must be at least 1, got {limit}")
@@ -226,6 +232,7 @@ class HubEmulator:
         self.templates = frozenset(templates or ()) | (self.workflows or frozenset())
         # Seconds the run clock is ahead of ``clock`` (advance()); signatures keep ``clock``.
         self.advanced = 0.0
+        self.user_bytes_limit = user_bytes_limit
         self._ids = itertools.count(1)
         self.reset()
 
@@ -258,6 +265,7 @@ class HubEmulator:
         self.stores: defaultdict[str, Workspace] = defaultdict(
             lambda: Workspace(
                 user_limit=None if self.keep_records else self.user_limit,
+                user_bytes_limit=None if self.keep_records else self.user_bytes_limit,
                 count_applications=self.keep_records,
                 on_user_evicted=self._user_evicted,
                 clock=self.run_clock,
@@ -624,15 +632,16 @@ class HubEmulator:
 def _parse_date(date: str) -> float | None:
     """A signed request's ``Date`` as a timestamp: RFC 1123, as most SDKs send it, or
     ISO 8601 with a zone, as the Node SDK's users API does (``new Date().toISOString()``)."""
+    # (OverflowError: a year or zone offset out of range is a malformed Date, not a 500.)
     try:
         return parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     try:  # before 3.11, fromisoformat does not read "Z"
         parsed = datetime.datetime.fromisoformat(date.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None
 
 
 def _raw_path(scope: Scope) -> str:

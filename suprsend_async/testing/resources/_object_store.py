@@ -130,8 +130,10 @@ class ObjectStore(CollectionView[ObjectKey, StoredObject]):
         return stored
 
     def edit(self, key: ObjectKey, operations: Any) -> StoredObject:
+        current = self.objects.get(key)
+        staged = (current or StoredObject()).staged(operations)  # raises before any change
         stored = self.objects.get_or_create(key)
-        stored.apply(operations)
+        stored.adopt(staged)
         self._applied("edit", key)
         return stored
 
@@ -230,8 +232,3 @@ class ObjectStore(CollectionView[ObjectKey, StoredObject]):
                 }
                 rows.append((subscription.seq, row))
         return page(rows, params)
-
-    # -- preferences ----------------------------------------------------------------------
-
-    def preferences(self, key: ObjectKey, tenant_id: str | None) -> Preferences:
-        return self.require(key).preferences.setdefault(tenant_id, Preferences())

@@ -8,7 +8,7 @@ them for any owner, given how to find the owner's :class:`Preferences`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -17,7 +17,15 @@ from .._routing import Call, EndpointRoutes, HubCore
 from ._collection import StoreError, offset_page
 from ._profile import CHANNELS
 
-__all__ = ["DEFAULT_CATEGORIES", "PreferenceRules", "Preferences", "preference_routes"]
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "Book",
+    "PreferenceRules",
+    "Preferences",
+    "preference_routes",
+    "read",
+    "update",
+]
 
 DEFAULT_CATEGORIES: Mapping[str, str] = {
     "newsletter": "opt_in",
@@ -107,7 +115,10 @@ class PreferenceRules:
             raise StoreError(400, "the body must be a JSON object")
         if "channel_preferences" in body:
             self.set_channels(prefs, body["channel_preferences"])
-        for i, item in enumerate(body.get("categories") or []):
+        categories = body.get("categories") or []
+        if not isinstance(categories, list):
+            raise StoreError(400, "categories: must be a list")
+        for i, item in enumerate(categories):
             category = item.get("category") if isinstance(item, Mapping) else None
             if not isinstance(category, str):
                 raise StoreError(400, f"categories[{i}].category: must be a string")
@@ -122,48 +133,75 @@ def _channel_set(value: Any, field: str) -> frozenset[str]:
     return frozenset(value)
 
 
-# How a route finds the preferences it reads or changes: the owner's, for the
-# ``tenant_id`` option when given.
-FindPreferences = Callable[[HubCore, Call], Preferences]
+# An owner's preferences by tenant (None: the workspace's own), the owner's record's.
+Book: TypeAlias = "dict[str | None, Preferences]"
 
 
-def preference_routes(endpoints: PreferenceEndpoints, find: FindPreferences) -> EndpointRoutes:
-    """The handlers of every preference call under one owner."""
+def read(book: Book, tenant_id: str | None) -> Preferences:
+    """Preferences to read: the defaults, not stored, if never set."""
+    return book.get(tenant_id) or Preferences()
+
+
+def update(book: Book, tenant_id: str | None, change: Callable[[Preferences], None]) -> Preferences:
+    """Apply ``change`` to a copy, kept only if ``change`` raised nothing: a refused
+    request changes nothing."""
+    current = book.get(tenant_id) or Preferences()
+    staged = Preferences(dict(current.restricted_channels), dict(current.categories))
+    change(staged)
+    book[tenant_id] = staged
+    return staged
+
+
+# How a route finds the owner's preferences (a 404 if the owner does not exist).
+FindBook = Callable[[HubCore, Call], Book]
+
+
+def preference_routes(endpoints: PreferenceEndpoints, find: FindBook) -> EndpointRoutes:
+    """The handlers of every preference call under one owner, for the ``tenant_id``
+    option when given."""
 
     def rules(hub: HubCore, call: Call) -> PreferenceRules:
         return hub.store(call.workspace).preference_rules
 
+    def tenant(call: Call) -> str | None:
+        return call.query.get("tenant_id") or None
+
+    def current(hub: HubCore, call: Call) -> Preferences:
+        return read(find(hub, call), tenant(call))
+
+    def changed(hub: HubCore, call: Call, change: Callable[[Preferences], None]) -> Preferences:
+        return update(find(hub, call), tenant(call), change)
+
     def full(hub: HubCore, call: Call) -> tuple[int, Any]:
-        return 200, rules(hub, call).full_json(find(hub, call))
+        return 200, rules(hub, call).full_json(current(hub, call))
 
     def update_full(hub: HubCore, call: Call) -> tuple[int, Any]:
-        prefs, book = find(hub, call), rules(hub, call)
-        book.update_full(prefs, call.body)
+        book = rules(hub, call)
+        prefs = changed(hub, call, lambda p: book.update_full(p, call.body))
         return 200, book.full_json(prefs)
 
     def channels(hub: HubCore, call: Call) -> tuple[int, Any]:
-        return 200, {"channel_preferences": rules(hub, call).channels_json(find(hub, call))}
+        return 200, {"channel_preferences": rules(hub, call).channels_json(current(hub, call))}
 
     def update_channels(hub: HubCore, call: Call) -> tuple[int, Any]:
-        prefs, book = find(hub, call), rules(hub, call)
-        body = call.body
+        book, body = rules(hub, call), call.body
         items = body.get("channel_preferences") if isinstance(body, dict) else None
-        book.set_channels(prefs, items)
+        prefs = changed(hub, call, lambda p: book.set_channels(p, items))
         return 202, {"channel_preferences": book.channels_json(prefs)}
 
     def categories(hub: HubCore, call: Call) -> tuple[int, Any]:
-        prefs, book = find(hub, call), rules(hub, call)
+        prefs, book = current(hub, call), rules(hub, call)
         every = [book.category_json(prefs, c) for c in book.categories]
         return 200, offset_page(every, call.query)
 
     def category(hub: HubCore, call: Call) -> tuple[int, Any]:
-        prefs, book, slug = find(hub, call), rules(hub, call), call.ids["category"]
+        prefs, book, slug = current(hub, call), rules(hub, call), call.ids["category"]
         book.require_category(slug)
         return 200, book.category_json(prefs, slug)
 
     def update_category(hub: HubCore, call: Call) -> tuple[int, Any]:
-        prefs, book, slug = find(hub, call), rules(hub, call), call.ids["category"]
-        book.set_category(prefs, slug, call.body)
+        book, slug = rules(hub, call), call.ids["category"]
+        prefs = changed(hub, call, lambda p: book.set_category(p, slug, call.body))
         return 202, book.category_json(prefs, slug)
 
     return {

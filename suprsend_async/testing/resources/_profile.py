@@ -75,8 +75,9 @@ class Profile:
                 self.properties[key] = value
         self.updated_at = now()
 
-    def apply(self, operations: Any) -> None:
-        """Apply edit operations (``$set``, ``$add``, ``$append``...), all or none."""
+    def staged(self, operations: Any) -> Profile:
+        """A copy with edit operations (``$set``, ``$add``, ``$append``...) applied;
+        StoreError, and nothing changed, if any is refused."""
         if not isinstance(operations, list):
             raise StoreError(400, "operations must be a list")
         staged = Profile(
@@ -89,11 +90,14 @@ class Profile:
                 raise StoreError(400, f"operations[{index}] must be an object")
             for name, values in operation.items():
                 staged._apply_one(f"operations[{index}].{name}", name, values)
+        return staged
+
+    def adopt(self, staged: Profile) -> None:
         self.properties, self.channels, self.updated_at = staged.properties, staged.channels, now()
 
     def _apply_one(self, where: str, name: str, values: Any) -> None:
         if name == "$unset":
-            if not isinstance(values, list):
+            if not isinstance(values, list) or not all(isinstance(k, str) for k in values):
                 raise StoreError(400, f"{where} must be a list of keys")
             for key in values:
                 if key in _CHANNEL_KEYS:

@@ -14,8 +14,9 @@ from typing import Any
 
 import attrs
 
+from .._codec import dumps
 from ._collection import Collection, CollectionView, StoreError
-from ._preferences import PreferenceRules, Preferences
+from ._preferences import PreferenceRules, Preferences, read, update
 from ._profile import QUALIFIERS, Profile, now
 
 __all__ = ["StoredUser", "UserError", "UserStore"]
@@ -46,6 +47,9 @@ class UserStore(CollectionView[str, StoredUser]):
     - ``preference_rules``: the workspace's preference categories, with their defaults.
     - ``limit``: keep at most this many users, forgetting the least recently
       changed first (``on_evict`` is told each time); ``None`` keeps them all.
+    - ``byte_limit``: likewise, keep users of at most about this many bytes in
+      all (their properties, channels and tenant profiles, as JSON); ``None``
+      does not weigh them.
     - ``count_applications``: off, ``applications`` stays empty (per-user
       counters, like per-key ones, are not kept for multi-million-record runs).
     """
@@ -55,6 +59,7 @@ class UserStore(CollectionView[str, StoredUser]):
         preference_rules: PreferenceRules | None = None,
         *,
         limit: int | None = None,
+        byte_limit: int | None = None,
         count_applications: bool = True,
         on_evict: Callable[[], None] | None = None,
     ) -> None:
@@ -62,11 +67,18 @@ class UserStore(CollectionView[str, StoredUser]):
             lambda distinct_id: StoredUser(distinct_id=distinct_id),
             lambda distinct_id: f"user [distinct_id: '{distinct_id}']",
             limit=limit,
+            byte_limit=byte_limit,
+            weigh=_weight,
             on_evict=on_evict,
         )
         self.preference_rules = preference_rules or PreferenceRules()
         self.applications: Counter[tuple[str, str]] = Counter()
         self.count_applications = count_applications
+
+    @property
+    def bytes(self) -> int:
+        """The users' weight in all, with ``byte_limit`` (0 without)."""
+        return self.users.bytes
 
     @property
     def categories(self) -> dict[str, str]:
@@ -92,14 +104,26 @@ class UserStore(CollectionView[str, StoredUser]):
             raise StoreError(400, "the body must be a JSON object")
         user = self._get_or_create(distinct_id)
         user.upsert(payload)
+        self.users.changed(distinct_id)
         self._applied("upsert", distinct_id)
         return user
 
     def edit(self, distinct_id: str, operations: Any, tenant_id: str | None = None) -> Profile:
+        profile = self._edit(distinct_id, operations, tenant_id)
+        self._applied("edit", distinct_id)
+        return profile
+
+    def _edit(self, distinct_id: str, operations: Any, tenant_id: str | None) -> Profile:
+        """Apply edit operations, all or none: a refused edit makes no user or tenant."""
+        user = self.users.get(distinct_id)
+        current = None
+        if user is not None:
+            current = user if tenant_id is None else user.tenants.get(tenant_id)
+        staged = (current or Profile()).staged(operations)  # raises before any change
         user = self._get_or_create(distinct_id)
         profile = user if tenant_id is None else user.tenants.setdefault(tenant_id, Profile())
-        profile.apply(operations)
-        self._applied("edit", distinct_id)
+        profile.adopt(staged)
+        self.users.changed(distinct_id)
         return profile
 
     def apply_identity_event(self, record: Any) -> None:
@@ -110,10 +134,11 @@ class UserStore(CollectionView[str, StoredUser]):
         if not isinstance(distinct_id, str) or not distinct_id.strip():
             raise StoreError(400, "distinct_id: must be a non-empty string")
         tenant_id = record.get("tenant_id")
-        user = self._get_or_create(distinct_id.strip())
-        profile = user if not tenant_id else user.tenants.setdefault(tenant_id, Profile())
-        profile.apply(record.get("$user_operations"))
-        self._applied("identity_event", user.distinct_id)
+        if tenant_id is not None and not isinstance(tenant_id, str):
+            raise StoreError(400, "tenant_id: must be a string")
+        distinct_id = distinct_id.strip()
+        self._edit(distinct_id, record.get("$user_operations"), tenant_id or None)
+        self._applied("identity_event", distinct_id)
 
     def delete(self, distinct_id: str) -> None:
         self.users.delete(distinct_id)
@@ -133,6 +158,8 @@ class UserStore(CollectionView[str, StoredUser]):
         from_id = payload.get("from_user_id") if isinstance(payload, Mapping) else None
         if not isinstance(from_id, str) or not from_id:
             raise StoreError(400, "from_user_id: must be a non-empty string")
+        if from_id == distinct_id:
+            raise StoreError(400, "from_user_id: a user cannot be merged into itself")
         if from_id not in self.users:
             raise StoreError(404, f"from_user_id: [distinct_id: '{from_id}'] not found")
         primary = self.require(distinct_id)
@@ -146,6 +173,7 @@ class UserStore(CollectionView[str, StoredUser]):
         for tenant_id, profile in secondary.tenants.items():
             primary.tenants.setdefault(tenant_id, profile)
         primary.updated_at = now()
+        self.users.changed(distinct_id)
         self._applied("merge", distinct_id)
         return primary
 
@@ -164,12 +192,14 @@ class UserStore(CollectionView[str, StoredUser]):
             raise StoreError(400, "the body must be a JSON object")
         profile = self._get_or_create(distinct_id).tenants.setdefault(tenant_id, Profile())
         profile.upsert(payload)
+        self.users.changed(distinct_id)
         self._applied("upsert_for_tenant", distinct_id)
         return profile
 
     def unlink_tenant(self, distinct_id: str, tenant_id: str) -> None:
         self.tenant_profile(distinct_id, tenant_id)
         del self.users[distinct_id].tenants[tenant_id]
+        self.users.changed(distinct_id)
         self._applied("unlink_tenant", distinct_id)
 
     # -- list subscriptions (seeded by tests: the users API only reads them) ---------------
@@ -191,23 +221,37 @@ class UserStore(CollectionView[str, StoredUser]):
 
     # -- preferences ----------------------------------------------------------------------
 
-    # -- preferences ----------------------------------------------------------------------
-
     def preferences(self, distinct_id: str, tenant_id: str | None) -> Preferences:
-        return self.require(distinct_id).preferences.setdefault(tenant_id, Preferences())
+        """A user's preferences to read: the defaults, not stored, if never set."""
+        return read(self.require(distinct_id).preferences, tenant_id)
 
     def bulk_preferences(self, body: Any, tenant_id: str | None, *, reset: bool) -> None:
         ids = body.get("distinct_ids") if isinstance(body, Mapping) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise StoreError(400, "distinct_ids: must be a list of strings")
-        for distinct_id in ids:
-            if distinct_id not in self.users:
-                continue
-            prefs = self.preferences(distinct_id, tenant_id)
+
+        def change(prefs: Preferences) -> None:
             if not reset:
                 self.preference_rules.update_full(prefs, body)
-                continue
+                return
             if body.get("reset_channel_preferences", True):
                 prefs.restricted_channels.clear()
             if body.get("reset_categories", True):
                 prefs.categories.clear()
+
+        # Every user's change is staged before any is kept: all or nothing.
+        staged = []
+        for distinct_id in ids:
+            user = self.users.get(distinct_id)
+            if user is not None:
+                book = dict(user.preferences)
+                update(book, tenant_id, change)
+                staged.append((user, book))
+        for user, book in staged:
+            user.preferences = book
+
+
+def _weight(user: StoredUser) -> int:
+    """About how many bytes a user holds: its profiles as JSON, and a fixed overhead."""
+    profiles = [user, *user.tenants.values()]
+    return 1024 + len(dumps([[p.properties, p.channels] for p in profiles]))

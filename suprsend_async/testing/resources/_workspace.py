@@ -26,16 +26,17 @@ class Workspace:
     preference categories they share; its subscriber lists, its workflow and
     broadcast runs and their messages, its templates.
 
-    ``user_limit``, ``count_applications`` and ``on_user_evicted`` bound the
-    users (see :class:`UserStore`). Runs wait on ``clock`` (the emulator's),
-    those of a workflow in ``workflow_delays`` that many seconds;
-    ``keep_messages=False`` keeps only the runs still pending (for long runs).
+    ``user_limit``, ``user_bytes_limit``, ``count_applications`` and
+    ``on_user_evicted`` bound the users (see :class:`UserStore`). Runs wait on
+    ``clock`` (the emulator's), those of a workflow in ``workflow_delays`` that
+    many seconds; ``keep_messages=False`` keeps only the runs still pending.
     """
 
     def __init__(
         self,
         *,
         user_limit: int | None = None,
+        user_bytes_limit: int | None = None,
         count_applications: bool = True,
         on_user_evicted: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -48,6 +49,7 @@ class Workspace:
         self.users = UserStore(
             self.preference_rules,
             limit=user_limit,
+            byte_limit=user_bytes_limit,
             count_applications=count_applications,
             on_evict=on_user_evicted,
         )

@@ -14,7 +14,7 @@ from typing import Any
 from ..._wire.endpoints import OBJECTS
 from .._routing import Call, EndpointRoutes, HubCore
 from ._object_store import ObjectKey, ObjectStore
-from ._preferences import Preferences, preference_routes
+from ._preferences import Book, preference_routes
 
 __all__ = ["ROUTES"]
 
@@ -75,8 +75,8 @@ def _subscribed_to(hub: HubCore, call: Call) -> Answer:
     return 200, store.subscribed_to_page(("object", *_key(call)), call.query)
 
 
-def _preferences(hub: HubCore, call: Call) -> Preferences:
-    return _store(hub, call).preferences(_key(call), call.query.get("tenant_id") or None)
+def _preferences(hub: HubCore, call: Call) -> Book:
+    return _store(hub, call).require(_key(call)).preferences
 
 
 ROUTES: EndpointRoutes = {

@@ -15,9 +15,9 @@ from typing import Any
 from ..._wire.endpoints import USERS
 from .._routing import Call, EndpointRoutes, HubCore
 from ._collection import page
-from ._preferences import Preferences, preference_routes
+from ._preferences import Book, preference_routes
 from ._profile import Profile
-from ._user_store import UserStore
+from ._user_store import StoredUser, UserStore
 
 __all__ = ["ROUTES"]
 
@@ -37,7 +37,7 @@ def _operations(call: Call) -> Any:
 
 
 def _list(hub: HubCore, call: Call) -> Answer:
-    return 200, _store(hub, call).users.page(call.query, lambda user: user.to_json())
+    return 200, _store(hub, call).users.page(call.query, StoredUser.to_json)
 
 
 def _get(hub: HubCore, call: Call) -> Answer:
@@ -134,8 +134,8 @@ def _lists(hub: HubCore, call: Call) -> Answer:
     return 200, page(enumerate(rows, 1), call.query)
 
 
-def _preferences(hub: HubCore, call: Call) -> Preferences:
-    return _store(hub, call).preferences(_id(call), call.query.get("tenant_id") or None)
+def _preferences(hub: HubCore, call: Call) -> Book:
+    return _store(hub, call).require(_id(call)).preferences
 
 
 def _bulk_prefs(hub: HubCore, call: Call) -> Answer:
