@@ -20,6 +20,7 @@ from .limits import (
     RESERVED_EVENT_PREFIXES,
     TRIGGER_KEYS,
     Limits,
+    shown,
 )
 
 
@@ -374,7 +375,8 @@ def _whole(value: object, field: str, low: int, high: int | None = None) -> int:
         raise SuprsendValidationError(field, f"must be an integer, got {_type_name(value)}")
     if value < low or (high is not None and value > high):
         rule = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise SuprsendValidationError(field, f"must be {rule}, got {value}")
+        # shown(): an int of thousands of digits cannot even be formatted.
+        raise SuprsendValidationError(field, f"must be {rule}, got {shown(value)}")
     return value
 
 
