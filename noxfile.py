@@ -145,12 +145,14 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``),
     ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``),
     ``nox -s bench -- lists`` list membership throughput (``python -m benchmarks.lists``),
-    ``nox -s bench -- outbox`` the PostgreSQL outbox (``python -m benchmarks.outbox``);
-    what follows is theirs (``nox -s bench -- ab --records 100000``).
+    ``nox -s bench -- outbox`` the PostgreSQL outbox (``python -m benchmarks.outbox``),
+    ``nox -s bench -- background`` the background sender's targets
+    (``python -m benchmarks.background``); what follows is theirs
+    (``nox -s bench -- ab --records 100000``).
     """
     session.install("-e", ".[fast,aiohttp,testing,httpx2,postgres]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
-    if args and args[0] in ("ab", "profile", "rest", "lists", "outbox"):
+    if args and args[0] in ("ab", "profile", "rest", "lists", "outbox", "background"):
         module = f"benchmarks.{args.pop(0)}"
     session.run("python", "-m", module, *args)

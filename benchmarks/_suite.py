@@ -61,9 +61,10 @@ LABELS = {
 }
 
 
-def _run(spec: dict[str, Any]) -> dict[str, Any]:
+def run_worker(spec: dict[str, Any], worker: tuple[str, ...] = ("benchmarks._worker",)) -> Any:
+    """One measured run in a fresh process (``python -m *worker SPEC``); its JSON result."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks._worker", json.dumps(spec)],
+        [sys.executable, "-m", *worker, json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
@@ -71,8 +72,7 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise RuntimeError(f"{spec} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -84,7 +84,7 @@ def _repeat(spec: dict[str, Any], reps: int, emu: dict[str, Any]) -> dict[str, A
     for _ in range(reps):
         reset(emu)
         before = cpu_seconds(emu["pid"])
-        sample = _run({**spec, **_credentials(emu)})
+        sample = run_worker({**spec, **_credentials(emu)})
         sample["emulator_cpu_s"] = cpu_seconds(emu["pid"]) - before
         samples.append(sample)
         expected = spec.get("records", spec.get("calls"))

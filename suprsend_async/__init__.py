@@ -5,9 +5,11 @@ import logging
 from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.background import BackgroundSender, SenderStats
 from ._core.bulk import BulkProgress, BulkResponse, FailedRecord, SuprsendBulkError
 from ._core.pagination import CursorPaginator, OffsetPaginator
 from ._core.retry import RetryEvent, RetryPolicy
+from ._core.spool import SpooledRecord
 from ._values.attachments import Attachment
 from ._values.body_requests import SubscriberListBroadcast, Workflow
 from ._values.derived_keys import derive_idempotency_key
@@ -16,7 +18,9 @@ from ._values.errors import (
     SuprsendClientClosedError,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendQueueFullError,
     SuprsendResponseTooLargeError,
+    SuprsendSpoolError,
     SuprsendTimeoutError,
     SuprsendTransportError,
     SuprsendValidationError,
@@ -38,6 +42,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "AsyncSuprsend",
     "Attachment",
+    "BackgroundSender",
     "BearerAuth",
     "BulkProgress",
     "BulkResponse",
@@ -52,13 +57,17 @@ __all__ = [
     "Recipient",
     "RetryEvent",
     "RetryPolicy",
+    "SenderStats",
+    "SpooledRecord",
     "SubscriberListBroadcast",
     "SuprsendAPIError",
     "SuprsendBulkError",
     "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
+    "SuprsendQueueFullError",
     "SuprsendResponseTooLargeError",
+    "SuprsendSpoolError",
     "SuprsendTimeoutError",
     "SuprsendTransportError",
     "SuprsendValidationError",

@@ -21,11 +21,12 @@ import httpx
 from ._client import DEFAULT_MAX_CONNECTIONS, AsyncSuprsend
 from ._core.bulk import BulkResponse, run_bulk
 from ._core.environment import credentials_from
+from ._core.spool import Spool, holder_of
 from ._core.transport import DEFAULT_TIMEOUT, user_agent
 from ._outbox_cli import COMMANDS as OUTBOX_COMMANDS
 from ._outbox_cli import add_outbox_commands, run_outbox_command
 from ._progress import ProgressDisplay
-from ._values.errors import SuprsendConfigError, SuprsendValidationError
+from ._values.errors import SuprsendConfigError, SuprsendSpoolError, SuprsendValidationError
 from ._values.limits import DEFAULT_LIMITS
 from ._values.models import Event, WorkflowTriggerRequest
 from ._version import __version__
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     from ._demo import add_demo_arguments
 
     add_demo_arguments(demo)
+    _add_spool_commands(sub)
     add_outbox_commands(sub, conn)
     return parser
 
@@ -454,6 +456,74 @@ def _print_human(summary: dict[str, Any]) -> None:
         print(f"{safe} failed records written to {summary['failed_out']} (safe to send again)")
 
 
+# -- a background sender's spool -----------------------------------------------------
+
+
+def _add_spool_commands(sub: Any) -> None:
+    spool = sub.add_parser(
+        "spool", help="look at a background sender's spool file; retry or purge failed records"
+    )
+    commands = spool.add_subparsers(dest="spool_command", required=True)
+    show = commands.add_parser("show", help="counts, and the failed records with the hub's reason")
+    show.add_argument("path", help="the spool file (client.background(spool=PATH))")
+    show.add_argument("--limit", type=int, default=20, help="failed records listed (default 20)")
+    for name, what in (
+        ("retry", "queue failed records again, for the sender to send (all, or each --id)"),
+        ("purge", "delete failed records (all, or each --id); pending records are never deleted"),
+    ):
+        command = commands.add_parser(name, help=what)
+        command.add_argument("path", help="the spool file")
+        command.add_argument(
+            "--id", type=int, action="append", dest="ids", metavar="ID", help="a record's id"
+        )
+
+
+def _spool(args: argparse.Namespace) -> int:
+    """``suprsend-async spool show|retry|purge PATH``: safe beside a running sender
+    (SQLite serializes the writes); retried records go out with its next round."""
+    if not os.path.isfile(args.path):  # opening would create an empty spool
+        print(f"suprsend-async: error: {args.path}: no such spool file", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        spool = Spool(args.path)
+    except SuprsendSpoolError as exc:
+        print(f"suprsend-async: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.spool_command == "retry":
+            _print_json({"retried": spool.retry_failed(args.ids)})
+        elif args.spool_command == "purge":
+            _print_json({"purged": spool.purge_failed(args.ids)})
+        else:
+            counts = spool.counts()
+            failed = spool.failed(max(args.limit, 0))
+            _print_json(
+                {
+                    "path": args.path,
+                    "pending": counts.pending,
+                    "failed": counts.failed,
+                    "size_bytes": counts.size_bytes,
+                    "sending_pid": holder_of(spool.path),
+                    "failed_records": [
+                        {
+                            "id": r.id,
+                            "kind": r.kind,
+                            "idempotency_key": r.idempotency_key,
+                            "code": r.code,
+                            "error": r.error,
+                            "attempts": r.attempts,
+                            "accepted_at": r.accepted_at,
+                            "record": r.record(),
+                        }
+                        for r in failed
+                    ],
+                }
+            )
+    finally:
+        spool.close()
+    return EXIT_OK
+
+
 # -- entry point ---------------------------------------------------------------------
 
 
@@ -474,6 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._demo import run_demo
 
             return int(run_demo(args))
+        if args.command == "spool":
+            return _spool(args)
         if args.command in OUTBOX_COMMANDS:
             return run_outbox_command(args, _client)
         if args.command == "bulk" and args.file != "-" and not os.path.isfile(args.file):

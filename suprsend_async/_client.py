@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeGuard
@@ -11,6 +12,13 @@ from typing import Any, TypeGuard
 import httpx
 
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.background import (
+    DEFAULT_EXIT_TIMEOUT,
+    DEFAULT_MAX_BACKOFF,
+    DEFAULT_POLL_INTERVAL,
+    BackgroundSender,
+    WhenFull,
+)
 from ._core.environment import (
     BASE_URL_VAR,
     ApiKeyCredentials,
@@ -44,14 +52,14 @@ from ._wire.serialization import Serializer
 from .resources.brands import Brands
 from .resources.broadcasts import Broadcasts
 from .resources.dynamic_workflows import BulkWorkflowsFactory, trigger_workflow
-from .resources.events import BulkEvents
+from .resources.events import EVENT_RECORDS, BulkEvents
 from .resources.messages import Messages
 from .resources.objects import Objects
 from .resources.subscriber_lists import SubscriberLists
 from .resources.templates import Templates
 from .resources.tenants import Tenants
 from .resources.users import Users
-from .resources.workflows import Workflows
+from .resources.workflows import TRIGGER_RECORDS, Workflows
 
 __all__ = ["AsyncSuprsend"]
 
@@ -555,3 +563,50 @@ class AsyncSuprsend:
         The official SDK's ``trigger_workflow``; retried only with an idempotency key.
         """
         return await trigger_workflow(self, workflow, retry)
+
+    # -- background sending ----------------------------------------------------------
+
+    def background(
+        self,
+        *,
+        spool: str | os.PathLike[str] | None = None,
+        fsync: bool = True,
+        max_queue: int | None = None,
+        when_full: WhenFull | None = None,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
+        batch_size: int | None = None,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> BackgroundSender:
+        """A sender that accepts events and triggers at once and sends them in bulk behind
+        your back: ``async with client.background(spool="outbox.sqlite3") as sender:``.
+
+        - ``spool``: a SQLite file; accepting returns once the record is on disk,
+          and what is not yet sent survives a crash (the next sender on the file
+          sends it). Without it the queue is in memory.
+        - ``fsync``: each spool commit is flushed to the device (default), so an
+          accepted record survives a power loss; ``False`` keeps it through a
+          killed process only, for a commit that costs a write instead of a flush.
+        - ``max_queue`` (default 10,000) and ``when_full`` (``"block"``, the
+          default; ``"drop_new"``; ``"raise"``): the in-memory queue's bound and
+          what a full one does.
+        - ``exit_timeout``: seconds the exit of the block keeps sending (default 5).
+        - ``batch_size``: records taken per bulk call (default: eight requests per
+          connection of ``max_concurrency``).
+        - ``max_backoff``: the longest wait between rounds when the hub does not
+          take records (default 30 s; the first is 0.5 s).
+        - ``poll_interval``: how often a spool is looked at for other processes'
+          records, and whether the process sending it has stopped (default 1 s).
+        """
+        return BackgroundSender(
+            self,
+            kinds={"event": EVENT_RECORDS, "workflow": TRIGGER_RECORDS},
+            spool=spool,
+            fsync=fsync,
+            max_queue=max_queue,
+            when_full=when_full,
+            exit_timeout=exit_timeout,
+            batch_size=batch_size,
+            max_backoff=max_backoff,
+            poll_interval=poll_interval,
+        )

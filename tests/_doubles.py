@@ -191,3 +191,45 @@ async def raw_http_server(
         tasks.start_soon(listener.serve, handle)
         yield f"http://127.0.0.1:{port}/", connections
         tasks.cancel_scope.cancel()
+
+
+class Gate:
+    """An ASGI app in front of ``app`` that lets the first ``let_through`` hub requests
+    pass, then holds the others until :meth:`open`.
+
+    ``answered_later``: a held request is processed by ``app`` at once and only its
+    answer is held (the hub has the records, the client does not know it: what a
+    crash mid-request leaves); otherwise it reaches ``app`` only once open.
+    ``holding`` is set when the first request is held. Control paths pass.
+    """
+
+    def __init__(self, app: Any, *, let_through: int = 0, answered_later: bool = False) -> None:
+        self.app = app
+        self.let_through = let_through
+        self.answered_later = answered_later
+        self.seen = 0
+        self.holding = anyio.Event()
+        self._open = anyio.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator/"):
+            await self.app(scope, receive, send)
+            return
+        self.seen += 1
+        if self.seen <= self.let_through or self._open.is_set():
+            await self.app(scope, receive, send)
+            return
+        self.holding.set()
+        if not self.answered_later:
+            await self._open.wait()
+            await self.app(scope, receive, send)
+            return
+
+        async def send_when_open(message: Any) -> None:
+            await self._open.wait()
+            await send(message)
+
+        await self.app(scope, receive, send_when_open)

@@ -7,6 +7,7 @@ test clears the exporter and reads counters as deltas since the previous read.
 
 from __future__ import annotations
 
+import collections
 import os
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async.testing import Faults, HubEmulator, serve
-from tests._doubles import served
+from tests._doubles import Gate, served, served_through
 
 REPO = Path(__file__).resolve().parent.parent
 SPANS = InMemorySpanExporter()
@@ -340,3 +341,30 @@ async def test_a_call_cancelled_before_its_answer_counts_no_record_as_sent() -> 
     assert total(found.get("suprsend.client.records.sent", [])) == 0
     [span] = [s for s in SPANS.get_finished_spans() if s.name == "suprsend track_event"]
     assert span.status.status_code is StatusCode.ERROR
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("otel")
+async def test_a_background_sender_counts_records_by_outcome_and_gauges_its_queue() -> None:
+    hub = HubEmulator()
+    gate = Gate(hub)  # holds the hub's answers until the gauge is read
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    def read() -> dict[str, list[tuple[dict[str, Any], int]]]:
+        found = counters()
+        for attributes, value in found.get("suprsend.background.records", []):
+            outcomes[attributes["suprsend.outcome"]] += value
+        return found
+
+    async with (
+        served_through(gate, hub) as client,
+        client.background(max_queue=3, when_full="drop_new") as sender,
+    ):
+        for i in range(4):
+            await sender.track_event(Event(f"u{i}", "order_placed"))
+        await gate.holding.wait()
+        assert read()["suprsend.background.queue.depth"] == [({"suprsend.spool": "memory"}, 3)]
+        gate.open()
+        assert await sender.drain(timeout=60)
+    read()
+    assert outcomes == {"accepted": 3, "dropped": 1, "sent": 3}

@@ -244,6 +244,9 @@ class _BulkRun:
     policy: RetryPolicy
     on_progress: Callable[[BulkProgress], Any] | None
     total_hint: int | None
+    # The records are already checked and encoded (the background sender's,
+    # with their keys): each has its wire bytes in ``.body``.
+    encoded: bool = False
     consumed: int = 0
     succeeded: int = 0
     failures: list[FailedRecord] = attrs.field(factory=list)
@@ -295,7 +298,8 @@ class _BulkRun:
             self.kind.record_overhead(limits),
         )
         self.builder = builder
-        prepare, add, client = self.kind.prepare, builder.add, self.client
+        prepare = _prepared if self.encoded else self.kind.prepare
+        add, client = builder.add, self.client
 
         unyielded = 0  # records taken since the producer last let the loop in
 
@@ -576,6 +580,11 @@ class _BulkRun:
         )
 
 
+def _prepared(client: ClientContext, index: int, record: Any) -> BulkItem:
+    # Keyed at acceptance: always safe to send again.
+    return BulkItem(index, record, record.body, True)
+
+
 def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
     """The hub's Retry-After, read only when it matters: when records wait for a retry."""
     return parse_retry_after(response.headers.get("Retry-After")) if state.pending else None
@@ -607,6 +616,7 @@ async def run_bulk(
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
     abandon: anyio.Event | None = None,
+    encoded: bool = False,
 ) -> BulkResponse:
     """Upload ``items`` with at most ``max_concurrency`` requests in flight.
 
@@ -614,6 +624,9 @@ async def run_bulk(
     flight are cancelled, nothing more is read or sent, and the response
     still accounts for every record read, the unsettled ones as failed
     (``maybe_delivered`` if their request had been sent).
+
+    ``encoded``: each item is already checked, keyed and encoded, its wire
+    bytes in ``item.body`` (the background sender's spooled records).
     """
     check_hook(on_progress, "on_progress")
     if not isinstance(items, (Iterable, AsyncIterable)) or isinstance(items, (str, bytes, dict)):
@@ -636,6 +649,7 @@ async def run_bulk(
         policy=checked_policy(retry) or client.retry_policy,
         on_progress=on_progress,
         total_hint=total_hint,
+        encoded=encoded,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
     with client._transport.telemetry.call(kind.operation, "POST", kind.template, records=0) as call:

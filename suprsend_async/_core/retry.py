@@ -133,6 +133,15 @@ class RetryPolicy:
     wait_jitter: float = attrs.field(default=0.2, validator=_seconds())
     max_retry_after: float = attrs.field(default=30.0, validator=_seconds(infinite=True))
 
+    def __attrs_post_init__(self) -> None:
+        # Each finite, their sum may not be (two halves of the largest float): the
+        # longest wait would be infinite, a sleep that never ends.
+        if not math.isfinite(self.wait_max + self.wait_jitter):
+            raise SuprsendConfigError(
+                "RetryPolicy.wait_max + wait_jitter, the longest wait, must be a finite"
+                " number of seconds"
+            )
+
     @classmethod
     def disabled(cls, *, deadline: float = 60.0) -> RetryPolicy:
         """One attempt only, single or bulk (still bounded by ``deadline``)."""

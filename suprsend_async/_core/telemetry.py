@@ -24,15 +24,16 @@ What is recorded, never payloads, keys or secrets:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from .._version import __version__
 
-__all__ = ["AttemptRecorder", "CallRecorder", "Telemetry", "telemetry"]
+__all__ = ["AttemptRecorder", "CallRecorder", "Observed", "Telemetry", "telemetry"]
 
 _SCOPE = "suprsend_async"
 
@@ -61,6 +62,18 @@ class CallRecorder:
         self.error_type: str | None = None
 
 
+class Observed(Protocol):
+    """What a gauge reads of an open background sender."""
+
+    def observe(self) -> tuple[str, int, int | None]:
+        """(its spool's path or "memory", queue depth, spool size in bytes or None)."""
+        ...
+
+
+# The open background senders, read by the gauges when a reader collects.
+_OBSERVED: weakref.WeakSet[Observed] = weakref.WeakSet()
+
+
 @attrs.define
 class Telemetry:
     """Spans and counters through the OpenTelemetry API; no-ops when it is absent."""
@@ -70,6 +83,7 @@ class Telemetry:
     records_sent: Any = None
     records_failed: Any = None
     records_retried: Any = None
+    background_records: Any = None
     span_kind: Any = None
     status: Any = None  # opentelemetry.trace.Status
     error: Any = None  # opentelemetry.trace.StatusCode.ERROR
@@ -77,6 +91,18 @@ class Telemetry:
     @property
     def enabled(self) -> bool:
         return self.tracer is not None
+
+    def background(self, outcome: str, records: int = 1) -> None:
+        """Count ``records`` of a background sender with ``outcome``."""
+        if self.background_records is not None and records:
+            self.background_records.add(records, {"suprsend.outcome": outcome})
+
+    def watch(self, sender: Observed) -> None:
+        """Report ``sender`` in the gauges until it is forgotten (or collected)."""
+        _OBSERVED.add(sender)
+
+    def forget(self, sender: Observed) -> None:
+        _OBSERVED.discard(sender)
 
     def call(
         self, operation: str, method: str, path: str, *, records: int
@@ -216,6 +242,7 @@ def _load() -> Telemetry:
     # application that sets them after creating the client is still served.
     tracer = trace.get_tracer(_SCOPE, __version__)
     meter = metrics.get_meter(_SCOPE, __version__)
+    _gauges(metrics, meter)
     return Telemetry(
         tracer=tracer,
         requests=meter.create_counter(
@@ -238,7 +265,37 @@ def _load() -> Telemetry:
             unit="{record}",
             description="Records sent again by a retry",
         ),
+        background_records=meter.create_counter(
+            "suprsend.background.records",
+            unit="{record}",
+            description="Records of background senders, by outcome",
+        ),
         span_kind=trace.SpanKind,
         status=trace.Status,
         error=trace.StatusCode.ERROR,
+    )
+
+
+def _gauges(metrics: Any, meter: Any) -> None:
+    def points(which: int) -> Any:
+        def callback(_options: Any) -> Iterator[Any]:
+            for sender in list(_OBSERVED):
+                where, depth, size = sender.observe()
+                value = (depth, size)[which]
+                if value is not None:
+                    yield metrics.Observation(value, {"suprsend.spool": where})
+
+        return callback
+
+    meter.create_observable_gauge(
+        "suprsend.background.queue.depth",
+        callbacks=[points(0)],
+        unit="{record}",
+        description="Records a background sender accepted and has not settled",
+    )
+    meter.create_observable_gauge(
+        "suprsend.background.spool.size",
+        callbacks=[points(1)],
+        unit="By",
+        description="Bytes a background sender's spool takes on disk",
     )

@@ -100,3 +100,28 @@ class SuprsendResponseTooLargeError(SuprsendTransportError):
 
 def _rebuild_too_large(message: str, max_bytes: int) -> SuprsendResponseTooLargeError:
     return SuprsendResponseTooLargeError(message, max_bytes=max_bytes)
+
+
+class SuprsendSpoolError(SuprsendError):
+    """A background sender's spool file cannot be used: it cannot be created,
+    opened or written, it is not a spool (or is corrupt), or a write failed.
+
+    Raised when the sender starts, so a bad path fails at deploy time rather
+    than at the first event; and from ``track_event``/``trigger`` if a write
+    fails later (the disk is full): that record was *not* accepted.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"spool {path}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.problem))
+
+
+class SuprsendQueueFullError(SuprsendError):
+    """A background sender's in-memory queue is full (``when_full="raise"``).
+
+    The record was not accepted; nothing of it was queued.
+    """

@@ -1,0 +1,391 @@
+"""The background sender's spool: accepted records in a SQLite file (standard library).
+
+Blocking by nature: every method here runs in a worker thread (the sender
+calls them through ``anyio.to_thread``), never on the event loop.
+
+What a row is: one record's final wire bytes (its ``$insert_id``, ``$time``
+and idempotency key fixed when it was accepted, so a resend is the same
+record to the hub), its kind, and its state: *pending* (to send) or
+*failed* (the hub refused it; kept with the reason until retried or purged).
+A record the hub accepted is deleted. The file is in WAL mode; with
+``fsync=True`` (the default) ``synchronous=FULL``: a committed record
+survives the process being killed and the machine losing power; with
+``fsync=False``, ``synchronous=NORMAL``: it survives the process being
+killed (it is in the operating system's hands), not the machine crashing,
+and a commit costs a write instead of a flush to the device.
+
+Sending is one process's job at a time: :class:`UploadLock` is an ``flock``
+on a file beside the spool, which the kernel releases when its holder dies,
+however it dies. Any number of processes may *accept* into one spool (SQLite
+serializes their commits); only the lock's holder sends, so no record is
+ever sent by two processes at once, and when the holder dies another one
+takes over what it left, unconfirmed records included (their keys make the
+hub drop a second copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from .._values.errors import SuprsendSpoolError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "Pending",
+    "RecordKind",
+    "Spool",
+    "SpoolCounts",
+    "SpooledRecord",
+    "UploadLock",
+    "holder_of",
+]
+
+RecordKind = Literal["event", "workflow"]
+PENDING, FAILED = 0, 1
+# 'SSAS': what PRAGMA application_id says of a file this module created.
+_APPLICATION_ID = 0x53534153
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    body BLOB NOT NULL,
+    accepted_at REAL NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    code INTEGER
+);
+CREATE INDEX IF NOT EXISTS records_by_state ON records (state, id);
+"""
+# Seconds a write waits for another process's commit before failing.
+_BUSY_TIMEOUT = 30.0
+# Pages freed by deleted records are given back to the file system once this
+# many are free: confirmed records must not make the file grow forever.
+_VACUUM_FREE_PAGES = 256
+_WAL_LIMIT_BYTES = 4 * 1024 * 1024
+
+# Connections a forked child inherited: never used nor closed there (SQLite
+# forbids carrying a connection across fork), and never collected (which
+# would close them).
+_LEFT_BY_FORK: list[object] = []
+
+
+class Pending:
+    """A record waiting to be sent (in a spool, or in a sender's memory): plain and
+    slotted, one per record on the accepting path."""
+
+    __slots__ = ("accepted_at", "body", "id", "key", "kind")
+
+    def __init__(
+        self, id: int, kind: RecordKind, key: str, body: bytes, accepted_at: float = 0.0
+    ) -> None:
+        self.id = id
+        self.kind = kind
+        self.key = key
+        self.body = body
+        self.accepted_at = accepted_at
+
+
+@attrs.frozen
+class SpooledRecord:
+    """A record a background sender holds as failed (the hub refused it), with why.
+
+    ``body`` is its wire JSON, exactly as it was (and will be) sent; ``id`` is
+    its number in the spool (or in the sender, without a spool).
+    """
+
+    id: int
+    kind: RecordKind
+    idempotency_key: str
+    body: bytes
+    accepted_at: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+    code: int | None = None
+
+    def record(self) -> Any:
+        """The record as JSON (a dict)."""
+        return json.loads(self.body)
+
+
+@attrs.frozen
+class SpoolCounts:
+    pending: int
+    failed: int
+    size_bytes: int
+
+
+def _fail(path: str, problem: str, exc: BaseException | None = None) -> SuprsendSpoolError:
+    detail = f": {exc}" if exc is not None else ""
+    return SuprsendSpoolError(path, f"{problem}{detail}")
+
+
+class Spool:
+    """One SQLite connection to a spool file; opened and checked at once."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        if not self.path or self.path == ":memory:":
+            raise _fail(self.path or "''", "a spool is a file path")
+        if os.path.isdir(self.path):
+            raise _fail(self.path, "is a directory, not a spool file")
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _fail(self.path, "cannot be opened", exc) from None
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            problem = "cannot be used (corrupt, not a spool, or not writable)"
+            raise _fail(self.path, problem, exc) from None
+        except SuprsendSpoolError:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        db = self._db
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if application_id == 0 and not tables:  # a new (or empty) file: make it a spool
+            # Before any table exists: only then can it be set.
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            # (IF NOT EXISTS: another process may be creating it at the same moment.)
+            db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA}; PRAGMA application_id = {_APPLICATION_ID};"
+                f" PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+            )
+        elif application_id != _APPLICATION_ID or "records" not in tables:
+            raise _fail(self.path, "is an SQLite file but not a suprsend-async spool")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != _SCHEMA_VERSION:
+            raise _fail(self.path, f"has schema version {version}; this release reads 1")
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise _fail(self.path, f"cannot be put in WAL mode (it stays {mode!r})")
+        db.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
+        db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise _fail(self.path, f"is corrupt ({check})")
+        # Fails now, not at the first record, if the file or its directory is read-only.
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("COMMIT")
+
+    # -- accepting --------------------------------------------------------------------
+
+    def add(self, rows: Sequence[tuple[str, str, bytes, float]]) -> int:
+        """Store ``(kind, idempotency_key, body, accepted_at)`` rows in one commit;
+        the last row's id."""
+        try:
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO records (kind, idempotency_key, body, accepted_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                last: int = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _fail(self.path, "the records could not be written", exc) from None
+        return last
+
+    # -- sending ----------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[Pending]:
+        """The oldest ``limit`` pending records (only the upload lock's holder sends them)."""
+        rows = self._db.execute(
+            "SELECT id, kind, idempotency_key, body FROM records WHERE state = 0"
+            " ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [Pending(*row) for row in rows]
+
+    def settle(
+        self,
+        sent: Iterable[int],
+        failed: Iterable[tuple[int, str, int | None]],
+        retry: Iterable[tuple[int, str, int | None]],
+    ) -> SpoolCounts:
+        """Delete what the hub accepted, mark what it refused, note why the rest waits."""
+        try:
+            with self._transaction():
+                self._db.executemany("DELETE FROM records WHERE id = ?", ((i,) for i in sent))
+                self._db.executemany(
+                    "UPDATE records SET state = 1, attempts = attempts + 1, error = ?, code = ?"
+                    " WHERE id = ?",
+                    ((error, code, i) for i, error, code in failed),
+                )
+                self._db.executemany(
+                    "UPDATE records SET attempts = attempts + 1, error = ?, code = ? WHERE id = ?",
+                    ((error, code, i) for i, error, code in retry),
+                )
+            self._compact()
+        except sqlite3.Error as exc:
+            raise _fail(self.path, "the outcome could not be written", exc) from None
+        return self.counts()
+
+    def _compact(self) -> None:
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        if free >= _VACUUM_FREE_PAGES:
+            self._db.execute("PRAGMA incremental_vacuum")
+
+    # -- reading and repairing (the sender's stats, the CLI) -----------------------------
+
+    def counts(self) -> SpoolCounts:
+        by_state = dict(self._db.execute("SELECT state, COUNT(*) FROM records GROUP BY state"))
+        return SpoolCounts(
+            pending=by_state.get(PENDING, 0),
+            failed=by_state.get(FAILED, 0),
+            size_bytes=self.size_bytes(),
+        )
+
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(self.path + suffix)
+        return total
+
+    def last_id(self) -> int:
+        """The newest record's id (0 for an empty spool)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM records").fetchone()[0])
+
+    def pending_up_to(self, last_id: int) -> int:
+        """Records with an id up to ``last_id`` still waiting to be sent."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM records WHERE state = 0 AND id <= ?", (last_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def failed(self, limit: int | None = None) -> list[SpooledRecord]:
+        rows = self._db.execute(
+            "SELECT id, kind, idempotency_key, body, accepted_at, attempts, error, code"
+            " FROM records WHERE state = 1 ORDER BY id LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        return [SpooledRecord(*row) for row in rows]
+
+    def retry_failed(self, ids: Sequence[int] | None = None) -> int:
+        """Failed records (all, or those of ``ids``) back to pending; how many."""
+        return self._change_failed("UPDATE records SET state = 0 WHERE state = 1", ids)
+
+    def purge_failed(self, ids: Sequence[int] | None = None) -> int:
+        """Failed records (all, or those of ``ids``) deleted; how many. Pending ones never are."""
+        return self._change_failed("DELETE FROM records WHERE state = 1", ids)
+
+    def _change_failed(self, statement: str, ids: Sequence[int] | None) -> int:
+        try:
+            with self._transaction():
+                if ids is None:
+                    changed = self._db.execute(statement).rowcount
+                else:
+                    changed = sum(
+                        self._db.execute(f"{statement} AND id = ?", (i,)).rowcount for i in ids
+                    )
+            self._compact()
+        except sqlite3.Error as exc:
+            raise _fail(self.path, "could not be changed", exc) from None
+        return int(changed)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def forget_in_child(self) -> None:
+        """In a forked child: let go of the parent's connection without touching it."""
+        _LEFT_BY_FORK.append(self._db)
+
+
+class UploadLock:
+    """Who sends a spool's records: an exclusive ``flock`` on ``PATH-uploader``.
+
+    Not SQLite's own locks: those last a transaction, this lasts the
+    sender's life, and the kernel drops it when the holding process dies
+    (SIGKILL included), so a successor never waits for a lease to run out.
+    The holder writes its pid into the file, for the command line to show.
+    """
+
+    def __init__(self, spool_path: str) -> None:
+        self.path = spool_path + "-uploader"
+        if fcntl is None:  # pragma: no cover - Windows
+            raise _fail(spool_path, "a spool needs flock(), which this platform lacks")
+        try:
+            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _fail(spool_path, f"its lock file {self.path} cannot be opened", exc) from None
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; never waits."""
+        if self.held:
+            return True
+        if self._fd is None:
+            return False
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        self.held = True
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor drops the lock
+            self._fd = None
+        self.held = False
+
+    def forget_in_child(self) -> None:
+        """In a forked child: close our copy of the descriptor. The parent's copy
+        keeps its lock; the child must never hold it (if the parent died, a
+        child that inherited it would keep every other process from sending)."""
+        self.release()
+
+
+def holder_of(spool_path: str) -> int | None:
+    """The pid of the process sending this spool's records, if one is; None otherwise."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    path = spool_path + "-uploader"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        return None
+    finally:
+        os.close(fd)
