@@ -1,7 +1,5 @@
 """suprsend_async: an asyncio/trio-native client for the SuprSend notification hub."""
 
-import logging
-
 from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
@@ -32,11 +30,34 @@ from ._version import __version__
 from ._wire.responses import TriggerResponse
 from .resources.users import BulkUsersEdit, Users
 
-# A library only emits records; the application decides where they go. Without
-# this, Python's last-resort handler would print retry warnings to stderr.
-logging.getLogger("suprsend_async").addHandler(logging.NullHandler())
-# ... unless SUPRSEND_LOG=debug|info|warning asks for them on stderr.
+# A library only emits records; the application decides where they go. No
+# NullHandler here: in an application that configured no logging at all, a
+# WARNING (a call that failed after its retries, a hub that cannot be reached)
+# reaches stderr through Python's last-resort handler instead of vanishing.
+# Retries are logged at INFO, so they do not. SUPRSEND_LOG=debug|info prints
+# more on stderr.
 _logging.configure_from_environment()
+
+# The official SDK's names, for code ported from it: the same thing under its
+# old name, or an ImportError that says what to use instead.
+SuprsendAPIException = SuprsendAPIError
+InputValueError = SuprsendValidationError
+_INSTEAD = {
+    "Suprsend": "use AsyncSuprsend(workspace_key, workspace_secret) (or"
+    " AsyncSuprsend.from_api_key(...)) and await its calls",
+    "AppInfo": "pass app_info='your app' to AsyncSuprsend",
+    "SuprsendMissingSchema": "suprsend-async checks records itself: catch SuprsendValidationError",
+    "SuprsendInvalidSchema": "suprsend-async checks records itself: catch SuprsendValidationError",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _INSTEAD:
+        raise ImportError(
+            f"suprsend_async has no {name} (a name of the official SuprSend SDK): {_INSTEAD[name]}"
+        )
+    raise AttributeError(f"module 'suprsend_async' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -50,6 +71,7 @@ __all__ = [
     "CursorPaginator",
     "Event",
     "FailedRecord",
+    "InputValueError",
     "Limits",
     "ObjectEdit",
     "ObjectRecipient",
@@ -61,6 +83,7 @@ __all__ = [
     "SpooledRecord",
     "SubscriberListBroadcast",
     "SuprsendAPIError",
+    "SuprsendAPIException",
     "SuprsendBulkError",
     "SuprsendClientClosedError",
     "SuprsendConfigError",

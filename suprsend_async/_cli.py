@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +28,12 @@ from ._core.transport import DEFAULT_TIMEOUT, user_agent
 from ._outbox_cli import COMMANDS as OUTBOX_COMMANDS
 from ._outbox_cli import add_outbox_commands, run_outbox_command
 from ._progress import ProgressDisplay
-from ._values.errors import SuprsendConfigError, SuprsendSpoolError, SuprsendValidationError
+from ._values.errors import (
+    SuprsendConfigError,
+    SuprsendSpoolError,
+    SuprsendTransportError,
+    SuprsendValidationError,
+)
 from ._values.limits import DEFAULT_LIMITS
 from ._values.models import Event, WorkflowTriggerRequest
 from ._version import __version__
@@ -72,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="suprsend-async",
         description="Send events and workflow triggers to SuprSend, in bulk and concurrently.",
+        epilog="Credentials come from SUPRSEND_WORKSPACE_KEY and SUPRSEND_WORKSPACE_SECRET (or"
+        " SUPRSEND_API_KEY), the hub from SUPRSEND_BASE_URL; flags win. Exit codes: 0 everything"
+        " succeeded, 1 some records failed (or the run was interrupted), 2 usage or"
+        " configuration error. `suprsend-async COMMAND --help` describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,13 +113,20 @@ def _parser() -> argparse.ArgumentParser:
     for kind, what in (("events", "events"), ("workflows", "workflow trigger bodies")):
         p = bulk_sub.add_parser(kind, parents=[conn], help=f"one of {what} per line")
         p.add_argument("file", help="a JSON Lines file, or - for standard input")
-        p.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-        p.add_argument("--dry-run", action="store_true", help="validate and chunk only")
+        p.add_argument(
+            "--concurrency", type=int, default=8, help="requests in flight at once (default 8)"
+        )
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="validate and chunk as a real run would, and send nothing",
+        )
         p.add_argument(
             "--failed-out",
             metavar="PATH",
             help="write failed and unread records, with errors, as JSON Lines that are safe"
-            " to send again",
+            " to send again (default: NAME.failed-TIME.jsonl next to the input, created only"
+            " if something fails)",
         )
         p.add_argument(
             "--unknown-out",
@@ -119,8 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--auto-idempotency-keys",
-            action="store_true",
-            help="give keyless records a generated key so they are safe to retry",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="give each record without an idempotency key a generated one, so a retry"
+            " after a lost answer cannot deliver it twice (default: on; --no-auto-idempotency-keys"
+            " sends keyless records as they are, never retried once they may have been"
+            " delivered)",
         )
 
     emulator = sub.add_parser("emulator", help="run the local SuprSend hub emulator")
@@ -184,6 +206,7 @@ async def _track(args: argparse.Namespace) -> int:
         idempotency_key=args.idempotency_key,
         tenant_id=args.tenant_id,
     )
+    _single_call_logging()
     async with _client(args) as client:
         response = await client.track_event(event)
     return _print_single(response)
@@ -201,9 +224,16 @@ async def _trigger(args: argparse.Namespace) -> int:
         idempotency_key=args.idempotency_key,
         tenant_id=args.tenant_id,
     )
+    _single_call_logging()
     async with _client(args) as client:
         response = await client.workflows.trigger(request)
     return _print_single(response)
+
+
+def _single_call_logging() -> None:
+    """A single call's failure is printed by the command itself (below): the library's
+    WARNING for it would say the same again through Python's last-resort handler."""
+    logging.getLogger("suprsend_async").addHandler(logging.NullHandler())
 
 
 def _print_single(response: TriggerResponse) -> int:
@@ -217,8 +247,12 @@ def _print_single(response: TriggerResponse) -> int:
     _print_json(result)
     if not response.success:
         reason = response.message or "failed"
-        answer = "no answer" if response.status_code is None else f"HTTP {response.status_code}"
-        print(f"suprsend-async: {answer}: {reason}", file=sys.stderr)
+        error = response.error
+        if isinstance(error, SuprsendTransportError) and not error.sent:
+            print(f"suprsend-async: {reason} (safe to send again)", file=sys.stderr)
+        else:
+            answer = "no answer" if response.status_code is None else f"HTTP {response.status_code}"
+            print(f"suprsend-async: {answer}: {reason}", file=sys.stderr)
     return EXIT_OK if response.success else EXIT_FAILED
 
 
@@ -244,11 +278,17 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
         line = source.line_of(index)
         index += 1
         try:
+            # With the key the real run would give it: chunks are sized with its bytes.
             if workflow:
                 request = WorkflowTriggerRequest.from_body(_require_dict(item))
+                if request.idempotency_key is None and args.auto_idempotency_keys:
+                    request = request.with_idempotency_key(str(uuid.uuid4()))
                 encoded = serializer.encode_trigger(request)
             else:
-                encoded = serializer.encode_event(Event.from_body(_require_dict(item)))
+                event = Event.from_body(_require_dict(item))
+                if event.idempotency_key is None and args.auto_idempotency_keys:
+                    event = event.with_idempotency_key(str(uuid.uuid4()))
+                encoded = serializer.encode_event(event)
         except SuprsendValidationError as exc:
             entries.append(failed_entry(line, item, str(exc), None))
             continue
@@ -267,17 +307,22 @@ async def _dry_run(args: argparse.Namespace, source: JsonlSource, failed: Failed
     entries += [bad_line_entry(*bad) for bad in source.bad_lines]
     for entry in sorted(entries, key=lambda e: int(e["line"])):
         failed.write(entry)
+    bad, held = len(source.bad_lines), len(source.held)
     _print_json(
         {
             "dry_run": True,
-            "total": index + len(source.bad_lines),
+            # Every line as the real run counts it: a record, a bad line, or an
+            # earlier run's unknown-outcome record held back.
+            "total": index + bad + held,
             "valid": valid,
             "invalid": failed.count,
+            "invalid_lines": bad,
+            "held": held,
             "requests": requests,
             "body_bytes": body_bytes,
         }
     )
-    return EXIT_OK if failed.count == 0 else EXIT_FAILED
+    return EXIT_OK if failed.count + held == 0 else EXIT_FAILED
 
 
 def _require_dict(item: Any) -> dict[str, Any]:
@@ -326,16 +371,30 @@ def _check_paths(args: argparse.Namespace, unknown_path: str | None) -> None:
         raise _UsageError(f"{args.file} is also an output file; write failures elsewhere")
 
 
+def _default_failed_out(args: argparse.Namespace) -> str:
+    """Where failed lines go without --failed-out: next to the input (or here, for
+    standard input), named by the time of the run, so no earlier file is overwritten."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if args.file == "-":
+        return f"suprsend-async-failed-{stamp}.jsonl"
+    root, _ = os.path.splitext(args.file)
+    return f"{root}.failed-{stamp}.jsonl"
+
+
 async def _bulk(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise _UsageError("--concurrency must be at least 1")
+    chosen = args.failed_out is not None
+    if not chosen:
+        # Failed lines are never only counted: they go to a file the report names.
+        args.failed_out = _default_failed_out(args)
     unknown_path = _unknown_path(args)
     _check_paths(args, unknown_path)
     source = JsonlSource(args.file)
     # The unknown file is appended to: it lists what someone has to check in
     # SuprSend, and a second run must not wipe the first run's list.
     with (
-        FailedOutput(args.failed_out) as failed,
+        FailedOutput(args.failed_out, lazy=not chosen) as failed,
         FailedOutput(unknown_path, append=True) as unknown,
     ):
         if args.dry_run:
@@ -377,11 +436,11 @@ async def _bulk(args: argparse.Namespace) -> int:
     else:
         _print_json(summary)
     if unknown.count:
-        where = f"written to {unknown.path}" if unknown.path else "not written (no --failed-out)"
         print(
             f"suprsend-async: {unknown.count} records without an idempotency key may have been"
-            f" processed (their answer was lost): {where}, not to --failed-out. Replaying"
-            " never sends them again; check in SuprSend before sending any of them yourself.",
+            f" processed (their answer was lost): they were written to {unknown.path}, not"
+            " with the failed lines. Replaying never sends them again; check in SuprSend"
+            " before sending any of them yourself.",
             file=sys.stderr,
         )
     ok = summary["failure"] == 0 and not source.stopped
@@ -420,11 +479,21 @@ def _summary(
     # run's unknown record held back; every line not read is "not_sent".
     bad, held = len(source.bad_lines), len(source.held)
     total = response.total + bad + held
+    failure = response.failure + bad + held
+    # From the counts of every line, bad lines included, not the upload's alone.
+    if source.stopped:
+        status = "interrupted"
+    elif failure == 0:
+        status = "success"
+    elif response.success == 0:
+        status = "fail"
+    else:
+        status = "partial"
     return {
-        "status": "interrupted" if source.stopped else response.status,
+        "status": status,
         "total": total,
         "success": response.success,
-        "failure": response.failure + bad + held,
+        "failure": failure,
         "unknown": unknown.count,
         "invalid_lines": bad,
         "lines_read": source.lines_read,

@@ -207,6 +207,16 @@ def _check_flag(value: object, name: str) -> None:
         raise SuprsendConfigError(f"{name} must be True or False, got {type(value).__name__}")
 
 
+# What each official SDK namespace or method we lack is here (the rest,
+# tenants, objects, lists, trigger_workflow..., exist under their own names).
+_OFFICIAL_NAMES = {
+    "user": "use client.users",
+    "bulk_users": "use client.users.get_bulk_edit_instance()",
+    "track": "use await client.track_event(Event(distinct_id, event_name, properties))",
+    "add_attachment": "use await Attachment.from_path(...) and request.with_attachment(...)",
+}
+
+
 def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -233,12 +243,16 @@ class AsyncSuprsend:
       own pool is built on (the ``httpx2`` extra). Default: that of the
       ``http_client`` or ``transport`` given, else ``SUPRSEND_HTTP_STACK``,
       else httpx.
-    - ``retry``: the :class:`RetryPolicy`; only requests carrying an
-      idempotency key are ever retried.
-    - ``auto_idempotency_keys``: give every request or record without a key
-      a fresh UUID key (reused across its retries), making all sends safe
-      to retry. Off by default: a generated key cannot deduplicate a send
-      that your own code repeats.
+    - ``retry``: the :class:`RetryPolicy`. A request that was never sent or
+      was refused unprocessed (429) is always retried; one that may have
+      reached the hub only if it has an idempotency key.
+    - ``auto_idempotency_keys`` (default True): give every event and
+      workflow trigger without a key a fresh UUID key of its own, reused
+      across its retries, so a retry after a lost answer cannot deliver it
+      twice (as Stripe and Knock do). A key of yours always wins; it is
+      also the only way to deduplicate a send that your own code repeats.
+      ``False`` sends keyless records without one, as the official SDK
+      does: those are then never retried once they may have reached the hub.
     - ``max_concurrency``: bulk requests in flight at once (default 8, or
       ``max_connections`` if smaller; each bulk call may ask for another
       value, up to ``max_connections``).
@@ -265,7 +279,7 @@ class AsyncSuprsend:
         transport: httpx.AsyncBaseTransport | None = None,
         http_stack: HttpStack | None = None,
         retry: RetryPolicy | None = None,
-        auto_idempotency_keys: bool = False,
+        auto_idempotency_keys: bool = True,
         max_concurrency: int | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
@@ -340,7 +354,7 @@ class AsyncSuprsend:
         transport: httpx.AsyncBaseTransport | None = None,
         http_stack: HttpStack | None = None,
         retry: RetryPolicy | None = None,
-        auto_idempotency_keys: bool = False,
+        auto_idempotency_keys: bool = True,
         max_concurrency: int | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
@@ -383,7 +397,7 @@ class AsyncSuprsend:
         transport: httpx.AsyncBaseTransport | None = None,
         http_stack: HttpStack | None = None,
         retry: RetryPolicy | None = None,
-        auto_idempotency_keys: bool = False,
+        auto_idempotency_keys: bool = True,
         max_concurrency: int | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         on_retry: Callable[[RetryEvent], Any] | None = None,
@@ -450,6 +464,17 @@ class AsyncSuprsend:
         self.broadcasts = Broadcasts(self)
         self.messages = Messages(self)
         self.templates = Templates(self)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names missing from the instance: the official SDK's namespaces
+        # and methods, in code ported from it, say what to use instead.
+        instead = _OFFICIAL_NAMES.get(name)
+        if instead is None:
+            raise AttributeError(f"'AsyncSuprsend' object has no attribute {name!r}")
+        raise AttributeError(
+            f"'AsyncSuprsend' object has no attribute {name!r} (the official SDK's"
+            f" supr.{name}): {instead}"
+        )
 
     def _check_concurrency(self, max_concurrency: object) -> int:
         """``max_concurrency`` if the pool can honour it, else SuprsendConfigError."""

@@ -31,6 +31,8 @@ Handler = Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
 
 
 def client_for(handler: Handler, **options: object) -> AsyncSuprsend:
+    # Keyless records unless a test gives keys: what the engine does with each is the point.
+    options.setdefault("auto_idempotency_keys", False)
     return AsyncSuprsend(
         KEY,
         SECRET,
@@ -93,23 +95,95 @@ async def test_a_non_2xx_answer_fails_every_record_of_that_chunk_with_the_server
     assert resp.success == 200
 
 
-async def test_a_transport_failure_fails_keyless_records_saying_why_they_were_not_retried() -> None:
+async def test_a_lost_answer_fails_keyless_records_saying_why_they_were_not_retried() -> None:
     seen: list[int] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
         seen.append(len(json.loads(request.content)))
-        raise httpx.ConnectError("connection refused")
+        raise httpx.ReadError("connection reset by peer")
 
     async with client_for(handler, retry=RetryPolicy.instant()) as client:
         resp = await client.bulk_events.send([Event(f"u{i}", "ev_x") for i in range(150)])
-    assert seen == [100, 50]  # keyless: never sent twice
+    assert seen == [100, 50]  # keyless and maybe delivered: never sent twice
     assert resp.failure == 150
     assert resp.status == "fail"
     for failed in resp.failed_records:
-        assert "connection refused" in failed.error
+        assert "connection reset by peer" in failed.error
         assert "no idempotency key" in failed.error
         assert failed.code is None
         assert failed.to_dict()["code"] == 500
+        assert (failed.maybe_delivered, failed.safe_to_resend) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "not_sent",
+    [
+        pytest.param(httpx.ConnectError("connection refused"), id="refused"),
+        pytest.param(httpx.ConnectError("[Errno -2] Name or service not known"), id="dns"),
+        pytest.param(httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER]"), id="tls"),
+        pytest.param(httpx.ConnectTimeout("connect timed out"), id="connect timeout"),
+        pytest.param(httpx.PoolTimeout("no free connection"), id="pool timeout"),
+    ],
+)
+async def test_records_never_sent_are_retried_keyless_and_end_safe_to_resend(
+    not_sent: Exception,
+) -> None:
+    seen: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(len(json.loads(request.content)))
+        raise not_sent
+
+    async with client_for(handler, retry=RetryPolicy.instant(3)) as client:
+        resp = await client.bulk_events.send([Event(f"u{i}", "ev_x") for i in range(150)])
+    # The hub cannot have seen a request never written: keyless, it is tried again...
+    assert sorted(seen) == [50, 50, 50, 100, 100, 100]
+    assert resp.retried_requests == 4
+    assert resp.failure == 150
+    for failed in resp.failed_records:
+        # ... and, failing still, is safe to send again, saying so.
+        assert (failed.maybe_delivered, failed.safe_to_resend) == (False, True)
+        assert "not sent" in failed.error
+        assert "no idempotency key" not in failed.error
+        assert failed["error"] == failed.error  # the official SDK's dict access
+
+
+async def test_a_429_retries_keyless_records_and_a_later_lost_answer_stops_them() -> None:
+    answers: list[int | Exception] = [429, 429, httpx.ReadError("reset")]
+    seen: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(len(json.loads(request.content)))
+        answer = answers[min(len(seen), len(answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer, json={"message": "slow down"})
+
+    async with client_for(handler, retry=RetryPolicy.instant(5)) as client:
+        resp = await client.bulk_events.send([Event(f"u{i}", "ev_x") for i in range(10)])
+    # 429 proves nothing was applied: resent; the lost answer may hide a delivery: not.
+    assert seen == [10, 10, 10]
+    assert {(f.maybe_delivered, f.safe_to_resend) for f in resp.failed_records} == {(True, False)}
+
+
+async def test_a_record_refused_with_429_inside_a_207_is_resent_keyless() -> None:
+    bodies: list[list[str]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        bodies.append([r["distinct_id"] for r in records])
+        results = [
+            {"status": "fail", "status_code": 429, "error": {"message": "rate limited"}}
+            if r["distinct_id"] == "u1" and len(bodies) == 1
+            else ok()
+            for r in records
+        ]
+        return httpx.Response(207, json={"records": results})
+
+    async with client_for(handler, retry=RetryPolicy.instant()) as client:
+        resp = await client.bulk_events.send([Event(f"u{i}", "ev_x") for i in range(3)])
+    assert bodies == [["u0", "u1", "u2"], ["u1"]]
+    assert (resp.success, resp.failure) == (3, 0)
 
 
 async def test_only_keyed_records_are_resent_after_a_lost_request() -> None:

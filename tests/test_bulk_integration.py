@@ -138,7 +138,7 @@ async def test_workflow_failures_map_to_the_exact_input_records() -> None:
     }
     unknown = {505: "workflow 'retired' not found", 750: "workflow 'no-such-flow' not found"}
 
-    async with served(hub, max_concurrency=4) as client:
+    async with served(hub, max_concurrency=4, auto_idempotency_keys=False) as client:
         resp = await client.workflows.bulk_trigger(inputs)
 
     check_accounting(resp, n)
@@ -205,7 +205,7 @@ async def test_event_failures_map_to_the_exact_input_records() -> None:
         n - 1: (None, "a bulk request body may not exceed 6000 bytes"),
     }
 
-    async with served(hub, limits=limits) as client:
+    async with served(hub, limits=limits, auto_idempotency_keys=False) as client:
         bulk = client.bulk_events.new_instance()
         bulk.append(*inputs)
         resp = await bulk.trigger()
@@ -234,7 +234,7 @@ async def test_a_5xx_on_one_chunk_fails_exactly_that_chunks_records(keyed: bool)
     n = 1_000
     events = [event(i, idempotency_key=f"k-{i}" if keyed else None) for i in range(n)]
     policy = RetryPolicy.disabled() if keyed else RetryPolicy.instant()
-    async with served(hub, max_concurrency=4, retry=policy) as client:
+    async with served(hub, max_concurrency=4, retry=policy, auto_idempotency_keys=False) as client:
         resp = await client.bulk_events.send(events)
 
     check_accounting(resp, n)

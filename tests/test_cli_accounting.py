@@ -37,7 +37,16 @@ async def test_a_replay_never_sends_a_keyless_record_twice(tmp_path: Path) -> No
     async with serve(hub) as base_url:
         env = cli_env(hub, base_url)
         first = await run_cli(
-            ["bulk", "events", str(source), "--concurrency", "1", "--failed-out", str(failed_out)],
+            [
+                "bulk",
+                "events",
+                str(source),
+                "--concurrency",
+                "1",
+                "--failed-out",
+                str(failed_out),
+                "--no-auto-idempotency-keys",
+            ],
             env,
         )
         assert first.code == 1
@@ -98,7 +107,8 @@ async def test_a_second_ctrl_c_still_accounts_for_every_line(tmp_path: Path, key
     async with serve(app) as base_url:
         process = await anyio.open_process(
             [sys.executable, "-m", "suprsend_async", "bulk", "events", str(source),
-             "--concurrency", "2", "--failed-out", str(failed_out)],
+             "--concurrency", "2", "--failed-out", str(failed_out),
+             "--no-auto-idempotency-keys"],
             env=cli_env(hub, base_url),
         )  # fmt: skip
         async with process:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from suprsend_async import __version__
@@ -50,9 +51,15 @@ async def test_failed_lines_are_listed_on_stderr_with_their_reason(
     assert report[4].startswith("line 11: invalid JSON:")
     assert report[5] == "... and 3 more failed lines"
     if failed_out:
-        assert report[6] == f"(all 8 written to {out})"
+        assert report[6] == f"The failed 8 lines were written to {out}, to fix and send again."
     else:
-        assert report[6] == "(--failed-out PATH writes them all, to fix and send again)"
+        # Without --failed-out the failed lines are saved all the same, where it says.
+        [saved] = [p async for p in anyio.Path(tmp_path).glob("events.failed-*.jsonl")]
+        assert report[6] == (
+            f"The failed 8 lines were written to {saved}, to fix and send again;"
+            " --failed-out PATH chooses the file."
+        )
+        assert len((await saved.read_text()).splitlines()) == 8
     assert len(report) == 7
 
 
@@ -99,7 +106,11 @@ async def test_a_single_call_prints_the_message_id_and_an_unanswered_one_says_so
     no_answer = json.loads(unanswered.stdout)
     assert no_answer["status_code"] is None  # not the official SDK's made-up 500
     assert no_answer["error_type"] == "transport"
-    assert unanswered.stderr.startswith("suprsend-async: no answer: POST /v2/event/ failed:")
+    # Nothing listens: the request was never sent, and the host tried is named.
+    assert unanswered.stderr.startswith(
+        f"suprsend-async: POST /v2/event/ not sent: could not connect to {closed_url.rstrip('/')}:"
+    )
+    assert unanswered.stderr.rstrip().endswith("(safe to send again)")
 
 
 async def test_a_line_nested_too_deep_for_json_is_a_bad_line_not_a_crash(tmp_path: Path) -> None:
@@ -121,3 +132,59 @@ async def test_an_output_file_that_cannot_be_written_is_a_usage_error(tmp_path: 
     assert result.code == 2
     assert "Traceback" not in result.stderr
     assert str(unwritable) in result.stderr
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the CLI runs in its own process
+async def test_against_a_dead_hub_every_line_ends_not_sent_and_safe_to_resend(
+    tmp_path: Path,
+) -> None:
+    """Nothing listens at the port: the upload stops once the hub is found unreachable
+    (rather than each chunk retrying to its 60 s deadline), and every line is written
+    to --failed-out as not sent, none to the unknown-outcome file."""
+    async with serve(HubEmulator()) as closed_url:
+        pass  # nothing listens there any more
+    lines = [event(i) for i in range(2_000)]
+    source = write_lines(tmp_path / "events.jsonl", lines)
+    out = tmp_path / "failed.jsonl"
+    with anyio.fail_after(120):  # only a guard against a hang, not a timing assertion
+        result = await run_cli(
+            ["bulk", "events", str(source), "--failed-out", str(out), "--json"],
+            cli_env(HubEmulator(), closed_url),
+        )
+    assert result.code == 1
+    summary = result.summary()
+    assert (summary["total"], summary["success"], summary["failure"]) == (2_000, 0, 2_000)
+    assert (summary["status"], summary["unknown"]) == ("fail", 0)
+    failed = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(failed) == 2_000
+    assert all("not sent" in f["error"] for f in failed)
+    assert not (tmp_path / "failed.unknown.jsonl").exists()
+    # Far fewer requests than 20 chunks each retried to the deadline; the host is
+    # named on screen, never a path or an id.
+    assert summary["retried_requests"] < 20 * 20
+    host = closed_url.rstrip("/")
+    assert f"{host} could not be reached" in result.stderr
+    assert "u1" not in result.stderr
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the CLI runs in its own process
+async def test_the_status_follows_the_counts_and_the_dry_run_counts_and_sizes_alike(
+    tmp_path: Path,
+) -> None:
+    source = write_lines(tmp_path / "e.jsonl", [event(1), "{oops", event(3)])
+    async with hub_at(HubEmulator()) as (_, env):
+        real = await run_cli(["bulk", "events", str(source), "--json"], env)
+        dry = await run_cli(["bulk", "events", str(source), "--dry-run"], env)
+        keyless = await run_cli(
+            ["bulk", "events", str(source), "--dry-run", "--no-auto-idempotency-keys"], env
+        )
+    # Every record was sent, but a line was bad: not "success".
+    summary = real.summary()
+    assert (summary["status"], summary["success"], summary["failure"]) == ("partial", 2, 1)
+    assert real.code == 1
+    planned = json.loads(dry.stdout)
+    assert (planned["total"], planned["valid"], planned["invalid_lines"]) == (3, 2, 1)
+    assert dry.code == 1
+    # The dry run sizes chunks with the key each record will be given.
+    key_bytes = len(',"$idempotency_key":""') + 36
+    assert planned["body_bytes"] - json.loads(keyless.stdout)["body_bytes"] == 2 * key_bytes

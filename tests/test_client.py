@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import sys
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from suprsend_async import (
     RetryPolicy,
     SuprsendConfigError,
     SuprsendError,
+    SuprsendTransportError,
     SuprsendValidationError,
     WorkflowTriggerRequest,
     __version__,
@@ -34,6 +36,17 @@ DEFAULT_TIMEOUT = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
 
 
 Hub = ScriptedHub
+
+
+def keyless_client(hub: ScriptedHub, attempts: int = 4) -> AsyncSuprsend:
+    """A client that sends records without keys, as the official SDK does."""
+    return AsyncSuprsend(
+        KEY,
+        SECRET,
+        transport=hub.transport(),
+        retry=RetryPolicy.instant(attempts),
+        auto_idempotency_keys=False,
+    )
 
 
 def trigger(**options: Any) -> WorkflowTriggerRequest:
@@ -366,17 +379,69 @@ async def test_other_4xx_are_never_retried(status: int) -> None:
     assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, status, 1, 1)
 
 
-@pytest.mark.parametrize("failure", TRANSIENT)
+# What may hide a delivery (no answer, a server error): never repeated without a key.
+MAYBE_APPLIED = [
+    pytest.param(503, id="503"),
+    pytest.param(500, id="500"),
+    pytest.param(502, id="502"),
+    pytest.param(504, id="504"),
+    pytest.param(httpx.RemoteProtocolError("peer closed"), id="connection dropped"),
+    pytest.param(httpx.ReadTimeout("slow"), id="read timeout"),
+]
+# What proves nothing was applied: repeated with or without a key.
+NOT_APPLIED = [
+    pytest.param(429, id="429"),
+    pytest.param(408, id="408"),
+    pytest.param(httpx.ConnectError("refused"), id="connection refused"),
+    pytest.param(httpx.ConnectError("[Errno -2] Name or service not known"), id="dns"),
+    pytest.param(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"), id="tls"),
+    pytest.param(httpx.ConnectTimeout("connect"), id="connect timeout"),
+]
+
+
+@pytest.mark.parametrize("failure", NOT_APPLIED)
+async def test_an_unkeyed_call_is_retried_when_nothing_was_applied(
+    failure: int | Exception,
+) -> None:
+    for kind in ("event", "trigger"):
+        hub = Hub(failure, failure, 202)
+        client = keyless_client(hub)
+        async with client:
+            if kind == "event":
+                response = await client.track_event(Event("u1", "paid"))
+            else:
+                response = await client.workflows.trigger(trigger())
+        assert (response.success, response.attempts, len(hub.requests)) == (True, 3, 3)
+        assert "$idempotency_key" not in hub.bodies()[0]
+
+
+@pytest.mark.parametrize("failure", NOT_APPLIED[2:])
+async def test_an_unkeyed_call_never_sent_says_so_and_not_that_it_may_be_delivered(
+    failure: Exception,
+) -> None:
+    hub = Hub(failure)
+    client = keyless_client(hub, 3)
+    async with client:
+        r = await client.track_event(Event("u1", "paid"))
+    assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, None, 3, 3)
+    assert "not sent:" in (r.message or "")
+    assert "https://hub.suprsend.com" in (r.message or "")  # the host tried, shown
+    assert "no idempotency key" not in (r.message or "")
+    assert isinstance(r.error, SuprsendTransportError)
+    assert r.error.sent is False
+
+
+@pytest.mark.parametrize("failure", MAYBE_APPLIED)
 async def test_an_unkeyed_call_is_sent_exactly_once(failure: int | Exception) -> None:
     hub = Hub(failure, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    client = keyless_client(hub)
     async with client:
         event_response = await client.track_event(Event("u1", "paid"))
     assert (event_response.success, event_response.attempts, len(hub.requests)) == (False, 1, 1)
     assert "$idempotency_key" not in hub.bodies()[0]
 
     hub = Hub(failure, 202)
-    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    client = keyless_client(hub)
     async with client:
         trigger_response = await client.workflows.trigger(trigger())
     assert (trigger_response.success, trigger_response.attempts, len(hub.requests)) == (False, 1, 1)
@@ -395,7 +460,7 @@ async def test_an_unkeyed_call_with_no_answer_says_why_it_was_not_retried(
     failure: int | Exception, says_why: bool
 ) -> None:
     hub = Hub(failure, failure)
-    client = AsyncSuprsend(KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant())
+    client = keyless_client(hub)
     async with client:
         event_response = await client.track_event(Event("u1", "paid"))
         trigger_response = await client.workflows.trigger(trigger())
@@ -403,6 +468,18 @@ async def test_an_unkeyed_call_with_no_answer_says_why_it_was_not_retried(
         assert r.success is False
         assert ("not retried: the request has no idempotency key" in (r.message or "")) is says_why
     assert len(hub.requests) == 2
+
+
+async def test_by_default_a_call_gets_a_key_of_its_own_and_is_retried_after_a_lost_answer() -> None:
+    hub = Hub(httpx.RemoteProtocolError("peer closed"), 202)
+    async with AsyncSuprsend(
+        KEY, SECRET, transport=hub.transport(), retry=RetryPolicy.instant()
+    ) as client:
+        r = await client.track_event(Event("u1", "paid"))
+    assert (r.success, r.attempts) == (True, 2)
+    first, second = hub.bodies()
+    assert first["$idempotency_key"] == second["$idempotency_key"]
+    assert uuid.UUID(first["$idempotency_key"]).version == 4
 
 
 async def test_generated_keys_make_calls_retryable_with_one_key_across_attempts() -> None:
@@ -452,3 +529,19 @@ async def test_attempts_are_counted_when_no_answer_ever_comes() -> None:
     async with client:
         r = await client.track_event(Event("u1", "paid", idempotency_key="k"))
     assert (r.success, r.status_code, r.attempts, len(hub.requests)) == (False, None, 4, 4)
+
+
+def test_the_aiohttp_pool_is_imported_when_the_client_is_built_not_on_the_loop() -> None:
+    # In a fresh interpreter: importing aiohttp takes a few hundred ms, which the
+    # first call would otherwise spend blocking the event loop.
+    code = (
+        "import sys\n"
+        "from suprsend_async import AsyncSuprsend\n"
+        "assert 'aiohttp' not in sys.modules\n"
+        "AsyncSuprsend('WS_KEY_0001', 'secret')\n"
+        "print('suprsend_async._core.aiohttp_pool' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "True"

@@ -428,3 +428,12 @@ def test_a_forked_child_builds_its_own_pool(child_backend: str) -> None:
     parent_before, child, parent_after = recorder.ports
     assert child != parent_before  # the child opened its own connection
     assert parent_after == parent_before  # the parent's connection was left alone
+
+
+def test_a_trailing_newline_of_a_credential_in_the_environment_is_stripped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As the README says: `export X=$(cat key.txt)` or a secrets file's newline is harmless.
+    monkeypatch.setenv("SUPRSEND_WORKSPACE_KEY", "WS_KEY_0001\n")
+    monkeypatch.setenv("SUPRSEND_WORKSPACE_SECRET", "the-secret\r\n")
+    assert AsyncSuprsend()._env == "WS_KEY_0001"

@@ -73,7 +73,13 @@ async def test_a_gzip_bomb_is_not_decompressed_past_the_cap() -> None:
     assert len(BOMB) < MAX_RESPONSE_BYTES // 16
     async with (
         serve(bomb_app) as base_url,
-        AsyncSuprsend("key", "secret", base_url=base_url, retry=RetryPolicy.disabled()) as client,
+        AsyncSuprsend(
+            "key",
+            "secret",
+            base_url=base_url,
+            retry=RetryPolicy.disabled(),
+            auto_idempotency_keys=False,
+        ) as client,
     ):
         single = await client.track_event(Event("u1", "order_paid"))
         bulk = await client.bulk_events.send([Event(f"u{i}", "order_paid") for i in range(3)])

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from suprsend_async import Attachment, Event, WorkflowTriggerRequest
+from suprsend_async import (
+    AsyncSuprsend,
+    Attachment,
+    Event,
+    SuprsendValidationError,
+    WorkflowTriggerRequest,
+)
 
 
 def test_event_takes_the_official_positional_order() -> None:
@@ -63,7 +69,8 @@ async def test_attachments_take_the_official_file_name_keyword(tmp_path: Path) -
         (
             WorkflowTriggerRequest,
             [
-                "WorkflowTriggerRequest(*, workflow: 'str', recipients: 'Recipients', "
+                "WorkflowTriggerRequest(body: 'Mapping[str, Any] | None' = None, /, *,"
+                " workflow: 'str', recipients: 'Recipients', "
                 "data: 'Mapping[str, Any] | None' = None,",
                 "- ``recipients``: a list of recipients, each a distinct_id string",
             ],
@@ -110,3 +117,62 @@ def test_the_migration_table_has_a_row_for_every_public_name_of_the_official_sdk
         and not re.search(rf"\b{re.escape(name.replace('supr_client.', 'Suprsend.'))}\b", left)
     ]
     assert missing == []
+
+
+# -- names of the official SDK (issue 21) ---------------------------------------------------
+
+
+def test_the_official_exception_names_resolve_to_ours() -> None:
+    import suprsend_async
+    from suprsend_async import InputValueError, SuprsendAPIException
+
+    assert SuprsendAPIException is suprsend_async.SuprsendAPIError
+    assert InputValueError is suprsend_async.SuprsendValidationError
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("Suprsend", "AsyncSuprsend"), ("AppInfo", "app_info=")],
+)
+def test_an_official_name_we_lack_says_what_to_use(name: str, says: str) -> None:
+    with pytest.raises(ImportError, match=says):
+        exec(f"from suprsend_async import {name}", {})
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("user", "client.users"), ("bulk_users", "get_bulk_edit_instance")],
+)
+def test_an_official_namespace_we_lack_says_what_to_use(name: str, says: str) -> None:
+    client = AsyncSuprsend("WS_KEY_0001", "secret")
+    with pytest.raises(AttributeError, match=says):
+        getattr(client, name)
+    assert not hasattr(client, "no_such_thing")
+
+
+@pytest.mark.parametrize(
+    "name", ["tenants", "brands", "objects", "messages", "subscriber_lists", "bulk_workflows"]
+)
+def test_an_official_namespace_we_have_is_there_under_its_name(name: str) -> None:
+    client = AsyncSuprsend("WS_KEY_0001", "secret")
+    assert type(getattr(client, name)).__module__.startswith("suprsend_async.resources.")
+
+
+def test_official_names_we_have_import_as_they_are() -> None:
+    from suprsend_async import ObjectEdit, SubscriberListBroadcast, Workflow
+
+    assert {ObjectEdit.__name__, SubscriberListBroadcast.__name__, Workflow.__name__} == {
+        "ObjectEdit",
+        "SubscriberListBroadcast",
+        "Workflow",
+    }
+
+
+def test_a_workflow_trigger_request_ported_verbatim_works() -> None:
+    body = {"workflow": "welcome", "recipients": ["u1"], "data": {"n": 1}}
+    ported = WorkflowTriggerRequest(body, idempotency_key="k1", tenant_id="acme")
+    assert ported == WorkflowTriggerRequest(
+        workflow="welcome", recipients=["u1"], data={"n": 1}, idempotency_key="k1", tenant_id="acme"
+    )
+    with pytest.raises(SuprsendValidationError, match="not both"):
+        WorkflowTriggerRequest(body, data={})

@@ -65,6 +65,11 @@ def refused() -> httpx.ConnectError:
     return httpx.ConnectError("All connection attempts failed")
 
 
+def lost() -> httpx.ReadError:
+    """Sent, and the connection died before the answer: the hub may have applied it."""
+    return httpx.ReadError("connection reset by peer")
+
+
 # -- the hub's errors ----------------------------------------------------------------------------
 
 
@@ -180,7 +185,7 @@ NOT_FOUND = httpx.Response(404, json={"code": 404, "message": "user [distinct_id
 
 @pytest.mark.parametrize(
     "first",
-    [refused(), httpx.Response(500, text="oops"), httpx.Response(504, text="gateway timeout")],
+    [lost(), httpx.Response(500, text="oops"), httpx.Response(504, text="gateway timeout")],
     ids=["no answer", "500", "504"],
 )
 async def test_a_retried_delete_that_finds_nothing_reports_the_earlier_attempts_success(
@@ -201,6 +206,16 @@ async def test_a_delete_after_a_rate_limit_that_finds_nothing_is_an_error() -> N
     # A 429 was not processed: nothing of ours deleted the user, so its 404 is the answer.
     rate_limited = httpx.Response(429, headers={"retry-after": "0"}, json={"message": "slow down"})
     client, seen = client_answering(rate_limited, NOT_FOUND)
+    async with client:
+        with pytest.raises(SuprsendAPIError) as caught:
+            await client.users.delete("u1")
+    assert caught.value.status_code == 404
+    assert len(seen) == 2
+
+
+async def test_a_delete_after_an_attempt_never_sent_that_finds_nothing_is_an_error() -> None:
+    # The first attempt never reached the hub (refused): the 404 is the answer.
+    client, seen = client_answering(refused(), NOT_FOUND)
     async with client:
         with pytest.raises(SuprsendAPIError) as caught:
             await client.users.delete("u1")
@@ -234,13 +249,15 @@ async def test_errors_retry_events_and_logs_name_the_route_not_the_id(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="suprsend_async")
     events: list[RetryEvent] = []
-    client, _ = client_answering(refused(), on_retry=events.append)
+    client, _ = client_answering(lost(), on_retry=events.append)
     async with client:
         with pytest.raises(SuprsendTransportError) as caught:
             await client.users.get(distinct_id)
         with pytest.raises(SuprsendTransportError) as single_shot:
             await client.users.merge(distinct_id, "u2")
     assert len(events) == RETRY.attempts - 1
+    # The host is shown: it is no secret, and a mistyped URL is found by it.
+    assert "https://hub.suprsend.com" in str(caught.value)
     assert "GET /v1/user/{distinct_id}/" in str(caught.value)
     assert "POST /v1/user/{distinct_id}/merge/" in str(single_shot.value)
     texts = [str(caught.value), str(single_shot.value)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from email.utils import formatdate
 
 import anyio
@@ -20,12 +21,14 @@ from suprsend_async import (
 )
 from suprsend_async._core.retry import (
     RETRYABLE_STATUS_CODES,
+    answer_retryable,
     describe_response,
     parse_retry_after,
     response_is_retryable,
     response_retry_after,
     send_with_retries,
 )
+from suprsend_async._values.idempotency import AttemptEnd, Ending, may_retry
 
 
 def test_backoff_grows_exponentially_and_is_capped() -> None:
@@ -83,7 +86,7 @@ def test_policy_refuses_nonsense() -> None:
 
 
 async def run(
-    answers: list[httpx.Response | Exception], policy: RetryPolicy, *, retry: bool = True
+    answers: list[httpx.Response | Exception], policy: RetryPolicy, *, repeatable: bool = True
 ) -> tuple[httpx.Response, int, list[RetryEvent]]:
     events: list[RetryEvent] = []
     remaining = list(answers)
@@ -97,10 +100,10 @@ async def run(
     response, attempts = await send_with_retries(
         send_once,
         policy=policy,
-        retry=retry,
+        repeatable=repeatable,
         path="/v2/event/",
         on_retry=events.append,
-        is_retryable=response_is_retryable,
+        is_retryable=answer_retryable(repeatable),
         retry_after=response_retry_after,
         describe=describe_response,
     )
@@ -136,7 +139,7 @@ async def test_raises_the_last_transport_error_with_the_attempt_count() -> None:
 @pytest.mark.anyio
 async def test_without_retry_there_is_exactly_one_attempt() -> None:
     response, attempts, events = await run(
-        [httpx.Response(503), httpx.Response(202)], RetryPolicy.instant(), retry=False
+        [httpx.Response(503), httpx.Response(202)], RetryPolicy.instant(), repeatable=False
     )
     assert (response.status_code, attempts, events) == (503, 1, [])
 
@@ -165,7 +168,7 @@ async def test_no_wait_is_started_that_would_pass_the_deadline(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     policy = RetryPolicy(deadline=1.0, wait_initial=30, wait_max=30, wait_jitter=0)
-    with anyio.fail_after(60), caplog.at_level(logging.WARNING, logger="suprsend_async"):
+    with anyio.fail_after(60), caplog.at_level(logging.INFO, logger="suprsend_async"):
         response, attempts, waits = await run([httpx.Response(503), httpx.Response(202)], policy)
     assert (response.status_code, attempts, waits) == (503, 1, [])
     assert "deadline" in caplog.text
@@ -181,7 +184,7 @@ async def test_an_attempt_running_at_the_deadline_is_cancelled() -> None:
         await send_with_retries(
             hang,
             policy=RetryPolicy(deadline=0.05),
-            retry=True,
+            repeatable=True,
             path="/x",
             is_retryable=response_is_retryable,
             retry_after=response_retry_after,
@@ -190,16 +193,70 @@ async def test_an_attempt_running_at_the_deadline_is_cancelled() -> None:
 
 
 @pytest.mark.anyio
-async def test_each_retry_is_logged_at_warning_without_payloads(
+async def test_each_retry_is_logged_at_info_without_payloads(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="suprsend_async"):
+    with caplog.at_level(logging.INFO, logger="suprsend_async"):
         await run(
             [httpx.Response(502, content=b"secret-payload"), httpx.Response(202)],
             RetryPolicy.instant(),
         )
     [record] = [r for r in caplog.records if r.name == "suprsend_async"]
-    assert record.levelno == logging.WARNING
+    # INFO: a retry that succeeds is no news; a call that fails says so at WARNING.
+    assert record.levelno == logging.INFO
     assert "HTTP 502" in record.getMessage()
     assert "/v2/event/" in record.getMessage()
     assert "secret-payload" not in caplog.text
+
+
+# -- the one retry decision --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("end", "keyless", "keyed", "maybe_applied"),
+    [
+        (AttemptEnd(Ending.NOT_SENT), True, True, False),
+        (AttemptEnd(Ending.NO_ANSWER), False, True, True),
+        (AttemptEnd.answered(429), True, True, False),
+        (AttemptEnd.answered(408), True, True, False),
+        (AttemptEnd.answered(500), False, True, False),
+        (AttemptEnd.answered(502), False, True, True),
+        (AttemptEnd.answered(503), False, True, False),
+        (AttemptEnd.answered(504), False, True, True),
+        (AttemptEnd.answered(400), False, False, False),
+        (AttemptEnd.answered(401), False, False, False),
+        (AttemptEnd.answered(404), False, False, False),
+        (AttemptEnd.answered(202), False, False, False),
+    ],
+    ids=lambda v: str(v) if not isinstance(v, AttemptEnd) else f"{v.ending.value} {v.status}",
+)
+def test_how_an_attempt_ended_decides_whether_it_is_sent_again(
+    end: AttemptEnd, keyless: bool, keyed: bool, maybe_applied: bool
+) -> None:
+    assert may_retry(end, repeatable=False) is keyless
+    assert may_retry(end, repeatable=True) is keyed
+    assert end.may_have_applied is maybe_applied
+
+
+def test_a_transport_error_says_whether_its_request_was_sent() -> None:
+    assert AttemptEnd.of_error(SuprsendTransportError("x", sent=False)) == AttemptEnd(
+        Ending.NOT_SENT
+    )
+    assert AttemptEnd.of_error(SuprsendTransportError("x")) == AttemptEnd(Ending.NO_ANSWER)
+    # It survives a trip through pickle (a worker process reporting it).
+    assert pickle.loads(pickle.dumps(SuprsendTransportError("x", sent=False))).sent is False
+
+
+@pytest.mark.anyio
+async def test_a_call_whose_last_attempt_was_not_sent_is_not_sent_only_if_none_was() -> None:
+    not_sent = SuprsendTransportError("refused", sent=False)
+    with pytest.raises(SuprsendTransportError) as only_refused:
+        await run([not_sent, SuprsendTransportError("refused", sent=False)], RetryPolicy.instant(2))
+    assert only_refused.value.sent is False
+    with pytest.raises(SuprsendTransportError) as after_a_lost_answer:
+        await run(
+            [SuprsendTransportError("reset"), SuprsendTransportError("refused", sent=False)],
+            RetryPolicy.instant(2),
+        )
+    # The first attempt may have been applied: the call as a whole was sent.
+    assert after_a_lost_answer.value.sent is True

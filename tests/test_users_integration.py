@@ -286,6 +286,46 @@ async def test_a_dropped_answer_never_applies_a_single_shot_edit_twice() -> None
     assert hub.stats.faults["drop_after"] == 3
 
 
+async def test_single_shot_calls_are_retried_after_answers_that_prove_nothing_was_applied() -> None:
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY) as client:
+        users = client.users
+        await users.upsert("u1")
+        await users.upsert("u2")
+        # 429 then 200: the increment is sent again, and applied once.
+        hub.script(Fault.rate_limit(0), times=1)
+        answer = await users.edit(users.get_edit_instance("u1").increment("logins", 1))
+        assert answer["properties"] == {"logins": 1}
+        hub.script(Fault.rate_limit(0), times=2)
+        await users.async_edit(users.get_edit_instance("u1").append("tags", "x"))
+        hub.script(Fault.rate_limit(0), times=1)
+        await users.merge("u1", "u2")
+    assert hub.users["u1"].properties == {"logins": 1, "tags": ["x"]}
+    for kind in ("edit", "merge", "identity_event"):
+        assert hub.users.applications[(kind, "u1")] == 1
+    assert hub.stats.faults["rate_limit"] == 4
+
+
+async def test_a_single_shot_call_is_retried_when_the_hub_cannot_be_reached() -> None:
+    hub = HubEmulator()
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key,
+            hub.workspace_secret,
+            base_url=base_url.replace("http://", "https://"),  # TLS to a plain-HTTP server
+            retry=RETRY,
+        ) as client,
+    ):
+        with pytest.raises(SuprsendTransportError) as caught:
+            await client.users.edit(client.users.get_edit_instance("u1").increment("logins", 1))
+    # The TLS handshake failed: never sent, so tried again, and said so with the host.
+    assert (caught.value.sent, caught.value.attempts) == (False, RETRY.attempts)
+    assert "not sent: could not connect to https://127.0.0.1:" in str(caught.value)
+    assert "not retried" not in str(caught.value)
+    assert hub.stats.requests == 0
+
+
 async def test_retried_calls_converge_after_dropped_answers() -> None:
     hub = HubEmulator()
     async with served(hub, retry=RETRY) as client:

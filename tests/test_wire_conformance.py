@@ -17,6 +17,7 @@ import hmac
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -90,6 +91,9 @@ class Ours(ScriptedHub):
 
     def __init__(self, *answers: int | Exception, **options: Any) -> None:
         super().__init__(*answers)
+        # The official SDK sends no key of its own: compared byte for byte, ours
+        # sends none either (a generated key is compared on its own, below).
+        options.setdefault("auto_idempotency_keys", False)
         self.client = AsyncSuprsend(KEY, SECRET, transport=self.transport(), **options)
 
 
@@ -210,6 +214,36 @@ async def test_event_body_matches_the_official_sdk_token_for_token(
     theirs, mine = official.only(), ours.only()
     assert_same_tokens(normalised_event(mine.content), normalised_event(theirs.data))
     assert mine.url.path == "/v2/event/" == httpx.URL(theirs.url).path
+
+
+@pytest.mark.anyio
+async def test_by_default_an_event_is_what_the_sdk_sends_with_a_fresh_key(
+    official: Official,
+) -> None:
+    ours = Ours(auto_idempotency_keys=True)
+    async with ours.client as client:
+        assert (await client.track_event(Event("u1", "order_paid", {"a": 1}))).success
+        assert (
+            await client.workflows.trigger(
+                WorkflowTriggerRequest(workflow="w", recipients=["u1"], data={"a": 1})
+            )
+        ).success
+    event_body, trigger_body = (json.loads(r.content) for r in ours.requests)
+    keys = [event_body["$idempotency_key"], trigger_body["$idempotency_key"]]
+    assert all(uuid.UUID(key).version == 4 for key in keys)
+    assert keys[0] != keys[1]
+    # The official SDK, given that key, sends the same tokens.
+    official.client.track_event(
+        suprsend.Event("u1", "order_paid", {"a": 1}, idempotency_key=keys[0])
+    )
+    official.client.workflows.trigger(
+        suprsend.WorkflowTriggerRequest(
+            {"workflow": "w", "recipients": ["u1"], "data": {"a": 1}}, idempotency_key=keys[1]
+        )
+    )
+    theirs = [r.data for r in official.sent]
+    assert_same_tokens(normalised_event(ours.requests[0].content), normalised_event(theirs[0]))
+    assert_same_tokens(ours.requests[1].content, theirs[1])
 
 
 @pytest.mark.anyio

@@ -2,14 +2,17 @@
 upload the chunks concurrently through a bounded task group.
 
 Every record given ends up counted: as a success, or in ``failed_records``
-with the reason. Only records carrying an idempotency key are ever sent
-twice; a keyless record whose fate is unknown is reported, not retried.
+with the reason. A record is sent again when its request was never sent or
+the hub refused it unprocessed (429); after an outcome that may hide a
+delivery, only if it carries an idempotency key (or repeats harmlessly): a
+keyless record whose fate is unknown is reported, not retried.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -21,6 +24,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from .._values.errors import SuprsendError, SuprsendTransportError, SuprsendValidationError
 from .._values.hooks import check_hook
+from .._values.idempotency import AttemptEnd, Ending, may_retry
 from .._values.limits import Limits
 from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
 from .._wire.responses import parse_body, parse_error
@@ -29,11 +33,11 @@ from .context import ClientContext
 from .retry import (
     RetryPolicy,
     checked_policy,
-    is_retryable_status,
     not_retried_without_key,
     parse_retry_after,
     send_with_retries,
 )
+from .transport import origin
 
 __all__ = [
     "BulkItem",
@@ -66,11 +70,17 @@ class FailedRecord:
     """A record that was not delivered: where it was in the input, and why.
 
     ``maybe_delivered`` is True when the hub may have processed it all the
-    same: a request of it got no readable answer (the connection died, the
-    deadline passed, the call was abandoned mid-request) or a gateway error
-    (502, 504) from something between the client and the hub. Sending such
-    a record again is only safe if it has an idempotency key
+    same: a request of it was sent and got no readable answer (the
+    connection died, the deadline passed, the call was abandoned
+    mid-request) or a gateway error (502, 504) from something between the
+    client and the hub. A request that was never sent (connection refused,
+    a name that does not resolve, a failed TLS handshake) or that the hub
+    refused unprocessed (429) leaves it False. Sending a record that may
+    have been delivered again is only safe if it has an idempotency key
     (:attr:`safe_to_resend`).
+
+    ``failed["error"]`` (and ``"record"``, ``"code"``) read it as the
+    official SDK's dict, as :meth:`to_dict` gives it.
     """
 
     index: int
@@ -89,6 +99,12 @@ class FailedRecord:
         first processed.)
         """
         return not self.maybe_delivered or record_idempotency_key(self.record) is not None
+
+    def __getitem__(self, key: str) -> Any:
+        """``failed["error"]``, as code written for the official SDK's dicts reads it."""
+        if key not in ("record", "error", "code"):
+            raise KeyError(key)
+        return self.to_dict()[key]
 
     def to_dict(self) -> dict[str, Any]:
         """The official SDK's shape: ``{"record": ..., "error": ..., "code": ...}``."""
@@ -225,9 +241,62 @@ class _Upload:
 
 
 # Gateways answer these for a hub they lost track of: it may have processed the request.
-_GATEWAY_STATUSES = frozenset({502, 504})
+# A record the hub took in without saying what it did with it.
+_UNKNOWN = AttemptEnd(Ending.NO_ANSWER)
 _ABANDONED = "abandoned while its request was in flight: the outcome is unknown"
 _NOT_SENT = "not sent: the upload was abandoned before this record's request"
+
+
+# Never-sent attempts in a row (besides unreachable_after seconds of them)
+# before the hub counts as unreachable: one refused connection is no outage.
+_UNREACHABLE_MIN_ATTEMPTS = 3
+
+
+@attrs.define
+class _Reach:
+    """Whether the hub can be reached at all, judged from how the run's attempts end.
+
+    Once every attempt for ``after`` seconds (and at least a few) was never
+    sent, the hub is taken as unreachable: ``gone`` says so, and the waits
+    of retrying chunks end at once so that they fail now, not at their
+    deadline.
+    """
+
+    after: float
+    host: str
+    since: float | None = None  # when the current run of never-sent attempts began
+    count: int = 0
+    gone: str | None = None  # the failure of every record left, once unreachable
+    stopped: anyio.Event = attrs.field(factory=anyio.Event)
+
+    def note(self, end: AttemptEnd, log: Any) -> None:
+        if end.ending is not Ending.NOT_SENT:
+            self.since, self.count = None, 0
+            return
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        self.count += 1
+        waited = now - self.since
+        if self.gone or self.count < _UNREACHABLE_MIN_ATTEMPTS or waited < self.after:
+            return
+        self.gone = (
+            f"not sent: {self.host} could not be reached ({self.count} attempts in"
+            f" {waited:.1f}s, none sent), so the upload stopped; safe to send again"
+        )
+        log.warning(
+            "%s could not be reached for %.1fs (%d attempts, none sent): stopping the"
+            " upload; every record not delivered fails as not sent",
+            self.host,
+            waited,
+            self.count,
+        )
+        self.stopped.set()
+
+    async def sleep(self, seconds: float) -> None:
+        """A retry's wait, cut short when the hub is found unreachable."""
+        with anyio.move_on_after(seconds):
+            await self.stopped.wait()
 
 
 @attrs.frozen
@@ -244,6 +313,7 @@ class _BulkRun:
     policy: RetryPolicy
     on_progress: Callable[[BulkProgress], Any] | None
     total_hint: int | None
+    reach: _Reach
     # The records are already checked and encoded (the background sender's,
     # with their keys): each has its wire bytes in ``.body``.
     encoded: bool = False
@@ -403,26 +473,36 @@ class _BulkRun:
         self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
 
-        def settle(item: BulkItem, ok: bool, error: str, code: int | None, retryable: bool) -> bool:
-            """Record an outcome; True if the item stays pending for another attempt."""
-            if ok:
+        def settle(item: BulkItem, error: str, end: AttemptEnd | None) -> bool:
+            """Record an outcome (None: delivered); True if the item stays pending
+            for another attempt."""
+            if end is None:
                 self.succeeded += 1
                 return False
-            if code is None or code in _GATEWAY_STATUSES:
+            if end.may_have_applied:
                 state.unknown.add(item.index)
-            if retryable and item.repeatable:
-                last_error[item.index] = (error, code)
+            if may_retry(end, item.repeatable):
+                last_error[item.index] = (error, end.status)
                 return True
-            if retryable:
+            if end.transient:
                 why = item.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
-            self._fail(item.index, item.source, error, code, maybe=item.index in state.unknown)
+            maybe = item.index in state.unknown
+            self._fail(item.index, item.source, error, end.status, maybe=maybe)
             return False
 
         attempt_number = 0
+        skipped = 0  # attempts not made: the hub was found unreachable
 
         async def attempt() -> _ChunkOutcome:
-            nonlocal attempt_number
+            nonlocal attempt_number, skipped
+            if self.reach.gone is not None:
+                skipped = 1
+                for item in state.pending:
+                    maybe = item.index in state.unknown
+                    self._fail(item.index, item.source, self.reach.gone, None, maybe=maybe)
+                state.pending = []
+                return _ChunkOutcome(False, None, "the hub is unreachable")
             attempt_number += 1
             sending = state.pending
             state.sent = True
@@ -442,10 +522,14 @@ class _BulkRun:
                     route=kind.route,
                 )
             except SuprsendTransportError as exc:
-                # The request may or may not have been processed.
-                state.pending = [i for i in sending if settle(i, False, str(exc), None, True)]
+                # Never sent, or sent and the outcome unknown.
+                end = AttemptEnd.of_error(exc)
+                self.reach.note(end, transport.log)
+                state.pending = [i for i in sending if settle(i, str(exc), end)]
                 return _ChunkOutcome(bool(state.pending), None, f"{type(exc).__name__}: {exc}")
             status = response.status_code
+            end = AttemptEnd.answered(status)
+            self.reach.note(end, transport.log)
             raw = _parse_answer(response.content)
             if 200 <= status < 300:
                 records = raw.get("records") if isinstance(raw, dict) else None
@@ -454,15 +538,14 @@ class _BulkRun:
                 else:
                     if kind.on_answer is not None:
                         kind.on_answer(raw)
-                    state.pending = [i for i in sending if settle(i, True, "", status, False)]
+                    state.pending = [i for i in sending if settle(i, "", None)]
                 return _ChunkOutcome(
                     bool(state.pending),
                     _retry_after(response, state),
                     f"HTTP {status} (per record)",
                 )
             message, _ = parse_error(status, raw)
-            retryable = is_retryable_status(status)
-            state.pending = [i for i in sending if settle(i, False, message, status, retryable)]
+            state.pending = [i for i in sending if settle(i, message, end)]
             return _ChunkOutcome(
                 bool(state.pending), _retry_after(response, state), f"HTTP {status}"
             )
@@ -473,12 +556,12 @@ class _BulkRun:
             nonlocal give_up_reason
             give_up_reason = f": {why}"
 
-        any_keyed = any(i.repeatable for i in chunk.items)
         try:
             _, attempts = await send_with_retries(
                 attempt,
                 policy=self.policy,
-                retry=any_keyed,
+                # (Whether each record is sent again is settle()'s decision.)
+                repeatable=True,
                 path=self.kind.template,
                 on_retry=transport.on_retry,
                 log=transport.log,
@@ -487,22 +570,28 @@ class _BulkRun:
                 describe=lambda o: o.description,
                 on_give_up=gave_up,
                 bulk=True,
+                sleep=self.reach.sleep,
+                # Per record, in state.unknown: the error's "sent" is then only
+                # whether the deadline cut an attempt short.
+                may_have_applied=lambda _: False,
             )
         except SuprsendTransportError as exc:
             # Only the deadline ends here: attempts themselves never raise. An
             # attempt it cut short may have reached the hub.
             attempts = exc.attempts
             for item in state.pending:
-                self._fail(item.index, item.source, str(exc), None, maybe=attempts > 0)
+                maybe = exc.sent or item.index in state.unknown
+                self._fail(item.index, item.source, str(exc), None, maybe=maybe)
         else:
             for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 maybe = item.index in state.unknown
                 self._fail(item.index, item.source, error, code, maybe=maybe)
+        attempts -= skipped
         self.uploads.discard(state)
         self.requests += attempts
-        self.retried_requests += attempts - 1
+        self.retried_requests += max(0, attempts - 1)
 
     def account_for_abandoned(self) -> None:
         """After the uploads were cancelled: every record read and not settled fails.
@@ -535,14 +624,14 @@ class _BulkRun:
         self,
         sending: list[BulkItem],
         records: Any,
-        settle: Callable[[BulkItem, bool, str, int | None, bool], bool],
+        settle: Callable[[BulkItem, str, AttemptEnd | None], bool],
     ) -> list[BulkItem]:
         if not isinstance(records, list) or len(records) != len(sending):
             got = len(records) if isinstance(records, list) else "no"
             warning = f"the hub answered {got} record results for {len(sending)} records"
             self.warnings.append(warning)
-            # (code None: the hub accepted the request; what it did with each record is unknown.)
-            return [i for i in sending if settle(i, False, warning, None, True)]
+            # The hub accepted the request; what it did with each record is unknown.
+            return [i for i in sending if settle(i, warning, _UNKNOWN)]
         if all(type(r) is dict and r.get("status") == "success" for r in records):
             self.succeeded += len(sending)  # the usual answer: no record needs a look
             return []
@@ -553,14 +642,17 @@ class _BulkRun:
             code = result.get("status_code")
             code = code if isinstance(code, int) else None
             ok = result.get("status") == "success" or (code is not None and 200 <= code < 300)
+            # (A record failed without a status: the hub's own verdict, final.)
+            end = None if ok else AttemptEnd(Ending.ANSWERED, code)
             message = "" if ok else parse_error(code or 0, result)[0]
-            retryable = code is not None and is_retryable_status(code)
-            if settle(item, ok, message, code, retryable):
+            if settle(item, message, end):
                 keep.append(item)
         return keep
 
     def response(self) -> BulkResponse:
         self.failures.sort(key=lambda f: f.index)
+        if self.reach.gone is not None:
+            self.warnings.append(self.reach.gone.removeprefix("not sent: "))
         failure = len(self.failures)
         if failure == 0:
             status: Literal["success", "partial", "fail"] = "success"
@@ -649,6 +741,10 @@ async def run_bulk(
         policy=checked_policy(retry) or client.retry_policy,
         on_progress=on_progress,
         total_hint=total_hint,
+        reach=_Reach(
+            after=(checked_policy(retry) or client.retry_policy).unreachable_after,
+            host=origin(client._transport.base_url),
+        ),
         encoded=encoded,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed

@@ -3,19 +3,24 @@
 A library only emits records; the application decides where they go. Two
 switches make them visible without touching the application's logging setup:
 
-- ``SUPRSEND_LOG=debug|info|warning`` in the environment, read at import (as
-  ``OPENAI_LOG`` and ``STRIPE_LOG`` are): every record of the
-  ``suprsend_async`` logger at that level or above is printed on stderr.
+- ``SUPRSEND_LOG=debug|info|warning|error`` in the environment, read at
+  import (as ``OPENAI_LOG`` and ``STRIPE_LOG`` are; ``1``, ``true``, ``yes``
+  and ``on`` mean debug, ``0``, ``false``, ``no`` and ``off`` nothing, and a
+  value not understood is said so on stderr): every record of the
+  ``suprsend_async`` logger at that level or above is printed on stderr. It
+  never changes the logger's level, so an application that asked for more
+  (``logging.basicConfig(level=logging.DEBUG)``) still gets every record.
 - ``AsyncSuprsend(..., debug=True)``: every record *of that one client*,
   debug included, is printed on stderr, whatever the levels.
 
 Both print through one handler on the ``suprsend_async`` logger, so a record
 is never printed twice by us. A debug client's records carry
 ``record.suprsend_debug = True``; the handler lets through the records at or
-above ``SUPRSEND_LOG``'s level and those. A debug client's record below the
-logger's level (which the logging module would drop before any handler) is
-handed to that handler alone, not to the application's handlers, whose levels
-it is below anyway. Records never hold payloads or secrets.
+above ``SUPRSEND_LOG``'s level and those. A record one of the switches asks
+for but below the logger's level (which the logging module would drop before
+any handler) is handed to that handler alone, not to the application's
+handlers, whose levels it is below anyway. Records never hold payloads or
+secrets.
 """
 
 from __future__ import annotations
@@ -30,7 +35,18 @@ __all__ = ["ENV_VAR", "LOGGER", "ClientLogger", "configure_from_environment"]
 
 LOGGER = logging.getLogger("suprsend_async")
 ENV_VAR = "SUPRSEND_LOG"
-_ENV_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+_ENV_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "1": logging.DEBUG,
+    "true": logging.DEBUG,
+    "yes": logging.DEBUG,
+    "on": logging.DEBUG,
+}
+_ENV_OFF = frozenset({"", "0", "false", "no", "off", "none"})
 _DEBUG_ATTRIBUTE = "suprsend_debug"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -73,16 +89,22 @@ def _attach_handler() -> None:
 
 
 def configure_from_environment(environ: Mapping[str, str] = os.environ) -> int | None:
-    """Apply ``SUPRSEND_LOG``; returns the level it set, or None (unset or unknown value)."""
-    value = environ.get(ENV_VAR, "").strip().lower()
+    """Apply ``SUPRSEND_LOG``; returns the level it set, or None (unset, off or not understood)."""
+    raw = environ.get(ENV_VAR, "")
+    value = raw.strip().lower()
     level = _ENV_LEVELS.get(value)
     if level is None:
+        if value not in _ENV_OFF:
+            shown = raw[:20].encode("unicode_escape").decode("ascii")  # no control characters
+            print(
+                f"suprsend_async: {ENV_VAR}='{shown}' is not understood and was ignored;"
+                " use debug, info, warning or error (1/true for debug, 0/false for off)",
+                file=sys.stderr,
+            )
         return None
+    # The logger's level is left alone (the application's to set): records
+    # below it reach our handler through ClientLogger.log.
     _HANDLER.level_from_env = level
-    # Without this the logger inherits the root's WARNING and drops info and
-    # debug records before any handler sees them.
-    if LOGGER.level == logging.NOTSET or LOGGER.level > level:
-        LOGGER.setLevel(level)
     _attach_handler()
     return level
 
@@ -106,8 +128,12 @@ class ClientLogger(_Adapter):
         kwargs["extra"] = {**(kwargs.get("extra") or {}), **(self.extra or {})}
         return msg, kwargs
 
+    def _wanted_on_stderr(self, level: int) -> bool:
+        env = _HANDLER.level_from_env
+        return self.debug_enabled or (env is not None and level >= env)
+
     def isEnabledFor(self, level: int) -> bool:
-        return self.debug_enabled or self.logger.isEnabledFor(level)
+        return self._wanted_on_stderr(level) or self.logger.isEnabledFor(level)
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if self.logger.isEnabledFor(level):
@@ -115,7 +141,7 @@ class ClientLogger(_Adapter):
             # Name the library's line that logged, not this method.
             kwargs.setdefault("stacklevel", 2)
             self.logger.log(level, msg, *args, **kwargs)
-        elif self.debug_enabled and not self.logger.disabled:
+        elif self._wanted_on_stderr(level) and not self.logger.disabled:
             record = self.logger.makeRecord(
                 self.logger.name,
                 level,

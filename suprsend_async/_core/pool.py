@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sniffio
 
-__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport", "sharded_pool_class"]
+__all__ = ["SHARD_SIZE", "ShardedPool", "default_transport", "preload", "sharded_pool_class"]
 
 # Small enough that httpcore's walk is cheap, large enough that a shard's
 # connections stay warm between requests.
@@ -181,6 +181,21 @@ def default_transport(
         else:
             return pool(max_connections, tls=tls, read_whole_below=read_whole_below)  # type: ignore[no-any-return]
     return sharded_pool_class(library)(max_connections, tls=tls)  # type: ignore[no-any-return]
+
+
+def preload() -> None:
+    """Import the aiohttp pool now, if the extra is installed.
+
+    Called when a client is built: importing aiohttp takes a few hundred
+    milliseconds, which the first call would otherwise spend blocking the
+    event loop (with every other task on it waiting).
+    """
+    try:
+        import httpx_aiohttp  # noqa: F401
+
+        from . import aiohttp_pool  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _on_asyncio() -> bool:

@@ -20,18 +20,12 @@ from .._values.errors import (
     SuprsendTransportError,
     SuprsendValidationError,
 )
+from .._values.idempotency import AttemptEnd
 from .._values.json_codec import dumps
 from .._values.options import NO_OPTIONS, RequestOptions
 from .._wire.responses import parse_body, parse_error, render
 from .._wire.routes import NO_BODY, Call, Method
-from .retry import (
-    RetryPolicy,
-    describe_response,
-    is_retryable_status,
-    response_is_retryable,
-    response_retry_after,
-    send_with_retries,
-)
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .telemetry import CallRecorder
@@ -125,13 +119,16 @@ def not_applied(status: int, location: str | None, raw: Any) -> SuprsendAPIError
     )
 
 
-def _may_have_applied(status: int | None) -> bool:
+def _may_have_applied(end: AttemptEnd) -> bool:
     """Whether an attempt that ended so may have done its work at the hub.
 
     No answer, or a server error (a gateway gives up on a backend that may
-    have finished), may hide a success; a rate limit or a client error not.
+    have finished), may hide a success; a request never sent, a rate limit
+    or a client error not.
     """
-    return status is None or status >= 500
+    if end.status is None:
+        return not end.not_applied
+    return end.status >= 500
 
 
 async def request(
@@ -188,8 +185,8 @@ async def _send(
 ) -> Answer:
     method, path, route, safety = call.method, call.path, call.route, call.safety
     params = call.query
-    # How each attempt ended: its status, or None when it got no answer.
-    endings: list[int | None] = []
+    # How each attempt ended.
+    endings: list[AttemptEnd] = []
 
     async def send_once() -> httpx.Response:
         try:
@@ -202,26 +199,18 @@ async def _send(
                 options=options,
                 repeated_query=call.endpoint.repeated_query,
             )
-        except SuprsendTransportError:
-            endings.append(None)
+        except SuprsendTransportError as exc:
+            endings.append(AttemptEnd.of_error(exc))
             raise
-        endings.append(response.status_code)
+        endings.append(AttemptEnd.answered(response.status_code))
         return response
 
     try:
-        response, attempts = await send_with_retries(
-            send_once,
-            policy=policy or transport.retry_policy,
-            retry=safety.retry,
-            path=route,
-            on_retry=transport.on_retry,
-            log=transport.log,
-            is_retryable=response_is_retryable,
-            retry_after=response_retry_after,
-            describe=describe_response,
+        response, attempts = await transport.send(
+            send_once, repeatable=safety.retry, route=route, policy=policy
         )
     except SuprsendTransportError as exc:
-        if safety.retry:
+        if safety.retry or not exc.sent:
             raise
         # The hub may or may not have applied it: say why it was not sent again.
         raise exc.with_note(safety.not_retried_note()) from exc
@@ -240,7 +229,7 @@ async def _send(
         # and following it would send the body somewhere else, unsigned for there.
         raise not_applied(status, response.headers.get("Location"), raw)
     error = api_error(status, raw)
-    if not safety.retry and is_retryable_status(status):
+    if not safety.retry and AttemptEnd.answered(status).transient:
         error = SuprsendAPIError(
             f"{error.message}; {safety.not_retried_note()}",
             status_code=status,

@@ -1,9 +1,9 @@
 """When and how long to retry, and the one retry loop every request goes through.
 
-The rule that matters: a request is only retried when the hub can tell a
-repeat from a first delivery, i.e. when it carries an idempotency key.
-Whoever calls :func:`send_with_retries` decides that; this module decides
-which outcomes are transient, how long to wait, and when to give up.
+Whether an attempt may be followed by another is decided in
+``_values.idempotency`` (:func:`may_retry`, from how the attempt ended and
+whether the operation is repeatable); this module decides how long to wait,
+and when to give up.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import httpx
 import tenacity
 
 from .._values.errors import SuprsendConfigError, SuprsendTimeoutError, SuprsendTransportError
+from .._values.idempotency import TRANSIENT_STATUSES, AttemptEnd, may_retry
 from .._values.limits import shown
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "RETRYABLE_STATUS_CODES",
     "RetryEvent",
     "RetryPolicy",
+    "answer_may_have_applied",
+    "answer_retryable",
     "checked_policy",
     "not_retried_without_key",
     "parse_retry_after",
@@ -37,11 +40,12 @@ __all__ = [
 
 logger = logging.getLogger("suprsend_async")
 
-RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+# Every status worth another attempt, for one operation or another.
+RETRYABLE_STATUS_CODES = frozenset({408, 429}) | TRANSIENT_STATUSES
 
 
 def not_retried_without_key(what: str) -> str:
-    """Why a retryable failure of ``what`` (a record, a request) was left alone."""
+    """Why a failure of ``what`` (a record, a request) that may have been applied was left alone."""
     return f"not retried: the {what} has no idempotency key, so a retry could deliver it twice"
 
 
@@ -119,6 +123,13 @@ class RetryPolicy:
     ``max_retry_after`` or than what is left of the deadline, the call stops
     and reports the last answer instead of sleeping.
 
+    ``unreachable_after`` (default 5 s) ends a bulk call early when the hub
+    cannot be reached at all: once every request for that long was never
+    sent (connection refused, a name that does not resolve, a failed TLS
+    handshake), nothing more is sent and every record not delivered fails
+    as not sent, safe to send again, instead of each chunk retrying to the
+    deadline.
+
     Every value is checked when the policy is built (SuprsendConfigError):
     counts are integers of at least 1, times are finite seconds (only
     ``max_retry_after`` may be infinite).
@@ -132,6 +143,7 @@ class RetryPolicy:
     wait_exp_base: float = attrs.field(default=2.0, validator=_exp_base)
     wait_jitter: float = attrs.field(default=0.2, validator=_seconds())
     max_retry_after: float = attrs.field(default=30.0, validator=_seconds(infinite=True))
+    unreachable_after: float = attrs.field(default=5.0, validator=_seconds())
 
     def __attrs_post_init__(self) -> None:
         # Each finite, their sum may not be (two halves of the largest float): the
@@ -236,7 +248,21 @@ def response_retry_after(response: httpx.Response) -> float | None:
 
 
 def response_is_retryable(response: httpx.Response) -> bool:
+    """Worth another attempt for a repeatable operation."""
     return is_retryable_status(response.status_code)
+
+
+def answer_retryable(repeatable: bool) -> Callable[[httpx.Response], bool]:
+    """Whether an answer may be followed by another attempt of an operation."""
+
+    def retryable(response: httpx.Response) -> bool:
+        return may_retry(AttemptEnd.answered(response.status_code), repeatable)
+
+    return retryable
+
+
+def answer_may_have_applied(response: httpx.Response) -> bool:
+    return AttemptEnd.answered(response.status_code).may_have_applied
 
 
 def describe_response(response: httpx.Response) -> str:
@@ -247,7 +273,7 @@ async def send_with_retries(
     send_once: Callable[[], Awaitable[T]],
     *,
     policy: RetryPolicy,
-    retry: bool,
+    repeatable: bool,
     path: str,
     on_retry: Callable[[RetryEvent], Any] | None = None,
     is_retryable: Callable[[T], bool],
@@ -256,22 +282,29 @@ async def send_with_retries(
     on_give_up: Callable[[str], Any] | None = None,
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
     bulk: bool = False,
+    may_have_applied: Callable[[T], bool] = lambda _: True,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> tuple[T, int]:
     """Run ``send_once()`` until it gives a final outcome.
 
     ``send_once`` must build (and sign) a fresh request each time it is
-    called. An outcome is retried when ``is_retryable`` says so, and a
-    SuprsendTransportError always is; with ``retry=False`` there is exactly
-    one attempt. Returns the last outcome and the number of attempts, or
+    called. An outcome is retried when ``is_retryable`` says so; a
+    SuprsendTransportError when :func:`may_retry` allows it for an operation
+    that is (``repeatable``) or is not harmless to repeat: a request never
+    sent always is, one that got no answer only if ``repeatable``. Returns
+    the last outcome and the number of attempts, or
     raises the last SuprsendTransportError (``.attempts`` set) when the
     last attempt got no answer. ``on_give_up`` is told why a retryable
     outcome was not retried before the attempts ran out (a ``Retry-After``
     too long, or a wait that would pass the deadline). ``bulk`` picks the
     policy's bulk attempts ceiling instead of the single-call one.
+
+    The raised error's ``sent`` is False only if no attempt of the call may
+    have been applied: every one was never sent, or was answered with what
+    ``may_have_applied`` says proves it was not.
     """
     started = time.monotonic()
-    ceiling = policy.bulk_attempts if bulk else policy.attempts
-    attempts = ceiling if retry else 1
+    attempts = policy.bulk_attempts if bulk else policy.attempts
 
     def _retry_after_of(state: tenacity.RetryCallState) -> float | None:
         if state.outcome is None or state.outcome.failed:
@@ -288,7 +321,10 @@ async def send_with_retries(
         outcome = state.outcome
         assert outcome is not None
         if outcome.failed:
-            return isinstance(outcome.exception(), SuprsendTransportError)
+            exc = outcome.exception()
+            if not isinstance(exc, SuprsendTransportError):
+                return False
+            return may_retry(AttemptEnd.of_error(exc), repeatable)
         return is_retryable(outcome.result())
 
     def time_left() -> float:
@@ -311,7 +347,8 @@ async def send_with_retries(
             why = f"waiting {upcoming:.2f}s would pass the {policy.deadline:.1f}s deadline"
         else:
             return False
-        log.warning("not retrying %s: %s", path, why)
+        # (INFO: the call's own outcome is what a user is warned of, once.)
+        log.info("not retrying %s: %s", path, why)
         if on_give_up is not None:
             on_give_up(why)
         return True
@@ -319,7 +356,9 @@ async def send_with_retries(
     def before_sleep(state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
         reason = _describe(state.outcome)
-        log.warning(
+        # INFO: a retry that then succeeds is no news; a call that fails in the
+        # end says so itself, at WARNING.
+        log.info(
             "retrying %s in %.2fs after attempt %d/%d failed: %s",
             path,
             state.upcoming_sleep,
@@ -338,18 +377,32 @@ async def send_with_retries(
             )
 
     attempts_made = 0
+    applied_before = False  # an earlier attempt may have been applied
 
     async def attempt() -> T:
-        nonlocal attempts_made
+        nonlocal attempts_made, applied_before
         left = time_left()
         if left <= 0:  # not an attempt: nothing reaches the hub
-            raise SuprsendTimeoutError(f"deadline of {policy.deadline}s exhausted")
+            raise SuprsendTimeoutError(
+                f"deadline of {policy.deadline}s exhausted", sent=applied_before
+            )
         attempts_made += 1
         # A bare cancel scope rather than anyio.fail_after (the same scope in a
         # generator-based context manager): some µs on every request.
         with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
-            return await send_once()
+            try:
+                result = await send_once()
+            except SuprsendTransportError as exc:
+                if not exc.sent and applied_before:
+                    # This attempt was not sent, but the call's fate is what
+                    # the earlier ones make it.
+                    exc.sent = True
+                applied_before = applied_before or exc.sent
+                raise
+            applied_before = applied_before or may_have_applied(result)
+            return result
         assert scope.cancelled_caught  # the only way out of the block without a return
+        applied_before = True
         raise SuprsendTimeoutError(
             f"deadline of {policy.deadline}s reached while waiting for the hub"
         )
@@ -361,7 +414,7 @@ async def send_with_retries(
 
     if attempts == 1:
         # Nothing can be retried: the same single attempt, without the cost
-        # of the retry machinery on every unkeyed call.
+        # of the retry machinery.
         try:
             return await attempt(), 1
         except SuprsendTransportError as exc:
@@ -369,7 +422,7 @@ async def send_with_retries(
             raise
 
     retrying = tenacity.AsyncRetrying(
-        sleep=anyio.sleep,
+        sleep=sleep,
         stop=stop,
         wait=wait,
         retry=should_retry,

@@ -1,13 +1,15 @@
 """One record sent as one request (``track_event``, ``workflows.trigger``).
 
 The hub's answer, whatever it is, comes back as a :class:`TriggerResponse`, as
-the official SDKs return a dict rather than raise; a request is retried only
-when it carries an idempotency key.
+the official SDKs return a dict rather than raise. A request is retried when
+it was not sent or was refused unprocessed (429), and after an answer that may
+hide a delivery only when it carries an idempotency key.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import attrs
 
@@ -47,7 +49,37 @@ async def send_record(
         call.error_type = result.error_type or (
             None if result.success else f"HTTP {result.status_code}"
         )
+    if not result.success:
+        _log_failure(transport.log, operation, path, result)
     return result
+
+
+# The most of the hub's message a log line quotes.
+_MAX_LOGGED = 300
+
+
+def _log_failure(log: Any, operation: str, path: str, result: TriggerResponse) -> None:
+    """One WARNING line for a call that ended in failure, after its retries.
+
+    The call returns ``success=False`` rather than raising (as the official
+    SDK does), so without this a wrong key or an unknown workflow would fail
+    silently forever. The line names the route, the status and the hub's
+    message: no payload, no secret, no control character that could forge
+    another log line.
+    """
+    message = " ".join((result.message or "").split())
+    if len(message) > _MAX_LOGGED:
+        message = message[:_MAX_LOGGED] + "..."
+    if result.status_code is None:
+        log.warning("%s failed after %d attempt(s): %s", operation, result.attempts, message)
+    else:
+        log.warning(
+            "%s failed: POST /%s answered HTTP %d: %s",
+            operation,
+            path,
+            result.status_code,
+            message,
+        )
 
 
 async def _post(
@@ -58,13 +90,13 @@ async def _post(
         response, attempts = await client._transport.post(
             path,
             record.body,
-            retry=keyed,
+            repeatable=keyed,
             policy=policy or client.retry_policy,
             options=client._options,
         )
     except SuprsendTransportError as exc:
         result = TriggerResponse.from_transport_error(exc, attempts=exc.attempts)
-        if keyed:
+        if keyed or not exc.sent:
             return result
         # The hub may or may not have it: say why it was not sent again.
         # (An HTTP answer keeps the hub's own message, as in the official SDK.)

@@ -11,7 +11,7 @@ import sys
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +33,13 @@ from .._version import __version__
 from .._wire.query import encode_query
 from .auth import auth_on
 from .logging import ClientLogger
-from .pool import default_transport
+from .pool import default_transport, preload
 from .retry import (
     RetryEvent,
     RetryPolicy,
+    answer_may_have_applied,
+    answer_retryable,
     describe_response,
-    response_is_retryable,
     response_retry_after,
     send_with_retries,
 )
@@ -156,6 +157,8 @@ class HubTransport:
         self._foreign_errors = (
             () if lib is httpx else (lib.HTTPError, lib.StreamError, lib.InvalidURL)
         )
+        if self.http_client is None and self.http_transport is None:
+            preload()  # now, not on the event loop at the first call
 
     def client(self) -> httpx.AsyncClient:
         if self.closed or (self.http_client is not None and self.http_client.is_closed):
@@ -333,14 +336,16 @@ class HubTransport:
                 # (The builtin one from a transport of the caller's that does not
                 # map its timeouts to httpx's, as httpx's own transports do.)
                 attempt.error_type = "timeout"
+                sent = not isinstance(exc, _NOT_SENT_ERRORS)
                 raise SuprsendTimeoutError(
-                    f"{method} {where} timed out ({type(exc).__name__})"
+                    _timed_out(method, where, url, sent, type(exc).__name__),
+                    sent=sent,
                 ) from exc
             except httpx.RequestError as exc:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
-                error = _transport_error(exc, request, f"{method} {where} failed", where)
+                error = _transport_error(exc, request, method, where, url)
                 raise error from _cause(exc, request, where)
             except RuntimeError:
                 if self.closed or client.is_closed:  # httpx's own "client has been closed"
@@ -355,26 +360,45 @@ class HubTransport:
         path: str,
         content: bytes,
         *,
-        retry: bool,
+        repeatable: bool,
         policy: RetryPolicy | None = None,
         options: RequestOptions = NO_OPTIONS,
     ) -> tuple[httpx.Response, int]:
-        """POST ``content`` to ``path``; retried per the policy only if ``retry``.
+        """POST ``content`` to ``path``, retried per the policy where ``may_retry`` allows.
 
-        Each attempt is a new request, signed again. Returns the final
+        ``repeatable``: sending it twice is harmless (it has an idempotency
+        key). Each attempt is a new request, signed again. Returns the final
         response and the number of attempts; raises SuprsendTransportError
         if the last attempt got no answer.
         """
-        return await send_with_retries(
+        return await self.send(
             lambda: self.post_once(path, content, options=options),
+            repeatable=repeatable,
+            route=path,
+            policy=policy,
+        )
+
+    async def send(
+        self,
+        send_once: Callable[[], Awaitable[httpx.Response]],
+        *,
+        repeatable: bool,
+        route: str,
+        policy: RetryPolicy | None = None,
+    ) -> tuple[httpx.Response, int]:
+        """``send_once()`` (one request) until an answer or error is final: the retry
+        loop of every call answered by one HTTP response (single records, REST)."""
+        return await send_with_retries(
+            send_once,
             policy=policy or self.retry_policy,
-            retry=retry,
-            path=path,
+            repeatable=repeatable,
+            path=route,
             on_retry=self.on_retry,
             log=self.log,
-            is_retryable=response_is_retryable,
+            is_retryable=answer_retryable(repeatable),
             retry_after=response_retry_after,
             describe=describe_response,
+            may_have_applied=answer_may_have_applied,
         )
 
 
@@ -517,18 +541,51 @@ def _scrubbed(text: str, request: httpx.Request, where: str | None = None) -> st
     return text
 
 
+# Failures before a connection was made: the request was never written, so
+# the hub cannot have seen it. (httpcore reports a refused connection, a name
+# that does not resolve and a failed TLS handshake as ConnectError; the
+# aiohttp pool maps its connector errors to the same.)
+_NOT_SENT_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.ProxyError,
+)
+
+
+def origin(url: httpx.URL) -> str:
+    """``scheme://host[:port]`` of ``url``: what a user with a mistyped URL needs to
+    see, and no secret (never the path, whose ids are personal data, nor the query)."""
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+
+
+def _failed(method: str, where: str, url: httpx.URL, sent: bool, why: str) -> str:
+    """What an attempt that got no answer says: the route and the hub's origin
+    (``http://127.0.0.1:8787``), never the path's ids nor the query."""
+    if sent:
+        return f"{method} {where} failed: {why} (at {origin(url)})"
+    return f"{method} {where} not sent: could not connect to {origin(url)}: {why}"
+
+
+def _timed_out(method: str, where: str, url: httpx.URL, sent: bool, kind: str) -> str:
+    if sent:
+        return f"{method} {where} timed out ({kind}) at {origin(url)}"
+    return f"{method} {where} not sent: timed out connecting to {origin(url)} ({kind})"
+
+
 def _transport_error(
-    exc: httpx.RequestError, request: httpx.Request, what: str, where: str
+    exc: httpx.RequestError, request: httpx.Request, method: str, where: str, url: httpx.URL
 ) -> SuprsendTransportError:
+    sent = not isinstance(exc, _NOT_SENT_ERRORS)
     if isinstance(exc, httpx.LocalProtocolError):
         # h11 quotes the offending header whole, and header values are where
         # credentials live: only the kind of error is kept.
-        return SuprsendTransportError(
-            f"{what}: {type(exc).__name__}: the request could not be written"
-            " (a header or the body broke HTTP's rules)"
-        )
+        why = "the request could not be written (a header or the body broke HTTP's rules)"
+    else:
+        why = _scrubbed(str(exc), request, where) or "no detail"
     return SuprsendTransportError(
-        f"{what}: {type(exc).__name__}: {_scrubbed(str(exc), request, where) or 'no detail'}"
+        _failed(method, where, url, sent, f"{type(exc).__name__}: {why}"), sent=sent
     )
 
 

@@ -65,10 +65,22 @@ def _rebuild_api_error(
 
 
 class SuprsendTransportError(SuprsendError):
-    """The request never got a complete answer (connection refused, dropped, timed out)."""
+    """The request never got a complete answer (connection refused, dropped, timed out).
+
+    ``sent`` tells the two apart: False when the request was certainly never
+    written (no connection: refused, unresolvable, a TLS handshake that
+    failed, no free connection in time), so the hub cannot have processed
+    it and sending it again is safe; True when it may have reached the hub.
+    """
 
     #: how many attempts were made before giving up
     attempts: int = 1
+    #: False only when no attempt's request can have reached the hub
+    sent: bool = True
+
+    def __init__(self, *args: object, sent: bool = True) -> None:
+        super().__init__(*args)
+        self.sent = sent
 
     def with_note(self, note: str) -> SuprsendTransportError:
         """The same error (its type, fields and attempts) with ``note`` after its message."""
@@ -91,7 +103,7 @@ class SuprsendResponseTooLargeError(SuprsendTransportError):
     """
 
     def __init__(self, message: str, *, max_bytes: int) -> None:
-        super().__init__(message)
+        super().__init__(message, sent=True)
         self.max_bytes = max_bytes
 
     def __reduce__(self) -> tuple[Any, ...]:

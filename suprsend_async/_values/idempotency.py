@@ -18,15 +18,25 @@ actions (``seen``, ``read``, ``archived``...) set a state or a flag.
 A broadcast or a trigger is a record: retried only with an idempotency key
 (``_core.single``), like events.
 
+How an attempt ended decides the rest (:class:`AttemptEnd`, :func:`may_retry`):
+an attempt that was never sent, or that the hub answered in a way that proves
+it applied nothing (429, 408), is sent again whatever the operation; one that
+may have been applied (no answer, a server error) only when the operation is
+repeatable. Every request path (single events and triggers, bulk chunks, REST
+calls) asks :func:`may_retry`.
+
 The README's retry-safety table is this module in prose; keep them in step.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from .errors import SuprsendTransportError
 
 __all__ = [
     "ABSOLUTE_WRITE",
@@ -37,13 +47,89 @@ __all__ = [
     "MEMBERSHIP",
     "MERGE",
     "MESSAGE_ACTIONS",
+    "NOT_APPLIED_STATUSES",
     "READ",
     "START_SYNC",
+    "TRANSIENT_STATUSES",
+    "AttemptEnd",
+    "Ending",
     "RetrySafety",
     "body_edit_safety",
     "edit_safety",
+    "may_retry",
     "single_shot",
 ]
+
+# Answers that prove the hub applied nothing: it refused to process the request
+# (rate limited) or never received all of it (a proxy's request timeout).
+NOT_APPLIED_STATUSES = frozenset({408, 429})
+# Answers worth another try that may hide a success (a gateway that gave up on
+# a backend which finished, a hub that failed part way).
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+# Of those, the ones a gateway gives for a backend it lost track of.
+_GATEWAY_STATUSES = frozenset({502, 504})
+
+
+class Ending(enum.Enum):
+    """How one attempt ended, as far as the transport knows."""
+
+    NOT_SENT = "not sent"  # no connection: nothing was written
+    NO_ANSWER = "no answer"  # written (maybe in part), no complete answer read
+    ANSWERED = "answered"
+
+
+@attrs.frozen
+class AttemptEnd:
+    """How one attempt ended; ``status`` is the hub's (or a record's) status when answered."""
+
+    ending: Ending
+    status: int | None = None
+
+    @classmethod
+    def answered(cls, status: int) -> AttemptEnd:
+        return cls(Ending.ANSWERED, status)
+
+    @classmethod
+    def of_error(cls, exc: SuprsendTransportError) -> AttemptEnd:
+        return _NOT_SENT if not exc.sent else _NO_ANSWER
+
+    @property
+    def not_applied(self) -> bool:
+        """Proof that the hub applied nothing: never sent, or refused unprocessed."""
+        return self.ending is Ending.NOT_SENT or self.status in NOT_APPLIED_STATUSES
+
+    @property
+    def transient(self) -> bool:
+        """Worth another attempt if a repeat is harmless."""
+        return self.ending is Ending.NO_ANSWER or self.status in TRANSIENT_STATUSES
+
+    @property
+    def may_have_applied(self) -> bool:
+        """The hub may have processed it although it did not say so.
+
+        No answer, or a gateway's 502/504 (the hub behind it may have
+        finished). A rate limit, a client error or the hub's own error answer
+        say it did not.
+        """
+        return self.ending is Ending.NO_ANSWER or self.status in _GATEWAY_STATUSES
+
+
+_NOT_SENT = AttemptEnd(Ending.NOT_SENT)
+_NO_ANSWER = AttemptEnd(Ending.NO_ANSWER)
+
+
+def may_retry(end: AttemptEnd, repeatable: bool) -> bool:
+    """Whether an attempt that ended so may be followed by another.
+
+    ``repeatable``: a repeat cannot notify anyone twice or change data twice
+    (the request carries an idempotency key, or its operation is idempotent).
+    What was not applied is always sent again; what may have been, only when
+    repeatable. Any other answer is final.
+    """
+    if end.not_applied:
+        return True
+    return repeatable and end.transient
+
 
 # Channel identities: appending one the profile has is a no-op, so it repeats harmlessly.
 IDENTITY_KEYS = frozenset(

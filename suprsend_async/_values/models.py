@@ -7,6 +7,7 @@ here does I/O or knows about the wire layout (see _wire/serialization.py).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any, Union
@@ -376,13 +377,15 @@ def _recipients(value: Recipients) -> tuple[RecipientLike, ...]:
     return _bounded_tuple(value, _LIMITS.max_recipients)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class WorkflowTriggerRequest:
     """One run of the workflow ``workflow`` for up to 100 ``recipients``.
 
-    All keyword arguments; checked when built (a ``SuprsendValidationError``
-    names the field and the rule). :meth:`from_body` takes the official
-    SDK's dict form.
+    Keyword arguments; checked when built (a ``SuprsendValidationError``
+    names the field and the rule). The official SDK's form,
+    ``WorkflowTriggerRequest(body, idempotency_key=..., tenant_id=...,
+    cancellation_key=...)`` with the body as a dict, works too (it is
+    :meth:`from_body`).
 
     - ``workflow``: the workflow's slug.
     - ``recipients``: a list of recipients, each a distinct_id string, a
@@ -405,6 +408,62 @@ class WorkflowTriggerRequest:
     idempotency_key: str | None = attrs.field(default=None, converter=_idempotency_key)
     cancellation_key: str | None = attrs.field(default=None, converter=_cancellation_key)
     attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=attachment_tuple)
+
+    def __init__(
+        self,
+        body: Mapping[str, Any] | None = None,
+        /,
+        *,
+        workflow: str | None = None,
+        recipients: Recipients | None = None,
+        data: Mapping[str, Any] | None = None,
+        actor: RecipientLike | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+        idempotency_key: str | None = None,
+        cancellation_key: str | None = None,
+        attachments: Iterable[Attachment] = (),
+    ) -> None:
+        if body is not None:
+            # The official SDK's WorkflowTriggerRequest(body, idempotency_key=..., ...),
+            # ported verbatim: the body dict, and only the options that SDK takes beside it.
+            given = {
+                "workflow": workflow,
+                "recipients": recipients,
+                "data": data,
+                "actor": actor,
+                "metadata": metadata,
+                "attachments": attachments or None,
+            }
+            extra = sorted(name for name, value in given.items() if value is not None)
+            if extra:
+                raise SuprsendValidationError(
+                    "body",
+                    f"give the body dict or keyword fields, not both (also got {', '.join(extra)})",
+                )
+            built = type(self).from_body(
+                body,
+                idempotency_key=idempotency_key,
+                tenant_id=tenant_id,
+                cancellation_key=cancellation_key,
+            )
+            fields: dict[str, Any] = {
+                field.name: getattr(built, field.name) for field in attrs.fields(type(self))
+            }
+        else:
+            # (None where a value is required: the fields' own checks refuse it, typed.)
+            fields = {
+                "workflow": workflow,
+                "recipients": recipients,
+                "data": data,
+                "actor": actor,
+                "metadata": metadata,
+                "tenant_id": tenant_id,
+                "idempotency_key": idempotency_key,
+                "cancellation_key": cancellation_key,
+                "attachments": attachments,
+            }
+        self.__attrs_init__(**fields)
 
     def __attrs_post_init__(self) -> None:
         _rules.require_id(self.workflow, "workflow")
@@ -430,8 +489,8 @@ class WorkflowTriggerRequest:
         _rules.require_mapping(body, "body")
         _rules.trigger_keys(body)
         return cls(
-            workflow=body.get("workflow"),  # type: ignore[arg-type]
-            recipients=body.get("recipients"),  # type: ignore[arg-type]
+            workflow=body.get("workflow"),
+            recipients=body.get("recipients"),
             data=body.get("data"),
             actor=body.get("actor"),
             metadata=body.get("metadata"),
@@ -448,8 +507,33 @@ class WorkflowTriggerRequest:
         """A copy of this request with ``attachment`` added (unchanged if None)."""
         if attachment is None:
             return self
-        return attrs.evolve(self, attachments=(*self.attachments, attachment))
+        return _evolved(self, attachments=(*self.attachments, attachment))
 
     def with_idempotency_key(self, key: str | None) -> WorkflowTriggerRequest:
         """A copy of this request with ``key`` as its idempotency key."""
-        return attrs.evolve(self, idempotency_key=key)
+        return _evolved(self, idempotency_key=key)
+
+
+def _evolved(request: WorkflowTriggerRequest, **changes: Any) -> WorkflowTriggerRequest:
+    # attrs.evolve, out of sight of mypy's attrs plugin, which crashes on a class
+    # with an __init__ of its own.
+    evolve: Any = attrs.evolve
+    result: WorkflowTriggerRequest = evolve(request, **changes)
+    return result
+
+
+def _trigger_signature() -> inspect.Signature:
+    """What ``help(WorkflowTriggerRequest)`` shows: the fields, and the official SDK's body."""
+    fields = inspect.signature(WorkflowTriggerRequest.__attrs_init__)
+    self_, *rest = fields.parameters.values()
+    body = inspect.Parameter(
+        "body",
+        inspect.Parameter.POSITIONAL_ONLY,
+        default=None,
+        annotation="Mapping[str, Any] | None",
+    )
+    self_ = self_.replace(kind=inspect.Parameter.POSITIONAL_ONLY)
+    return fields.replace(parameters=[self_, body, *rest])
+
+
+WorkflowTriggerRequest.__init__.__signature__ = _trigger_signature()  # type: ignore[attr-defined]

@@ -106,6 +106,11 @@ class JsonlSource:
                 self._skipped.append(line)
                 self.bad_lines.append((line, f"invalid JSON: {exc}", raw.decode(errors="replace")))
                 continue
+            if _is_bad_line_entry(value):
+                # An earlier run's line that was not JSON, replayed as it was written.
+                self._skipped.append(line)
+                self.bad_lines.append((line, _REPLAYED_BAD_LINE, str(value["raw"])))
+                continue
             if isinstance(value, dict) and "record" in value and "error" in value:
                 if value.get("outcome") == OUTCOME_UNKNOWN:
                     # The hub may have processed it and it has no key: sending it
@@ -138,6 +143,9 @@ class JsonlSource:
                     rest.lines_read, f"invalid JSON: {exc}", raw.decode(errors="replace")
                 )
                 continue
+            if _is_bad_line_entry(record):
+                yield bad_line_entry(rest.lines_read, _REPLAYED_BAD_LINE, str(record["raw"]))
+                continue
             if isinstance(record, dict) and "record" in record and "error" in record:
                 if record.get("outcome") == OUTCOME_UNKNOWN:
                     continue  # never re-sent, so not listed as unread either
@@ -146,6 +154,17 @@ class JsonlSource:
 
 
 _INTERRUPTED = "not sent: the upload was interrupted"
+_REPLAYED_BAD_LINE = (
+    "an earlier run could not read this line as JSON; its text is in 'raw':"
+    " replace the line with the record, fixed, to send it"
+)
+
+
+def _is_bad_line_entry(value: Any) -> bool:
+    """A line of an earlier failed output that held no record (see :func:`bad_line_entry`)."""
+    return isinstance(value, dict) and "raw" in value and "error" in value and "record" not in value
+
+
 OUTCOME_UNKNOWN = "unknown"
 _HELD = (
     "not sent again: an earlier run lost the answer for it and it has no idempotency key,"
@@ -172,13 +191,15 @@ class FailedOutput:
 
     path: str | None
     append: bool = False
+    # Created only once something fails (a file the user did not ask for).
+    lazy: bool = False
     count: int = 0
     _file: IO[str] | None = None
     _shown: list[tuple[int, str]] = attrs.field(factory=list)
 
     def __enter__(self) -> FailedOutput:
         # A file appended to is only created once there is something to add.
-        if self.path is not None and not self.append:
+        if self.path is not None and not self.append and not self.lazy:
             self._file = open(self.path, "w", encoding="utf-8")
         return self
 
@@ -203,13 +224,13 @@ class FailedOutput:
         more = self.count - len(self._shown)
         if more:
             print(f"... and {more} more failed lines", file=stream)
-        if self.count:
-            where = (
-                f"all {self.count} written to {self.path}"
-                if self.path is not None
-                else "--failed-out PATH writes them all, to fix and send again"
+        if self.count and self.path is not None:
+            lines = "line was" if self.count == 1 else f"{self.count} lines were"
+            chosen = "; --failed-out PATH chooses the file" if self.lazy else ""
+            print(
+                f"The failed {lines} written to {self.path}, to fix and send again{chosen}.",
+                file=stream,
             )
-            print(f"({where})", file=stream)
 
 
 def failed_entry(line: int, record: Any, error: str, code: int | None) -> dict[str, Any]:

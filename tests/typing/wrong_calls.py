@@ -33,7 +33,7 @@ WorkflowTriggerRequest(workflow="w", recipients=Recipient(distinct_id="u1"))  # 
 WorkflowTriggerRequest(workflow=1, recipients=["u1"])  # E: arg-type
 WorkflowTriggerRequest(workflow="w", recipients=["u1"], data=["x"])  # E: arg-type
 WorkflowTriggerRequest(workflow="w", recipients=["u1"], idempotency_key=1)  # E: arg-type
-WorkflowTriggerRequest("w", ["u1"])  # E: call-arg
+WorkflowTriggerRequest("w", ["u1"])  # E: call-arg arg-type arg-type
 Recipient(distinct_id="u1", email=5)  # E: arg-type
 Recipient(distinct_id="u1", properties=["x"])  # E: arg-type
 ObjectRecipient("teams", 5)  # E: arg-type
