@@ -17,9 +17,9 @@ def install_group(session: nox.Session, *groups: str) -> None:
 
 # Compiled: an old release has wheels only for the Pythons of its day, and building one
 # needs a Rust toolchain. Its floor is not pinned (its API we call is old and small).
-# typing_extensions: its floor (4.5, for the typed answers) is below what the postgres
-# extra's pgqueuer needs through pydantic, so the two floors cannot share this environment;
-# pip picks the lowest that fits.
+# typing_extensions: its floor (4.12.2, raised from the typed answers' 4.5 because the
+# postgres extra's pgqueuer needs that through pydantic) is left to pip, which picks the
+# lowest every extra's floor accepts, instead of pinning it against pydantic's own floor.
 NOT_PINNED = {"orjson", "typing_extensions"}
 
 
