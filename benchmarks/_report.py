@@ -73,6 +73,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             (f"{singles['calls']:,} concurrent track_event: CPU per call within 2x of raw aiohttp",
              f"{cpu['ours']:.3f} vs {cpu['aiohttp']:.3f} ms: {ratio:.2f}x", ratio <= 2)
         )  # fmt: skip
+    for rest in results.get("rest", []):
+        if rest["latency_ms"] != 0.0:
+            continue
+        cpu = rest["cpu_ms_per_call"]
+        ratio = cpu["ours"] / cpu["aiohttp"]
+        out.append(
+            (f"{rest['calls']:,} concurrent {rest['op']} on one client: CPU per call within "
+             "1.5x of raw aiohttp sending the same signed bytes",
+             f"{cpu['ours']:.3f} vs {cpu['aiohttp']:.3f} ms: {ratio:.2f}x", ratio <= 1.5)
+        )  # fmt: skip
     sequential = results.get("sequential_singles")
     if sequential:
         ratio = sequential["ratio"]["ours"]
@@ -166,6 +176,7 @@ def _markdown(results: dict[str, Any]) -> str:
                     f"| {labels[name]} | {cpu[name]:.3f} | {rate[name]:,.0f} | "
                     f"{cpu[name] / cpu['aiohttp']:.2f}x |"
                 )
+    lines += rest_tables(results)
     sequential = results.get("sequential_singles")
     if sequential:
         lines += [
@@ -222,6 +233,36 @@ def _markdown(results: dict[str, Any]) -> str:
             "end to end.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def rest_tables(results: dict[str, Any]) -> list[str]:
+    rests = results.get("rest", [])
+    if not rests:
+        return []
+    labels = results["labels"]
+    lines = [
+        "",
+        f"## REST calls: {rests[0]['calls']:,} at once on one client",
+        "",
+        "Ours and raw aiohttp (the same signed bytes, one pool of 100 connections) make "
+        "every call at once; the official SDK, synchronous, makes them one after another. "
+        f"At a latency the SDK makes a tenth of the calls ({rests[-1]['sdk_calls']:,}) and its "
+        "wall time is scaled up tenfold: one after another, each call waits the latency out.",
+        "",
+        "| call | latency | client | wall | faster than the SDK | CPU ms/call | "
+        "x raw aiohttp (CPU) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rest in rests:
+        cpu, wall = rest["cpu_ms_per_call"], rest["wall_s"]
+        for name in ORDER:
+            if name in cpu:
+                lines.append(
+                    f"| {rest['op']} | {rest['latency_ms']:g} ms | {labels[name]} | "
+                    f"{wall[name]:.2f}s | {wall['sdk'] / wall[name]:.1f}x | {cpu[name]:.3f} | "
+                    f"{cpu[name] / cpu['aiohttp']:.2f}x |"
+                )
+    return lines
 
 
 def _chart(results: dict[str, Any], path: Path) -> None:
@@ -301,6 +342,10 @@ def readme_section(results: dict[str, Any]) -> str:
         "nox -s bench -- --quick  # a one-minute smoke run",
         "nox -s bench -- ab       # each performance lever A/B",
         "nox -s bench -- profile  # where a bulk upload's CPU goes, layer by layer",
+        "nox -s bench -- lists    # list membership: a 100,000-member replace, ids/s",
+        "nox -s bench -- rest     # the REST calls alone (users.get, objects.upsert...)",
+        "nox -s bench -- outbox   # the PostgreSQL outbox: enqueue cost, records/s with 1, 2"
+        " and 4 workers",
         "```",
         "",
         "One run measures, side by side against one emulator process on loopback: the "
@@ -353,6 +398,13 @@ def readme_section(results: dict[str, Any]) -> str:
         "- Sequential `track_event` over a raw post of the same bytes through the same client: "
         + ", ".join(f"{labels[n]} {r:.2f}x" for n, r in sequential["ratio"].items())
         + ".",
+        *(
+            f"- {r['calls']:,} concurrent `{r['op']}` at {r['latency_ms']:g} ms: "
+            f"{r['wall_s']['ours']:.2f}s, {r['wall_s']['sdk'] / r['wall_s']['ours']:.0f}x faster "
+            f"than the official SDK one call after another; CPU per call "
+            f"{r['cpu_ms_per_call']['ours'] / r['cpu_ms_per_call']['aiohttp']:.2f}x raw aiohttp's."
+            for r in results.get("rest", [])
+        ),
         f"- Event-loop lag during a {lag['records']:,}-event upload (a task sleeping 1 ms), p99: "
         + ", ".join(f"{labels[n]} {p:.1f} ms" for n, p in lag["p99_ms"].items())
         + ".",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._emulator import cpu_seconds, emulator, reset, stats
-from ._report import update_readme, write_reports
+from ._report import rest_tables, update_readme, write_reports
 
 RESULTS = Path(__file__).parent / "results"
 CONCURRENCY = 16
@@ -177,6 +177,42 @@ def _bulk(
     }
 
 
+# The REST calls measured (benchmarks/_worker.py's REST_OPS), and who: raw aiohttp sending the
+# same signed bytes, ours on asyncio and on trio, the official SDK one call after another.
+REST_OPS = ("users.get", "objects.upsert", "tenants.upsert")
+REST_CLIENTS = {
+    "aiohttp": RAW["aiohttp"],
+    **SDK,
+    "ours": OURS["ours"],
+    "ours_trio": OURS["ours_trio"],
+}
+# At a latency, the official SDK's calls each wait it out in turn: 1,000 of them at 50 ms
+# would take a minute per repetition. It makes a tenth of them, and its wall time for all
+# is that tenth's times ten (one call after another, it is linear in the calls).
+SDK_SHARE_WITH_LATENCY = 10
+
+
+def _rest(op: str, calls: int, latency: float, reps: int, emu: dict[str, Any]) -> dict[str, Any]:
+    print(f"  {calls:,} x {op}, {latency:g} ms", flush=True)
+    sdk_calls = calls if latency == 0 else max(calls // SDK_SHARE_WITH_LATENCY, 1)
+    clients: dict[str, dict[str, Any]] = {
+        **REST_CLIENTS,
+        "sdk": {**SDK["sdk"], "calls": sdk_calls},
+    }
+    runs = _interleaved(clients, {"run": "rest", "op": op, "calls": calls}, reps, emu)
+    made = {name: clients[name].get("calls", calls) for name in runs}
+    return {
+        "op": op,
+        "calls": calls,
+        "sdk_calls": sdk_calls,
+        "latency_ms": latency,
+        "runs": runs,
+        "cpu_ms_per_call": {n: r["cpu_s"]["median"] / made[n] * 1e3 for n, r in runs.items()},
+        # The wall time of all ``calls`` (the SDK's scaled up from its share, if it made one).
+        "wall_s": {n: r["wall_s"]["median"] * calls / made[n] for n, r in runs.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repetition")
@@ -196,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "repetitions": {"small": reps, "large": large_reps},
         "labels": LABELS,
         "bulk": [],
+        "rest": [],
     }
     with emulator(0.0) as emu:
         print("emulator latency 0 ms", flush=True)
@@ -236,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
 
+        for op in REST_OPS:
+            results["rest"].append(_rest(op, calls, 0.0, min(reps, 3), emu))
+
         print(f"  memory: {small:,} and {stream:,} events streamed", flush=True)
         streamed = {"run": "bulk", "concurrency": CONCURRENCY, "stream": True, **OURS["ours"]}
         few = _repeat({**streamed, "records": small}, 1, emu)
@@ -259,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     with emulator(50.0) as emu:
         print("emulator latency 50 ms", flush=True)
         results["bulk"].append(_bulk(small, 50.0, min(reps, 3), emu, everyone))
+        for op in REST_OPS:
+            results["rest"].append(_rest(op, calls, 50.0, min(reps, 3), emu))
 
     results["elapsed_s"] = time.monotonic() - started
     write_reports(results, args.out)
@@ -266,6 +308,28 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick and args.out == RESULTS:
         update_readme(results, Path(__file__).parent.parent / "README.md")
         print("regenerated the README's Benchmarks section")
+    return 0
+
+
+def rest(argv: list[str] | None = None) -> int:
+    """The REST calls alone, at 0 and 50 ms: ``results/rest.md`` (the full run has them too)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.rest", description=rest.__doc__)
+    parser.add_argument("--calls", type=int, default=1_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"labels": LABELS, "rest": []}
+    for latency in (0.0, 50.0):
+        with emulator(latency) as emu:
+            for op in REST_OPS:
+                results["rest"].append(_rest(op, args.calls, latency, args.reps, emu))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rest.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = "\n".join(rest_tables(results)).strip() + "\n"
+    (args.out / "rest.md").write_text(
+        f"Produced by `nox -s bench -- rest` (medians of {args.reps} runs).\n\n{table}"
+    )
+    print(table)
     return 0
 
 

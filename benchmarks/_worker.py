@@ -34,7 +34,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -104,10 +104,10 @@ class _Wire:
             "properties": {**properties, "$ss_sdk_version": SDK_VERSION},
         }
 
-    def signed(self, path: str, body: bytes) -> dict[str, str]:
+    def signed(self, path: str, body: bytes, method: str = "POST") -> dict[str, str]:
         date = formatdate(usegmt=True)
-        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-        message = f"POST\n{md5}\n{self.content_type}\n{date}\n{path}".encode()
+        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest() if body else ""
+        message = f"{method}\n{md5}\n{self.content_type}\n{date}\n{path}".encode()
         signature = base64.b64encode(hmac.new(self.secret, message, hashlib.sha256).digest())
         return {**self.headers, "Date": date, "Authorization": f"{self.key}:{signature.decode()}"}
 
@@ -122,6 +122,7 @@ class _Wire:
 
 
 Post = Callable[[str, bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
+Send = Callable[[str, str, bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 
 
 async def _raw_bulk(wire: _Wire, n: int, concurrency: int, post: Post) -> int:
@@ -211,17 +212,28 @@ async def _httpx_session(
 
 
 async def _aiohttp_session(wire: _Wire, connections: int) -> tuple[Post, Callable[[], Any]]:
+    send, close = await _aiohttp_sender(wire, connections)
+
+    async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        return await send("POST", path, body, headers)
+
+    return post, close
+
+
+async def _aiohttp_sender(wire: _Wire, connections: int) -> tuple[Send, Callable[[], Any]]:
     import aiohttp
 
     session = aiohttp.ClientSession(
         base_url=wire.base_url, connector=aiohttp.TCPConnector(limit=connections)
     )
 
-    async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        async with session.post(path, data=body, headers=headers) as response:
+    async def send(
+        method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        async with session.request(method, path, data=body or None, headers=headers) as response:
             return response.status, await response.read()
 
-    return post, session.close
+    return send, session.close
 
 
 async def _httpx2_session(wire: _Wire, connections: int) -> tuple[Post, Callable[[], Any]]:
@@ -341,6 +353,16 @@ class _LagProbe:
 # -- runs -------------------------------------------------------------------------------------
 
 
+async def _at_once(calls: int, one: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """``one(i)`` for every i below ``calls``, all started at once in one anyio task group
+    (which trio needs): every client's calls go through the same harness."""
+    import anyio
+
+    async with anyio.create_task_group() as tg:
+        for i in range(calls):
+            tg.start_soon(one, i)
+
+
 def bulk(spec: dict[str, Any]) -> dict[str, Any]:
     """``records`` events uploaded in bulk by ``impl`` with ``concurrency`` requests in flight."""
     impl, n, concurrency = spec["impl"], spec["records"], spec["concurrency"]
@@ -423,7 +445,6 @@ def concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
     _import_raw(impl)
 
     async def main() -> dict[str, Any]:
-        import anyio
 
         wire = _Wire(spec)
         post, close = await _SESSIONS[impl](wire, 100)
@@ -436,12 +457,9 @@ def concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
             status, _ = await post(path, body, wire.signed(path, body))
             ok += status == 202
 
-        # The same harness as ours (an anyio task group, which trio needs), so
-        # the figures differ only by the client.
+        # The same harness as ours, so the figures differ only by the client.
         try:
-            async with anyio.create_task_group() as tg:
-                for i in range(calls):
-                    tg.start_soon(one, i)
+            await _at_once(calls, one)
         finally:
             await close()
         return {"success": ok}
@@ -456,7 +474,6 @@ def _ours_concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
     calls = spec["calls"]
 
     async def main() -> dict[str, Any]:
-        import anyio
 
         ok = 0
 
@@ -465,9 +482,8 @@ def _ours_concurrent_singles(spec: dict[str, Any]) -> dict[str, Any]:
             response = await client.track_event(Event(*_event_fields(i)))
             ok += response.success
 
-        async with _client(spec) as client, anyio.create_task_group() as tg:
-            for i in range(calls):
-                tg.start_soon(one, i)
+        async with _client(spec) as client:
+            await _at_once(calls, one)
         return {"success": ok}
 
     return _measure(lambda: _run_async(spec, main))
@@ -518,8 +534,109 @@ def sequential_singles(spec: dict[str, Any]) -> dict[str, Any]:
     return _measure(lambda: _run_async(spec, main))
 
 
+# -- REST calls ----------------------------------------------------------------------------------
+
+Request = tuple[str, str, "dict[str, Any] | None"]  # method, path, JSON body
+
+# Each REST operation measured: the request of call i (method, path, JSON body or None) as the
+# raw client sends it, and the same call on our client and on the official SDK.
+REST_OPS: dict[str, Callable[[int], Request]] = {
+    "users.get": lambda i: ("GET", f"/v1/user/user-{i}/", None),
+    "users.upsert": lambda i: ("POST", f"/v1/user/user-{i}/", {"name": f"User {i}", "n": i}),
+    "objects.upsert": lambda i: ("POST", f"/v1/object/teams/team-{i}/", {"name": f"Team {i}"}),
+    "tenants.upsert": lambda i: (
+        "POST",
+        f"/v1/tenant/tenant-{i}/",
+        {"tenant_name": f"Tenant {i}", "properties": {"n": i}},
+    ),
+}
+
+
+def _rest_call(api: Any, op: str, i: int) -> Any:
+    """Call i of ``op`` on our client or the official SDK (the same names and arguments)."""
+    _, _, body = REST_OPS[op](i)
+    if op == "users.get":
+        return api.users.get(f"user-{i}")
+    if op == "users.upsert":
+        return api.users.upsert(f"user-{i}", body)
+    if op == "objects.upsert":
+        return api.objects.upsert("teams", f"team-{i}", body)
+    if op == "tenants.upsert":
+        return api.tenants.upsert(f"tenant-{i}", body)
+    raise ValueError(op)
+
+
+async def _raw_rest(wire: _Wire, calls: int, request_of: Callable[[int], Request]) -> int:
+    """``calls`` signed requests at once through raw aiohttp; how many got a 2xx."""
+    send, close = await _aiohttp_sender(wire, 100)  # our client's pool size
+    ok = 0
+
+    async def one(i: int) -> None:
+        nonlocal ok
+        method, path, payload = request_of(i)
+        body = b"" if payload is None else wire.dumps(payload)
+        status, content = await send(method, path, body, wire.signed(path, body, method))
+        wire.loads(content)  # as ours and the SDK parse the answer
+        ok += status < 300
+
+    try:
+        await _at_once(calls, one)
+    finally:
+        await close()
+    return ok
+
+
+def _seed(spec: dict[str, Any]) -> None:
+    """Before the timing: the users a users.get reads (upserted concurrently, raw)."""
+    if spec["op"] != "users.get":
+        return
+    _import_raw("aiohttp")
+    made = asyncio.run(_raw_rest(_Wire(spec), spec["calls"], REST_OPS["users.upsert"]))
+    assert made == spec["calls"], made
+
+
+def rest(spec: dict[str, Any]) -> dict[str, Any]:
+    """``calls`` REST calls of ``spec["op"]``: at once on one client (ours, raw aiohttp sending
+    the same signed bytes), or one after another (the official SDK, as it can only)."""
+    impl, op, calls = spec["impl"], spec["op"], spec["calls"]
+    _seed(spec)
+    if impl == "sdk":
+        import suprsend
+
+        sdk = suprsend.Suprsend(spec["key"], spec["secret"], base_url=spec["base_url"])
+
+        def sequential() -> dict[str, Any]:
+            for i in range(calls):
+                _rest_call(sdk, op, i)  # raises on a status >= 400
+            return {"success": calls}
+
+        return _measure(sequential)
+    if impl == "ours":
+        _import_ours(spec)
+
+        async def ours() -> dict[str, Any]:
+            ok = 0
+
+            async def one(i: int) -> None:
+                nonlocal ok
+                await _rest_call(client, op, i)  # raises on a status >= 400
+                ok += 1
+
+            async with _client(spec) as client:
+                await _at_once(calls, one)
+            return {"success": ok}
+
+        return _measure(lambda: _run_async(spec, ours))
+    _import_raw(impl)
+
+    async def raw() -> dict[str, Any]:
+        return {"success": await _raw_rest(_Wire(spec), calls, REST_OPS[op])}
+
+    return _measure(lambda: asyncio.run(raw()))
+
+
 RUNS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    f.__name__: f for f in (bulk, concurrent_singles, sequential_singles)
+    f.__name__: f for f in (bulk, concurrent_singles, sequential_singles, rest)
 }
 
 

@@ -4,11 +4,12 @@ from ._client import AsyncSuprsend
 from ._core import logging as _logging
 from ._core.auth import BearerAuth, WorkspaceSignatureAuth
 from ._core.background import BackgroundSender, SenderStats
-from ._core.bulk import BulkProgress, BulkResponse, FailedRecord
-from ._core.pagination import CursorPaginator
+from ._core.bulk import BulkProgress, BulkResponse, FailedRecord, SuprsendBulkError
+from ._core.pagination import CursorPaginator, OffsetPaginator
 from ._core.retry import RetryEvent, RetryPolicy
 from ._core.spool import SpooledRecord
 from ._values.attachments import Attachment
+from ._values.body_requests import SubscriberListBroadcast, Workflow
 from ._values.derived_keys import derive_idempotency_key
 from ._values.errors import (
     SuprsendAPIError,
@@ -24,7 +25,7 @@ from ._values.errors import (
 )
 from ._values.limits import DEFAULT_LIMITS, Limits
 from ._values.models import Event, ObjectRecipient, Recipient, WorkflowTriggerRequest
-from ._values.user_edit import UserEdit
+from ._values.profile_edit import ObjectEdit, UserEdit
 from ._version import __version__
 from ._wire.responses import TriggerResponse
 from .resources.users import BulkUsersEdit, Users
@@ -45,11 +46,6 @@ _INSTEAD = {
     "Suprsend": "use AsyncSuprsend(workspace_key, workspace_secret) (or"
     " AsyncSuprsend.from_api_key(...)) and await its calls",
     "AppInfo": "pass app_info='your app' to AsyncSuprsend",
-    "Workflow": "use WorkflowTriggerRequest and await client.workflows.trigger(request)",
-    "SubscriberListBroadcast": "lists and broadcasts are not in suprsend-async yet;"
-    " use the official SDK (or the hub's REST API) for them meanwhile",
-    "ObjectEdit": "objects are not in suprsend-async yet;"
-    " use the official SDK (or the hub's REST API) for them meanwhile",
     "SuprsendMissingSchema": "suprsend-async checks records itself: catch SuprsendValidationError",
     "SuprsendInvalidSchema": "suprsend-async checks records itself: catch SuprsendValidationError",
 }
@@ -77,14 +73,18 @@ __all__ = [
     "FailedRecord",
     "InputValueError",
     "Limits",
+    "ObjectEdit",
     "ObjectRecipient",
+    "OffsetPaginator",
     "Recipient",
     "RetryEvent",
     "RetryPolicy",
     "SenderStats",
     "SpooledRecord",
+    "SubscriberListBroadcast",
     "SuprsendAPIError",
     "SuprsendAPIException",
+    "SuprsendBulkError",
     "SuprsendClientClosedError",
     "SuprsendConfigError",
     "SuprsendError",
@@ -97,6 +97,7 @@ __all__ = [
     "TriggerResponse",
     "UserEdit",
     "Users",
+    "Workflow",
     "WorkflowTriggerRequest",
     "WorkspaceSignatureAuth",
     "__version__",

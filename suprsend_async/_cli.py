@@ -41,8 +41,8 @@ from ._wire.chunking import ChunkBuilder, TooLarge
 from ._wire.jsonl import FailedOutput, JsonlSource, bad_line_entry, failed_entry, unknown_entry
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
-from .resources.events import BULK_EVENT_PATH
-from .resources.workflows import TRIGGER_PATH
+from .resources.events import EVENT_RECORDS
+from .resources.workflows import TRIGGER_RECORDS
 
 __all__ = ["main"]
 
@@ -414,8 +414,7 @@ async def _bulk(args: argparse.Namespace) -> int:
                 response = await run_bulk(
                     client,
                     source.records(),
-                    kind="event" if args.kind == "events" else "workflow",
-                    path=BULK_EVENT_PATH if args.kind == "events" else TRIGGER_PATH,
+                    kind=EVENT_RECORDS if args.kind == "events" else TRIGGER_RECORDS,
                     on_progress=bar.update,
                     abandon=abandon,
                 )

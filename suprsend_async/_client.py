@@ -37,6 +37,7 @@ from ._core.transport import (
     client_user_agent,
     user_agent,
 )
+from ._values.body_requests import Workflow
 from ._values.errors import (
     SuprsendClientClosedError,
     SuprsendConfigError,
@@ -48,9 +49,17 @@ from ._values.models import Event
 from ._values.options import NO_OPTIONS, RequestOptions, check_headers
 from ._wire.responses import TriggerResponse
 from ._wire.serialization import Serializer
-from .resources.events import BULK_EVENT_PATH, BulkEvents
+from .resources.brands import Brands
+from .resources.broadcasts import Broadcasts
+from .resources.dynamic_workflows import BulkWorkflowsFactory, trigger_workflow
+from .resources.events import EVENT_RECORDS, BulkEvents
+from .resources.messages import Messages
+from .resources.objects import Objects
+from .resources.subscriber_lists import SubscriberLists
+from .resources.templates import Templates
+from .resources.tenants import Tenants
 from .resources.users import Users
-from .resources.workflows import TRIGGER_PATH, Workflows
+from .resources.workflows import TRIGGER_RECORDS, Workflows
 
 __all__ = ["AsyncSuprsend"]
 
@@ -198,19 +207,12 @@ def _check_flag(value: object, name: str) -> None:
         raise SuprsendConfigError(f"{name} must be True or False, got {type(value).__name__}")
 
 
-_NOT_YET = "not in suprsend-async yet; use the official SDK or the hub's REST API for it meanwhile"
-# What each official SDK namespace or method is here.
+# What each official SDK namespace or method we lack is here (the rest,
+# tenants, objects, lists, trigger_workflow..., exist under their own names).
 _OFFICIAL_NAMES = {
-    "tenants": _NOT_YET,
-    "brands": _NOT_YET,
-    "objects": _NOT_YET,
-    "messages": _NOT_YET,
-    "subscriber_lists": _NOT_YET,
     "user": "use client.users",
-    "bulk_workflows": "use await client.workflows.bulk_trigger(requests)",
     "bulk_users": "use client.users.get_bulk_edit_instance()",
     "track": "use await client.track_event(Event(distinct_id, event_name, properties))",
-    "trigger_workflow": "use await client.workflows.trigger(WorkflowTriggerRequest(body))",
     "add_attachment": "use await Attachment.from_path(...) and request.with_attachment(...)",
 }
 
@@ -447,9 +449,21 @@ class AsyncSuprsend:
             http_stack=stack,
             log=ClientLogger(debug=debug),
         )
+        self._mount_resources()
+
+    def _mount_resources(self) -> None:
+        """The API namespaces, on this client (a ``with_options`` copy gets its own)."""
         self.workflows = Workflows(self)
         self.bulk_events = BulkEvents(self)
+        self.bulk_workflows = BulkWorkflowsFactory(self)
         self.users = Users(self)
+        self.objects = Objects(self)
+        self.tenants = Tenants(self)
+        self.brands = Brands(self)
+        self.subscriber_lists = SubscriberLists(self)
+        self.broadcasts = Broadcasts(self)
+        self.messages = Messages(self)
+        self.templates = Templates(self)
 
     def __getattr__(self, name: str) -> Any:
         # Only for names missing from the instance: the official SDK's namespaces
@@ -517,9 +531,7 @@ class AsyncSuprsend:
         derived._retry_policy = retry or self._retry_policy
         derived._view_closed = False
         derived._owns_transport = False
-        derived.workflows = Workflows(derived)
-        derived.bulk_events = BulkEvents(derived)
-        derived.users = Users(derived)
+        derived._mount_resources()
         return derived
 
     # -- lifecycle ---------------------------------------------------------------
@@ -568,6 +580,15 @@ class AsyncSuprsend:
         )
         return await send_record(self, "track_event", self._event_path, record, retry)
 
+    async def trigger_workflow(
+        self, workflow: Workflow | Mapping[str, Any], *, retry: RetryPolicy | None = None
+    ) -> TriggerResponse:
+        """Trigger a dynamic (single-step) workflow: a :class:`Workflow`, or its dict body.
+
+        The official SDK's ``trigger_workflow``; retried only with an idempotency key.
+        """
+        return await trigger_workflow(self, workflow, retry)
+
     # -- background sending ----------------------------------------------------------
 
     def background(
@@ -604,7 +625,7 @@ class AsyncSuprsend:
         """
         return BackgroundSender(
             self,
-            paths={"event": BULK_EVENT_PATH, "workflow": TRIGGER_PATH},
+            kinds={"event": EVENT_RECORDS, "workflow": TRIGGER_RECORDS},
             spool=spool,
             fsync=fsync,
             max_queue=max_queue,

@@ -357,6 +357,7 @@ async def test_an_upload_abandoned_mid_read_accounts_for_every_record_read() -> 
     # The abandon lands while the producer yields to the loop (a checkpoint):
     # the record just read must still be in the response, as not sent.
     from suprsend_async._core.bulk import run_bulk
+    from suprsend_async.resources.events import EVENT_RECORDS
     from suprsend_async.testing import HubEmulator
 
     hub = HubEmulator()
@@ -372,9 +373,7 @@ async def test_an_upload_abandoned_mid_read_accounts_for_every_record_read() -> 
             yield Event(f"u{i}", "ev_x")
 
     async with hub.client() as client:
-        resp = await run_bulk(
-            client, events(), kind="event", path="v2/bulk/event/", abandon=abandon
-        )
+        resp = await run_bulk(client, events(), kind=EVENT_RECORDS, abandon=abandon)
     assert 32 < read < 1_000  # abandoned part way through reading
     assert resp.total == read  # every record read is in the response...
     assert resp.success + resp.failure == resp.total  # ...as a success or a failure

@@ -132,7 +132,7 @@ def test_the_official_exception_names_resolve_to_ours() -> None:
 
 @pytest.mark.parametrize(
     ("name", "says"),
-    [("Suprsend", "AsyncSuprsend"), ("SubscriberListBroadcast", "not in suprsend-async yet")],
+    [("Suprsend", "AsyncSuprsend"), ("AppInfo", "app_info=")],
 )
 def test_an_official_name_we_lack_says_what_to_use(name: str, says: str) -> None:
     with pytest.raises(ImportError, match=says):
@@ -141,13 +141,31 @@ def test_an_official_name_we_lack_says_what_to_use(name: str, says: str) -> None
 
 @pytest.mark.parametrize(
     ("name", "says"),
-    [("tenants", "not in suprsend-async yet"), ("bulk_workflows", "workflows.bulk_trigger")],
+    [("user", "client.users"), ("bulk_users", "get_bulk_edit_instance")],
 )
 def test_an_official_namespace_we_lack_says_what_to_use(name: str, says: str) -> None:
     client = AsyncSuprsend("WS_KEY_0001", "secret")
     with pytest.raises(AttributeError, match=says):
         getattr(client, name)
     assert not hasattr(client, "no_such_thing")
+
+
+@pytest.mark.parametrize(
+    "name", ["tenants", "brands", "objects", "messages", "subscriber_lists", "bulk_workflows"]
+)
+def test_an_official_namespace_we_have_is_there_under_its_name(name: str) -> None:
+    client = AsyncSuprsend("WS_KEY_0001", "secret")
+    assert type(getattr(client, name)).__module__.startswith("suprsend_async.resources.")
+
+
+def test_official_names_we_have_import_as_they_are() -> None:
+    from suprsend_async import ObjectEdit, SubscriberListBroadcast, Workflow
+
+    assert {ObjectEdit.__name__, SubscriberListBroadcast.__name__, Workflow.__name__} == {
+        "ObjectEdit",
+        "SubscriberListBroadcast",
+        "Workflow",
+    }
 
 
 def test_a_workflow_trigger_request_ported_verbatim_works() -> None:

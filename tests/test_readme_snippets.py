@@ -136,6 +136,14 @@ def test_readme_snippet_runs(
         ann = hub.users["ann"]
         assert (ann.properties["plan"], ann.properties["name"]) == ("pro", "Ann")
         assert [hub.users[f"u{i}"].properties["plan"] for i in range(3)] == ["free"] * 3
+    if snippet.heading == "Objects":  # and this through the objects API
+        team = hub.objects[("teams", "frontend")]
+        assert (team.properties["plan"], team.identities("$email")) == ("pro", ["fe@example.com"])
+        assert [who[1] for who in team.subscribers] == ["ann", "bob"]
+    if snippet.heading == "Tenants and brands":  # and this through the tenants and brands APIs
+        acme = hub.tenants["acme"]
+        assert (acme.name, acme.properties) == ("Acme Inc.", {"plan": "pro"})
+        assert acme.categories["newsletter"]["blocked_channels"] == ["sms"]
 
 
 _README_DSN = "postgresql://app@db/app"

@@ -18,6 +18,7 @@ import pytest
 from suprsend_async import (
     AsyncSuprsend,
     CursorPaginator,
+    OffsetPaginator,
     RetryEvent,
     RetryPolicy,
     SuprsendAPIError,
@@ -27,6 +28,7 @@ from suprsend_async import (
     Users,
 )
 from suprsend_async.testing import Faults, HubEmulator, serve
+from suprsend_async.types import DeletedJSON
 
 pytestmark = pytest.mark.anyio
 
@@ -158,7 +160,8 @@ async def test_a_write_accepted_with_an_unreadable_answer_says_it_was_accepted()
 async def test_a_write_answered_with_no_content_returns_an_empty_dict() -> None:
     client, _ = client_answering(httpx.Response(204))
     async with client:
-        assert await client.users.update_category_preference("u1", "c", {}) == {}
+        answer = await client.users.update_category_preference("u1", "c", {})
+        assert dict(answer) == {}  # not the typed shape: the hub sent nothing
 
 
 async def test_an_answer_httpx_cannot_decode_is_a_transport_error_not_an_httpx_one() -> None:
@@ -188,7 +191,7 @@ NOT_FOUND = httpx.Response(404, json={"code": 404, "message": "user [distinct_id
 async def test_a_retried_delete_that_finds_nothing_reports_the_earlier_attempts_success(
     first: Answer,
 ) -> None:
-    deletes: list[Callable[[Users], Awaitable[dict[str, Any]]]] = [
+    deletes: list[Callable[[Users], Awaitable[DeletedJSON]]] = [
         lambda u: u.delete("u1"),
         lambda u: u.unlink_tenant("u1", "t1"),
     ]
@@ -395,6 +398,55 @@ async def test_the_paginator_stops_with_an_error_instead_of_looping(
     fetch, _ = pages_of(*pages)
     with pytest.raises(SuprsendAPIError, match=why):
         [item async for item in CursorPaginator(fetch, {})]
+
+
+def offset_page(results: list[Any], count: int | None, offset: int = 0) -> dict[str, Any]:
+    meta: dict[str, Any] = {"limit": 2, "offset": offset}
+    if count is not None:
+        meta["count"] = count
+    # Items are JSON objects, as the hub's are (the paginators refuse anything else).
+    return {"meta": meta, "results": [{"n": n} for n in results]}
+
+
+async def test_the_offset_paginator_awaits_to_the_first_page_as_answered() -> None:
+    first = offset_page([1, 2], 5)
+    fetch, asked = pages_of(first)
+    assert await OffsetPaginator(fetch, {"limit": 2, "offset": 0}) == first
+    assert asked == [{"limit": 2, "offset": 0}]
+
+
+async def test_the_offset_paginator_walks_every_page_from_the_given_offset() -> None:
+    fetch, asked = pages_of(offset_page([3, 4], 7), offset_page([5, 6], 7), offset_page([7], 7))
+    paginator = OffsetPaginator(fetch, {"limit": 2, "offset": 2, "locale": "fr"})
+    assert [item["n"] async for item in paginator] == [3, 4, 5, 6, 7]
+    assert asked == [
+        {"limit": 2, "offset": 2, "locale": "fr"},
+        {"limit": 2, "offset": 4, "locale": "fr"},
+        {"limit": 2, "offset": 6, "locale": "fr"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pages", "items"),
+    [
+        ((offset_page([1, 2], 9), offset_page([], 9)), [1, 2]),
+        ((offset_page([1, 2], None), offset_page([3], None)), [1, 2, 3]),
+        ((offset_page([1, 2], None), offset_page([], None)), [1, 2]),
+    ],
+    ids=["an empty page before the count", "a short page without a count", "an empty one"],
+)
+async def test_the_offset_paginator_stops_where_the_hub_has_no_more(
+    pages: tuple[dict[str, Any], ...], items: list[int]
+) -> None:
+    fetch, asked = pages_of(*pages)
+    assert [item["n"] async for item in OffsetPaginator(fetch, {"limit": 2})] == items
+    assert len(asked) == len(pages)  # and asked for nothing past them
+
+
+async def test_the_offset_paginator_refuses_an_answer_without_results() -> None:
+    fetch, _ = pages_of({"meta": {"count": 3}})
+    with pytest.raises(SuprsendAPIError, match="no 'results' list"):
+        [item async for item in OffsetPaginator(fetch, {})]
 
 
 async def test_max_pages_bounds_the_walk_and_a_run_of_empty_pages_ends_it() -> None:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from suprsend_async import (
     AsyncSuprsend,
     Event,
+    ObjectEdit,
     RetryPolicy,
     SuprsendAPIError,
     SuprsendConfigError,
@@ -40,7 +41,24 @@ from tests._doubles import raw_http_server
 pytestmark = pytest.mark.anyio
 
 # Builders return a value object, not a request: nothing to send.
-NOT_REST = frozenset({"get_edit_instance", "get_bulk_edit_instance"})
+# Builders, and the calls that do not go through the REST request core: records sent with
+# an idempotency key or not at all (triggers, broadcasts), list membership through the bulk
+# engine (its failures come back as a BulkResponse), and replace(), a context manager.
+NOT_REST = frozenset(
+    {
+        "get_edit_instance",
+        "get_bulk_edit_instance",
+        "trigger",
+        "bulk_trigger",
+        "bulk_trigger_instance",
+        "broadcast",
+        "replace",
+        "add",
+        "remove",
+        "add_to_version",
+        "remove_from_version",
+    }
+)
 
 
 def valid_arguments() -> dict[str, Any]:
@@ -50,12 +68,29 @@ def valid_arguments() -> dict[str, Any]:
         "tenant_id": "t1",
         "category": "newsletter",
         "from_user_id": "bob",
-        "payload": {"distinct_ids": ["ann"]},
+        "payload": {"distinct_ids": ["ann"], "list_id": "beta"},
         "options": {"tenant_id": "t1"},
         "edit_ins_or_distinct_id": UserEdit("ann").set("plan", "pro"),
         "edit_payload": {"operations": [{"$set": {"plan": "pro"}}]},
         "edit_instance": UserEdit("ann").set("plan", "pro"),
+        "object_type": "teams",
+        "object_id": "devs",
+        "edit_ins_or_object_type": ObjectEdit("teams", "devs").set("plan", "pro"),
+        "brand_id": "b1",
+        "tenant_payload": {"tenant_name": "T1"},
+        "brand_payload": {"brand_name": "B1"},
+        "limit": 20,
+        "offset": 0,
         "retry": None,
+        "list_id": "beta",
+        "version_id": "v1",
+        "template_slug": "welcome",
+        "channel_slug": "email",
+        "messages": [{"message_id": "m1", "action": "read"}],
+        "execution_id": "run-1",
+        "recipients": ["ann"],
+        "idempotency_key": "k1",
+        "workflow_slug": "welcome",
     }
 
 

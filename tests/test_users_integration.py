@@ -97,7 +97,7 @@ async def test_profiles_upsert_get_edit_merge_delete() -> None:
 async def test_tenants_and_subscriptions() -> None:
     hub = HubEmulator()
     hub.users.subscribe_to_list("u1", "beta-testers")
-    hub.users.subscribe_to_object("u1", "teams", "frontend")
+    hub.objects.subscribe_user(("teams", "frontend"), "u1")
     async with served(hub, retry=RETRY) as client:
         users = client.users
         linked = await users.upsert_for_tenant(
@@ -427,7 +427,7 @@ async def test_subscriptions_have_the_openapi_shape() -> None:
     hub = HubEmulator()
     hub.users.subscribe_to_list("u1", "beta-testers")
     hub.users.subscribe_to_list("u2", "beta-testers")
-    hub.users.subscribe_to_object("u1", "teams", "frontend")
+    hub.objects.subscribe_user(("teams", "frontend"), "u1")
     async with served(hub, retry=RETRY) as client:
         [row] = (await client.users.get_lists_subscribed_to("u1"))["results"]
         assert row["list"]["list_id"] == "beta-testers"

@@ -9,152 +9,25 @@ names the SDK (``$insert_id``, ``$time``, ``properties.$ss_sdk_version``).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import inspect
-import json
-import urllib.parse
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
-import httpx
 import pytest
-import requests
 import suprsend
 
-from suprsend_async import AsyncSuprsend
-
-KEY, SECRET = "WS_TEST_KEY_000000000001", "test-secret"
-UID, API_KEY = "ws-uid-0001", "api-key-0001"
-ANSWER = {"meta": {"has_next": False, "after": None}, "results": []}
-
-
-class Wire(NamedTuple):
-    """One request as the hub receives it."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    body: Any
-    headers: dict[str, str]
-    raw: bytes
-
-
-def _wire(method: str, url: str, headers: dict[str, str], data: bytes) -> Wire:
-    parts = urllib.parse.urlsplit(url)
-    return Wire(
-        method,
-        parts.path,
-        sorted(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
-        _normalised(json.loads(data)) if data else None,
-        {k.lower(): v for k, v in headers.items()},
-        data,
-    )
-
-
-def _normalised(body: Any) -> Any:
-    """The body without the values that are random per send or name the SDK."""
-    if isinstance(body, list):
-        return [_normalised(item) for item in body]
-    if isinstance(body, dict) and "$user_operations" in body:
-        assert isinstance(body.pop("$insert_id"), str)
-        assert isinstance(body.pop("$time"), int)
-        assert isinstance(body["properties"].pop("$ss_sdk_version"), str)
-    return body
-
-
-def official_requests(
-    monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
-) -> list[Wire]:
-    sent: list[Wire] = []
-
-    def record(method: str, url: str, **kwargs: Any) -> requests.Response:
-        sent.append(_wire(method, url, kwargs["headers"], kwargs.get("data", b"")))
-        response = requests.Response()
-        response.status_code, response._content = 200, json.dumps(ANSWER).encode()
-        return response
-
-    monkeypatch.setattr(requests, "request", record)
-    if auth == "workspace":
-        sdk = suprsend.Suprsend(KEY, SECRET)
-    else:
-        sdk = suprsend.Suprsend.with_workspace_api_key(UID, API_KEY)
-    call(sdk.users)
-    return sent
-
-
-async def our_requests(call: Callable[[Any], Any], auth: str) -> list[Wire]:
-    sent: list[Wire] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        sent.append(_wire(request.method, str(request.url), dict(request.headers), request.content))
-        if auth == "workspace":
-            assert_signed(request)
-        return httpx.Response(200, json=ANSWER)
-
-    transport = httpx.MockTransport(record)
-    if auth == "workspace":
-        client = AsyncSuprsend(KEY, SECRET, transport=transport)
-    else:
-        client = AsyncSuprsend.from_api_key(API_KEY, workspace_uid=UID, transport=transport)
-    async with client:
-        result = call(client.users)
-        if inspect.isawaitable(result):
-            await result
-    return sent
-
-
-def assert_signed(request: httpx.Request) -> None:
-    """The signature verifies as the hub checks it (from the wire reference, not our code)."""
-    body_md5 = hashlib.md5(request.content).hexdigest() if request.content else ""
-    message = "\n".join(
-        (
-            request.method,
-            body_md5,
-            request.headers["Content-Type"],
-            request.headers["Date"],
-            request.url.raw_path.decode("ascii"),
-        )
-    ).encode()
-    digest = hmac.new(SECRET.encode(), message, hashlib.sha256).digest()
-    assert request.headers["Authorization"] == f"{KEY}:{base64.b64encode(digest).decode()}"
-
+from ._parity import (
+    AUTHS,
+    assert_every_official_method_is_here,
+    assert_same_requests,
+    assert_sent_as_documented,
+    every_operation,
+)
 
 # -- the calls: each works on either client's users namespace ----------------------------------
 
 
 def edit_instance(users: Any) -> Any:
-    edit = users.get_edit_instance("u1")
-    edit.set("name", "Ann")
-    edit.set({"plan": "pro", "seats": 3})
-    edit.set_once("first_seen", "2026-01-01")
-    edit.increment("logins", 1)
-    edit.append("tags", "vip")
-    edit.append({"$email": "a@example.com", "hobbies": "chess"})
-    edit.remove("tags", "trial")
-    edit.unset(["old", "older"])
-    edit.unset("oldest")
-    edit.set_preferred_language("fr")
-    edit.set_locale("fr_FR")
-    edit.set_timezone("Europe/Paris")
-    edit.add_email("b@example.com")
-    edit.remove_email("c@example.com")
-    edit.add_sms("+15550100")
-    edit.remove_sms("+15550101")
-    edit.add_whatsapp("+15550102")
-    edit.remove_whatsapp("+15550103")
-    edit.add_androidpush("fcm-token", "fcm", "com.example.app")
-    edit.remove_androidpush("fcm-old")
-    edit.add_iospush("apns-token", "apns")
-    edit.remove_iospush("apns-old", "apns", "com.example.ios")
-    edit.add_webpush({"endpoint": "https://push.example/1", "keys": {"p256dh": "k"}}, "vapid")
-    edit.remove_webpush({"endpoint": "https://push.example/0"})
-    edit.add_slack({"email": "a@example.com", "access_token": "xoxb-1"})
-    edit.remove_slack({"user_id": "U1", "access_token": "xoxb-1"})
-    edit.add_ms_teams({"tenant_id": "t", "service_url": "https://s", "user_id": "x"})
-    edit.remove_ms_teams({"incoming_webhook": {"url": "https://hook"}})
-    return edit
+    return every_operation(users.get_edit_instance("u1"))
 
 
 def tenant_edit(users: Any) -> Any:
@@ -218,34 +91,22 @@ CASES: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("auth", ["workspace", "api key"])
+@pytest.mark.parametrize("auth", AUTHS)
 @pytest.mark.parametrize("call", list(CASES.values()), ids=list(CASES))
 async def test_our_request_is_the_official_sdks(
     monkeypatch: pytest.MonkeyPatch, call: Callable[[Any], Any], auth: str
 ) -> None:
-    theirs = official_requests(monkeypatch, call, auth)
-    ours = await our_requests(call, auth)
-    assert len(ours) == len(theirs) >= 1
-    for mine, their in zip(ours, theirs, strict=True):
-        assert (mine.method, mine.path, mine.query) == (their.method, their.path, their.query)
-        assert mine.body == their.body
-        assert mine.headers["content-type"] == their.headers["content-type"]
-        if auth == "api key":
-            assert mine.headers["authorization"] == their.headers["authorization"]
+    await assert_same_requests(monkeypatch, "users", call, auth)
 
 
 def test_every_method_of_the_official_users_namespace_is_covered_and_exists_here() -> None:
-    official = {
-        name
-        for name, _ in inspect.getmembers(suprsend.users_api.UsersApi, inspect.isfunction)
-        if not name.startswith("_") and name not in ("detail_url", "detail_url_for_tenant")
-    }
-    client = AsyncSuprsend(KEY, SECRET)
-    assert official <= {name for name in dir(client.users) if not name.startswith("_")}
-    # Each case is named after the method it calls ("edit with a UserEdit" calls edit).
-    sent = {case.split()[0] for case in CASES}
-    builders = {"get_edit_instance", "get_bulk_edit_instance"}  # used by the edit cases
-    assert official - builders <= sent
+    assert_every_official_method_is_here(
+        suprsend.users_api.UsersApi,
+        "users",
+        CASES,
+        besides=("detail_url", "detail_url_for_tenant"),
+        builders=("get_edit_instance", "get_bulk_edit_instance"),
+    )
 
 
 # The endpoints only the Go SDK and the OpenAPI document cover: method and path as documented.
@@ -292,8 +153,4 @@ EXTRAS: dict[str, tuple[Callable[[Any], Any], str, str, Any]] = {
 async def test_the_openapi_only_endpoints_are_sent_as_documented(
     call: Callable[[Any], Any], method: str, target: str, body: Any
 ) -> None:
-    [sent] = await our_requests(call, "workspace")
-    path, _, query = target.partition("?")
-    assert (sent.method, sent.path) == (method, path)
-    assert sent.query == sorted(urllib.parse.parse_qsl(query))
-    assert sent.body == body
+    await assert_sent_as_documented("users", call, method, target, body)

@@ -33,6 +33,7 @@ from suprsend_async import (
 )
 from suprsend_async._values import models as _models
 from suprsend_async._values import rules as _rules
+from suprsend_async._values.attachments import attachment_tuple
 from suprsend_async._values.json_codec import _stdlib_dumps, dumps
 from suprsend_async._values.limits import (
     ALLOWED_RESERVED_EVENT_NAMES,
@@ -836,7 +837,7 @@ def checked_event(
         "idempotency_key": _models._idempotency_key(idempotency_key),
         "tenant_id": _models._tenant_id(tenant_id),
         "brand_id": _models._brand_id(brand_id),
-        "attachments": _models._attachment_tuple(attachments),
+        "attachments": attachment_tuple(attachments),
     }
     if "$attachments" in fields["properties"]:
         _rules.attachments(fields["properties"]["$attachments"], "properties.$attachments")
@@ -935,3 +936,25 @@ def test_the_fast_encoder_takes_and_writes_exactly_what_the_stdlib_does(value: A
             dumps(value)
         return
     assert json.loads(dumps(value)) == expected
+
+
+# -- an offset list's page: tenants.list and brands.list ------------------------------------------
+
+
+@given(
+    limit=st.one_of(st.integers(-5, 1005), st.booleans(), st.floats(), st.text(max_size=3)),
+    offset=st.one_of(st.integers(-5, 10**9), st.booleans(), st.none()),
+)
+def test_a_page_window_is_a_limit_from_1_to_1000_and_an_offset_of_0_or_more(
+    limit: Any, offset: Any
+) -> None:
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if whole(limit) and 1 <= limit <= 1000 and whole(offset) and offset >= 0:
+        assert _rules.page_window(limit, offset) == {"limit": limit, "offset": offset}
+        return
+    with pytest.raises(SuprsendValidationError) as caught:
+        _rules.page_window(limit, offset)
+    # The first of the two that is wrong is the one named.
+    assert caught.value.field == ("offset" if whole(limit) and 1 <= limit <= 1000 else "limit")

@@ -42,6 +42,7 @@ from .._values.limits import shown
 from .._values.models import Event, WorkflowTriggerRequest
 from .._wire.serialization import new_insert_id
 from .bulk import FailedRecord, run_bulk
+from .bulk import RecordKind as BulkKind
 from .context import ClientContext
 from .retry import is_retryable_status
 from .spool import Pending, RecordKind, Spool, SpoolCounts, SpooledRecord, UploadLock
@@ -142,7 +143,7 @@ class BackgroundSender:
         self,
         client: ClientContext,
         *,
-        paths: Mapping[RecordKind, str],
+        kinds: Mapping[RecordKind, BulkKind],
         spool: str | os.PathLike[str] | None = None,
         fsync: bool = True,
         max_queue: int | None = None,
@@ -165,7 +166,7 @@ class BackgroundSender:
                 f"when_full must be one of {', '.join(_WHEN_FULL)}; got {shown(when_full)}"
             )
         self._client = client
-        self._paths = dict(paths)
+        self._kinds = dict(kinds)  # what the bulk engine sends each kind with (its path)
         self._spool_path = os.fspath(spool) if spool is not None else None
         self._fsync = fsync
         self._max_queue = _count(DEFAULT_MAX_QUEUE if max_queue is None else max_queue, "max_queue")
@@ -538,9 +539,7 @@ class BackgroundSender:
             records = [r for r in batch if r.kind == kind]
             if not records:
                 continue
-            response = await run_bulk(
-                self._client, records, kind=kind, path=self._paths[kind], encoded=True
-            )
+            response = await run_bulk(self._client, records, kind=self._kinds[kind], encoded=True)
             failures = {f.index: f for f in response.failed_records}
             for index, record in enumerate(records):
                 failure = failures.get(index)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -23,14 +22,13 @@ import attrs
 import httpx
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from .._values.errors import SuprsendTransportError, SuprsendValidationError
+from .._values.errors import SuprsendError, SuprsendTransportError, SuprsendValidationError
 from .._values.hooks import check_hook
 from .._values.idempotency import AttemptEnd, Ending, may_retry
-from .._values.models import Event, WorkflowTriggerRequest
-from .._values.user_edit import UserEdit
+from .._values.limits import Limits
 from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
 from .._wire.responses import parse_body, parse_error
-from .._wire.serialization import EncodedRecord, encode_identity_event, event_json, trigger_json
+from .._wire.serialization import EncodedRecord, record_idempotency_key, record_json
 from .context import ClientContext
 from .retry import (
     RetryPolicy,
@@ -41,20 +39,22 @@ from .retry import (
 )
 from .transport import origin
 
-__all__ = ["BulkProgress", "BulkResponse", "FailedRecord", "run_bulk"]
+__all__ = [
+    "BulkItem",
+    "BulkProgress",
+    "BulkResponse",
+    "FailedRecord",
+    "RecordKind",
+    "SuprsendBulkError",
+    "run_bulk",
+]
 
 logger = logging.getLogger("suprsend_async")
 
-RecordKind = Literal["event", "workflow", "user_edit"]
-# What telemetry names a bulk call by: the method the user called.
-_OPERATIONS: dict[RecordKind, str] = {
-    "event": "bulk_events.send",
-    "workflow": "workflows.bulk_trigger",
-    "user_edit": "users.bulk_edit",
-}
 
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
+_ARRAY = (b"[", b"]")
 # The producer lets the event loop in at least once every this many records,
 # so that validating and encoding a long stretch of input never holds it for
 # long (some 0.3 ms at a few µs per record), whatever the chunk size. Handing
@@ -98,7 +98,7 @@ class FailedRecord:
         (A keyed record is deduplicated by the hub for 24 hours after it was
         first processed.)
         """
-        return not self.maybe_delivered or _idempotency_key_of(self.record) is not None
+        return not self.maybe_delivered or record_idempotency_key(self.record) is not None
 
     def __getitem__(self, key: str) -> Any:
         """``failed["error"]``, as code written for the official SDK's dicts reads it."""
@@ -109,26 +109,10 @@ class FailedRecord:
     def to_dict(self) -> dict[str, Any]:
         """The official SDK's shape: ``{"record": ..., "error": ..., "code": ...}``."""
         return {
-            "record": _record_json(self.record),
+            "record": record_json(self.record),
             "error": self.error,
             "code": self.code if self.code is not None else _NO_ANSWER_CODE,
         }
-
-
-def _idempotency_key_of(record: Any) -> Any:
-    if isinstance(record, (Event, WorkflowTriggerRequest)):
-        return record.idempotency_key
-    return record.get("$idempotency_key") if isinstance(record, dict) else None
-
-
-def _record_json(record: Any) -> Any:
-    if isinstance(record, Event):
-        return event_json(record)
-    if isinstance(record, WorkflowTriggerRequest):
-        return trigger_json(record)
-    if isinstance(record, UserEdit):
-        return record.to_dict()
-    return record
 
 
 @attrs.frozen(kw_only=True)
@@ -172,7 +156,9 @@ class BulkResponse:
 
 
 @attrs.define  # one per record: slotted, and mutable for a cheaper __init__
-class _Item:
+class BulkItem:
+    """One record ready to upload, as a :class:`RecordKind`'s ``prepare`` makes it."""
+
     index: int
     source: Any  # what the user gave (with a generated key applied, if any)
     body: bytes  # its wire bytes
@@ -182,15 +168,74 @@ class _Item:
     not_repeated_because: str | None = None  # if not repeatable, and it is known why
 
     @classmethod
-    def of(cls, index: int, source: Any, record: EncodedRecord) -> _Item:
-        return cls(index, source, record.body, _repeatable(record), record.not_repeated_because)
+    def of(cls, index: int, source: Any, record: EncodedRecord) -> BulkItem:
+        repeatable = record.idempotency_key is not None or record.safe_to_repeat
+        return cls(index, source, record.body, repeatable, record.not_repeated_because)
+
+
+def _no_overhead(limits: Limits) -> int:
+    return 0
+
+
+@attrs.frozen
+class RecordKind:
+    """One kind of bulk record, as the resource that sends it hands it to the engine.
+
+    - ``operation``: what telemetry names the call by (the method the user called).
+    - ``path``: where its chunks are posted.
+    - ``prepare(client, index, item)``: the record checked and encoded, or
+      :class:`SuprsendValidationError` to fail it (called once per record: keep it lean).
+    - ``max_records`` / ``record_overhead``: per-request record cap, and bytes the
+      hub counts per record beyond its JSON, from the client's limits.
+    - ``route``: the path's template, naming the call in logs, spans and retry
+      events when ``path`` holds ids (list membership); ``params``: its query.
+    - ``envelope``: what goes around the records joined by commas (a JSON array
+      by default; ``{"distinct_ids":[``...``]}`` for list members).
+    - ``on_answer``: called with each 2xx answer that has no per-record results
+      (the list membership answers' ``affected_count``).
+    """
+
+    operation: str
+    path: str
+    prepare: Callable[[ClientContext, int, Any], BulkItem]
+    max_records: Callable[[Limits], int]
+    record_overhead: Callable[[Limits], int] = _no_overhead
+    route: str | None = attrs.field(default=None, kw_only=True)
+    params: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+    envelope: tuple[bytes, bytes] = attrs.field(default=(b"[", b"]"), kw_only=True)
+    on_answer: Callable[[Any], None] | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def template(self) -> str:
+        return self.route or self.path
+
+    def body(self, bodies: Iterable[bytes]) -> bytes:
+        prefix, suffix = self.envelope
+        return prefix + b",".join(bodies) + suffix
+
+    def max_body_bytes(self, limits: Limits) -> int:
+        """The body limit for the records and their commas (the builder counts 2 for [])."""
+        prefix, suffix = self.envelope
+        return limits.max_body_bytes - (len(prefix) + len(suffix) - 2)
+
+
+class SuprsendBulkError(SuprsendError):
+    """A bulk call that must apply every record (list membership) left some unapplied.
+
+    ``response`` is the :class:`BulkResponse`: each record not applied is in
+    ``failed_records`` with the reason; the others were applied.
+    """
+
+    def __init__(self, message: str, response: BulkResponse) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 @attrs.define(eq=False)
 class _Upload:
     """A chunk a worker holds: what is still pending, and what the hub may have seen."""
 
-    pending: list[_Item]
+    pending: list[BulkItem]
     sent: bool = False  # an attempt is running or ran: the hub may have its records
     unknown: set[int] = attrs.field(factory=set)  # indices an attempt of got no answer
 
@@ -265,7 +310,6 @@ class _ChunkOutcome:
 class _BulkRun:
     client: ClientContext
     kind: RecordKind
-    path: str
     policy: RetryPolicy
     on_progress: Callable[[BulkProgress], Any] | None
     total_hint: int | None
@@ -285,48 +329,9 @@ class _BulkRun:
     # Where every record read but not yet settled is, so that an abandoned run
     # can still account for each: in the chunk being built, in the one being
     # handed to a worker, or in a worker's upload.
-    builder: ChunkBuilder[_Item] | None = None
-    handing_over: Chunk[_Item] | None = None
+    builder: ChunkBuilder[BulkItem] | None = None
+    handing_over: Chunk[BulkItem] | None = None
     uploads: set[_Upload] = attrs.field(factory=set)
-
-    # -- preparing records ------------------------------------------------------
-
-    def _preparer(self) -> Callable[[int, Any], _Item]:
-        """What checks and encodes one record of this run's kind (chosen once per run)."""
-        if self.encoded:
-            return _prepared
-        if self.kind == "user_edit":
-            return self._prepare_user_edit
-        if self.kind == "event":
-            return self._prepare_event
-        return self._prepare_trigger
-
-    def _prepare_user_edit(self, index: int, item: Any) -> _Item:
-        client = self.client
-        edit = _user_edit_from(item)
-        record = encode_identity_event(
-            edit,
-            env=client._env,
-            sdk_version=client._serializer.sdk_version,
-            limits=client.limits,
-        )
-        return _Item.of(index, edit, record)
-
-    def _prepare_event(self, index: int, item: Any) -> _Item:
-        client = self.client
-        event = item if isinstance(item, Event) else _event_from(item)
-        if event.idempotency_key is None and client.auto_idempotency_keys:
-            event = event.with_idempotency_key(str(uuid.uuid4()))
-        # The hot path of bulk uploads: the bytes alone, no EncodedRecord.
-        body = client._serializer.event_bytes(event)
-        return _Item(index, event, body, event.idempotency_key is not None)
-
-    def _prepare_trigger(self, index: int, item: Any) -> _Item:
-        client = self.client
-        request = item if isinstance(item, WorkflowTriggerRequest) else _trigger_from(item)
-        if request.idempotency_key is None and client.auto_idempotency_keys:
-            request = request.with_idempotency_key(str(uuid.uuid4()))
-        return _Item.of(index, request, client._serializer.encode_trigger(request))
 
     def _fail(
         self, index: int, source: Any, error: str, code: int | None, *, maybe: bool = False
@@ -354,31 +359,30 @@ class _BulkRun:
             self._progress()
 
     async def produce(
-        self, items: Iterable[Any] | AsyncIterable[Any], chunks: ObjectSendStream[Chunk[_Item]]
+        self, items: Iterable[Any] | AsyncIterable[Any], chunks: ObjectSendStream[Chunk[BulkItem]]
     ) -> None:
         limits = self.client.limits
-        builder: ChunkBuilder[_Item] = ChunkBuilder(
-            limits.max_identity_records_per_request
-            if self.kind == "user_edit"
-            else limits.max_records_per_request,
-            limits.max_body_bytes,
-            limits.workflow_record_overhead_bytes if self.kind == "workflow" else 0,
+        builder: ChunkBuilder[BulkItem] = ChunkBuilder(
+            self.kind.max_records(limits),
+            self.kind.max_body_bytes(limits),
+            self.kind.record_overhead(limits),
         )
         self.builder = builder
-        prepare, add = self._preparer(), builder.add
+        prepare = _prepared if self.encoded else self.kind.prepare
+        add, client = builder.add, self.client
 
         unyielded = 0  # records taken since the producer last let the loop in
 
         # A plain function, not a coroutine: one call per record, and the
         # producer awaits only when it returns something to await.
-        def take(item: Any) -> Chunk[_Item] | Literal["checkpoint"] | None:
+        def take(item: Any) -> Chunk[BulkItem] | Literal["checkpoint"] | None:
             """Check, encode and add one record (or fail it). Returns a chunk it
             closed, "checkpoint" when the loop is due a turn, or None."""
             nonlocal unyielded
             index = self.consumed
             self.consumed += 1
             try:
-                taken = prepare(index, item)
+                taken = prepare(client, index, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
                 ready = None
@@ -391,7 +395,7 @@ class _BulkRun:
             unyielded += 1
             return "checkpoint" if unyielded >= _RECORDS_PER_CHECKPOINT else None
 
-        async def let_in(due: Chunk[_Item] | Literal["checkpoint"]) -> None:
+        async def let_in(due: Chunk[BulkItem] | Literal["checkpoint"]) -> None:
             """Hand a chunk over or give the loop a turn: either lets other tasks run.
 
             Only after ``take``: a cancellation (an abandoned upload) landing
@@ -430,7 +434,9 @@ class _BulkRun:
             if last is not None:
                 await self._hand_over(last, chunks)
 
-    async def _hand_over(self, chunk: Chunk[_Item], chunks: ObjectSendStream[Chunk[_Item]]) -> None:
+    async def _hand_over(
+        self, chunk: Chunk[BulkItem], chunks: ObjectSendStream[Chunk[BulkItem]]
+    ) -> None:
         self.handing_over = chunk
         await chunks.send(chunk)
         self.handing_over = None
@@ -448,7 +454,7 @@ class _BulkRun:
 
     # -- uploading ------------------------------------------------------------------
 
-    async def upload_all(self, chunks: ObjectReceiveStream[Chunk[_Item]]) -> None:
+    async def upload_all(self, chunks: ObjectReceiveStream[Chunk[BulkItem]]) -> None:
         async with chunks:
             async for chunk in chunks:
                 if self.handing_over is chunk:
@@ -459,7 +465,7 @@ class _BulkRun:
                 del chunk
                 self._progress()
 
-    async def upload(self, chunk: Chunk[_Item]) -> None:
+    async def upload(self, chunk: Chunk[BulkItem]) -> None:
         transport = self.client._transport
         # Registered before the first checkpoint: from here on, an abandoned run
         # finds these records here.
@@ -467,7 +473,7 @@ class _BulkRun:
         self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
 
-        def settle(item: _Item, error: str, end: AttemptEnd | None) -> bool:
+        def settle(item: BulkItem, error: str, end: AttemptEnd | None) -> bool:
             """Record an outcome (None: delivered); True if the item stays pending
             for another attempt."""
             if end is None:
@@ -502,13 +508,19 @@ class _BulkRun:
             state.sent = True
             if attempt_number > 1:
                 self.retried_records += len(sending)
-            body = (
-                chunk.body()
-                if len(sending) == len(chunk.items)
-                else b"[" + b",".join(i.body for i in sending) + b"]"
-            )
+            kind = self.kind
+            if len(sending) == len(chunk.items):
+                body = chunk.body() if kind.envelope == _ARRAY else kind.body(chunk.bodies)
+            else:
+                body = kind.body(i.body for i in sending)
             try:
-                response = await transport.post_once(self.path, body, options=self.client._options)
+                response = await transport.post_once(
+                    kind.path,
+                    body,
+                    options=self.client._options,
+                    params=kind.params,
+                    route=kind.route,
+                )
             except SuprsendTransportError as exc:
                 # Never sent, or sent and the outcome unknown.
                 end = AttemptEnd.of_error(exc)
@@ -524,6 +536,8 @@ class _BulkRun:
                 if status == 207 or records is not None:
                     state.pending = self._settle_records(sending, records, settle)
                 else:
+                    if kind.on_answer is not None:
+                        kind.on_answer(raw)
                     state.pending = [i for i in sending if settle(i, "", None)]
                 return _ChunkOutcome(
                     bool(state.pending),
@@ -548,7 +562,7 @@ class _BulkRun:
                 policy=self.policy,
                 # (Whether each record is sent again is settle()'s decision.)
                 repeatable=True,
-                path=self.path,
+                path=self.kind.template,
                 on_retry=transport.on_retry,
                 log=transport.log,
                 is_retryable=lambda o: o.retryable,
@@ -608,10 +622,10 @@ class _BulkRun:
 
     def _settle_records(
         self,
-        sending: list[_Item],
+        sending: list[BulkItem],
         records: Any,
-        settle: Callable[[_Item, str, AttemptEnd | None], bool],
-    ) -> list[_Item]:
+        settle: Callable[[BulkItem, str, AttemptEnd | None], bool],
+    ) -> list[BulkItem]:
         if not isinstance(records, list) or len(records) != len(sending):
             got = len(records) if isinstance(records, list) else "no"
             warning = f"the hub answered {got} record results for {len(sending)} records"
@@ -658,24 +672,14 @@ class _BulkRun:
         )
 
 
-def _prepared(index: int, record: Any) -> _Item:
+def _prepared(client: ClientContext, index: int, record: Any) -> BulkItem:
     # Keyed at acceptance: always safe to send again.
-    return _Item(index, record, record.body, True)
+    return BulkItem(index, record, record.body, True)
 
 
 def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
     """The hub's Retry-After, read only when it matters: when records wait for a retry."""
     return parse_retry_after(response.headers.get("Retry-After")) if state.pending else None
-
-
-def _repeatable(record: EncodedRecord) -> bool:
-    return record.idempotency_key is not None or record.safe_to_repeat
-
-
-def _user_edit_from(item: Any) -> UserEdit:
-    if isinstance(item, UserEdit):
-        return item
-    raise SuprsendValidationError("record", f"must be a UserEdit, got {type(item).__name__}")
 
 
 try:  # the "fast" extra: a 207 for 100 records parses in a fifth of the time
@@ -695,28 +699,11 @@ def _attempts(n: int) -> str:
     return "1 attempt" if n == 1 else f"{n} attempts"
 
 
-def _event_from(item: Any) -> Event:
-    if isinstance(item, dict):
-        return Event.from_body(item)
-    raise SuprsendValidationError(
-        "record", f"must be an Event or a dict, got {type(item).__name__}"
-    )
-
-
-def _trigger_from(item: Any) -> WorkflowTriggerRequest:
-    if isinstance(item, dict):
-        return WorkflowTriggerRequest.from_body(item)
-    raise SuprsendValidationError(
-        "record", f"must be a WorkflowTriggerRequest or a dict, got {type(item).__name__}"
-    )
-
-
 async def run_bulk(
     client: ClientContext,
     items: Iterable[Any] | AsyncIterable[Any],
     *,
     kind: RecordKind,
-    path: str,
     max_concurrency: int | None = None,
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
@@ -751,7 +738,6 @@ async def run_bulk(
     run = _BulkRun(
         client=client,
         kind=kind,
-        path=path,
         policy=checked_policy(retry) or client.retry_policy,
         on_progress=on_progress,
         total_hint=total_hint,
@@ -762,12 +748,11 @@ async def run_bulk(
         encoded=encoded,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
-    operation = _OPERATIONS[kind]
-    with client._transport.telemetry.call(operation, "POST", path, records=0) as call:
+    with client._transport.telemetry.call(kind.operation, "POST", kind.template, records=0) as call:
         # No buffer: the producer waits for a free worker, so at most
         # max_concurrency chunks (plus the one being built) exist at once.
         # (A buffer of one chunk per worker was measured: no faster.)
-        send, receive = anyio.create_memory_object_stream[Chunk[_Item]](0)
+        send, receive = anyio.create_memory_object_stream[Chunk[BulkItem]](0)
         abandoned = False
         async with anyio.create_task_group() as watch:
             async with anyio.create_task_group() as tg:

@@ -9,8 +9,7 @@ status as :class:`SuprsendAPIError`, as in the official SDK.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -21,27 +20,18 @@ from .._values.errors import (
     SuprsendTransportError,
     SuprsendValidationError,
 )
-from .._values.idempotency import AttemptEnd, RetrySafety
+from .._values.idempotency import AttemptEnd
 from .._values.json_codec import dumps
 from .._values.options import NO_OPTIONS, RequestOptions
 from .._wire.responses import parse_body, parse_error, render
+from .._wire.routes import NO_BODY, Call, Method
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .telemetry import CallRecorder
     from .transport import HubTransport
 
-__all__ = ["NO_BODY", "Answer", "Method", "request"]
-
-Method = Literal["GET", "POST", "PATCH", "DELETE"]
-
-
-class _NoBody:
-    def __repr__(self) -> str:
-        return "NO_BODY"
-
-
-NO_BODY: Any = _NoBody()
+__all__ = ["NO_BODY", "Answer", "Call", "Method", "request"]
 
 
 @attrs.frozen
@@ -143,71 +133,71 @@ def _may_have_applied(end: AttemptEnd) -> bool:
 
 async def request(
     transport: HubTransport,
-    method: Method,
-    path: str,
+    call: Call[Any],
     *,
-    route: str,
-    safety: RetrySafety,
-    params: Mapping[str, Any] | None = None,
-    body: Any = NO_BODY,
     body_field: str = "payload",
     policy: RetryPolicy | None = None,
     options: RequestOptions = NO_OPTIONS,
 ) -> Answer:
-    """Send ``method path`` (escaped, relative to the base URL) and return its answer.
+    """Send ``call`` (its escaped path relative to the base URL) and return its answer.
 
-    ``body`` is a JSON value, or its bytes when already encoded. ``route``
-    is the path's template (``v1/user/{distinct_id}/``): it names the call
-    in errors, logs, spans and retry events instead of the ids in it. A DELETE
-    that gets 404 after an earlier attempt that may have deleted it (no
-    answer, or a server error) is a success: that attempt deleted it.
+    The call's body is a JSON value, or its bytes when already encoded. Its
+    ``route`` is the path's template (``v1/user/{distinct_id}/``): it names the
+    call in errors, logs, spans and retry events instead of the ids in it. A
+    call that deletes (a DELETE, or the hub's PATCH ``.../delete/``) and gets 404
+    after an earlier attempt that may have deleted it (no answer, or a server
+    error) is a success: that attempt deleted it.
     """
+    body = call.body
     if body is NO_BODY:
         content = None
     elif isinstance(body, bytes):  # already encoded (and size-checked) by the caller
         content = body
     else:
         content = encode_body(body, body_field)
+    method, route = call.method, call.route
     # A write is a record sent to the hub; a read is not (a lookup of a user who
     # does not exist is no failed record).
     records = 0 if method == "GET" else 1
-    with transport.telemetry.call(f"{method} {route}", method, route, records=records) as call:
+    with transport.telemetry.call(f"{method} {route}", method, route, records=records) as span:
         try:
-            answer = await _send(
-                transport, method, path, route, safety, params, content, policy, options, call
-            )
+            answer = await _send(transport, call, content, policy, options, span)
         except SuprsendAPIError as exc:
-            call.failed, call.status_code = records, exc.status_code
-            call.error_type = exc.error_type or f"HTTP {exc.status_code}"
+            span.failed, span.status_code = records, exc.status_code
+            span.error_type = exc.error_type or f"HTTP {exc.status_code}"
             raise
         except SuprsendTransportError as exc:
-            call.failed, call.attempts = records, exc.attempts
-            call.error_type = "timeout" if isinstance(exc, SuprsendTimeoutError) else "transport"
+            span.failed, span.attempts = records, exc.attempts
+            span.error_type = "timeout" if isinstance(exc, SuprsendTimeoutError) else "transport"
             raise
-        call.retried = records * (answer.attempts - 1)
-        call.status_code = answer.status_code
+        span.retried = records * (answer.attempts - 1)
+        span.status_code = answer.status_code
         return answer
 
 
 async def _send(
     transport: HubTransport,
-    method: Method,
-    path: str,
-    route: str,
-    safety: RetrySafety,
-    params: Mapping[str, Any] | None,
+    call: Call[Any],
     content: bytes | None,
     policy: RetryPolicy | None,
     options: RequestOptions,
-    call: CallRecorder,
+    span: CallRecorder,
 ) -> Answer:
+    method, path, route, safety = call.method, call.path, call.route, call.safety
+    params = call.query
     # How each attempt ended.
     endings: list[AttemptEnd] = []
 
     async def send_once() -> httpx.Response:
         try:
             response = await transport.request_once(
-                method, path, params=params, content=content, route=route, options=options
+                method,
+                path,
+                params=params,
+                content=content,
+                route=route,
+                options=options,
+                repeated_query=call.endpoint.repeated_query,
             )
         except SuprsendTransportError as exc:
             endings.append(AttemptEnd.of_error(exc))
@@ -224,11 +214,11 @@ async def _send(
             raise
         # The hub may or may not have applied it: say why it was not sent again.
         raise exc.with_note(safety.not_retried_note()) from exc
-    call.attempts = attempts
+    span.attempts = attempts
     status = response.status_code
     raw = parse_body(response.content)
     deleted_before = (
-        method == "DELETE"
+        call.endpoint.deletes
         and status == 404
         and any(_may_have_applied(ending) for ending in endings[:-1])
     )

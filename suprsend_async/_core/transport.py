@@ -260,10 +260,18 @@ class HubTransport:
         await self.http_client.aclose()
 
     async def post_once(
-        self, path: str, content: bytes, *, options: RequestOptions = NO_OPTIONS
+        self,
+        path: str,
+        content: bytes,
+        *,
+        options: RequestOptions = NO_OPTIONS,
+        params: Mapping[str, Any] | None = None,
+        route: str | None = None,
     ) -> httpx.Response:
         """One signed POST of ``content``; SuprsendTransportError if no answer came."""
-        return await self.request_once("POST", path, content=content, options=options)
+        return await self.request_once(
+            "POST", path, content=content, options=options, params=params, route=route
+        )
 
     async def request_once(
         self,
@@ -274,6 +282,7 @@ class HubTransport:
         content: bytes | None = None,
         route: str | None = None,
         options: RequestOptions = NO_OPTIONS,
+        repeated_query: bool = False,
     ) -> httpx.Response:
         """One signed request; SuprsendTransportError if no answer came.
 
@@ -294,7 +303,7 @@ class HubTransport:
             url = self._base.join(path)
             if len(self._urls) < _MAX_CACHED_URLS:
                 self._urls[path] = url
-        query = encode_query(params)
+        query = encode_query(params, doseq=repeated_query)
         if query:
             url = url.copy_with(query=query.encode("ascii"))
         if self.owns_http_client:  # made with self.headers as its defaults

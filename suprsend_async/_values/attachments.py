@@ -6,6 +6,7 @@ import base64
 import logging
 import mimetypes
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -168,3 +169,20 @@ def _check_base64_size(size: int, limits: Limits, *, at_least: bool = False) -> 
             f"base64 file data must be under {limits.max_attachment_base64_bytes} bytes,"
             f" this file gives {gives}; send large files with Attachment.from_url",
         )
+
+
+def attachment_tuple(value: Attachment | Iterable[Attachment]) -> tuple[Attachment, ...]:
+    """Attachments given as one or a sequence, as a tuple (SuprsendValidationError if not)."""
+    if type(value) is tuple and not value:
+        return ()
+    if isinstance(value, Attachment):
+        return (value,)
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
+        raise SuprsendValidationError("attachments", "must be a sequence of Attachment")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, Attachment):
+            raise SuprsendValidationError(
+                f"attachments[{i}]", f"must be an Attachment, got {type(item).__name__}"
+            )
+    return items

@@ -8,6 +8,16 @@ leaves one). Incrementing a number or appending to a custom list property
 changes the result each time it is applied, so one such operation makes the
 whole request single-shot; so is a merge, which cannot be applied twice.
 
+Lists, broadcasts, messages and runs (the audience calls) follow the same
+rule. A list's members are a set: adding an id twice, or removing it twice,
+leaves the same members (and the hub reports a user entering or leaving a list
+only when membership changes, so a repeat triggers nothing). Starting a sync
+makes a new draft version each time; finishing one or cancelling runs is
+answered with what that attempt did, which a repeat cannot report. Message
+actions (``seen``, ``read``, ``archived``...) set a state or a flag.
+A broadcast or a trigger is a record: retried only with an idempotency key
+(``_core.single``), like events.
+
 How an attempt ended decides the rest (:class:`AttemptEnd`, :func:`may_retry`):
 an attempt that was never sent, or that the hub answered in a way that proves
 it applied nothing (429, 408), is sent again whatever the operation; one that
@@ -30,15 +40,21 @@ from .errors import SuprsendTransportError
 
 __all__ = [
     "ABSOLUTE_WRITE",
+    "CANCEL",
     "DELETE",
+    "FINISH_SYNC",
     "IDENTITY_KEYS",
+    "MEMBERSHIP",
     "MERGE",
+    "MESSAGE_ACTIONS",
     "NOT_APPLIED_STATUSES",
     "READ",
+    "START_SYNC",
     "TRANSIENT_STATUSES",
     "AttemptEnd",
     "Ending",
     "RetrySafety",
+    "body_edit_safety",
     "edit_safety",
     "may_retry",
     "single_shot",
@@ -158,6 +174,18 @@ def single_shot(reason: str) -> RetrySafety:
 
 MERGE = single_shot("a merge cannot be applied twice (the second finds the merged user gone)")
 
+# Adding or removing list members (of a list or of a draft version): a set operation.
+MEMBERSHIP = RetrySafety(True)
+# seen, clicked, dismissed, read, unread, archived, unarchived: each sets a status or a flag.
+MESSAGE_ACTIONS = RetrySafety(True)
+START_SYNC = single_shot("a repeat would start a second draft version of the list")
+FINISH_SYNC = single_shot(
+    "a repeat finds the version already made live and fails, hiding that the first worked"
+)
+CANCEL = single_shot(
+    "a repeat could cancel runs started since, and would not report the ones already cancelled"
+)
+
 
 def _named(key: object, quote: bool = True) -> str:
     """A key as a reason may quote it: a short string, or only its type (its repr
@@ -204,3 +232,8 @@ def edit_safety(operations: Any) -> RetrySafety:
         if not safety.retry:
             return safety
     return ABSOLUTE_WRITE
+
+
+def body_edit_safety(body: Any) -> RetrySafety:
+    """The safety of a ``PATCH`` edit from its body, ``{"operations": [...]}``."""
+    return edit_safety(body.get("operations") if isinstance(body, Mapping) else None)

@@ -128,6 +128,9 @@ class Limits:
     # Identity (user edit) events sent in bulk on event/, as the official SDK chunks them.
     max_identity_records_per_request: int = attrs.field(default=400, validator=_count(1))
     max_identity_event_bytes: int = attrs.field(default=10 * 1024, validator=_count(1))
+    # Distinct ids in one request adding to or removing from a subscriber list. The hub's
+    # reference gives no limit; 1,000 is its largest page size and its message batch size.
+    max_list_ids_per_request: int = attrs.field(default=1000, validator=_count(1))
 
 
 DEFAULT_LIMITS = Limits()

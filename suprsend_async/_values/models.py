@@ -15,7 +15,7 @@ from typing import Any, Union
 import attrs
 
 from . import rules as _rules
-from .attachments import Attachment
+from .attachments import Attachment, attachment_tuple
 from .errors import SuprsendValidationError
 from .limits import DEFAULT_LIMITS
 from .recipient_wire import (
@@ -248,22 +248,6 @@ def _cancellation_key(value: str | None) -> str | None:
     return _rules.optional_key(value, "cancellation_key", _LIMITS.max_cancellation_key_length)
 
 
-def _attachment_tuple(value: Attachment | Iterable[Attachment]) -> tuple[Attachment, ...]:
-    if type(value) is tuple and not value:
-        return ()
-    if isinstance(value, Attachment):
-        return (value,)
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
-        raise SuprsendValidationError("attachments", "must be a sequence of Attachment")
-    items = tuple(value)
-    for i, item in enumerate(items):
-        if not isinstance(item, Attachment):
-            raise SuprsendValidationError(
-                f"attachments[{i}]", f"must be an Attachment, got {type(item).__name__}"
-            )
-    return items
-
-
 # First characters of the names the reserved-name rule may refuse ("$...",
 # "ss_..." in any case): other names skip that check.
 _MAYBE_RESERVED = frozenset("$sS")
@@ -342,7 +326,7 @@ class Event:
         _set_field(self, "tenant_id", None if tenant_id is None else _tenant_id(tenant_id))
         _set_field(self, "brand_id", None if brand_id is None else _brand_id(brand_id))
         if type(attachments) is not tuple or attachments:
-            attachments = _attachment_tuple(attachments)
+            attachments = attachment_tuple(attachments)
         _set_field(self, "attachments", attachments)
         if "$attachments" in properties:
             _rules.attachments(properties["$attachments"], "properties.$attachments", _LIMITS)
@@ -423,7 +407,7 @@ class WorkflowTriggerRequest:
     tenant_id: str | None = attrs.field(default=None, converter=_tenant_id)
     idempotency_key: str | None = attrs.field(default=None, converter=_idempotency_key)
     cancellation_key: str | None = attrs.field(default=None, converter=_cancellation_key)
-    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=_attachment_tuple)
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=attachment_tuple)
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from .limits import (
     RESERVED_EVENT_PREFIXES,
     TRIGGER_KEYS,
     Limits,
+    shown,
 )
 
 
@@ -304,3 +305,87 @@ def trigger_body(body: object, limits: Limits = DEFAULT_LIMITS) -> None:
     optional_key(
         obj.get("cancellation_key"), "cancellation_key", limits.max_cancellation_key_length
     )
+
+
+def _schedule(obj: Mapping[str, Any]) -> None:
+    delay = obj.get("delay")
+    seconds = isinstance(delay, int) and not isinstance(delay, bool) and delay >= 0
+    if delay is not None and not seconds and not isinstance(delay, str):
+        raise SuprsendValidationError("delay", "must be a duration string or seconds (>= 0)")
+    if obj.get("trigger_at") is not None and not isinstance(obj["trigger_at"], str):
+        raise SuprsendValidationError("trigger_at", "must be an ISO-8601 date-time string")
+
+
+def _data(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> None:
+    data = require_mapping(obj.get("data", {}), "data")
+    if "$attachments" in data:
+        attachments(data["$attachments"], "data.$attachments", limits)
+
+
+def _common_keys(obj: Mapping[str, Any], limits: Limits) -> None:
+    optional_key(obj.get("$idempotency_key"), "$idempotency_key", limits.max_idempotency_key_length)
+    optional_key(obj.get("tenant_id"), "tenant_id", limits.max_tenant_id_length)
+    optional_key(obj.get("brand_id"), "brand_id", limits.max_tenant_id_length)
+
+
+def dynamic_trigger_body(body: object, limits: Limits = DEFAULT_LIMITS) -> None:
+    """One dynamic workflow trigger (``POST {workspace}/trigger/``, the official SDKs'
+    ``trigger_workflow`` and ``bulk_workflows``)."""
+    obj = require_mapping(body, "workflow body")
+    for field in ("name", "template", "notification_category"):
+        require_id(obj.get(field), field)
+    users = obj.get("users")
+    if not isinstance(users, list):
+        raise SuprsendValidationError("users", f"must be a list, got {type(users).__name__}")
+    if not 1 <= len(users) <= limits.max_recipients:
+        raise SuprsendValidationError(
+            "users", f"must have 1 to {limits.max_recipients} items, got {len(users)}"
+        )
+    for i, user in enumerate(users):
+        require_mapping(user, f"users[{i}]")
+        recipient(user, f"users[{i}]", limits)
+    _data(obj, limits)
+    if obj.get("delivery") is not None:
+        require_mapping(obj["delivery"], "delivery")
+    _schedule(obj)
+    _common_keys(obj, limits)
+
+
+def broadcast_body(body: object, limits: Limits = DEFAULT_LIMITS) -> None:
+    """One list broadcast (``POST {workspace}/broadcast/``)."""
+    obj = require_mapping(body, "broadcast body")
+    for field in ("list_id", "template", "notification_category"):
+        require_id(obj.get(field), field)
+    channels = obj.get("channels")
+    if channels is not None and (
+        not isinstance(channels, list) or not all(isinstance(c, str) for c in channels)
+    ):
+        raise SuprsendValidationError("channels", "must be a list of channel names")
+    _data(obj, limits)
+    _schedule(obj)
+    _common_keys(obj, limits)
+
+
+# The most items the hub gives in one page of a list.
+MAX_PAGE_SIZE = 1000
+
+
+def _whole(value: object, field: str, low: int, high: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SuprsendValidationError(field, f"must be an integer, got {_type_name(value)}")
+    if value < low or (high is not None and value > high):
+        rule = f"from {low} to {high}" if high is not None else f"{low} or more"
+        # shown(): an int of thousands of digits cannot even be formatted.
+        raise SuprsendValidationError(field, f"must be {rule}, got {shown(value)}")
+    return value
+
+
+def page_window(limit: object, offset: object) -> dict[str, int]:
+    """An offset list's ``limit`` (1 to 1,000 items a page) and ``offset`` (0 or more).
+    The official SDK replaces a value out of range with its default without a
+    word; here it is an error naming it, so a wrong page size is found.
+    """
+    return {
+        "limit": _whole(limit, "limit", 1, MAX_PAGE_SIZE),
+        "offset": _whole(offset, "offset", 0),
+    }

@@ -19,13 +19,14 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from .._values import rules as _rules
+from .._values.body_requests import SubscriberListBroadcast, Workflow
 from .._values.errors import SuprsendValidationError
 from .._values.idempotency import edit_safety
 from .._values.json_codec import dumps
 from .._values.limits import DEFAULT_LIMITS, Limits
 from .._values.models import Event, WorkflowTriggerRequest
+from .._values.profile_edit import UserEdit, identity_event
 from .._values.recipient_wire import recipient_to_wire
-from .._values.user_edit import UserEdit, identity_event
 
 __all__ = [
     "EncodedRecord",
@@ -35,6 +36,8 @@ __all__ = [
     "event_json",
     "join_records",
     "recipient_to_wire",
+    "record_idempotency_key",
+    "record_json",
     "trigger_json",
 ]
 
@@ -276,6 +279,41 @@ class Serializer:
         )
         return EncodedRecord(data, body.get("$idempotency_key"))
 
+    def encode_broadcast(
+        self, broadcast: SubscriberListBroadcast, *, idempotency_key: str | None = None
+    ) -> EncodedRecord:
+        """A list broadcast, stamped as the official SDK stamps it (``$insert_id``, ``$time``)."""
+        body = {
+            **self._keyed(broadcast, idempotency_key),
+            "$insert_id": new_insert_id(),
+            "$time": int(self.clock() * 1000),
+        }
+        data = _encode(body, ("data",))
+        _rules.record_size(len(data), self.limits.max_body_bytes, "broadcast")
+        return EncodedRecord(data, body.get("$idempotency_key"))
+
+    def encode_workflow(
+        self, workflow: Workflow, *, idempotency_key: str | None = None
+    ) -> EncodedRecord:
+        """A dynamic workflow, as sent alone or as one record of a bulk request."""
+        body = self._keyed(workflow, idempotency_key)
+        data = _encode(body, ("data", "users"))
+        _rules.record_size(
+            len(data) + self.limits.workflow_record_overhead_bytes,
+            self.limits.max_body_bytes,
+            "workflow (with the hub's per-record overhead)",
+        )
+        return EncodedRecord(data, body.get("$idempotency_key"))
+
+    @staticmethod
+    def _keyed(
+        request: SubscriberListBroadcast | Workflow, idempotency_key: str | None
+    ) -> dict[str, Any]:
+        body = request.to_json()
+        if idempotency_key is not None and "$idempotency_key" not in body:
+            body["$idempotency_key"] = idempotency_key  # a generated one (auto keys)
+        return body
+
 
 def _encode(body: dict[str, Any], suspects: tuple[str, ...]) -> bytes:
     try:
@@ -319,3 +357,21 @@ def encode_identity_event(
     return EncodedRecord(
         data, None, safe_to_repeat=safety.retry, not_repeated_because=safety.reason
     )
+
+
+def record_idempotency_key(record: Any) -> Any:
+    """The idempotency key of a bulk record (an Event, a trigger, or its dict form), if any."""
+    if isinstance(record, (Event, WorkflowTriggerRequest)):
+        return record.idempotency_key
+    return record.get("$idempotency_key") if isinstance(record, dict) else None
+
+
+def record_json(record: Any) -> Any:
+    """A bulk record as the official SDK reports a failed one (its JSON form)."""
+    if isinstance(record, Event):
+        return event_json(record)
+    if isinstance(record, WorkflowTriggerRequest):
+        return trigger_json(record)
+    if isinstance(record, UserEdit):
+        return record.to_dict()
+    return record

@@ -15,14 +15,15 @@ from typing import Any, Literal
 
 import attrs
 
+from .._core.bulk import RecordKind
 from .._core.transport import user_agent
 from .._values.errors import SuprsendValidationError
 from .._values.json_codec import dumps
 from .._values.limits import Limits
 from .._values.models import Event, WorkflowTriggerRequest
 from .._wire.serialization import Serializer, event_json, trigger_json
-from ..resources.events import BULK_EVENT_PATH
-from ..resources.workflows import TRIGGER_PATH
+from ..resources.events import EVENT_RECORDS
+from ..resources.workflows import TRIGGER_RECORDS
 
 __all__ = [
     "ENTRYPOINTS",
@@ -32,7 +33,7 @@ __all__ = [
     "dedupe_key",
     "entrypoint_of",
     "kind_of",
-    "path_of",
+    "records_of",
 ]
 
 Kind = Literal["event", "workflow"]
@@ -44,7 +45,8 @@ _ENTRYPOINT: dict[Kind, str] = {
 }
 _KIND: dict[str, Kind] = {v: k for k, v in _ENTRYPOINT.items()}
 ENTRYPOINTS = tuple(_ENTRYPOINT.values())
-_PATH: dict[Kind, str] = {"event": BULK_EVENT_PATH, "workflow": TRIGGER_PATH}
+# What the bulk engine needs to send each kind (its path, its encoding), from its resource.
+_RECORDS: dict[Kind, RecordKind] = {"event": EVENT_RECORDS, "workflow": TRIGGER_RECORDS}
 
 # pgqueuer's dedupe keys are one namespace for every job in the database: ours
 # are prefixed, so they never collide with the application's own jobs.
@@ -63,8 +65,8 @@ def kind_of(entrypoint: str) -> Kind:
     return _KIND[entrypoint]
 
 
-def path_of(kind: Kind) -> str:
-    return _PATH[kind]
+def records_of(kind: Kind) -> RecordKind:
+    return _RECORDS[kind]
 
 
 def dedupe_key(idempotency_key: str) -> str:

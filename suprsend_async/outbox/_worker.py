@@ -42,7 +42,7 @@ from pgqueuer.types import QueueEntrypoint, QueueManagerId
 from .._core.bulk import FailedRecord, run_bulk
 from .._core.retry import is_retryable_status
 from .._values.errors import SuprsendConfigError, SuprsendValidationError
-from ._records import ENTRYPOINTS, Kind, OutboxRecord, RecordCodec, kind_of, path_of
+from ._records import ENTRYPOINTS, Kind, OutboxRecord, RecordCodec, kind_of, records_of
 from ._schema import FAILED_TABLE
 
 if TYPE_CHECKING:
@@ -239,8 +239,7 @@ class OutboxWorker:
                     response = await run_bulk(
                         self.client,
                         [record for _, record in group],
-                        kind=kind,
-                        path=path_of(kind),
+                        kind=records_of(kind),
                         abandon=abandon,
                     )
                     failed = {f.index: f for f in response.failed_records}

@@ -9,18 +9,29 @@ A bulk instance (events, workflow triggers, user edits) is a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar, cast
 
 from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
-from .._core.pagination import CursorPaginator
-from .._core.request import NO_BODY, Answer, Method, request
+from .._core.pagination import CursorPaginator, OffsetPaginator
+from .._core.request import NO_BODY, Answer, Call, request
 from .._core.retry import RetryPolicy, checked_policy
-from .._values.errors import SuprsendValidationError
-from .._values.idempotency import READ, RetrySafety
+from .._core.single import fresh_key
+from .._values.answers import CursorPage, DeletedJSON, OffsetPage
+from .._values.errors import SuprsendConfigError, SuprsendValidationError
+from .._wire.query import path_segment
 
-__all__ = ["BulkInstance", "ProgressHook", "Resource", "TriggeredInstance", "deleted", "mapping"]
+__all__ = [
+    "BulkInstance",
+    "ProgressHook",
+    "Resource",
+    "TriggeredInstance",
+    "bulk_record",
+    "deleted",
+    "mapping",
+    "workspace_segment",
+]
 
 
 def mapping(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
@@ -34,91 +45,136 @@ def mapping(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
     return dict(value)
 
 
-def deleted(answer: Answer) -> dict[str, Any]:
+def deleted(answer: Answer) -> DeletedJSON:
     """What the official SDK returns for a delete."""
     return {"success": True, "status_code": answer.status_code}
 
 
+def workspace_segment(client: ClientContext, what: str) -> str:
+    """The workspace as the legacy paths name it (``{workspace}/broadcast/``): its key, or
+    the workspace uid an API-key client was given."""
+    if client._env is None:
+        raise SuprsendConfigError(
+            f"{what} is sent to a path naming the workspace: give workspace_uid="
+            " to AsyncSuprsend.from_api_key"
+        )
+    return path_segment(client._env, "workspace")
+
+
+class _Keyed(Protocol):
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+    def with_idempotency_key(self, key: str | None) -> Any: ...
+
+
+_R = TypeVar("_R", bound=_Keyed)
+# The JSON a call answers (its endpoint's type), and the items of a page.
+_A = TypeVar("_A")
+_Item = TypeVar("_Item")
+
+
+def bulk_record(
+    client: ClientContext, item: Any, kind: type[_R], from_body: Callable[[Any], _R]
+) -> _R:
+    """A bulk record (an Event, a WorkflowTriggerRequest) from itself or its dict form,
+    with a generated idempotency key when the client gives them and it has none."""
+    if isinstance(item, kind):
+        record = item
+    elif isinstance(item, dict):
+        record = from_body(item)
+    else:
+        name = kind.__name__
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise SuprsendValidationError(
+            "record", f"must be {article} {name} or a dict, got {type(item).__name__}"
+        )
+    key = fresh_key(client, record.idempotency_key is not None)
+    return record if key is None else record.with_idempotency_key(key)
+
+
 class Resource:
-    """One namespace of the REST API on the client (``client.users``...)."""
+    """One namespace of the REST API on the client (``client.users``...).
+
+    A method turns an endpoint of ``_wire.endpoints`` and its ids into a
+    :class:`Call` (``USERS.get.at(distinct_id=...)``) and hands it to one of
+    these: the path, the template and the retry safety all come with it.
+    """
 
     def __init__(self, client: ClientContext) -> None:
         self._client = client
 
-    async def _send(
-        self,
-        method: Method,
-        path: str,
-        route: str,
-        safety: RetrySafety,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = NO_BODY,
-        retry: RetryPolicy | None,
-    ) -> Answer:
+    async def _send(self, call: Call[Any], retry: RetryPolicy | None) -> Answer:
         client = self._client
         client._ensure_open()
         return await request(
             client._transport,
-            method,
-            path,
-            route=route,
-            safety=safety,
-            params=params,
-            body=body,
+            call,
             policy=checked_policy(retry) or client.retry_policy,
             options=client._options,
         )
 
-    async def _json(
-        self,
-        method: Method,
-        path: str,
-        route: str,
-        safety: RetrySafety,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = NO_BODY,
-        retry: RetryPolicy | None,
-    ) -> dict[str, Any]:
-        answer = await self._send(
-            method, path, route, safety, params=params, body=body, retry=retry
-        )
-        return answer.json()
+    async def _json(self, call: Call[_A], retry: RetryPolicy | None) -> _A:
+        """The hub's JSON object, typed as the call's endpoint declares it (only for mypy:
+        at run time it is the dict as parsed, as the official SDK returns it)."""
+        return cast(_A, (await self._send(call, retry)).json())
 
     async def _read(
-        self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> dict[str, Any]:
-        params = mapping(options, "options")
-        return await self._json("GET", path, route, READ, params=params, retry=retry)
+        self, call: Call[_A], options: Mapping[str, Any] | None, retry: RetryPolicy | None
+    ) -> _A:
+        """A GET with ``options`` as its query."""
+        return await self._json(call.with_query(mapping(options, "options")), retry)
 
     async def _write(
         self,
-        method: Method,
-        path: str,
-        route: str,
-        safety: RetrySafety,
+        call: Call[_A],
         payload: Mapping[str, Any] | None,
         options: Mapping[str, Any] | None,
         retry: RetryPolicy | None,
-    ) -> dict[str, Any]:
-        return await self._json(
-            method,
-            path,
-            route,
-            safety,
-            params=mapping(options, "options"),
-            body=mapping(payload, "payload"),
-            retry=retry,
-        )
+    ) -> _A:
+        """A POST or PATCH of ``payload`` (``{}`` for None), ``options`` as its query."""
+        call = call.with_query(mapping(options, "options")).with_body(mapping(payload, "payload"))
+        return await self._json(call, retry)
+
+    async def _delete(
+        self,
+        call: Call[Any],
+        retry: RetryPolicy | None,
+        payload: Mapping[str, Any] | None = NO_BODY,
+    ) -> DeletedJSON:
+        """A DELETE, answered as the official SDK answers it; ``payload`` for a bulk one."""
+        if payload is not NO_BODY:
+            call = call.with_body(mapping(payload, "payload"))
+        return deleted(await self._send(call, retry))
+
+    def _fetch(
+        self, call: Call[_A], retry: RetryPolicy | None
+    ) -> Callable[[Mapping[str, Any]], Awaitable[_A]]:
+        """How a paginator gets one page: the call with that page's query."""
+
+        async def fetch(params: Mapping[str, Any]) -> _A:
+            return await self._json(call.with_query(params), retry)
+
+        return fetch
 
     def _paginated(
-        self, path: str, route: str, options: Mapping[str, Any] | None, retry: RetryPolicy | None
-    ) -> CursorPaginator:
-        async def fetch(params: Mapping[str, Any]) -> dict[str, Any]:
-            return await self._json("GET", path, route, READ, params=params, retry=retry)
+        self,
+        call: Call[CursorPage[_Item]],
+        options: Mapping[str, Any] | None,
+        retry: RetryPolicy | None,
+    ) -> CursorPaginator[_Item]:
+        """A cursor list: ``options`` in every page's query, ``after`` from the last page."""
+        return CursorPaginator(self._fetch(call, retry), mapping(options, "options"))
 
-        return CursorPaginator(fetch, mapping(options, "options"))
+    def _offset_paginated(
+        self,
+        call: Call[OffsetPage[_Item]],
+        options: Mapping[str, Any] | None,
+        retry: RetryPolicy | None,
+    ) -> OffsetPaginator[_Item]:
+        """An offset list: ``options`` (``limit``, ``offset``...) in every page's query, the
+        ``offset`` moved on by each page."""
+        return OffsetPaginator(self._fetch(call, retry), mapping(options, "options"))
 
 
 ProgressHook = Callable[[BulkProgress], Any]
@@ -132,7 +188,6 @@ class BulkInstance:
     """
 
     _kind: RecordKind
-    _path: str
 
     def __init__(self, client: ClientContext) -> None:
         self._client = client
@@ -151,7 +206,6 @@ class BulkInstance:
             self._client,
             self._records,
             kind=self._kind,
-            path=self._path,
             max_concurrency=max_concurrency,
             retry=retry,
             on_progress=on_progress,

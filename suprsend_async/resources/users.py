@@ -3,9 +3,10 @@
 Each method sends one request through the shared request path
 (``_core.request``), retried only when ``_values.idempotency`` says a repeat is
 harmless, and returns what the official SDK returns: the hub's JSON, or
-``{"success": True, "status_code": ...}`` for a delete. List calls return a
-:class:`CursorPaginator`: ``await`` it for the first page, ``async for``
-for every user.
+``{"success": True, "status_code": ...}`` for a delete, typed as its
+endpoint declares (``UserJSON``...: ``suprsend_async.types``). List calls
+return a :class:`CursorPaginator`: ``await`` it for the first page,
+``async for`` for every user.
 
 A delete retried after an attempt that got no answer (or a 5xx) may find
 the user already gone; that 404 is reported as success (``status_code``
@@ -18,43 +19,55 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._core.bulk import BulkResponse
+from .._core.bulk import BulkItem, BulkResponse, RecordKind
+from .._core.context import ClientContext
 from .._core.pagination import CursorPaginator
 from .._core.retry import RetryPolicy
+from .._values.answers import (
+    CategoryPreferenceJSON,
+    ChannelPreferencesJSON,
+    DeletedJSON,
+    EventAcceptedJSON,
+    FullPreferenceJSON,
+    ListSubscriptionJSON,
+    ObjectSubscriptionJSON,
+    OffsetPage,
+    SuccessJSON,
+    UserJSON,
+    UserTenantJSON,
+    UserTenantLinkJSON,
+)
 from .._values.errors import SuprsendValidationError
-from .._values.idempotency import ABSOLUTE_WRITE, DELETE, MERGE, edit_safety
+from .._values.idempotency import edit_safety
+from .._values.profile_edit import UserEdit, edit_tenant_id
 from .._values.rules import rest_id
-from .._values.user_edit import UserEdit, edit_tenant_id
-from .._wire.query import path_segment
+from .._wire.endpoints import EVENTS, USERS
+from .._wire.routes import Call
 from .._wire.serialization import encode_identity_event
-from ._base import BulkInstance, ProgressHook, Resource, deleted, mapping
+from ._base import BulkInstance, ProgressHook, Resource, mapping
+from ._preferences import Preferences
 
 __all__ = ["BulkUsersEdit", "Users"]
 
-EVENT_PATH = "event/"
-USER_ROUTE = "v1/user/{distinct_id}/"
-TENANT_ROUTE = USER_ROUTE + "tenant/{tenant_id}/"
-CATEGORY_ROUTE = USER_ROUTE + "preference/category/{category}/"
+Options = Mapping[str, Any] | None
 
 
-def _user_path(distinct_id: object) -> str:
-    return f"v1/user/{path_segment(distinct_id, 'distinct_id')}/"
+def _prepare_edit(client: ClientContext, index: int, item: Any) -> BulkItem:
+    if not isinstance(item, UserEdit):
+        raise SuprsendValidationError("record", f"must be a UserEdit, got {type(item).__name__}")
+    record = encode_identity_event(
+        item, env=client._env, sdk_version=client._serializer.sdk_version, limits=client.limits
+    )
+    return BulkItem.of(index, item, record)
 
 
-def _user(distinct_id: object, below: str = "") -> tuple[str, str]:
-    """(path, route) of a user's URL and what is ``below`` it: the path escaped, the
-    route its template, both from one suffix."""
-    return _user_path(distinct_id) + below, USER_ROUTE + below
-
-
-def _category(distinct_id: object, category: object) -> tuple[str, str]:
-    segment = path_segment(category, "category")
-    return f"{_user_path(distinct_id)}preference/category/{segment}/", CATEGORY_ROUTE
-
-
-def _tenant(distinct_id: object, tenant_id: object) -> tuple[str, str]:
-    segment = path_segment(tenant_id, "tenant_id")
-    return f"{_user_path(distinct_id)}tenant/{segment}/", TENANT_ROUTE
+# User edits in bulk: identity events, as the official SDK sends them.
+USER_EDIT_RECORDS = RecordKind(
+    "users.bulk_edit",
+    EVENTS.identity.template,
+    _prepare_edit,
+    lambda limits: limits.max_identity_records_per_request,
+)
 
 
 class BulkUsersEdit(BulkInstance):
@@ -67,8 +80,7 @@ class BulkUsersEdit(BulkInstance):
     or ``failed_records``.
     """
 
-    _kind = "user_edit"
-    _path = EVENT_PATH
+    _kind = USER_EDIT_RECORDS
 
     def append(self, *users: UserEdit) -> None:
         """Add edits (copied: later calls on an appended edit do not change what is sent).
@@ -91,73 +103,64 @@ class BulkUsersEdit(BulkInstance):
 class Users(Resource):
     """The users API. Every method takes ``retry=`` to override the client's policy."""
 
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._preferences = Preferences(self, USERS.preferences)
+
     # -- profiles ----------------------------------------------------------------------
 
     def list(
-        self, options: Mapping[str, Any] | None = None, *, retry: RetryPolicy | None = None
-    ) -> CursorPaginator:
+        self, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> CursorPaginator[UserJSON]:
         """Users of the workspace: ``await`` for the first page, ``async for`` for all."""
-        return self._paginated("v1/user/", "v1/user/", options, retry)
+        return self._paginated(USERS.list.at(), options, retry)
 
     async def get(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
-        return await self._read(*_user(distinct_id), options, retry)
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> UserJSON:
+        return await self._read(USERS.get.at(distinct_id=distinct_id), options, retry)
 
     async def upsert(
         self,
         distinct_id: str,
         payload: Mapping[str, Any] | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         """Create the user or update it with ``payload``'s absolute values."""
-        return await self._write(
-            "POST", *_user(distinct_id), ABSOLUTE_WRITE, payload, options, retry
-        )
+        return await self._write(USERS.upsert.at(distinct_id=distinct_id), payload, options, retry)
 
     async def edit(
         self,
         edit_ins_or_distinct_id: UserEdit | str,
         edit_payload: Mapping[str, Any] | None = None,
         tenant_id: str | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         """Apply a :class:`UserEdit` (or a distinct id and ``{"operations": [...]}``).
 
         Retried only if every operation in it is idempotent.
         """
         if isinstance(edit_ins_or_distinct_id, UserEdit):
             edit = edit_ins_or_distinct_id
-            payload = edit.get_payload()
+            payload: Mapping[str, Any] = edit.get_payload()
             distinct_id, tenant = edit.distinct_id, edit.tenant_id
         else:
             payload = mapping(edit_payload, "edit_payload")
             distinct_id, tenant = edit_ins_or_distinct_id, edit_tenant_id(tenant_id)
+        call: Call[UserJSON]
         if tenant:
-            path, route = _tenant(distinct_id, tenant)
+            call = USERS.edit_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant)
         else:
-            path, route = _user(distinct_id)
-        return await self._json(
-            "PATCH",
-            path,
-            route,
-            edit_safety(payload.get("operations")),
-            params=mapping(options, "options"),
-            body=payload,
-            retry=retry,
-        )
+            call = USERS.edit.at(distinct_id=distinct_id)
+        return await self._write(call, payload, options, retry)
 
     async def async_edit(
         self, edit_instance: UserEdit, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> EventAcceptedJSON:
         """Send the edit as an identity event, applied by the hub later.
 
         Returns ``{"success": True, "status": "success", "status_code": ...,
@@ -167,17 +170,9 @@ class Users(Resource):
             raise SuprsendValidationError(
                 "edit_instance", f"must be a UserEdit, got {type(edit_instance).__name__}"
             )
-        client = self._client
-        record = encode_identity_event(
-            edit_instance,
-            env=client._env,
-            sdk_version=client._serializer.sdk_version,
-            limits=client.limits,
-        )
-        safety = edit_safety(edit_instance.operations)
-        answer = await self._send(
-            "POST", EVENT_PATH, EVENT_PATH, safety, body=record.body, retry=retry
-        )
+        record = _prepare_edit(self._client, 0, edit_instance)
+        call = EVENTS.identity.at().with_body(record.body)
+        answer = await self._send(call.with_safety(edit_safety(edit_instance.operations)), retry)
         return {
             "success": True,
             "status": "success",
@@ -187,102 +182,78 @@ class Users(Resource):
 
     async def merge(
         self, distinct_id: str, from_user_id: str, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> UserJSON:
         """Merge ``from_user_id`` into ``distinct_id``. Never retried.
 
         A user cannot be merged into itself (the merge would delete it).
         """
-        path, route = _user(distinct_id, "merge/")
+        call = USERS.merge.at(distinct_id=distinct_id)
         from_id = rest_id(from_user_id, "from_user_id")
         if from_id == rest_id(distinct_id, "distinct_id"):
             raise SuprsendValidationError(
                 "from_user_id", "must differ from distinct_id: a user cannot be merged into itself"
             )
-        return await self._json(
-            "POST", path, route, MERGE, body={"from_user_id": from_id}, retry=retry
-        )
+        return await self._json(call.with_body({"from_user_id": from_id}), retry)
 
-    async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> dict[str, Any]:
-        return deleted(await self._send("DELETE", *_user(distinct_id), DELETE, retry=retry))
+    async def delete(self, distinct_id: str, *, retry: RetryPolicy | None = None) -> DeletedJSON:
+        return await self._delete(USERS.delete.at(distinct_id=distinct_id), retry)
 
     async def bulk_delete(
         self, payload: Mapping[str, Any], *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    ) -> DeletedJSON:
         """Delete users: ``payload`` is ``{"distinct_ids": ["id1", "id2"]}``."""
-        answer = await self._send(
-            "DELETE",
-            "v1/bulk/user/",
-            "v1/bulk/user/",
-            DELETE,
-            body=mapping(payload, "payload"),
-            retry=retry,
-        )
-        return deleted(answer)
+        return await self._delete(USERS.bulk_delete.at(), retry, payload)
 
     # -- tenants --------------------------------------------------------------------------
 
     def list_associated_tenants(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
-        return self._paginated(*_user(distinct_id, "associated_tenant/"), options, retry)
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> CursorPaginator[UserTenantLinkJSON]:
+        call = USERS.associated_tenants.at(distinct_id=distinct_id)
+        return self._paginated(call, options, retry)
 
     async def get_for_tenant(
         self,
         distinct_id: str,
         tenant_id: str,
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
-        return await self._read(*_tenant(distinct_id, tenant_id), options, retry)
+    ) -> UserTenantJSON:
+        call = USERS.get_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant_id)
+        return await self._read(call, options, retry)
 
     async def upsert_for_tenant(
         self,
         distinct_id: str,
         tenant_id: str,
         payload: Mapping[str, Any] | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
-        return await self._write(
-            "POST",
-            *_tenant(distinct_id, tenant_id),
-            ABSOLUTE_WRITE,
-            payload,
-            options,
-            retry,
-        )
+    ) -> UserTenantJSON:
+        call = USERS.upsert_for_tenant.at(distinct_id=distinct_id, tenant_id=tenant_id)
+        return await self._write(call, payload, options, retry)
 
     async def unlink_tenant(
         self, distinct_id: str, tenant_id: str, *, retry: RetryPolicy | None = None
-    ) -> dict[str, Any]:
-        answer = await self._send("DELETE", *_tenant(distinct_id, tenant_id), DELETE, retry=retry)
-        return deleted(answer)
+    ) -> DeletedJSON:
+        call = USERS.unlink_tenant.at(distinct_id=distinct_id, tenant_id=tenant_id)
+        return await self._delete(call, retry)
 
     # -- subscriptions --------------------------------------------------------------------
 
     def get_objects_subscribed_to(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
-        return self._paginated(*_user(distinct_id, "subscribed_to/object/"), options, retry)
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> CursorPaginator[ObjectSubscriptionJSON]:
+        call = USERS.objects_subscribed_to.at(distinct_id=distinct_id)
+        return self._paginated(call, options, retry)
 
     def get_lists_subscribed_to(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> CursorPaginator:
-        return self._paginated(*_user(distinct_id, "subscribed_to/list/"), options, retry)
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> CursorPaginator[ListSubscriptionJSON]:
+        call = USERS.lists_subscribed_to.at(distinct_id=distinct_id)
+        return self._paginated(call, options, retry)
 
     # -- builders -------------------------------------------------------------------------
 
@@ -295,141 +266,93 @@ class Users(Resource):
     # -- preferences ------------------------------------------------------------------------
 
     async def get_full_preference(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> FullPreferenceJSON:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``tags``, ``locale``."""
-        return await self._read(*_user(distinct_id, "preference/"), options, retry)
+        return await self._preferences.full({"distinct_id": distinct_id}, options, retry)
 
     async def update_full_preference(
         self,
         distinct_id: str,
         payload: Mapping[str, Any],
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> FullPreferenceJSON:
         """Set channel and category preferences at once (Go SDK, OpenAPI).
 
         ``payload``: ``{"channel_preferences": [...], "categories": [...]}``.
         """
-        return await self._write(
-            "PATCH",
-            *_user(distinct_id, "preference/"),
-            ABSOLUTE_WRITE,
-            payload,
-            options,
-            retry,
-        )
+        ids = {"distinct_id": distinct_id}
+        return await self._preferences.update_full(ids, payload, options, retry)
 
     async def get_global_channels_preference(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> ChannelPreferencesJSON:
         """``{"channel_preferences": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
-        return await self._read(
-            *_user(distinct_id, "preference/channel_preference/"),
-            options,
-            retry,
-        )
+        return await self._preferences.channels({"distinct_id": distinct_id}, options, retry)
 
     async def update_global_channels_preference(
         self,
         distinct_id: str,
         payload: Mapping[str, Any],
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChannelPreferencesJSON:
         """``payload``: ``{"channel_preferences": [{"channel": ..., "is_restricted": ...}]}``."""
-        return await self._write(
-            "PATCH",
-            *_user(distinct_id, "preference/channel_preference/"),
-            ABSOLUTE_WRITE,
-            payload,
-            options,
-            retry,
-        )
+        ids = {"distinct_id": distinct_id}
+        return await self._preferences.update_channels(ids, payload, options, retry)
 
     async def get_all_categories_preference(
-        self,
-        distinct_id: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+        self, distinct_id: str, options: Options = None, *, retry: RetryPolicy | None = None
+    ) -> OffsetPage[CategoryPreferenceJSON]:
         """Every category's preference (offset-paged by the hub: ``limit``, ``offset``)."""
-        return await self._read(
-            *_user(distinct_id, "preference/category/"),
-            options,
-            retry,
-        )
+        return await self._preferences.categories({"distinct_id": distinct_id}, options, retry)
 
     async def get_category_preference(
         self,
         distinct_id: str,
         category: str,
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         """Options: ``tenant_id``, ``show_opt_out_channels``, ``locale``."""
-        return await self._read(*_category(distinct_id, category), options, retry)
+        ids = {"distinct_id": distinct_id}
+        return await self._preferences.category(ids, category, options, retry)
 
     async def update_category_preference(
         self,
         distinct_id: str,
         category: str,
         payload: Mapping[str, Any],
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> CategoryPreferenceJSON:
         """``payload``: ``{"preference": "opt_in", "opt_out_channels": [...]}``."""
-        return await self._write(
-            "PATCH", *_category(distinct_id, category), ABSOLUTE_WRITE, payload, options, retry
-        )
+        ids = {"distinct_id": distinct_id}
+        return await self._preferences.update_category(ids, category, payload, options, retry)
 
     async def bulk_update_preferences(
         self,
         payload: Mapping[str, Any],
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> SuccessJSON:
         """Set preferences of many users: ``{"distinct_ids": [...], "channel_preferences":
         [...], "categories": [...]}``; option ``tenant_id`` (Go SDK, OpenAPI)."""
-        return await self._write(
-            "PATCH",
-            "v1/bulk/user/preference/",
-            "v1/bulk/user/preference/",
-            ABSOLUTE_WRITE,
-            payload,
-            options,
-            retry,
-        )
+        return await self._write(USERS.bulk_update_preferences.at(), payload, options, retry)
 
     async def bulk_reset_preferences(
         self,
         payload: Mapping[str, Any],
-        options: Mapping[str, Any] | None = None,
+        options: Options = None,
         *,
         retry: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> SuccessJSON:
         """Reset preferences of many users to the defaults: ``{"distinct_ids": [...],
         "reset_channel_preferences": True, "reset_categories": True}`` (Go SDK, OpenAPI)."""
-        return await self._write(
-            "PATCH",
-            "v1/bulk/user/preference/reset/",
-            "v1/bulk/user/preference/reset/",
-            ABSOLUTE_WRITE,
-            payload,
-            options,
-            retry,
-        )
+        return await self._write(USERS.bulk_reset_preferences.at(), payload, options, retry)

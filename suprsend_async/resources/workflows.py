@@ -5,34 +5,51 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
-from .._core.bulk import BulkResponse, run_bulk
+from .._core.bulk import BulkItem, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
 from .._core.single import fresh_key, send_record
+from .._values.audience_answers import CancelledRunsJSON
 from .._values.errors import SuprsendValidationError
 from .._values.models import WorkflowTriggerRequest
+from .._wire.endpoints import RUNS
 from .._wire.responses import TriggerResponse
-from ._base import ProgressHook, TriggeredInstance
+from ._base import ProgressHook, Resource, TriggeredInstance, bulk_record
+from ._runs import cancel_runs
 
-__all__ = ["TRIGGER_PATH", "BulkWorkflowsInstance", "Workflows"]
+__all__ = ["TRIGGER_PATH", "TRIGGER_RECORDS", "BulkWorkflowsInstance", "Workflows"]
 
 TRIGGER_PATH = "trigger/"
+
+
+def _prepare_trigger(client: ClientContext, index: int, item: Any) -> BulkItem:
+    request = bulk_record(client, item, WorkflowTriggerRequest, WorkflowTriggerRequest.from_body)
+    return BulkItem.of(index, request, client._serializer.encode_trigger(request))
+
+
+# Workflow triggers in bulk, as the bulk engine sends them: the hub counts a
+# few bytes per record beyond its JSON.
+TRIGGER_RECORDS = RecordKind(
+    "workflows.bulk_trigger",
+    TRIGGER_PATH,
+    _prepare_trigger,
+    lambda limits: limits.max_records_per_request,
+    lambda limits: limits.workflow_record_overhead_bytes,
+)
 
 
 class BulkWorkflowsInstance(TriggeredInstance):
     """Trigger requests collected with ``append``; ``await trigger()`` sends them all."""
 
-    _kind = "workflow"
-    _path = TRIGGER_PATH
+    _kind = TRIGGER_RECORDS
 
     def append(self, *requests: WorkflowTriggerRequest | dict[str, Any]) -> None:
         """Add trigger requests (or bodies in the official SDK's dict form)."""
         self._records.extend(requests)
 
 
-class Workflows:
-    def __init__(self, client: ClientContext) -> None:
-        self._client = client
+class Workflows(Resource):
+    """Workflow triggers, one or in bulk, and cancelling runs (no official SDK can)."""
 
     async def trigger(
         self, request: WorkflowTriggerRequest, *, retry: RetryPolicy | None = None
@@ -64,9 +81,34 @@ class Workflows:
         return await run_bulk(
             self._client,
             requests,
-            kind="workflow",
-            path=TRIGGER_PATH,
+            kind=TRIGGER_RECORDS,
             max_concurrency=max_concurrency,
             retry=retry,
             on_progress=on_progress,
         )
+
+    async def cancel(
+        self,
+        *,
+        execution_id: str | None = None,
+        recipients: list[str] | None = None,
+        idempotency_key: str | None = None,
+        workflow_slug: str | None = None,
+        tenant_id: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CancelledRunsJSON:
+        """Cancel the pending runs matching every filter given (at least one of
+        ``execution_id``, ``recipients``, ``idempotency_key``, ``workflow_slug``);
+        ``{"execution_ids": [...]}``, empty when none matched. Never retried.
+
+        Trigger with an idempotency key of your own, and cancel by the same key.
+        """
+        filters = {
+            "execution_id": execution_id,
+            "recipients": recipients,
+            "idempotency_key": idempotency_key,
+            "workflow_slug": workflow_slug,
+            "tenant_id": tenant_id,
+        }
+        naming = ("execution_id", "recipients", "idempotency_key", "workflow_slug")
+        return await cancel_runs(self, RUNS.cancel_workflows.at(), filters, naming, retry)

@@ -47,6 +47,20 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SLUG",
         help="a workflow that exists (repeat); without any, every slug is accepted",
     )
+    parser.add_argument(
+        "--workflow-delay",
+        action="append",
+        metavar="SLUG=SECONDS",
+        type=_workflow_delay,
+        help="runs of this workflow wait this long on the emulator's clock, cancellable"
+        " until then (repeat); POST /_emulator/advance?seconds=N moves the clock",
+    )
+    parser.add_argument(
+        "--template",
+        action="append",
+        metavar="SLUG",
+        help="a template the templates API knows (repeat), besides each --workflow's slug",
+    )
     faults = parser.add_argument_group("latency and faults (seeded, reproducible)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     faults.add_argument("--jitter-ms", type=float, default=0.0, help="plus uniform 0..jitter")
@@ -94,6 +108,17 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _workflow_delay(text: str) -> tuple[str, float]:
+    slug, sep, seconds = text.rpartition("=")
+    try:
+        delay = float(seconds)
+    except ValueError:
+        delay = -1.0
+    if not sep or not slug.strip() or not delay >= 0:
+        raise argparse.ArgumentTypeError(f"expected SLUG=SECONDS (seconds >= 0), got {text!r}")
+    return slug.strip(), delay
+
+
 def build_hub(args: argparse.Namespace) -> HubEmulator:
     share = args.fault_rate / 4
     faults = Faults(
@@ -111,6 +136,8 @@ def build_hub(args: argparse.Namespace) -> HubEmulator:
         api_keys={args.api_key: args.workspace_key},
         workspace_uids={args.workspace_key: args.workspace_uid},
         workflows=args.workflow,
+        workflow_delays=dict(args.workflow_delay or ()),
+        templates=args.template,
         faults=faults,
         keep_records=not args.no_records,
     )

@@ -18,7 +18,7 @@ import hmac
 import itertools
 import time
 import urllib.parse
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,12 +31,27 @@ from .._values.limits import DEFAULT_LIMITS, Limits
 from ._codec import dumps as _dumps
 from ._codec import loads as _loads
 from ._faults import ConnectionDropped, Fault, FaultInjector, FaultKind, Faults
-from ._routing import Call, Handler, HubStats, Reject, record_error
-from .resources import broadcasts, events, workflows
-from .resources._user_store import UserStore, UserStores
+from ._routing import Call, Handler, HubStats, Reject, record_error, routes_of
+from .resources import (
+    broadcasts,
+    events,
+    lists,
+    messages,
+    objects,
+    templates,
+    tenants,
+    users,
+    workflows,
+)
+from .resources._collection import Collection, StoreError
+from .resources._list_store import ListStore
+from .resources._object_store import ObjectStore
+from .resources._run_store import RunStore
+from .resources._tenant_store import StoredTenant
+from .resources._user_store import UserStore
+from .resources._workspace import Workspace
 from .resources.broadcasts import ProcessedBroadcast
 from .resources.events import ProcessedEvent, ProcessedIdentityEvent
-from .resources.users import match_user_route
 from .resources.workflows import ProcessedTrigger
 
 __all__ = ["HubEmulator", "HubStats", "error_body"]
@@ -81,33 +96,48 @@ def error_body(status: int, message: str, error_type: str, *, bulk: bool = False
     return body
 
 
-# Every resource module's routes; users are matched first, on their own table
-# (ids read from the raw path, errors in the users API's shape).
+# Every resource module's routes, by path template ("{name}" is one path segment).
 _ROUTES: dict[str, Mapping[str, Handler]] = {
     **events.ROUTES,
     **workflows.ROUTES,
     **broadcasts.ROUTES,
+    **routes_of(
+        users.ROUTES,
+        objects.ROUTES,
+        tenants.ROUTES,
+        lists.ROUTES,
+        messages.ROUTES,
+        templates.ROUTES,
+    ),
 }
+# Templates by their number of segments, fewest holes first: a literal segment
+# wins over an id ("v1/bulk/user/" is not the user "bulk").
+_TEMPLATES: dict[int, list[tuple[str, list[str]]]] = {}
+for _template in sorted(_ROUTES, key=lambda t: t.count("{")):
+    _parts = _template.strip("/").split("/")
+    _TEMPLATES.setdefault(len(_parts), []).append((_template, _parts))
+# What a store's refusal is called in the error body, by status.
+_STORE_ERROR_TYPES = {400: "validation_error", 404: "not_found", 409: "conflict"}
 
 
-def _match_route(path: str) -> tuple[str, dict[str, str]] | None:
-    if path in _ROUTES:
-        return path, {}
-    segments = path.strip("/").split("/")
-    for template in _ROUTES:
-        parts = template.strip("/").split("/")
-        if len(parts) != len(segments) or "{" not in template:
-            continue
-        params: dict[str, str] = {}
+def _match_route(raw_path: str) -> tuple[str, dict[str, str]] | None:
+    """(template, ids by name) of the route ``raw_path`` (still escaped) reaches.
+
+    Each segment is unescaped on its own, after splitting, so an id holding
+    an escaped ``/`` stays one id.
+    """
+    segments = raw_path.strip("/").split("/")
+    for template, parts in _TEMPLATES.get(len(segments), ()):
+        ids: dict[str, str] = {}
         for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}"):
                 if not segment:
                     break
-                params[part[1:-1]] = urllib.parse.unquote(segment)
-            elif part != segment:
+                ids[part[1:-1]] = urllib.parse.unquote(segment)
+            elif part != urllib.parse.unquote(segment):
                 break
         else:
-            return template, params
+            return template, ids
     return None
 
 
@@ -123,6 +153,12 @@ class HubEmulator:
       the first workspace).
     - ``workflows``: the workflow slugs that exist; others get 404. ``None``
       accepts any slug.
+    - ``workflow_delays``: workflow slug to seconds its runs wait on the
+      emulator's clock before they complete (and send their messages); until
+      then they can be cancelled. :meth:`advance` moves the clock. (A dynamic
+      workflow's or a broadcast's own ``delay`` is honoured too.)
+    - ``templates``: template slugs the templates API knows, besides each
+      workflow slug and every template a processed request named.
     - ``faults``: seeded random faults and latency; :meth:`script` queues
       exact ones.
     - ``keep_records``: keep every processed record in :attr:`events` /
@@ -157,6 +193,8 @@ class HubEmulator:
         idempotency_window: float = IDEMPOTENCY_WINDOW,
         idempotency_key_limit: int = IDEMPOTENCY_KEY_LIMIT,
         user_limit: int = USER_LIMIT,
+        workflow_delays: Mapping[str, float] | None = None,
+        templates: Iterable[str] | None = None,
         user_bytes_limit: int = USER_BYTES_LIMIT,
     ) -> None:
         self.workspaces = dict(workspaces or {DEFAULT_WORKSPACE_KEY: DEFAULT_WORKSPACE_SECRET})
@@ -188,6 +226,12 @@ class HubEmulator:
         self.idempotency_window = idempotency_window
         self.idempotency_key_limit = idempotency_key_limit
         self.user_limit = user_limit
+        self.workflow_delays = dict(workflow_delays or {})
+        if any(not delay >= 0 for delay in self.workflow_delays.values()):
+            raise ValueError("workflow_delays must be seconds >= 0")
+        self.templates = frozenset(templates or ()) | (self.workflows or frozenset())
+        # Seconds the run clock is ahead of ``clock`` (advance()); signatures keep ``clock``.
+        self.advanced = 0.0
         self.user_bytes_limit = user_bytes_limit
         self._ids = itertools.count(1)
         self.reset()
@@ -217,20 +261,68 @@ class HubEmulator:
         # (workspace, key) -> (first processed at, message_id), oldest first.
         self._seen_keys: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
         self._fingerprints: set[bytes] = set()
-        self.user_stores = UserStores(
-            limit=None if self.keep_records else self.user_limit,
-            byte_limit=None if self.keep_records else self.user_bytes_limit,
-            count_applications=self.keep_records,
-            on_evict=self._user_evicted,
+        # Each workspace's users, objects...: made on first use.
+        self.stores: defaultdict[str, Workspace] = defaultdict(
+            lambda: Workspace(
+                user_limit=None if self.keep_records else self.user_limit,
+                user_bytes_limit=None if self.keep_records else self.user_bytes_limit,
+                count_applications=self.keep_records,
+                on_user_evicted=self._user_evicted,
+                clock=self.run_clock,
+                workflow_delays=self.workflow_delays,
+                templates=self.templates,
+                keep_messages=self.keep_records,
+                max_list_ids_per_request=self.limits.max_list_ids_per_request,
+            )
         )
 
     def _user_evicted(self) -> None:
         self.stats.users_evicted += 1
 
+    def run_clock(self) -> float:
+        """The time runs wait on: ``clock`` plus every :meth:`advance`."""
+        return self.clock() + self.advanced
+
+    def advance(self, seconds: float) -> None:
+        """Move the runs' clock on: delayed runs now due complete and send their messages.
+
+        Only runs see it; request signatures are still checked against ``clock``.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"advance takes seconds >= 0, got {seconds!r}")
+        self.advanced += seconds
+        for workspace in self.stores.values():
+            workspace.runs.complete_due()
+
+    def store(self, workspace: str) -> Workspace:
+        """What the emulator keeps for ``workspace`` (its key): users, objects..."""
+        return self.stores[workspace]
+
     @property
     def users(self) -> UserStore:
-        """The first workspace's users (``user_stores[key]`` for any other)."""
-        return self.user_stores[self.workspace_key]
+        """The first workspace's users (``store(key).users`` for any other)."""
+        return self.stores[self.workspace_key].users
+
+    @property
+    def lists(self) -> ListStore:
+        """The first workspace's subscriber lists (``hub.lists["beta"].members``)."""
+        return self.stores[self.workspace_key].lists
+
+    @property
+    def runs(self) -> RunStore:
+        """The first workspace's workflow and broadcast runs (``hub.runs.runs``) and the
+        messages they sent (``hub.runs.messages``)."""
+        return self.stores[self.workspace_key].runs
+
+    @property
+    def objects(self) -> ObjectStore:
+        """The first workspace's objects (``store(key).objects`` for any other)."""
+        return self.stores[self.workspace_key].objects
+
+    @property
+    def tenants(self) -> Collection[str, StoredTenant]:
+        """The first workspace's tenants, which are its brands too (``hub.tenants["acme"]``)."""
+        return self.stores[self.workspace_key].tenants.tenants
 
     @property
     def workspace_key(self) -> str:
@@ -289,7 +381,7 @@ class HubEmulator:
         body = await _read_body(receive)
         path: str = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            await self._control(scope["method"], path, send)
+            await self._control(scope["method"], path, scope.get("query_string", b""), send)
             return
         self.stats.requests += 1
         self.stats.in_flight += 1
@@ -310,7 +402,7 @@ class HubEmulator:
         delay = self.injector.delay()
         if delay:
             await anyio.sleep(delay)
-        route = _match_route(_with_slash(scope["path"]))
+        route = _match_route(_raw_path(scope))
         bulk = route is not None and route[0] in events.BULK_PATHS
         if fault is not None:
             self.stats.faults[fault.kind.value] += 1
@@ -337,12 +429,21 @@ class HubEmulator:
             raise ConnectionDropped("fault: processed, then the connection was dropped")
         return status, headers, payload
 
-    async def _control(self, method: str, path: str, send: Send) -> None:
+    async def _control(self, method: str, path: str, query: bytes, send: Send) -> None:
         if path == CONTROL_PREFIX + "stats" and method in ("GET", "HEAD"):
             await _respond(send, 200, self.stats_dict())
         elif path == CONTROL_PREFIX + "reset" and method == "POST":
             self.reset()
             await _respond(send, 200, {"status": "success"})
+        elif path == CONTROL_PREFIX + "advance" and method == "POST":
+            seconds = dict(urllib.parse.parse_qsl(query.decode("latin-1"))).get("seconds", "")
+            try:
+                self.advance(float(seconds))
+            except ValueError:
+                message = f"advance takes ?seconds=N (N >= 0), got {seconds!r}"
+                await _respond(send, 400, error_body(400, message, "validation_error"))
+                return
+            await _respond(send, 200, {"status": "success", "advanced": self.advanced})
         else:
             await _respond(send, 404, error_body(404, f"no control path {path}", "not_found"))
 
@@ -362,18 +463,10 @@ class HubEmulator:
     def _route(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], Any]:
         path = _with_slash(scope["path"])
         method: str = scope["method"]
-        user_route = match_user_route(
-            method, scope.get("raw_path") or path.encode(), scope["query_string"], body
-        )
-        if user_route is not None:
-            workspace, _ = self._authenticate(scope, body)
-            self._check_body_size(body)
-            status, payload = user_route(self.user_stores[workspace])
-            return status, [], payload
-        route = _match_route(path)
+        route = _match_route(_raw_path(scope))
         if route is None:
             raise Reject(404, f"no such endpoint: {path}", "not_found")
-        template, params = route
+        template, ids = route
         handlers = _ROUTES[template]
         allow = [(b"allow", ", ".join([*handlers, "OPTIONS"]).encode())]
         if method == "OPTIONS":
@@ -382,17 +475,25 @@ class HubEmulator:
         if handler is None:
             raise Reject(405, f"{method} is not allowed on {path}", "method_not_allowed", allow)
         workspace, signed = self._authenticate(scope, body)
-        if params.get("workspace") not in (None, *self._names(workspace)):
+        if ids.get("workspace") not in (None, *self._names(workspace)):
             raise Reject(
-                403, f"the path names workspace {params['workspace']!r}, not yours", "forbidden"
+                403, f"the path names workspace {ids['workspace']!r}, not yours", "forbidden"
             )
         self._check_body_size(body)
         try:
             parsed = _loads(body) if body else None
         except ValueError as exc:
             raise Reject(400, str(exc), "bad_request") from None
-        call = Call(method, workspace, params, parsed, body, signed)
-        status, payload = handler(self, call)
+        pairs = urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"))
+        query_lists: dict[str, list[str]] = {}
+        for key, value in pairs:
+            query_lists.setdefault(key, []).append(value)
+        call = Call(method, workspace, ids, dict(pairs), parsed, body, signed, query_lists)
+        try:
+            status, payload = handler(self, call)
+        except StoreError as error:
+            kind = _STORE_ERROR_TYPES.get(error.status, "error")
+            raise Reject(error.status, error.message, kind) from None
         return status, [], payload
 
     def _check_body_size(self, body: bytes) -> None:
@@ -452,7 +553,7 @@ class HubEmulator:
         self, workspace: str, record: Mapping[str, Any], message_id: str
     ) -> None:
         """Apply a validated identity event (a user edit) to the workspace's users."""
-        self.user_stores[workspace].apply_identity_event(record)
+        self.stores[workspace].users.apply_identity_event(record)
         if self.keep_records:
             self.identity_events.append(
                 ProcessedIdentityEvent(
@@ -541,6 +642,11 @@ def _parse_date(date: str) -> float | None:
         return parsed.timestamp() if parsed.tzinfo is not None else None
     except (ValueError, OverflowError):
         return None
+
+
+def _raw_path(scope: Scope) -> str:
+    raw: bytes | None = scope.get("raw_path")
+    return _with_slash(raw.decode("latin-1") if raw else scope["path"])
 
 
 def _with_slash(path: str) -> str:

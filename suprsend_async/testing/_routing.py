@@ -1,9 +1,12 @@
 """What the emulator's core and its resource modules share: the call a route
 handler gets, the refusal it may raise, and the shapes of the answers.
 
-A resource module (``resources/events.py``, ...) exposes :data:`Routes`: path
-template to method to handler. The core (``_hub``) authenticates, parses and
-injects faults, then calls the handler with itself and a :class:`Call`.
+A resource module (``resources/events.py``, ...) exposes its routes: path
+template to method to handler (:data:`Routes`), or, for the REST resources,
+endpoint of ``_wire.endpoints`` to handler (:data:`EndpointRoutes`: the same
+templates the client builds its paths from). The core (``_hub``)
+authenticates, parses and injects faults, then calls the handler with itself
+and a :class:`Call`, whose ``ids`` are the path's ``{name}`` segments by name.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import attrs
 
+from .._wire.routes import Endpoint
+
 if TYPE_CHECKING:
     from .._values.limits import Limits
     from .resources._user_store import UserStore
+    from .resources._workspace import Workspace
 
 __all__ = [
     "Call",
+    "EndpointRoutes",
     "Handler",
     "HubCore",
     "HubStats",
@@ -29,6 +36,7 @@ __all__ = [
     "check_single_size",
     "record_error",
     "record_ok",
+    "routes_of",
     "single_answer",
 ]
 
@@ -85,6 +93,8 @@ class HubCore(Protocol):
     @property
     def users(self) -> UserStore: ...
 
+    def store(self, workspace: str) -> Workspace: ...
+
     def _names(self, workspace: str) -> tuple[str, ...]: ...
 
     def _apply_identity_event(
@@ -106,16 +116,33 @@ class Call:
 
     method: str
     workspace: str
-    params: Mapping[str, str]  # the ``{name}`` segments of the route's path template
+    ids: Mapping[str, str]  # the ``{name}`` segments of the route's path template, unescaped
+    query: Mapping[str, str]  # the query string (the last value of a repeated key)
     body: Any  # the parsed JSON; None when there was no body
     raw: bytes
     signed: bool  # authenticated by workspace signature, not by an API key
+    # Every value of each query key, in order (``status[]=a&status[]=b``).
+    query_lists: Mapping[str, list[str]] = attrs.field(factory=dict)
 
 
 Handler: TypeAlias = Callable[["HubCore", Call], tuple[int, Any]]
 # Path template -> method -> handler. ``{name}`` matches one path segment;
 # exact paths win over templates.
 Routes: TypeAlias = Mapping[str, Mapping[str, Handler]]
+# A REST resource's handlers, keyed by the endpoints the client sends to.
+EndpointRoutes: TypeAlias = Mapping[Endpoint[Any], Handler]
+
+
+def routes_of(*tables: EndpointRoutes) -> dict[str, dict[str, Handler]]:
+    """Endpoint-keyed handlers as :data:`Routes` (``/`` + template -> method -> handler)."""
+    routes: dict[str, dict[str, Handler]] = {}
+    for table in tables:
+        for endpoint, handler in table.items():
+            methods = routes.setdefault("/" + endpoint.template, {})
+            if endpoint.method in methods:
+                raise ValueError(f"{endpoint} has two handlers")
+            methods[endpoint.method] = handler
+    return routes
 
 
 class Reject(Exception):

@@ -7,6 +7,8 @@ error codes mypy must report on it, one per error.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from suprsend_async import (
@@ -18,6 +20,7 @@ from suprsend_async import (
     RetryPolicy,
     WorkflowTriggerRequest,
 )
+from suprsend_async.types import CursorPage, FullPreferenceJSON, TenantJSON, UserJSON
 
 Event(123, None, ["x"], idempotency_key=42)  # E: arg-type arg-type arg-type arg-type
 Event("u1", "e", {}, "key", 7)  # E: arg-type
@@ -55,3 +58,23 @@ async def misuse(client: AsyncSuprsend) -> None:
     await client.users.edit(client.users.get_edit_instance("ann").set_timezone(1))  # E: arg-type
     client.users.get_bulk_edit_instance().append({"distinct_id": "ann"})  # E: arg-type
     (await client.users.get("ann")).upper()  # E: attr-defined
+    (await client.subscriber_lists.get("beta"))["subscriber_count"]  # E: typeddict-item
+    await client.workflows.cancel("run-1")  # E: call-arg
+    await client.subscriber_lists.broadcast({"list_id": "beta"})  # E: arg-type
+    (await client.users.get("ann"))["distinctid"]  # E: typeddict-item
+    async for user in client.users.list():
+        user["properties"].upper()  # E: attr-defined
+
+
+def misread(
+    users: CursorPage[UserJSON], user: UserJSON, tenant: TenantJSON, prefs: FullPreferenceJSON
+) -> None:
+    users["meta"]["hasnext"]  # E: typeddict-item
+    users["meta"]["after"].upper()  # E: union-attr
+    users["results"][0]["distinct_id"] + 1  # E: operator
+    user["$emails"]  # E: typeddict-item
+    tenant["tenant_name"] = 5  # E: typeddict-item
+    category = prefs["sections"][0]["subcategories"][0]
+    assert category["preference"] != "opted_in"  # E: comparison-overlap
+    tenants: list[Any] = tenant  # E: assignment
+    print(tenants)

@@ -8,8 +8,10 @@ from typing import Any
 import attrs
 
 from ..._values.errors import SuprsendValidationError
-from .._bodies import broadcast_body
+from ..._values.rules import broadcast_body
 from .._routing import Call, HubCore, Reject, Routes
+from ._collection import StoreError
+from ._run_store import parse_delay
 
 __all__ = ["ROUTES", "ProcessedBroadcast"]
 
@@ -35,13 +37,26 @@ def _broadcast(hub: HubCore, call: Call) -> tuple[int, Any]:
     hub.stats.records_received += 1
     try:
         broadcast_body(call.body, hub.limits)
-    except SuprsendValidationError as exc:
+        parse_delay(call.body.get("delay"))
+    except (SuprsendValidationError, StoreError) as exc:
         hub.stats.rejected_records += 1
         raise Reject(400, str(exc), "validation_error") from None
     record = call.body
     message_id, key, new = hub._accept(call.workspace, record, record.get("$insert_id"))
     if new:
         hub.stats.processed_broadcasts += 1
+        store = hub.store(call.workspace)
+        template = record["template"].strip()
+        store.templates.add(template)
+        # Its recipients are the list's members when it runs (now, unless delayed).
+        store.runs.start(
+            "broadcast",
+            record["list_id"].strip(),
+            [],
+            body=record,
+            template=template,
+            category=record["notification_category"].strip(),
+        )
         if hub.keep_records:
             hub.broadcasts.append(
                 ProcessedBroadcast(

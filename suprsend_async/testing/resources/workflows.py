@@ -10,9 +10,10 @@ from typing import Any
 import attrs
 
 from ..._values.errors import SuprsendValidationError
-from ..._values.rules import trigger_body
-from .._bodies import dynamic_trigger_body
+from ..._values.rules import dynamic_trigger_body, trigger_body
 from .._routing import Call, HubCore, Reject, Routes, bulk_records, record_ok, single_answer
+from ._collection import StoreError
+from ._run_store import parse_delay
 
 __all__ = ["ROUTES", "ProcessedTrigger"]
 
@@ -64,7 +65,8 @@ def _dynamic_triggers(hub: HubCore, call: Call) -> tuple[int, Any]:
     for i, record in enumerate(records):
         try:
             dynamic_trigger_body(record, hub.limits)
-        except SuprsendValidationError as exc:
+            parse_delay(record.get("delay"))
+        except (SuprsendValidationError, StoreError) as exc:
             hub.stats.rejected_records += len(records)
             where = f"records[{i}]." if many else ""
             raise Reject(400, f"{where}{exc}", "validation_error") from None
@@ -124,6 +126,18 @@ def _process(hub: HubCore, workspace: str, record: Any, *, workflow: str, **fiel
     message_id, key, new = hub._accept(workspace, record, None)
     if new:
         hub.stats.processed_triggers += 1
+        store = hub.store(workspace)
+        template = fields.get("template")
+        if template is not None:
+            store.templates.add(template)
+        store.runs.start(
+            "workflow",
+            workflow,
+            fields["recipients"],
+            body=record,
+            template=template,
+            category=fields.get("notification_category"),
+        )
         if hub.keep_records:
             hub.triggers.append(
                 ProcessedTrigger(

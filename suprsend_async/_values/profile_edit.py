@@ -1,11 +1,13 @@
-"""UserEdit: a user profile edit built one operation at a time, as in the official SDK.
+"""UserEdit and ObjectEdit: a profile edit built one operation at a time, as in the
+official SDK.
 
-Every method records one operation (``{"$set": {...}}``, ``{"$append":
-{"$email": ...}}``...) in the same form the official builder does, and
-returns the builder for chaining. Where the official builder logs a bad
-operation and drops it, this one raises :class:`SuprsendValidationError`
-naming the operation and the key, so ported code can never lose an edit
-without noticing.
+Both are one builder (:class:`ProfileEdit`), differing only in their owner: a
+user (of a tenant, optionally) or an object. Every method records one
+operation (``{"$set": {...}}``, ``{"$append": {"$email": ...}}``...) in the
+same form the official builder does, and returns the builder for chaining.
+Where the official builder logs a bad operation and drops it, this one raises
+:class:`SuprsendValidationError` naming the operation and the key, so ported
+code can never lose an edit without noticing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from . import rules as _rules
 from .errors import SuprsendValidationError
@@ -23,7 +25,7 @@ from .idempotency import IDENTITY_KEYS
 from .json_codec import dumps
 from .limits import DEFAULT_LIMITS
 
-__all__ = ["UserEdit", "edit_tenant_id", "identity_event"]
+__all__ = ["ObjectEdit", "ProfileEdit", "UserEdit", "edit_tenant_id", "identity_event"]
 
 _PROVIDER = "$id_provider"
 _BUNDLE_ID = "$bundle_id"
@@ -128,32 +130,19 @@ def _number(value: object, field: str) -> None:
         raise SuprsendValidationError(field, "must be a finite number")
 
 
-class UserEdit:
-    """The edits to make to one user (of one tenant, if ``tenant_id`` is given).
+_E = TypeVar("_E", bound="ProfileEdit")
 
-    Get one from ``client.users.get_edit_instance(distinct_id)``, call its
-    methods, then ``await client.users.edit(edit)`` (or ``async_edit``, or
-    append it to a bulk edit).
+
+class ProfileEdit:
+    """The operations of a profile edit, whoever owns the profile.
+
+    A subclass names its owner: its ids, how it copies, and how a failed
+    record shows it.
     """
 
-    def __init__(self, distinct_id: str, tenant_id: str | None = None) -> None:
-        self._distinct_id = _rules.rest_id(distinct_id, "distinct_id")
-        self._tenant_id = edit_tenant_id(tenant_id)
+    def __init__(self) -> None:
         self._operations: list[dict[str, Any]] = []
         self._size = 0  # the operations' values, encoded
-
-    @property
-    def distinct_id(self) -> str:
-        return self._distinct_id
-
-    @property
-    def tenant_id(self) -> str | None:
-        return self._tenant_id
-
-    def __repr__(self) -> str:
-        # No ids: a distinct id is often an email address, and reprs end up in logs.
-        tenant = ", of a tenant" if self._tenant_id else ""
-        return f"UserEdit(operations={len(self._operations)}{tenant})"
 
     @property
     def operations(self) -> list[dict[str, Any]]:
@@ -173,28 +162,21 @@ class UserEdit:
         """Always empty, as :attr:`errors` (the official builder's skipped keys)."""
         return []
 
-    def copy(self) -> UserEdit:
+    def _twin(self: _E) -> _E:
+        raise NotImplementedError
+
+    def copy(self: _E) -> _E:
         """An independent copy: later calls on either do not change the other."""
-        twin = UserEdit(self._distinct_id, self._tenant_id)
+        twin = self._twin()
         twin._operations = copy.deepcopy(self._operations)
         twin._size = self._size
         return twin
 
     def get_payload(self) -> dict[str, Any]:
-        """The body of ``PATCH v1/user/{distinct_id}/``."""
+        """The body of the owner's ``PATCH`` (``v1/user/{distinct_id}/``...)."""
         return {"operations": self.operations}
 
-    def to_dict(self) -> dict[str, Any]:
-        """The edit as the official SDK reports a failed bulk record."""
-        data: dict[str, Any] = {
-            "distinct_id": self.distinct_id,
-            "$user_operations": self.operations,
-        }
-        if self.tenant_id:
-            data["tenant_id"] = self.tenant_id
-        return data
-
-    def _record(self, name: str, values: dict[str, Any] | list[str], size: int = 0) -> UserEdit:
+    def _record(self: _E, name: str, values: dict[str, Any] | list[str], size: int = 0) -> _E:
         if values:  # as there, a call with nothing in it records nothing
             if self._size + size > _MAX_EDIT_BYTES:
                 raise SuprsendValidationError(
@@ -223,7 +205,7 @@ class UserEdit:
             operation, f"takes a key and a value, or a dict; got {_type_name(arg1)}"
         )
 
-    def _simple(self, operation: str, wire: str, arg1: object, arg2: object) -> UserEdit:
+    def _simple(self: _E, operation: str, wire: str, arg1: object, arg2: object) -> _E:
         values: dict[str, Any] = {}
         size = 0
         for key, value in self._pairs(operation, arg1, arg2):
@@ -234,21 +216,21 @@ class UserEdit:
             values[key] = value
         return self._record(wire, values, size)
 
-    def set(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+    def set(self: _E, arg1: str | Mapping[str, Any], arg2: Any = None) -> _E:
         """Set properties: ``set(key, value)`` or ``set({key: value, ...})``."""
         return self._simple("set", "$set", arg1, arg2)
 
-    def set_once(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+    def set_once(self: _E, arg1: str | Mapping[str, Any], arg2: Any = None) -> _E:
         """Set properties only where they are not set yet."""
         return self._simple("set_once", "$set_once", arg1, arg2)
 
     def increment(
-        self, arg1: str | Mapping[str, int | float], arg2: int | float | None = None
-    ) -> UserEdit:
+        self: _E, arg1: str | Mapping[str, int | float], arg2: int | float | None = None
+    ) -> _E:
         """Add to numeric properties (a negative number decrements). Never retried."""
         return self._simple("increment", "$add", arg1, arg2)
 
-    def _list_operation(self, operation: str, arg1: object, arg2: object) -> UserEdit:
+    def _list_operation(self: _E, operation: str, arg1: object, arg2: object) -> _E:
         values: dict[str, Any] = {}
         size = 0
         qualifiers = arg1 if isinstance(arg1, Mapping) else {}
@@ -260,15 +242,15 @@ class UserEdit:
                 values[key] = value
         return self._record("$append" if operation == "append" else "$remove", values, size)
 
-    def append(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+    def append(self: _E, arg1: str | Mapping[str, Any], arg2: Any = None) -> _E:
         """Append to list properties, or add channel identities (``$email``...)."""
         return self._list_operation("append", arg1, arg2)
 
-    def remove(self, arg1: str | Mapping[str, Any], arg2: Any = None) -> UserEdit:
+    def remove(self: _E, arg1: str | Mapping[str, Any], arg2: Any = None) -> _E:
         """Remove values from list properties, or remove channel identities."""
         return self._list_operation("remove", arg1, arg2)
 
-    def unset(self, key: str | Iterable[str]) -> UserEdit:
+    def unset(self: _E, key: str | Iterable[str]) -> _E:
         """Delete properties or whole channels: ``unset(key)`` or ``unset([k1, k2])``."""
         if isinstance(key, str):
             keys = [_key(key, "unset")]
@@ -282,15 +264,15 @@ class UserEdit:
 
     # -- reserved properties ------------------------------------------------------------
 
-    def set_preferred_language(self, lang_code: str) -> UserEdit:
+    def set_preferred_language(self: _E, lang_code: str) -> _E:
         return self._record(
             "$set", {"$preferred_language": _text(lang_code, "set_preferred_language")}
         )
 
-    def set_locale(self, locale_code: str) -> UserEdit:
+    def set_locale(self: _E, locale_code: str) -> _E:
         return self._record("$set", {"$locale": _text(locale_code, "set_locale")})
 
-    def set_timezone(self, timezone: str) -> UserEdit:
+    def set_timezone(self: _E, timezone: str) -> _E:
         return self._record("$set", {"$timezone": _text(timezone, "set_timezone")})
 
     # -- channel identities ---------------------------------------------------------------
@@ -314,38 +296,38 @@ class UserEdit:
                 channel[_BUNDLE_ID] = bundle_id
         return channel
 
-    def _channel(self, operation: str, key: str, value: object, **qualifiers: Any) -> UserEdit:
+    def _channel(self: _E, operation: str, key: str, value: object, **qualifiers: Any) -> _E:
         identity = self._identity(operation, key, value, qualifiers)
         return self._record("$append" if operation.startswith("add") else "$remove", identity)
 
-    def add_email(self, value: str) -> UserEdit:
+    def add_email(self: _E, value: str) -> _E:
         return self._channel("add_email", "$email", value)
 
-    def remove_email(self, value: str) -> UserEdit:
+    def remove_email(self: _E, value: str) -> _E:
         return self._channel("remove_email", "$email", value)
 
-    def add_sms(self, value: str) -> UserEdit:
+    def add_sms(self: _E, value: str) -> _E:
         return self._channel("add_sms", "$sms", value)
 
-    def remove_sms(self, value: str) -> UserEdit:
+    def remove_sms(self: _E, value: str) -> _E:
         return self._channel("remove_sms", "$sms", value)
 
-    def add_whatsapp(self, value: str) -> UserEdit:
+    def add_whatsapp(self: _E, value: str) -> _E:
         return self._channel("add_whatsapp", "$whatsapp", value)
 
-    def remove_whatsapp(self, value: str) -> UserEdit:
+    def remove_whatsapp(self: _E, value: str) -> _E:
         return self._channel("remove_whatsapp", "$whatsapp", value)
 
     def add_androidpush(
-        self, value: str, provider: str | None = None, bundle_id: str | None = None
-    ) -> UserEdit:
+        self: _E, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> _E:
         return self._channel(
             "add_androidpush", "$androidpush", value, **{_PROVIDER: provider, _BUNDLE_ID: bundle_id}
         )
 
     def remove_androidpush(
-        self, value: str, provider: str | None = None, bundle_id: str | None = None
-    ) -> UserEdit:
+        self: _E, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> _E:
         return self._channel(
             "remove_androidpush",
             "$androidpush",
@@ -354,35 +336,35 @@ class UserEdit:
         )
 
     def add_iospush(
-        self, value: str, provider: str | None = None, bundle_id: str | None = None
-    ) -> UserEdit:
+        self: _E, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> _E:
         return self._channel(
             "add_iospush", "$iospush", value, **{_PROVIDER: provider, _BUNDLE_ID: bundle_id}
         )
 
     def remove_iospush(
-        self, value: str, provider: str | None = None, bundle_id: str | None = None
-    ) -> UserEdit:
+        self: _E, value: str, provider: str | None = None, bundle_id: str | None = None
+    ) -> _E:
         return self._channel(
             "remove_iospush", "$iospush", value, **{_PROVIDER: provider, _BUNDLE_ID: bundle_id}
         )
 
-    def add_webpush(self, value: Mapping[str, Any], provider: str | None = None) -> UserEdit:
+    def add_webpush(self: _E, value: Mapping[str, Any], provider: str | None = None) -> _E:
         return self._channel("add_webpush", "$webpush", value, **{_PROVIDER: provider})
 
-    def remove_webpush(self, value: Mapping[str, Any], provider: str | None = None) -> UserEdit:
+    def remove_webpush(self: _E, value: Mapping[str, Any], provider: str | None = None) -> _E:
         return self._channel("remove_webpush", "$webpush", value, **{_PROVIDER: provider})
 
-    def add_slack(self, value: Mapping[str, Any]) -> UserEdit:
+    def add_slack(self: _E, value: Mapping[str, Any]) -> _E:
         return self._channel("add_slack", "$slack", value)
 
-    def remove_slack(self, value: Mapping[str, Any]) -> UserEdit:
+    def remove_slack(self: _E, value: Mapping[str, Any]) -> _E:
         return self._channel("remove_slack", "$slack", value)
 
-    def add_ms_teams(self, value: Mapping[str, Any]) -> UserEdit:
+    def add_ms_teams(self: _E, value: Mapping[str, Any]) -> _E:
         return self._channel("add_ms_teams", "$ms_teams", value)
 
-    def remove_ms_teams(self, value: Mapping[str, Any]) -> UserEdit:
+    def remove_ms_teams(self: _E, value: Mapping[str, Any]) -> _E:
         return self._channel("remove_ms_teams", "$ms_teams", value)
 
 
@@ -403,3 +385,71 @@ def identity_event(
     if edit.tenant_id:
         event["tenant_id"] = edit.tenant_id
     return event
+
+
+class UserEdit(ProfileEdit):
+    """The edits to make to one user (of one tenant, if ``tenant_id`` is given).
+
+    Get one from ``client.users.get_edit_instance(distinct_id)``, call its
+    methods, then ``await client.users.edit(edit)`` (or ``async_edit``, or
+    append it to a bulk edit).
+    """
+
+    def __init__(self, distinct_id: str, tenant_id: str | None = None) -> None:
+        super().__init__()
+        self._distinct_id = _rules.rest_id(distinct_id, "distinct_id")
+        self._tenant_id = edit_tenant_id(tenant_id)
+
+    @property
+    def distinct_id(self) -> str:
+        return self._distinct_id
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self._tenant_id
+
+    def __repr__(self) -> str:
+        # No ids: a distinct id is often an email address, and reprs end up in logs.
+        tenant = ", of a tenant" if self._tenant_id else ""
+        return f"UserEdit(operations={len(self._operations)}{tenant})"
+
+    def _twin(self) -> UserEdit:
+        return UserEdit(self._distinct_id, self._tenant_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The edit as the official SDK reports a failed bulk record."""
+        data: dict[str, Any] = {
+            "distinct_id": self.distinct_id,
+            "$user_operations": self.operations,
+        }
+        if self.tenant_id:
+            data["tenant_id"] = self.tenant_id
+        return data
+
+
+class ObjectEdit(ProfileEdit):
+    """The edits to make to one object (``object_type``, ``object_id``).
+
+    Get one from ``client.objects.get_edit_instance(object_type, object_id)``,
+    call its methods, then ``await client.objects.edit(edit)``.
+    """
+
+    def __init__(self, object_type: str, object_id: str) -> None:
+        super().__init__()
+        self._object_type = _rules.rest_id(object_type, "object_type")
+        self._object_id = _rules.rest_id(object_id, "object_id")
+
+    @property
+    def object_type(self) -> str:
+        return self._object_type
+
+    @property
+    def object_id(self) -> str:
+        return self._object_id
+
+    def __repr__(self) -> str:
+        # No ids, as for a UserEdit: reprs end up in logs.
+        return f"ObjectEdit(operations={len(self._operations)})"
+
+    def _twin(self) -> ObjectEdit:
+        return ObjectEdit(self.object_type, self.object_id)
