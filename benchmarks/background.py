@@ -33,6 +33,7 @@ from ._emulator import emulator
 from ._suite import run_worker
 
 RESULTS = Path(__file__).parent / "results"
+_SECTIONS = ("accept", "spool", "throughput", "fastapi")
 
 
 # -- the orchestrator -------------------------------------------------------------------------
@@ -78,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repetition")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        choices=_SECTIONS,
+        action="append",
+        help="run this section alone (repeatable); the results files are then not written",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -95,51 +102,65 @@ def main(argv: list[str] | None = None) -> int:
         "repetitions": reps,
         "load_average_at_start": os.getloadavg(),
     }
+    sections = set(args.only or _SECTIONS)
     with emulator(0.0) as fast, emulator(50.0) as slow:
-        print(f"accept CPU, {accepts:,} events, no spool", flush=True)
-        cpu = _turns(
-            {"sender": {"variant": "sender"}, "floor": {"variant": "floor"}},
-            {"run": "accept_cpu", "records": accepts, **_credentials(fast)},
-            reps,
-            "cpu_us_per_record",
-        )
-        results["accept_cpu_us_per_record"] = cpu
+        if "accept" in sections:
+            print(f"accept CPU, {accepts:,} events, no spool", flush=True)
+            cpu = _turns(
+                {"sender": {"variant": "sender"}, "floor": {"variant": "floor"}},
+                {"run": "accept_cpu", "records": accepts, **_credentials(fast)},
+                reps,
+                "cpu_us_per_record",
+            )
+            results["accept_cpu_us_per_record"] = cpu
 
-        print(f"spool: {records:,} events accepted by concurrent callers", flush=True)
-        spool: dict[str, dict[str, float]] = {}
-        for callers in (100, 1_000):
-            base = {"run": "spool_accept", "records": records, "callers": callers}
-            variants = {
-                f"{callers} callers, fsync": {"fsync": True},
-                f"{callers} callers, no fsync": {"fsync": False},
-            }
-            spool.update(_medians(variants, {**base, **_credentials(fast)}, reps))
-        results["spool_records_per_s"] = spool
-        sizes = _run({"run": "spool_size", "records": records, **_credentials(fast)})
-        results["spool_bytes"] = sizes
+        if "spool" in sections:
+            print(f"spool: {records:,} events accepted by concurrent callers", flush=True)
+            spool: dict[str, dict[str, float]] = {}
+            for callers in (100, 1_000):
+                base = {"run": "spool_accept", "records": records, "callers": callers}
+                variants = {
+                    f"{callers} callers, fsync": {"fsync": True},
+                    f"{callers} callers, no fsync": {"fsync": False},
+                }
+                spool.update(_medians(variants, {**base, **_credentials(fast)}, reps))
+            results["spool_records_per_s"] = spool
+            sizes = _run({"run": "spool_size", "records": records, **_credentials(fast)})
+            results["spool_bytes"] = sizes
 
-        print(f"throughput to the hub, {records:,} events", flush=True)
-        results["throughput_records_per_s"] = _turns(
-            {
-                "bulk_events.send": {"variant": "bulk"},
-                "sender": {"variant": "memory"},
-                "sender with spool": {"variant": "spool"},
-            },
-            {"run": "throughput", "records": records, **_credentials(fast)},
-            reps,
-            "records_per_s",
-        )
+        if "throughput" in sections:
+            print(f"throughput to the hub, {records:,} events", flush=True)
+            results["throughput_records_per_s"] = _turns(
+                {
+                    "bulk_events.send": {"variant": "bulk"},
+                    "sender": {"variant": "memory"},
+                    "sender with spool": {"variant": "spool"},
+                },
+                {"run": "throughput", "records": records, **_credentials(fast)},
+                reps,
+                "records_per_s",
+            )
 
-        print(f"FastAPI route, {requests:,} requests, 50 concurrent, hub at 50 ms", flush=True)
-        results["fastapi"] = _medians(
-            {
-                "no event": {"variant": "none"},
-                "sender": {"variant": "sender"},
-                "await client.track_event": {"variant": "direct"},
-            },
-            {"run": "fastapi", "requests": requests, "concurrency": 50, **_credentials(slow)},
-            web_reps,
-        )
+        if "fastapi" in sections:
+            print(f"FastAPI route, {requests:,} requests, 50 concurrent, hub at 50 ms", flush=True)
+            results["fastapi"] = _medians(
+                {
+                    "no event": {"variant": "none"},
+                    "sender": {"variant": "sender"},
+                    "await client.track_event": {"variant": "direct"},
+                },
+                {"run": "fastapi", "requests": requests, "concurrency": 50, **_credentials(slow)},
+                web_reps,
+            )
+    if args.only:
+        # A partial run: its figures printed, the full run's files left as they are.
+        print(json.dumps(results, indent=2))
+        through = results.get("throughput_records_per_s")
+        if through:
+            bulk = through["bulk_events.send"]
+            for name in ("sender", "sender with spool"):
+                print(f"{name}: {through[name] / bulk:.2f}x bulk_events.send ({bulk:,.0f}/s)")
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "background.json").write_text(json.dumps(results, indent=2) + "\n")
     report = _report(results)
