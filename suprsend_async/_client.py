@@ -616,8 +616,9 @@ class AsyncSuprsend:
           default; ``"drop_new"``; ``"raise"``): the in-memory queue's bound and
           what a full one does.
         - ``exit_timeout``: seconds the exit of the block keeps sending (default 5).
-        - ``batch_size``: records taken per bulk call (default: eight requests per
-          connection of ``max_concurrency``).
+        - ``batch_size``: records claimed from the queue or spool at a time, the
+          next batch while the bulk engine sends the one before (default: eight
+          requests per connection of ``max_concurrency``).
         - ``max_backoff``: the longest wait between rounds when the hub does not
           take records (default 30 s; the first is 0.5 s).
         - ``poll_interval``: how often a spool is looked at for other processes'

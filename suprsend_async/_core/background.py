@@ -5,25 +5,29 @@ Accepting checks and encodes a record at once (a bad one raises there, in the
 caller's code), gives it an idempotency key (its own, or a fresh one kept
 with it) and queues its wire bytes: in memory, bounded, or in a SQLite spool
 (``_core/spool.py``), where "accepted" means committed to disk. One uploader
-task takes what is queued in batches and sends each batch through the bulk
-engine (``run_bulk``: chunking, concurrency, retries). What the hub accepted
-is forgotten, what it refused (a 4xx for the record) is kept as failed with
-the reason, and what could not be sent (no answer, 5xx, 429) waits and goes
-again after a backoff, forever: the hub drops the second copy of a keyed
-record it already processed.
+task feeds what is queued to one long bulk run (``run_bulk``: chunking,
+concurrency, retries) for as long as there is any: it claims the next batch
+while the engine sends the one before, and settles each chunk as the hub
+answers it, so the engine's workers never wait at a batch's end for its last
+request, nor for SQLite. What the hub accepted is forgotten, what it refused
+(a 4xx for the record) is kept as failed with the reason, and what could not
+be sent (no answer, 5xx, 429) waits and goes again after a backoff, forever:
+the hub drops the second copy of a keyed record it already processed.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import heapq
 import logging
 import math
 import os
 import random
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from operator import itemgetter
 from types import TracebackType
 from typing import Literal
 
@@ -41,11 +45,23 @@ from .._values.errors import (
 from .._values.limits import shown
 from .._values.models import Event, WorkflowTriggerRequest
 from .._wire.serialization import new_insert_id
-from .bulk import FailedRecord, run_bulk
+from .bulk import BulkItem, FailedRecord, run_bulk
 from .bulk import RecordKind as BulkKind
 from .context import ClientContext
 from .retry import is_retryable_status
-from .spool import Pending, RecordKind, Spool, SpoolCounts, SpooledRecord, UploadLock
+from .spool import (
+    ACCEPTED_AT,
+    BODY,
+    ID,
+    KEY,
+    KIND,
+    Pending,
+    RecordKind,
+    Spool,
+    SpoolCounts,
+    SpooledRecord,
+    UploadLock,
+)
 
 __all__ = ["BackgroundSender", "SenderStats", "WhenFull"]
 
@@ -58,9 +74,13 @@ DEFAULT_EXIT_TIMEOUT = 5.0
 DEFAULT_MAX_BACKOFF = 30.0
 DEFAULT_POLL_INTERVAL = 1.0
 _FIRST_BACKOFF = 0.5
-# Records a batch holds per request the client may have in flight: enough
-# that the bulk engine's workers stay busy while the batch lasts.
+# Records a batch holds per request the client may have in flight: the
+# uploader claims a batch at a time, the next one while the engine sends the
+# one before, so a batch lasts long enough for a claim from SQLite to finish.
 _REQUESTS_PER_WORKER = 8
+_OTHER: dict[RecordKind, RecordKind] = {"event": "workflow", "workflow": "event"}
+_by_id = itemgetter(ID)
+_body = itemgetter(BODY)
 # Failed records a sender without a spool remembers (the oldest go first).
 _FAILED_KEPT = 10_000
 
@@ -95,6 +115,82 @@ class _Commit:
         self.rows: list[tuple[str, str, bytes, float]] = []
         self.done = anyio.Event()
         self.error: Exception | None = None
+
+
+class _Wake:
+    """A wake-up for one waiting task: set() any number of times, wait() returns once
+    it was set since the last wait() returned."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event = anyio.Event()
+
+
+class _Round:
+    """One bulk run of the uploader: records of one kind, fed while there are any."""
+
+    __slots__ = (
+        "answered",
+        "claims_done",
+        "error",
+        "hungry",
+        "kind",
+        "more",
+        "over",
+        "retried",
+        "stopping",
+    )
+
+    def __init__(self, kind: RecordKind, *, claims_done: bool) -> None:
+        self.kind = kind
+        self.claims_done = claims_done  # nothing more to claim this round
+        self.over = False  # the bulk run returned (or was cancelled)
+        self.retried = 0  # records the hub did not take: the round stops feeding, backs off
+        self.error: Exception | None = None
+        self.stopping = False  # records to retry, or an error: nothing more is fed
+        self.hungry = _Wake()  # the claimer may claim the next batch
+        self.more = _Wake()  # the feeder may look for records again
+        self.answered = _Wake()  # the settler has outcomes to write
+
+    def fail(self, exc: Exception) -> None:
+        if self.error is None:
+            self.error = exc
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.more.set()  # the feeder may be waiting for a claim
+
+    def wake_all(self) -> None:
+        self.hungry.set()
+        self.more.set()
+        self.answered.set()
+
+
+class _Outcomes:
+    """What the hub said of records since the last spool write: written in one transaction."""
+
+    __slots__ = ("failed", "retry", "sent")
+
+    def __init__(self) -> None:
+        self.sent: list[Pending] = []
+        self.failed: list[tuple[Pending, str, int | None]] = []
+        self.retry: list[tuple[Pending, str, int | None]] = []
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.failed) + len(self.retry)
+
+
+def _too_large(size: int, largest: int) -> str:
+    return f"is {size} bytes; this client's bulk requests take records of up to {largest}"
 
 
 _NEW, _OPEN, _CLOSING, _CLOSED, _FORKED = "new", "open", "closing", "closed", "forked"
@@ -187,9 +283,14 @@ class BackgroundSender:
         # Counts.
         self._accepted = self._sent = self._failed_count = self._dropped = self._retried = 0
         self._unreported_accepted = 0  # counted on the OTel counter by the uploader, not per call
-        self._in_flight: list[Pending] = []
-        # Without a spool: the queue, and the failed records kept for failed().
+        # Records taken from the queue or spool and not settled yet, by id: in the
+        # engine, or claimed ahead in ``_ready`` (by kind, oldest first).
+        self._claimed: dict[int, Pending] = {}
+        self._ready: dict[RecordKind, list[Pending]] = {"event": [], "workflow": []}
+        # Without a spool: the queue (in id order), the records to queue again after
+        # the round that could not deliver them, and the failed ones kept for failed().
         self._queue: collections.deque[Pending] = collections.deque()
+        self._retry_later: list[Pending] = []
         self._failed_kept: collections.deque[SpooledRecord] = collections.deque(maxlen=_FAILED_KEPT)
         self._next_id = 0
         self._room = anyio.Event()  # set when the queue frees room (then replaced)
@@ -205,10 +306,15 @@ class BackgroundSender:
         self._write_wake = anyio.Event()
         self._last_id = 0  # the newest record this sender committed
         self._counts = SpoolCounts(pending=0, failed=0, size_bytes=0)
+        self._counted_at = -math.inf  # when the counts were last read from the file
+        self._cursor = 0  # the last id claimed: claims go on after it
+        self._rewind = False  # claim from the oldest again (records to retry are pending)
+        self._outcomes = _Outcomes()  # answers not yet written to the spool
         # The uploader.
         self._upload_wake = anyio.Event()
-        self._settled = anyio.Event()  # set after each settled batch (then replaced)
-        self._stop_claiming = False  # closing: the batch in flight is the last
+        self._settled = anyio.Event()  # set as records are settled (then replaced)
+        self._round: _Round | None = None  # the bulk run going on, if one is
+        self._stop_claiming = False  # closing: what the engine has finishes, nothing more goes
         self._task_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -241,7 +347,7 @@ class BackgroundSender:
         )
         try:
             self._lock = UploadLock(db.path)
-            self._counts = await anyio.to_thread.run_sync(db.counts)
+            await self._refresh_counts()
             # What an earlier sender left is this one's to send: drain() waits for it too.
             self._last_id = await anyio.to_thread.run_sync(db.last_id)
         except BaseException:
@@ -273,11 +379,13 @@ class BackgroundSender:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._exit_timeout):
             await self._written()
             await self._until_settled()
-            # The batch in flight may hold records that are not this sender's (a
-            # spool's other processes'): cut off, they would be sent again by the
-            # next sender. It finishes first; no new one starts.
+            # The records in flight may be other processes' (a spool's): cut off,
+            # they would be sent again by the next sender. What the engine has
+            # finishes first; what is claimed but not yet sent is let go.
             self._stop_claiming = True
-            while self._in_flight:
+            if self._round is not None:
+                self._round.wake_all()
+            while self._round is not None:
                 await self._settled.wait()
         # (The task group's scope was entered first, in __aenter__: it is left
         # outside the ones above.)
@@ -296,17 +404,17 @@ class BackgroundSender:
     def _report_left(self) -> None:
         self._flush_counters()
         if self._db is None:
-            lost = len(self._queue) + len(self._in_flight)
+            lost = self._unsettled()
             if lost:
+                in_flight = len(self._claimed) - sum(map(len, self._ready.values()))
                 logger.warning(
                     "background sender stopped with %d records not sent (in memory: lost;"
                     " %d were in flight, the hub may have them)",
                     lost,
-                    len(self._in_flight),
+                    in_flight,
                 )
                 self._telemetry.background("lost", lost)
-            self._queue.clear()
-            self._in_flight = []
+            self._forget_records()
         elif self._counts.pending:
             logger.info(
                 "background sender stopped; %d records wait in the spool %s for the next one",
@@ -328,8 +436,15 @@ class BackgroundSender:
             self._db.forget_in_child()
         if self._lock is not None:
             self._lock.forget_in_child()
-        self._queue = collections.deque()
-        self._in_flight = []
+        self._forget_records()
+
+    def _forget_records(self) -> None:
+        self._queue.clear()
+        self._claimed.clear()
+        for ready in self._ready.values():
+            ready.clear()
+        self._retry_later = []
+        self._outcomes = _Outcomes()
 
     def _closed_error(self) -> SuprsendClientClosedError:
         if self._state is _FORKED:
@@ -383,8 +498,7 @@ class BackgroundSender:
             )
         if self._db is not None:
             return await self._accept_to_spool(kind, key, body)
-        queue = self._queue
-        while len(queue) + len(self._in_flight) >= self._max_queue:
+        while len(self._queue) + len(self._claimed) + len(self._retry_later) >= self._max_queue:
             if self._when_full == "drop_new":
                 self._drop()
                 return None
@@ -397,7 +511,7 @@ class BackgroundSender:
             if self._state is not _OPEN:
                 raise self._closed_error()
         self._next_id += 1
-        queue.append(Pending(self._next_id, kind, key, body, time.time()))
+        self._queue.append((self._next_id, kind, key, body, time.time()))
         self._accepted += 1
         self._unreported_accepted += 1
         self._dropping = False
@@ -449,6 +563,8 @@ class BackgroundSender:
                     commit.error = exc
                 else:
                     self._last_id = max(self._last_id, last)
+                    counts = self._counts
+                    self._counts = attrs.evolve(counts, pending=counts.pending + len(commit.rows))
                     self._accepted += len(commit.rows)
                     self._unreported_accepted += len(commit.rows)
                     self._upload_wake.set()
@@ -482,32 +598,32 @@ class BackgroundSender:
             self._flush_counters()
             if self._lock is not None and not self._lock.held and not self._lock.try_acquire():
                 # Another process sends this spool's records; take over if it stops.
-                await self._refresh_counts()
+                # (Woken by each commit here, to try the lock; the counts, which read
+                # the whole index, at most every poll_interval.)
+                if time.monotonic() - self._counted_at >= self._poll_interval:
+                    await self._refresh_counts()
                 await self._nap(self._poll_interval)
                 continue
             if self._stop_claiming:
                 await anyio.sleep_forever()  # until aclose() cancels it
             try:
-                batch = await self._claim()
-                if not batch:
-                    # Other processes may add to a spool: look again now and then.
-                    await self._nap(self._poll_interval if self._db is not None else None)
-                    continue
-                self._in_flight = batch
-                sent, failed, retry = await self._send(batch)
-                await self._settle(sent, failed, retry)
-                trouble = bool(retry)
+                outcome = await self._run_round()
+                if outcome != "idle" and self._db is not None:
+                    await self._compact()
             except SuprsendClientClosedError:
                 logger.error("background sender: the client was closed; nothing more is sent")
-                self._requeue_in_flight()
+                self._release_claimed()
                 return
             except Exception:  # a spool that cannot be read or written, or a bug of ours
                 # Logged and tried again later: a task of the sender must never
                 # take down the application's task that holds it.
                 logger.exception("background sender: sending failed; trying again later")
-                self._requeue_in_flight()
-                trouble = True
-            if trouble:
+                self._release_claimed()
+                outcome = "trouble"
+            if outcome == "idle":
+                # Other processes may add to a spool: look again now and then.
+                await self._nap(self._poll_interval if self._db is not None else None)
+            elif outcome == "trouble":
                 backoff = min(self._max_backoff, max(_FIRST_BACKOFF, backoff * 2))
                 await anyio.sleep(backoff * (0.5 + random.random() / 2))  # noqa: S311
             else:
@@ -521,89 +637,337 @@ class BackgroundSender:
         if self._upload_wake is wake:
             self._upload_wake = anyio.Event()
 
-    async def _claim(self) -> list[Pending]:
-        if self._db is None:
-            queue, size = self._queue, self._batch_size
-            return [queue.popleft() for _ in range(min(size, len(queue)))]
-        return await anyio.to_thread.run_sync(
-            self._db.claim, self._batch_size, limiter=self._limiter
-        )
+    async def _run_round(self) -> Literal["idle", "sent", "trouble"]:
+        """One bulk run: records of one kind, claimed as they go, until none are left,
+        the other kind's turn has come, or the hub stopped taking them.
 
-    async def _send(
-        self, batch: list[Pending]
-    ) -> tuple[list[Pending], list[tuple[Pending, FailedRecord]], list[Pending]]:
-        sent: list[Pending] = []
-        failed: list[tuple[Pending, FailedRecord]] = []
-        retry: list[Pending] = []
-        for kind in ("event", "workflow"):
-            records = [r for r in batch if r.kind == kind]
-            if not records:
-                continue
-            response = await run_bulk(self._client, records, kind=self._kinds[kind], encoded=True)
-            failures = {f.index: f for f in response.failed_records}
-            for index, record in enumerate(records):
-                failure = failures.get(index)
-                if failure is None:
-                    sent.append(record)
-                elif _refused(failure):
-                    failed.append((record, failure))
-                else:
-                    retry.append(record)
-        if retry:
-            logger.warning(
-                "background sender: %d records not delivered yet; sent again later", len(retry)
-            )
-        return sent, failed, retry
-
-    async def _settle(
-        self,
-        sent: list[Pending],
-        failed: list[tuple[Pending, FailedRecord]],
-        retry: list[Pending],
-    ) -> None:
-        if self._db is None:
-            if retry:
-                self._queue.extendleft(reversed(retry))  # first again, in their order
-            for record, failure in failed:
-                self._failed_kept.append(
-                    SpooledRecord(
-                        record.id,
-                        record.kind,
-                        record.key,
-                        record.body,
-                        record.accepted_at,
-                        1,
-                        failure.error,
-                        failure.code,
+        Three tasks: the engine's producer pulls records from ``_feed`` while
+        ``_claim_ahead`` claims the next batch (from SQLite, in a thread) and,
+        with a spool, ``_settle_as_answered`` writes the hub's answers in
+        groups, each in one transaction. Neither waits for the other: only
+        one batch beyond the one being fed is claimed, and a chunk's answer
+        is written while later chunks go.
+        """
+        if self._rewind or not self._claimed:
+            # Nothing in flight (or records to retry wait behind the cursor):
+            # claims start from the oldest pending record again.
+            self._cursor, self._rewind = 0, False
+        done = False
+        if not (self._ready["event"] or self._ready["workflow"]):
+            # Enough for every connection to get going: the engine starts on it
+            # while the claimer reads a whole batch.
+            limits = self._client.limits
+            first = self._client.max_concurrency * limits.max_records_per_request
+            done = await self._claim_batch(min(first, self._batch_size))
+        kind = self._turn()
+        if self._stop_claiming:  # closing began during the claim: nothing more goes
+            self._let_go_of_ready()
+            kind = None
+        if kind is None:
+            if self._outcomes:  # only records too large to send were claimed
+                with anyio.CancelScope(shield=True):
+                    await self._write_outcomes()
+                self._notify_settled()
+            return "idle"
+        current = self._round = _Round(kind, claims_done=done)
+        error: Exception | None = None
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._claim_ahead, current)
+                if self._db is not None:
+                    tasks.start_soon(self._settle_as_answered, current)
+                try:
+                    await run_bulk(
+                        self._client,
+                        self._feed(current),
+                        kind=self._kinds[kind],
+                        body_of=_body,
+                        batched=True,
+                        on_chunk=functools.partial(self._on_chunk, current),
                     )
-                )
+                except Exception as exc:  # raised below as itself, not in an ExceptionGroup
+                    error = exc
+                finally:
+                    current.over = True
+                    current.wake_all()
+        finally:
+            # Answers not written yet (the round was cancelled by the exit deadline,
+            # or the settler stopped on an error): shielded, since forgetting them
+            # would send those records again.
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._write_outcomes()
+                except Exception as exc:
+                    current.fail(exc)
+            self._end_round(current)
+        error = error or current.error
+        if error is not None:
+            raise error
+        if current.retried:
+            logger.warning(
+                "background sender: %d records not delivered yet; sent again later",
+                current.retried,
+            )
+            return "trouble"
+        return "sent"
+
+    def _turn(self) -> RecordKind | None:
+        """The kind sent next: the one whose oldest claimed record is older."""
+        events, workflows = self._ready["event"], self._ready["workflow"]
+        if not events:
+            return "workflow" if workflows else None
+        if not workflows:
+            return "event"
+        return "event" if events[0][ID] < workflows[0][ID] else "workflow"
+
+    async def _claim_batch(self, limit: int | None = None) -> bool:
+        """Claim up to ``limit`` records (a batch) from the queue or spool into
+        ``_ready``; True if that was all there was."""
+        claimed, ready = self._claimed, self._ready
+        limit = self._batch_size if limit is None else limit
+        if self._db is None:
+            queue = self._queue
+            for _ in range(min(limit, len(queue))):
+                record = queue.popleft()
+                claimed[record[ID]] = record
+                ready[record[KIND]].append(record)
+            return not queue
+        rows = await anyio.to_thread.run_sync(
+            self._db.claim, limit, self._cursor, limiter=self._limiter
+        )
+        if rows:
+            self._cursor = rows[-1][ID]
+        limits = self._client.limits
+        largest = limits.max_body_bytes - 2
+        overhead = limits.workflow_record_overhead_bytes
+        for record in rows:
+            if record[ID] in claimed:  # in flight already (claims started over)
+                continue
+            claimed[record[ID]] = record
+            size = len(record[BODY]) + (overhead if record[KIND] == "workflow" else 0)
+            if size > largest:
+                # Spooled by a client with larger limits: this one can never send it.
+                self._outcomes.failed.append((record, _too_large(size, largest), None))
+                continue
+            ready[record[KIND]].append(record)
+        return len(rows) < limit
+
+    async def _claim_ahead(self, current: _Round) -> None:
+        """Claim the next batch while the engine sends the one before."""
+        batch, ready = self._batch_size, self._ready
+        try:
+            while not (current.over or current.claims_done or current.stopping):
+                if self._stop_claiming:
+                    break
+                if len(ready[current.kind]) >= batch or len(ready[_OTHER[current.kind]]) >= batch:
+                    await current.hungry.wait()  # enough claimed: until the feeder takes it
+                    continue
+                current.claims_done = await self._claim_batch()
+                current.more.set()
+                if self._outcomes:  # records found too large: written as failed
+                    current.answered.set()
+        except Exception as exc:
+            current.fail(exc)
+        finally:
+            current.claims_done = True
+            current.more.set()
+
+    async def _feed(self, current: _Round) -> AsyncIterator[list[Pending]]:
+        """The records the engine sends this round, a chunk's worth at a time, as it
+        asks for them."""
+        kind, ready = current.kind, self._ready
+        step = self._kinds[kind].max_records(self._client.limits)
+        taken: list[Pending] = []
+        fed = 0  # of taken
+        try:
+            while True:
+                while fed < len(taken) and not (self._stop_claiming or current.stopping):
+                    piece = taken[fed : fed + step]
+                    fed += len(piece)
+                    yield piece
+                if self._stop_claiming or current.stopping:
+                    return
+                if ready[kind]:
+                    taken, fed, ready[kind] = ready[kind], 0, []
+                    current.hungry.set()  # the next batch is claimed while this one goes
+                    continue
+                if current.claims_done or len(ready[_OTHER[kind]]) >= self._batch_size:
+                    return  # all sent, or the other kind's turn
+                current.hungry.set()
+                await current.more.wait()
+        finally:
+            if fed < len(taken):  # not handed to the engine: first again next time
+                ready[kind][:0] = taken[fed:]
+
+    def _on_chunk(
+        self, current: _Round, items: Sequence[BulkItem], failed: list[FailedRecord]
+    ) -> None:
+        """A chunk's outcome, as the engine settles it."""
+        sent: list[Pending]
+        refused: list[tuple[Pending, str, int | None]] = []
+        retry: list[tuple[Pending, str, int | None]] = []
+        if not failed:
+            sent = [item.source for item in items]
         else:
-            db = self._db
+            failures = {f.index: f for f in failed}
+            sent = []
+            for item in items:
+                failure = failures.get(item.index)
+                if failure is None:
+                    sent.append(item.source)
+                elif _refused(failure):
+                    refused.append((item.source, failure.error, failure.code))
+                else:
+                    retry.append((item.source, failure.error, failure.code))
+            for record, error, _ in refused:
+                logger.warning(
+                    "background sender: the hub refused a %s (key %s): %s",
+                    record[KIND],
+                    record[KEY],
+                    error,
+                )
+            if retry:
+                current.retried += len(retry)
+                current.stop()  # the round backs off before sending more
+        if self._db is not None:
+            outcomes = self._outcomes
+            outcomes.sent += sent
+            outcomes.failed += refused
+            outcomes.retry += retry
+            current.answered.set()
+            return
+        claimed = self._claimed
+        for record in sent:
+            del claimed[record[ID]]
+        for record, error, code in refused:
+            del claimed[record[ID]]
+            self._failed_kept.append(
+                SpooledRecord(
+                    record[ID],
+                    record[KIND],
+                    record[KEY],
+                    record[BODY],
+                    record[ACCEPTED_AT],
+                    1,
+                    error,
+                    code,
+                )
+            )
+        for record, _, _ in retry:
+            del claimed[record[ID]]
+            self._retry_later.append(record)
+        self._count(len(sent), len(refused), len(retry))
+
+    async def _settle_as_answered(self, current: _Round) -> None:
+        """Write the hub's answers to the spool while the round goes on, half a batch's
+        worth or more in each transaction (the rest when the round ends): what a
+        commit costs beyond its rows (the pages every transaction touches) is
+        then paid a few times per batch, not once per chunk."""
+        try:
+            least = max(1, self._batch_size // 2)
+            while True:
+                outcomes = self._outcomes
+                if outcomes and (current.over or len(outcomes) >= least):
+                    await self._write_outcomes()
+                elif current.over:
+                    return
+                else:
+                    await current.answered.wait()
+        except Exception as exc:
+            current.fail(exc)
+
+    async def _write_outcomes(self) -> None:
+        db, outcomes = self._db, self._outcomes
+        if db is None or not outcomes:
+            return
+        self._outcomes = _Outcomes()
+        claimed = self._claimed
+        try:
             # Shielded: the hub has answered; forgetting that would send them again.
             with anyio.CancelScope(shield=True):
-                self._counts = await anyio.to_thread.run_sync(
+                await anyio.to_thread.run_sync(
                     db.settle,
-                    [r.id for r in sent],
-                    [(r.id, f.error, f.code) for r, f in failed],
-                    [(r.id, "not delivered yet", None) for r in retry],
+                    [r[ID] for r in outcomes.sent],
+                    [(r[ID], error, code) for r, error, code in outcomes.failed],
+                    [(r[ID], error, code) for r, error, code in outcomes.retry],
                     limiter=self._limiter,
                 )
-        self._in_flight = []
-        self._sent += len(sent)
-        self._failed_count += len(failed)
-        self._retried += len(retry)
+        finally:
+            # Written or not, they are not in flight any more: if not, they are still
+            # pending in the file, and claimed (and sent) again after a rewind.
+            for record in outcomes.sent:
+                del claimed[record[ID]]
+            for record, _, _ in outcomes.failed:
+                del claimed[record[ID]]
+            for record, _, _ in outcomes.retry:
+                del claimed[record[ID]]
+            self._rewind = self._rewind or bool(outcomes.retry)
+        settled, failed = len(outcomes.sent), len(outcomes.failed)
+        counts = self._counts
+        self._counts = SpoolCounts(
+            pending=max(0, counts.pending - settled - failed),
+            failed=counts.failed + failed,
+            size_bytes=counts.size_bytes,  # (read again after the round)
+        )
+        self._count(settled, failed, len(outcomes.retry))
+
+    def _count(self, sent: int, failed: int, retried: int) -> None:
+        self._sent += sent
+        self._failed_count += failed
+        self._retried += retried
         telemetry = self._telemetry
-        telemetry.background("sent", len(sent))
-        telemetry.background("failed", len(failed))
-        telemetry.background("retried", len(retry))
-        for record, failure in failed:
-            logger.warning(
-                "background sender: the hub refused a %s (key %s): %s",
-                record.kind,
-                record.key,
-                failure.error,
-            )
+        telemetry.background("sent", sent)
+        telemetry.background("failed", failed)
+        telemetry.background("retried", retried)
         self._notify_settled()
+
+    def _end_round(self, current: _Round) -> None:
+        self._round = None
+        if self._retry_later:  # without a spool: first again, after the backoff
+            self._requeue(self._retry_later)
+            self._retry_later = []
+        if self._stop_claiming:
+            self._let_go_of_ready()
+        self._notify_settled()
+
+    def _let_go_of_ready(self) -> None:
+        """Claimed records the engine never got: back to the queue, or (with a spool)
+        simply pending, for whoever sends next."""
+        records: list[Pending] = []
+        for ready in self._ready.values():
+            records += ready
+            ready.clear()
+        for record in records:
+            del self._claimed[record[ID]]
+        if self._db is None and records:
+            self._requeue(records)
+
+    def _release_claimed(self) -> None:
+        """After an error: nothing is in flight; what was is queued again (in memory) or
+        still pending in the spool, claimed again from the oldest."""
+        records = [*self._claimed.values(), *self._retry_later]
+        self._claimed.clear()
+        for ready in self._ready.values():
+            ready.clear()
+        self._retry_later = []
+        # (With a spool: answers that could not be written; their records are
+        # still pending there.)
+        self._outcomes = _Outcomes()
+        if self._db is None and records:
+            self._requeue(records)
+        self._rewind = True
+        self._notify_settled()
+
+    def _requeue(self, records: list[Pending]) -> None:
+        """Back to the front of the queue, which stays in id order (drain() reads its head)."""
+        records.sort(key=_by_id)
+        queue = self._queue
+        if not queue or records[-1][ID] < queue[0][ID]:
+            queue.extendleft(reversed(records))
+        else:
+            merged = list(heapq.merge(records, queue, key=_by_id))
+            queue.clear()
+            queue.extend(merged)
 
     def _notify_settled(self) -> None:
         self._settled.set()
@@ -611,15 +975,22 @@ class BackgroundSender:
         self._room.set()
         self._room = anyio.Event()
 
-    def _requeue_in_flight(self) -> None:
-        if self._db is None and self._in_flight:
-            self._queue.extendleft(reversed(self._in_flight))
-        self._in_flight = []
-        self._notify_settled()
-
     async def _refresh_counts(self) -> None:
         if self._db is not None:
             self._counts = await anyio.to_thread.run_sync(self._db.counts, limiter=self._limiter)
+            self._counted_at = time.monotonic()
+
+    async def _compact(self) -> None:
+        """After a round: the spool's freed pages given back. Its counts, kept up to
+        date in between by what this sender adds and settles, are read again at
+        most every ``poll_interval`` (a count reads the whole index: after each
+        batch of a large backlog it would cost more than the batch's deletes)."""
+        db = self._db
+        assert db is not None
+        size = await anyio.to_thread.run_sync(db.compact, limiter=self._limiter)
+        self._counts = attrs.evolve(self._counts, size_bytes=size)
+        if time.monotonic() - self._counted_at >= self._poll_interval:
+            await self._refresh_counts()
 
     def _flush_counters(self) -> None:
         if self._unreported_accepted:
@@ -652,16 +1023,31 @@ class BackgroundSender:
                 await self._settled.wait()
             return
         target = self._last_id
-        while await self._pending_up_to(target):
+        # A record up to the target still in flight here says "not yet" without a query.
+        while self._claims_up_to(target) or await self._pending_up_to(target):
             # Woken by this process's uploader; else (another process sends) a look now and then.
             with anyio.move_on_after(self._poll_interval):
                 await self._settled.wait()
 
+    def _claims_up_to(self, target: int) -> bool:
+        """Whether a record with an id up to ``target`` is claimed and not settled."""
+        claimed = self._claimed
+        if not claimed:
+            return False
+        # Claims go in id order but for records claimed again: the first claimed is
+        # usually the oldest, and the whole lot is looked at only when it is not.
+        return next(iter(claimed)) <= target or min(claimed) <= target
+
     def _memory_settled(self, target: int) -> bool:
-        ids = [r.id for r in self._in_flight]
-        if self._queue:
-            ids.append(self._queue[0].id)  # the oldest waiting (retried ones go first)
-        return not ids or min(ids) > target
+        if self._queue and self._queue[0][ID] <= target:  # the queue is in id order
+            return False
+        if self._retry_later and min(r[ID] for r in self._retry_later) <= target:
+            return False
+        return not self._claims_up_to(target)
+
+    def _unsettled(self) -> int:
+        """Without a spool: records accepted and neither sent nor failed."""
+        return len(self._queue) + len(self._claimed) + len(self._retry_later)
 
     async def _pending_up_to(self, target: int) -> int:
         db = self._db
@@ -670,7 +1056,7 @@ class BackgroundSender:
 
     def stats(self) -> SenderStats:
         spool = self._db is not None
-        queued = self._counts.pending if spool else len(self._queue) + len(self._in_flight)
+        queued = self._counts.pending if spool else self._unsettled()
         return SenderStats(
             accepted=self._accepted,
             sent=self._sent,
@@ -678,7 +1064,7 @@ class BackgroundSender:
             dropped=self._dropped,
             retried=self._retried,
             queued=queued,
-            in_flight=len(self._in_flight),
+            in_flight=len(self._claimed),
             uploading=self._state is _OPEN and (self._lock is None or self._lock.held),
             spool_failed=self._counts.failed if spool else None,
             spool_bytes=self._counts.size_bytes if spool else None,
@@ -703,13 +1089,14 @@ class BackgroundSender:
             raise self._closed_error()
         if self._db is None:
             records = [
-                Pending(r.id, r.kind, r.idempotency_key, r.body, r.accepted_at)
-                for r in self._failed_kept
+                (r.id, r.kind, r.idempotency_key, r.body, r.accepted_at) for r in self._failed_kept
             ]
             self._failed_kept.clear()
-            self._queue.extendleft(reversed(records))
+            if records:
+                self._requeue(records)
             count = len(records)
         else:
             count = await anyio.to_thread.run_sync(self._db.retry_failed, limiter=self._limiter)
+            self._rewind = True  # they have older ids than the claims have reached
         self._upload_wake.set()
         return count

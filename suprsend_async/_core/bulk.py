@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import anyio
@@ -314,9 +314,16 @@ class _BulkRun:
     on_progress: Callable[[BulkProgress], Any] | None
     total_hint: int | None
     reach: _Reach
+    # Told each chunk's outcome as soon as it is settled: its items and those of
+    # them that failed (the background sender settles records while the run goes on).
+    on_chunk: Callable[[Sequence[BulkItem], list[FailedRecord]], None] | None = None
     # The records are already checked and encoded (the background sender's,
-    # with their keys): each has its wire bytes in ``.body``.
-    encoded: bool = False
+    # with their keys): ``body_of(record)`` is its wire bytes.
+    body_of: Callable[[Any], bytes] | None = None
+    # Each item of the input is a list of records (the background sender hands
+    # over a chunk's worth at a time: one trip through an async iterator per
+    # record cost more than the rest of its way to the chunk).
+    batched: bool = False
     consumed: int = 0
     succeeded: int = 0
     failures: list[FailedRecord] = attrs.field(factory=list)
@@ -335,8 +342,10 @@ class _BulkRun:
 
     def _fail(
         self, index: int, source: Any, error: str, code: int | None, *, maybe: bool = False
-    ) -> None:
-        self.failures.append(FailedRecord(index, source, error, code, maybe_delivered=maybe))
+    ) -> FailedRecord:
+        failure = FailedRecord(index, source, error, code, maybe_delivered=maybe)
+        self.failures.append(failure)
+        return failure
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -368,7 +377,7 @@ class _BulkRun:
             self.kind.record_overhead(limits),
         )
         self.builder = builder
-        prepare = _prepared if self.encoded else self.kind.prepare
+        prepare = self.kind.prepare if self.body_of is None else _prepared(self.body_of)
         add, client = builder.add, self.client
 
         unyielded = 0  # records taken since the producer last let the loop in
@@ -413,9 +422,15 @@ class _BulkRun:
             if isinstance(items, AsyncIterable):
                 iterator = aiter(items)
                 try:
-                    async for item in iterator:
-                        if (due := take(item)) is not None:
-                            await let_in(due)
+                    if self.batched:
+                        async for batch in iterator:
+                            for item in batch:
+                                if (due := take(item)) is not None:
+                                    await let_in(due)
+                    else:
+                        async for item in iterator:
+                            if (due := take(item)) is not None:
+                                await let_in(due)
                 finally:
                     # Ended early (cancelled, abandoned, an error): a generator of
                     # the caller's is closed now, its finally blocks run here rather
@@ -472,6 +487,7 @@ class _BulkRun:
         state = _Upload(list(chunk.items))
         self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
+        failed: list[FailedRecord] = []  # this chunk's, for on_chunk
 
         def settle(item: BulkItem, error: str, end: AttemptEnd | None) -> bool:
             """Record an outcome (None: delivered); True if the item stays pending
@@ -488,7 +504,7 @@ class _BulkRun:
                 why = item.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             maybe = item.index in state.unknown
-            self._fail(item.index, item.source, error, end.status, maybe=maybe)
+            failed.append(self._fail(item.index, item.source, error, end.status, maybe=maybe))
             return False
 
         attempt_number = 0
@@ -500,7 +516,9 @@ class _BulkRun:
                 skipped = 1
                 for item in state.pending:
                     maybe = item.index in state.unknown
-                    self._fail(item.index, item.source, self.reach.gone, None, maybe=maybe)
+                    failed.append(
+                        self._fail(item.index, item.source, self.reach.gone, None, maybe=maybe)
+                    )
                 state.pending = []
                 return _ChunkOutcome(False, None, "the hub is unreachable")
             attempt_number += 1
@@ -581,15 +599,17 @@ class _BulkRun:
             attempts = exc.attempts
             for item in state.pending:
                 maybe = exc.sent or item.index in state.unknown
-                self._fail(item.index, item.source, str(exc), None, maybe=maybe)
+                failed.append(self._fail(item.index, item.source, str(exc), None, maybe=maybe))
         else:
             for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 maybe = item.index in state.unknown
-                self._fail(item.index, item.source, error, code, maybe=maybe)
+                failed.append(self._fail(item.index, item.source, error, code, maybe=maybe))
         attempts -= skipped
         self.uploads.discard(state)
+        if self.on_chunk is not None:
+            self.on_chunk(chunk.items, failed)
         self.requests += attempts
         self.retried_requests += max(0, attempts - 1)
 
@@ -672,9 +692,12 @@ class _BulkRun:
         )
 
 
-def _prepared(client: ClientContext, index: int, record: Any) -> BulkItem:
-    # Keyed at acceptance: always safe to send again.
-    return BulkItem(index, record, record.body, True)
+def _prepared(body_of: Callable[[Any], bytes]) -> Callable[[ClientContext, int, Any], BulkItem]:
+    def prepare(client: ClientContext, index: int, record: Any) -> BulkItem:
+        # Keyed at acceptance: always safe to send again.
+        return BulkItem(index, record, body_of(record), True)
+
+    return prepare
 
 
 def _retry_after(response: httpx.Response, state: _Upload) -> float | None:
@@ -708,7 +731,9 @@ async def run_bulk(
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
     abandon: anyio.Event | None = None,
-    encoded: bool = False,
+    body_of: Callable[[Any], bytes] | None = None,
+    batched: bool = False,
+    on_chunk: Callable[[Sequence[BulkItem], list[FailedRecord]], None] | None = None,
 ) -> BulkResponse:
     """Upload ``items`` with at most ``max_concurrency`` requests in flight.
 
@@ -717,8 +742,17 @@ async def run_bulk(
     still accounts for every record read, the unsettled ones as failed
     (``maybe_delivered`` if their request had been sent).
 
-    ``encoded``: each item is already checked, keyed and encoded, its wire
-    bytes in ``item.body`` (the background sender's spooled records).
+    ``body_of``: each item is already checked, keyed and encoded (the
+    background sender's records), ``body_of(item)`` its wire bytes.
+
+    ``batched``: ``items`` is an async iterable of lists of records, taken
+    in turn.
+
+    ``on_chunk(items, failed)``: called as each chunk is settled, with its
+    items (``item.source`` is the record given) and the failures among them,
+    so that a long-running upload's outcomes are known as it goes. Not
+    called for records that never reach a chunk (invalid, too large) nor for
+    an abandoned run's; those are in the response only.
     """
     check_hook(on_progress, "on_progress")
     if not isinstance(items, (Iterable, AsyncIterable)) or isinstance(items, (str, bytes, dict)):
@@ -745,7 +779,9 @@ async def run_bulk(
             after=(checked_policy(retry) or client.retry_policy).unreachable_after,
             host=origin(client._transport.base_url),
         ),
-        encoded=encoded,
+        body_of=body_of,
+        batched=batched,
+        on_chunk=on_chunk,
     )
     client._ensure_open()  # fail now, not in a worker, if the client is closed
     with client._transport.telemetry.call(kind.operation, "POST", kind.template, records=0) as call:

@@ -30,7 +30,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -42,6 +42,11 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "ACCEPTED_AT",
+    "BODY",
+    "ID",
+    "KEY",
+    "KIND",
     "Pending",
     "RecordKind",
     "Spool",
@@ -83,20 +88,18 @@ _WAL_LIMIT_BYTES = 4 * 1024 * 1024
 _LEFT_BY_FORK: list[object] = []
 
 
-class Pending:
-    """A record waiting to be sent (in a spool, or in a sender's memory): plain and
-    slotted, one per record on the accepting path."""
-
-    __slots__ = ("accepted_at", "body", "id", "key", "kind")
-
-    def __init__(
-        self, id: int, kind: RecordKind, key: str, body: bytes, accepted_at: float = 0.0
-    ) -> None:
-        self.id = id
-        self.kind = kind
-        self.key = key
-        self.body = body
-        self.accepted_at = accepted_at
+# A record waiting to be sent, in a spool or in a sender's memory:
+# ``(id, kind, idempotency_key, body, accepted_at)``, read with the indices below.
+# A plain tuple, not a class, for the garbage collector: it stops tracking a
+# tuple of numbers, strings and bytes, while it traverses every instance of a
+# class at each full collection; with thousands of records claimed, that was
+# a seventh of a spool upload's CPU.
+Pending = tuple[int, RecordKind, str, bytes, float]
+ID: Final = 0
+KIND: Final = 1
+KEY: Final = 2
+BODY: Final = 3
+ACCEPTED_AT: Final = 4
 
 
 @attrs.frozen
@@ -207,38 +210,64 @@ class Spool:
 
     # -- sending ----------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[Pending]:
-        """The oldest ``limit`` pending records (only the upload lock's holder sends them)."""
-        rows = self._db.execute(
-            "SELECT id, kind, idempotency_key, body FROM records WHERE state = 0"
-            " ORDER BY id LIMIT ?",
-            (limit,),
+    def claim(self, limit: int, after: int = 0) -> list[Pending]:
+        """The oldest ``limit`` pending records with an id above ``after`` (only the
+        upload lock's holder sends them; it claims on from the last id it took, so
+        that records it already has in flight are not read again)."""
+        rows: list[Pending] = self._db.execute(
+            "SELECT id, kind, idempotency_key, body, accepted_at FROM records"
+            " WHERE state = 0 AND id > ? ORDER BY id LIMIT ?",
+            (after, limit),
         ).fetchall()
-        return [Pending(*row) for row in rows]
+        return rows
 
     def settle(
         self,
-        sent: Iterable[int],
+        sent: Sequence[int],
         failed: Iterable[tuple[int, str, int | None]],
         retry: Iterable[tuple[int, str, int | None]],
-    ) -> SpoolCounts:
-        """Delete what the hub accepted, mark what it refused, note why the rest waits."""
+    ) -> None:
+        """Delete what the hub accepted, mark what it refused, note why the rest waits.
+
+        Not flushed to the device (``synchronous=NORMAL`` for this commit, whatever
+        ``fsync`` says): an outcome lost to a power cut only sends records again,
+        which their keys make harmless, and a flush per settle would hold up the
+        accepts, which share this connection, for milliseconds each.
+        """
         try:
-            with self._transaction():
-                self._db.executemany("DELETE FROM records WHERE id = ?", ((i,) for i in sent))
-                self._db.executemany(
-                    "UPDATE records SET state = 1, attempts = attempts + 1, error = ?, code = ?"
-                    " WHERE id = ?",
-                    ((error, code, i) for i, error, code in failed),
-                )
-                self._db.executemany(
-                    "UPDATE records SET attempts = attempts + 1, error = ?, code = ? WHERE id = ?",
-                    ((error, code, i) for i, error, code in retry),
-                )
-            self._compact()
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with self._transaction():
+                    # Sent records come in runs of consecutive ids (a chunk's, claimed in
+                    # order): one range delete per run, not one statement per record.
+                    self._db.executemany(
+                        "DELETE FROM records WHERE id BETWEEN ? AND ?", _runs(sorted(sent))
+                    )
+                    self._db.executemany(
+                        "UPDATE records SET state = 1, attempts = attempts + 1, error = ?,"
+                        " code = ? WHERE id = ?",
+                        ((error, code, i) for i, error, code in failed),
+                    )
+                    self._db.executemany(
+                        "UPDATE records SET attempts = attempts + 1, error = ?, code = ?"
+                        " WHERE id = ?",
+                        ((error, code, i) for i, error, code in retry),
+                    )
+            finally:
+                self._db.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
         except sqlite3.Error as exc:
             raise _fail(self.path, "the outcome could not be written", exc) from None
-        return self.counts()
+
+    def compact(self) -> int:
+        """Give pages freed by sent records back to the file system (once enough are
+        free); the file's size after. (Between uploads, not after each settle: while
+        records are sent, freed pages are reused by new ones, and moving pages to
+        shrink a file still full of records costs more than it frees.)"""
+        try:
+            self._compact()
+        except sqlite3.Error as exc:
+            raise _fail(self.path, "could not be compacted", exc) from None
+        return self.size_bytes()
 
     def _compact(self) -> None:
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
@@ -321,6 +350,19 @@ class Spool:
     def forget_in_child(self) -> None:
         """In a forked child: let go of the parent's connection without touching it."""
         _LEFT_BY_FORK.append(self._db)
+
+
+def _runs(ids: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """``(first, last)`` of each run of consecutive ids in sorted ``ids``."""
+    if not ids:
+        return
+    first = last = ids[0]
+    for i in ids[1:]:
+        if i != last + 1:
+            yield first, last
+            first = i
+        last = i
+    yield first, last
 
 
 class UploadLock:
