@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = ["BearerAuth", "WorkspaceSignatureAuth", "auth_on", "string_to_sign"]
+__all__ = ["BearerAuth", "HubAuth", "WorkspaceSignatureAuth", "auth_on", "string_to_sign"]
 
 
 def string_to_sign(method: str, body: bytes, content_type: str, date: str, path: str) -> bytes:
@@ -27,7 +27,23 @@ def string_to_sign(method: str, body: bytes, content_type: str, date: str, path:
     return "\n".join((method.upper(), body_md5, content_type, date, path)).encode()
 
 
-class WorkspaceSignatureAuth(httpx.Auth):
+class HubAuth(httpx.Auth):
+    """An httpx.Auth whose flow is one step: ``apply`` sets the request's headers.
+
+    The client sends through its own pool without httpx's client layer (see
+    ``HubTransport.request_once``) and calls ``apply`` itself; an
+    ``http_client`` of the user's runs the flow as any httpx.Auth.
+    """
+
+    def apply(self, request: httpx.Request) -> None:
+        raise NotImplementedError
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self.apply(request)
+        yield request
+
+
+class WorkspaceSignatureAuth(HubAuth):
     """``Authorization: <workspace_key>:<base64 HMAC-SHA256 of the request>``."""
 
     requires_request_body = True
@@ -51,7 +67,7 @@ class WorkspaceSignatureAuth(httpx.Auth):
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.b64encode(digest).decode()
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def apply(self, request: httpx.Request) -> None:
         date = formatdate(self._clock(), usegmt=True)
         signature = self.sign(
             request.method,
@@ -62,10 +78,9 @@ class WorkspaceSignatureAuth(httpx.Auth):
         )
         request.headers["Date"] = date
         request.headers["Authorization"] = f"{self.workspace_key}:{signature}"
-        yield request
 
 
-class BearerAuth(httpx.Auth):
+class BearerAuth(HubAuth):
     """``Authorization: Bearer <API key>``."""
 
     def __init__(self, api_key: str) -> None:
@@ -74,12 +89,11 @@ class BearerAuth(httpx.Auth):
     def __repr__(self) -> str:
         return "BearerAuth(api_key=<redacted>)"
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def apply(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = self._header
-        yield request
 
 
-def auth_on(library: ModuleType, auth: httpx.Auth) -> Any:
+def auth_on(library: ModuleType, auth: HubAuth) -> Any:
     """``auth`` as an Auth of ``library`` (httpx2 refuses httpx's Auth objects)."""
     return auth if library is httpx else _auth_class(library)(auth)
 

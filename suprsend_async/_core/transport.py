@@ -32,7 +32,7 @@ from .._values.limits import MAX_RESPONSE_BYTES
 from .._values.options import NO_OPTIONS, RequestOptions
 from .._version import __version__
 from .._wire.query import encode_query
-from .auth import auth_on
+from .auth import HubAuth, auth_on
 from .logging import ClientLogger
 from .pool import default_transport, preload
 from .retry import (
@@ -125,7 +125,7 @@ class HubTransport:
     """Posts bytes to the hub: builds, signs and sends a fresh request per attempt."""
 
     base_url: httpx.URL
-    auth: httpx.Auth
+    auth: HubAuth
     timeout: httpx.Timeout
     headers: dict[str, str]
     retry_policy: RetryPolicy
@@ -156,8 +156,12 @@ class HubTransport:
     # base_url.join(path) by path: joining parses both URLs again (some 20 µs
     # per request). Bounded, since paths may hold ids (users' distinct_ids).
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict)
-    # The pool this transport built for its own client, if any.
-    _pool: object = None
+    # The pool this transport built for its own client, if any. Requests go
+    # to it directly: see request_once.
+    _pool: httpx.AsyncBaseTransport | None = None
+    # The headers of every request on the client we made (httpx's defaults
+    # and ours), for requests built without it.
+    _default_headers: list[tuple[str, str]] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         lib = self._library = library(self.http_stack)
@@ -197,6 +201,7 @@ class HubTransport:
                 headers=self.headers,
                 cookies=_NoCookies(),
             )
+            self._default_headers = self.http_client.headers.multi_items()
         return self.http_client
 
     def _forget_parent_pool(self) -> None:
@@ -209,6 +214,7 @@ class HubTransport:
         self._pid = os.getpid()
         self._loop = None
         self._slots = None
+        self._pool = None
         if self.owns_http_client:
             if self.http_client is not None:
                 # Kept alive, never collected: collecting it would close its
@@ -306,17 +312,21 @@ class HubTransport:
         query = encode_query(params, doseq=repeated_query)
         if query:
             url = url.copy_with(query=query.encode("ascii"))
-        if self.owns_http_client:  # made with self.headers as its defaults
-            headers: Mapping[str, str] | None = options.headers or None
+        pool = self._pool
+        if pool is not None:
+            request = self._request(method, url, content, options)
         else:
-            headers = {**self.headers, **options.headers} if options.headers else self.headers
-        request = client.build_request(
-            method,
-            url,
-            content=content,
-            headers=headers,
-            timeout=_parts(options.timeout or self.timeout),
-        )
+            if self.owns_http_client:  # made with self.headers as its defaults
+                headers: Mapping[str, str] | None = options.headers or None
+            else:
+                headers = {**self.headers, **options.headers} if options.headers else self.headers
+            request = client.build_request(
+                method,
+                url,
+                content=content,
+                headers=headers,
+                timeout=_parts(options.timeout or self.timeout),
+            )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
         # Logs, errors (which retry warnings quote) and spans name the request by
@@ -334,14 +344,22 @@ class HubTransport:
                 try:
                     if self.closed or client.is_closed:  # closed while this call waited
                         raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
-                    # A followed redirect would send the body again (a 307 loop re-POSTed
-                    # one keyless body 21 times): the 3xx is the answer.
-                    response = await client.send(
-                        request,
-                        auth=auth_on(self._library, self.auth),  # on httpx: self.auth itself
-                        stream=True,
-                        follow_redirects=False,
-                    )
+                    if pool is not None:
+                        # Our own pool, straight: what httpx's client layer adds on
+                        # the way (the auth flow's machinery, cookies, redirects,
+                        # event hooks) is nothing the client it made for itself uses,
+                        # and was a fifth of a call's CPU.
+                        self.auth.apply(request)
+                        response = await pool.handle_async_request(request)
+                    else:
+                        # A followed redirect would send the body again (a 307 loop
+                        # re-POSTed one keyless body 21 times): the 3xx is the answer.
+                        response = await client.send(
+                            request,
+                            auth=auth_on(self._library, self.auth),  # on httpx: self.auth
+                            stream=True,
+                            follow_redirects=False,
+                        )
                     try:
                         answer = await _read_capped(
                             response, MAX_RESPONSE_BYTES, f"{method} {where}", self._library
@@ -377,6 +395,25 @@ class HubTransport:
             attempt.status_code = response.status_code
         self.log.debug("%s %s -> %d", method, where, response.status_code)
         return answer
+
+    def _request(
+        self, method: str, url: httpx.URL, content: bytes | None, options: RequestOptions
+    ) -> httpx.Request:
+        """The request ``client.build_request`` makes on the client we made (its
+        headers, the timeout as an extension), without its merging of cookies,
+        parameters and headers of which that client has none."""
+        headers: Any = self._default_headers
+        if options.headers:
+            headers = self._library.Headers(headers)
+            headers.update(options.headers)
+        timeout = options.timeout or self.timeout
+        return self._library.Request(  # type: ignore[no-any-return]
+            method,
+            url,
+            content=content,
+            headers=headers,
+            extensions={"timeout": timeout.as_dict()},
+        )
 
     async def post(
         self,
