@@ -93,17 +93,21 @@ class Telemetry:
     # no SDK is set (its proxies, or its explicit no-ops).
     providers: tuple[Callable[[], object], Callable[[], object]] | None = None
     idle: tuple[type, ...] = ()
+    # True while neither provider is set, read off the API's globals (the
+    # getters look the environment up on every call, a microsecond each).
+    none_set: Callable[[], bool] = bool
     _live: bool = False
 
     def live(self) -> bool:
         """Whether an SDK's tracer or meter provider is set: otherwise spans and
         counters would all be no-ops, and none is made."""
-        if self._live or self.providers is None:
+        if self._live or self.providers is None or self.none_set():
             return self._live
-        tracer_provider, meter_provider = (get() for get in self.providers)
+        get_tracer_provider, get_meter_provider = self.providers
         # A provider, once set, stays set (the API refuses a second one).
         self._live = not (
-            isinstance(tracer_provider, self.idle) and isinstance(meter_provider, self.idle)
+            isinstance(get_tracer_provider(), self.idle)
+            and isinstance(get_meter_provider(), self.idle)
         )
         return self._live
 
@@ -290,7 +294,32 @@ def _load() -> Telemetry:
         error=trace.StatusCode.ERROR,
         providers=(trace.get_tracer_provider, metrics.get_meter_provider),
         idle=_idle_providers(trace, metrics),
+        none_set=_none_set(trace),
     )
+
+
+def _none_set(trace: Any) -> Callable[[], bool]:
+    """A check that no global provider is set yet: the API's own globals, read
+    directly; always False (look at the providers) if this release keeps them
+    elsewhere, or if the environment names a provider for the API to load."""
+    import os
+
+    from opentelemetry.environment_variables import (
+        OTEL_PYTHON_METER_PROVIDER,
+        OTEL_PYTHON_TRACER_PROVIDER,
+    )
+
+    try:
+        from opentelemetry.metrics import _internal as metrics_globals
+    except ImportError:
+        return lambda: False
+    named = {OTEL_PYTHON_METER_PROVIDER, OTEL_PYTHON_TRACER_PROVIDER} & set(os.environ)
+    if named or not all(
+        hasattr(module, name)
+        for module, name in ((trace, "_TRACER_PROVIDER"), (metrics_globals, "_METER_PROVIDER"))
+    ):
+        return lambda: False
+    return lambda: trace._TRACER_PROVIDER is None and metrics_globals._METER_PROVIDER is None
 
 
 def _idle_providers(trace: Any, metrics: Any) -> tuple[type, ...]:
