@@ -28,18 +28,27 @@ def string_to_sign(method: str, body: bytes, content_type: str, date: str, path:
 
 
 class HubAuth(httpx.Auth):
-    """An httpx.Auth whose flow is one step: ``apply`` sets the request's headers.
+    """An httpx.Auth whose flow is one step: the headers ``credentials`` gives.
 
     The client sends through its own pool without httpx's client layer (see
-    ``HubTransport.request_once``) and calls ``apply`` itself; an
-    ``http_client`` of the user's runs the flow as any httpx.Auth.
+    ``HubTransport.request_once``) and builds each request with these headers
+    in it; an ``http_client`` of the user's runs the flow as any httpx.Auth.
     """
 
-    def apply(self, request: httpx.Request) -> None:
+    def credentials(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> list[tuple[str, str]]:
+        """The headers that authenticate a request (``path`` as sent, with its query)."""
         raise NotImplementedError
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        self.apply(request)
+        for name, value in self.credentials(
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            request.content,
+            request.headers.get("Content-Type", ""),
+        ):
+            request.headers[name] = value
         yield request
 
 
@@ -58,6 +67,9 @@ class WorkspaceSignatureAuth(HubAuth):
         self.workspace_key = workspace_key
         self._secret = workspace_secret.encode()
         self._clock = clock
+        # The Date header of the current second: formatting one costs more
+        # than signing (the hub reads it to the second).
+        self._date: tuple[int, str] = (0, "")
 
     def __repr__(self) -> str:
         return f"WorkspaceSignatureAuth(workspace_key={self.workspace_key!r}, secret=<redacted>)"
@@ -67,17 +79,20 @@ class WorkspaceSignatureAuth(HubAuth):
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.b64encode(digest).decode()
 
-    def apply(self, request: httpx.Request) -> None:
-        date = formatdate(self._clock(), usegmt=True)
-        signature = self.sign(
-            request.method,
-            request.content,
-            request.headers.get("Content-Type", ""),
-            date,
-            request.url.raw_path.decode("ascii"),
-        )
-        request.headers["Date"] = date
-        request.headers["Authorization"] = f"{self.workspace_key}:{signature}"
+    def date(self) -> str:
+        now = self._clock()
+        second, text = self._date
+        if int(now) != second or not text:
+            text = formatdate(now, usegmt=True)
+            self._date = (int(now), text)
+        return text
+
+    def credentials(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> list[tuple[str, str]]:
+        date = self.date()
+        signature = self.sign(method, body, content_type, date, path)
+        return [("Date", date), ("Authorization", f"{self.workspace_key}:{signature}")]
 
 
 class BearerAuth(HubAuth):
@@ -89,8 +104,10 @@ class BearerAuth(HubAuth):
     def __repr__(self) -> str:
         return "BearerAuth(api_key=<redacted>)"
 
-    def apply(self, request: httpx.Request) -> None:
-        request.headers["Authorization"] = self._header
+    def credentials(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> list[tuple[str, str]]:
+        return [("Authorization", self._header)]
 
 
 def auth_on(library: ModuleType, auth: HubAuth) -> Any:

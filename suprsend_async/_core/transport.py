@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.cookiejar
 import json
@@ -80,6 +81,11 @@ def _proxies_from_environment() -> bool:
 
 def _running_loop() -> object | None:
     """The running event loop (asyncio's loop, trio's token), or None outside one."""
+    # asyncio's own lookup first: the same loop anyio's token holds, at a
+    # twentieth of the cost (it runs on every request).
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        return loop
     try:
         return anyio.lowlevel.current_token().native_token
     except RuntimeError:  # anyio's NoEventLoopError, or sniffio's: no loop in this thread
@@ -162,6 +168,7 @@ class HubTransport:
     # The headers of every request on the client we made (httpx's defaults
     # and ours), for requests built without it.
     _default_headers: list[tuple[str, str]] = attrs.field(factory=list)
+    _content_type: str = ""
 
     def __attrs_post_init__(self) -> None:
         lib = self._library = library(self.http_stack)
@@ -202,6 +209,7 @@ class HubTransport:
                 cookies=_NoCookies(),
             )
             self._default_headers = self.http_client.headers.multi_items()
+            self._content_type = self.http_client.headers.get("Content-Type", "")
         return self.http_client
 
     def _forget_parent_pool(self) -> None:
@@ -349,7 +357,6 @@ class HubTransport:
                         # the way (the auth flow's machinery, cookies, redirects,
                         # event hooks) is nothing the client it made for itself uses,
                         # and was a fifth of a call's CPU.
-                        self.auth.apply(request)
                         response = await pool.handle_async_request(request)
                     else:
                         # A followed redirect would send the body again (a 307 loop
@@ -399,21 +406,37 @@ class HubTransport:
     def _request(
         self, method: str, url: httpx.URL, content: bytes | None, options: RequestOptions
     ) -> httpx.Request:
-        """The request ``client.build_request`` makes on the client we made (its
-        headers, the timeout as an extension), without its merging of cookies,
-        parameters and headers of which that client has none."""
-        headers: Any = self._default_headers
+        """The request ``client.build_request`` and the auth flow make on the client
+        we made, header for header, built in one go: httpx's ``Request(content=)``
+        normalizes every header twice and its headers scan themselves on each
+        change (some 9 µs a request)."""
+        headers = self._default_headers
+        content_type = self._content_type
         if options.headers:
-            headers = self._library.Headers(headers)
-            headers.update(options.headers)
+            merged = self._library.Headers(headers)
+            merged.update(options.headers)
+            headers = merged.multi_items()
+            content_type = merged.get("Content-Type", "")
+        body = content or b""
+        path = url.raw_path.decode("ascii")
+        credentials = self.auth.credentials(method, path, body, content_type)
+        # What Request(content=) adds: Host first, a length for a body (and
+        # for a POST, PUT or PATCH without one).
+        length = (
+            [("Content-Length", str(len(body)))]
+            if body or method in ("POST", "PUT", "PATCH")
+            else []
+        )
         timeout = options.timeout or self.timeout
-        return self._library.Request(  # type: ignore[no-any-return]
+        request = self._library.Request(
             method,
             url,
-            content=content,
-            headers=headers,
+            headers=[("Host", url.netloc.decode("ascii")), *headers, *length, *credentials],
+            stream=self._library.ByteStream(body),
             extensions={"timeout": timeout.as_dict()},
         )
+        request.read()  # what Request(content=) does: its content is then at hand
+        return request  # type: ignore[no-any-return]
 
     async def post(
         self,
