@@ -170,11 +170,13 @@ class Call(Generic[AnswerT]):
         safety = self.endpoint.safety
         return safety if isinstance(safety, RetrySafety) else safety(self.body)
 
+    # (Built directly rather than by attrs.evolve, which inspects the class on
+    # every use: these run on every REST call.)
     def with_query(self, query: Mapping[str, Any] | None) -> Call[AnswerT]:
-        return attrs.evolve(self, query=query)
+        return Call(self.endpoint, self.path, query, self.body, self.decided_safety)
 
     def with_body(self, body: Any) -> Call[AnswerT]:
-        return attrs.evolve(self, body=body)
+        return Call(self.endpoint, self.path, self.query, body, self.decided_safety)
 
     def with_safety(self, safety: RetrySafety) -> Call[AnswerT]:
-        return attrs.evolve(self, decided_safety=safety)
+        return Call(self.endpoint, self.path, self.query, self.body, safety)
