@@ -185,7 +185,7 @@ class HubTransport:
             preload()  # now, not on the event loop at the first call
 
     def client(self) -> httpx.AsyncClient:
-        if self.closed or (self.http_client is not None and self.http_client.is_closed):
+        if self.closed or self._closed_under_us():
             raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
         if self._pid != os.getpid():
             self._forget_parent_pool()
@@ -216,6 +216,12 @@ class HubTransport:
             self._default_headers = self.http_client.headers.multi_items()
             self._content_type = self.http_client.headers.get("Content-Type", "")
         return self.http_client
+
+    def _closed_under_us(self) -> bool:
+        """Whether an ``http_client`` of the user's was closed. (The one we made closes
+        only with us, and asking httpx costs on every request.)"""
+        http = self.http_client
+        return not self.owns_http_client and http is not None and http.is_closed
 
     def _forget_parent_pool(self) -> None:
         """In a forked child: the pool's sockets are the parent's; build a fresh pool.
@@ -353,7 +359,7 @@ class HubTransport:
                 except anyio.WouldBlock:
                     await slots.acquire()
                 try:
-                    if self.closed or client.is_closed:  # closed while this call waited
+                    if self.closed or self._closed_under_us():  # while this call waited
                         raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
                     if pool is not None:
                         # Our own pool, straight: what httpx's client layer adds on
