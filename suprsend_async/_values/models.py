@@ -364,7 +364,17 @@ class Event:
 
     def with_idempotency_key(self, key: str | None) -> Event:
         """A copy of this event with ``key`` as its idempotency key."""
-        return attrs.evolve(self, idempotency_key=key)
+        # Field by field, the key alone checked: the rest was checked when this
+        # event was built (attrs.evolve would check it all again, once per record
+        # of a bulk upload given generated keys: a fifth of its CPU).
+        copy = object.__new__(Event)
+        for field in _EVENT_FIELDS:
+            _set_field(copy, field, getattr(self, field))
+        _set_field(copy, "idempotency_key", None if key is None else _idempotency_key(key))
+        return copy
+
+
+_EVENT_FIELDS = tuple(field.name for field in attrs.fields(Event))
 
 
 def _recipients(value: Recipients) -> tuple[RecipientLike, ...]:
