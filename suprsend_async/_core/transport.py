@@ -351,7 +351,7 @@ class HubTransport:
         # Logs, errors (which retry warnings quote) and spans name the request by
         # its template: the ids in a path are user data (often an email address).
         where = "/" + (route or path)
-        with self.telemetry.attempt(method, route or path, url.host, url.port) as attempt:
+        with self.telemetry.attempt(method, route or path, url) as attempt:
             try:
                 slots = self._slots
                 try:
