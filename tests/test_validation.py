@@ -621,6 +621,30 @@ def test_ids_made_of_whitespace_are_refused_everywhere(value: str) -> None:
 
 
 @given(
+    key=st.none() | st.text(max_size=300),
+    first=st.none() | st.text(alphabet=string.ascii_letters, min_size=1, max_size=9),
+    tenant=st.none() | st.sampled_from(["t1", "acme"]),
+    properties=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5)),
+)
+def test_an_event_given_a_key_is_the_event_built_with_that_key(
+    key: str | None, first: str | None, tenant: str | None, properties: dict[str, Any]
+) -> None:
+    """with_idempotency_key copies the checked fields and checks the key alone: the
+    same event, or the same error, as building it with that key."""
+    event = Event("u1", "paid", properties, first, tenant)
+    try:
+        expected: Any = Event("u1", "paid", properties, key, tenant)
+    except SuprsendValidationError as exc:
+        expected = (exc.field, exc.rule)
+    try:
+        got: Any = event.with_idempotency_key(key)
+    except SuprsendValidationError as exc:
+        got = (exc.field, exc.rule)
+    assert got == expected
+    assert event.idempotency_key == first  # the original is left as it was
+
+
+@given(
     blank=st.text(alphabet=" \t\n\r\u00a0\u2003\u3000", min_size=1, max_size=10),
     key=st.text(alphabet=string.ascii_letters + "-", min_size=1, max_size=20),
 )
