@@ -806,6 +806,12 @@ class BackgroundSender:
         sent: list[Pending]
         refused: list[tuple[Pending, str, int | None]] = []
         retry: list[tuple[Pending, str, int | None]] = []
+        if not failed and self._db is None:  # the usual answer, without a spool
+            claimed = self._claimed
+            for item in items:
+                del claimed[item.source[ID]]
+            self._count(len(items), 0, 0)
+            return
         if not failed:
             sent = [item.source for item in items]
         else:
