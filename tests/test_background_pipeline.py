@@ -47,21 +47,23 @@ def spool(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
     return tmp_path / "outbox.sqlite3" if request.param == "spool" else None
 
 
-async def accept(sender: BackgroundSender, records: Sequence[Record]) -> list[str | None]:
-    """Every record accepted, by 20 concurrent callers; their keys, in order."""
+async def accept(
+    sender: BackgroundSender, records: Sequence[Record], *, callers: int = 20
+) -> list[str | None]:
+    """Every record accepted, by concurrent callers (one: in order); their keys, in order."""
     keys: list[str | None] = [None] * len(records)
 
     async def caller(first: int) -> None:
-        for i in range(first, len(records), 20):
+        for i in range(first, len(records), callers):
             record = records[i]
             if isinstance(record, Event):
                 keys[i] = await sender.track_event(record)
             else:
                 keys[i] = await sender.trigger(record)
 
-    async with anyio.create_task_group() as callers:
-        for first in range(20):
-            callers.start_soon(caller, first)
+    async with anyio.create_task_group() as tasks:
+        for first in range(callers):
+            tasks.start_soon(caller, first)
     return keys
 
 
@@ -79,13 +81,17 @@ async def with_backlog(
     hub: HubEmulator,
     spool: Path | None,
     records: Sequence[Record],
+    *,
+    callers: int = 20,
     **options: Any,
 ) -> AsyncIterator[BackgroundSender]:
-    """A sender that finds ``records`` waiting when it starts sending.
+    """A sender that finds ``records`` waiting when it starts sending, accepted by
+    ``callers`` concurrent callers (one: in order, so their batches are known).
 
-    In memory: accepted before the uploader's first turn (accepting never
-    yields). With a spool: accepted by an earlier sender that could not reach
-    the hub and stopped at once, so the file holds every one of them pending.
+    In memory: accepted in order before the uploader's first turn (accepting
+    never yields, and no other task runs in between). With a spool: accepted
+    by an earlier sender that could not reach the hub and stopped at once, so
+    the file holds every one of them pending.
     """
     if spool is not None:
         port = await refused_port()
@@ -93,14 +99,18 @@ async def with_backlog(
             AsyncSuprsend(
                 hub.workspace_key, hub.workspace_secret, base_url=f"http://127.0.0.1:{port}/"
             ) as offline,
-            offline.background(spool=spool, exit_timeout=0) as earlier,
+            offline.background(spool=spool, exit_timeout=0, fsync=False) as earlier,
         ):
-            await accept(earlier, records)
+            await accept(earlier, records, callers=callers)
         async with client.background(spool=spool, **options) as sender:
             yield sender
     else:
         async with client.background(max_queue=len(records) + 1, **options) as sender:
-            await accept(sender, records)
+            for record in records:
+                if isinstance(record, Event):
+                    await sender.track_event(record)
+                else:
+                    await sender.trigger(record)
             yield sender
 
 
@@ -176,7 +186,8 @@ async def test_a_refused_record_is_settled_while_an_earlier_batch_is_still_in_fl
     records = [trigger(i, "nope" if i == 250 else "welcome") for i in range(300)]
     async with (
         served_through(held, hub) as client,
-        with_backlog(client, hub, spool, records, batch_size=100) as sender,
+        # Accepted in order: batches of 0-99, 100-199 and 200-299.
+        with_backlog(client, hub, spool, records, callers=1, batch_size=100) as sender,
     ):
         await held.holding.wait()  # the first batch's request is held
         # The second and third batches are sent and settled meanwhile, the
