@@ -29,8 +29,9 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final, Literal
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 RecordKind = Literal["event", "workflow"]
+T = TypeVar("T")
 PENDING, FAILED = 0, 1
 # 'SSAS': what PRAGMA application_id says of a file this module created.
 _APPLICATION_ID = 0x53534153
@@ -131,6 +133,23 @@ class SpoolCounts:
     size_bytes: int
 
 
+def _locked_retried(step: Callable[[], T]) -> T:
+    """``step()``, again while another process's lock refuses it, up to the busy timeout.
+
+    Putting a file in WAL mode takes an exclusive lock, for which SQLite does
+    not always wait (its busy handler is skipped where waiting could deadlock):
+    a process opening the spool while another one writes it would fail at once.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)  # (in a worker thread: a spool is opened there)
+
+
 def _fail(path: str, problem: str, exc: BaseException | None = None) -> SuprsendSpoolError:
     detail = f": {exc}" if exc is not None else ""
     return SuprsendSpoolError(path, f"{problem}{detail}")
@@ -164,22 +183,34 @@ class Spool:
 
     def _prepare(self) -> None:
         db = self._db
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if application_id == 0 and not tables:  # a new (or empty) file: make it a spool
-            # Before any table exists: only then can it be set.
-            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            # (IF NOT EXISTS: another process may be creating it at the same moment.)
-            db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA}; PRAGMA application_id = {_APPLICATION_ID};"
-                f" PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
-            )
-        elif application_id != _APPLICATION_ID or "records" not in tables:
-            raise _fail(self.path, "is an SQLite file but not a suprsend-async spool")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != _SCHEMA_VERSION:
-            raise _fail(self.path, f"has schema version {version}; this release reads 1")
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # Checked, and made a spool if new, in one write transaction: processes
+        # opening a new file at the same moment take turns (SQLite's busy handler
+        # waits), and none reads it half made (tables, and no application id yet).
+        # It also fails now, not at the first record, on a read-only file.
+        # (auto_vacuum first, outside it: it takes effect when the first table is
+        # made, and does nothing to a file that has tables.)
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            application_id = db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if application_id == 0 and not tables:  # a new (or empty) file: make it a spool
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            elif application_id != _APPLICATION_ID or "records" not in tables:
+                raise _fail(self.path, "is an SQLite file but not a suprsend-async spool")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != _SCHEMA_VERSION:
+                raise _fail(self.path, f"has schema version {version}; this release reads 1")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        mode = _locked_retried(lambda: db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         if str(mode).lower() != "wal":
             raise _fail(self.path, f"cannot be put in WAL mode (it stays {mode!r})")
         db.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
@@ -187,9 +218,6 @@ class Spool:
         check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise _fail(self.path, f"is corrupt ({check})")
-        # Fails now, not at the first record, if the file or its directory is read-only.
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("COMMIT")
 
     # -- accepting --------------------------------------------------------------------
 
