@@ -257,6 +257,26 @@ async def test_membership_failures_name_every_id_not_applied() -> None:
         assert "list_id: missing not found" in caught.value.response.failed_records[0].error
 
 
+async def test_an_id_that_is_no_text_is_refused_with_a_reason_and_the_others_are_applied() -> None:
+    # A lone surrogate has no UTF-8: it cannot be sent, and must not stop the others.
+    bad = "user-\ud800"
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY, limits=Limits(max_list_ids_per_request=10)) as client:
+        await client.subscriber_lists.create({"list_id": "beta"})
+        streamed_ids = [*ids(0, 25), bad, *ids(25, 30)]
+        with pytest.raises(SuprsendBulkError, match="1 of 31 distinct ids") as caught:
+            await client.subscriber_lists.add("beta", iter(streamed_ids))
+        [failure] = caught.value.response.failed_records
+        assert (failure.index, failure.record, failure.code) == (25, bad, None)
+        assert "lone surrogate" in failure.error
+        assert set(hub.lists["beta"].members) == set(ids(0, 30))
+        # A list is checked whole before anything is sent.
+        before = hub.stats.requests
+        with pytest.raises(SuprsendValidationError, match=r"distinct_ids\[2\].*lone surrogate"):
+            await client.subscriber_lists.remove("beta", ["user-000000", "user-000001", bad])
+        assert hub.stats.requests == before
+
+
 # -- bad input, before anything is sent ------------------------------------------------------------
 
 
