@@ -235,7 +235,7 @@ async def test_dropped_answers_never_apply_a_broadcast_or_a_single_shot_call_twi
         await client.workflows.trigger(trigger)
         hub.script(Fault.drop_after(), times=1)
         with pytest.raises(SuprsendTransportError, match="not retried: a repeat could cancel"):
-            await client.workflows.cancel(workflow_slug="digest")
+            await client.workflows.cancel(recipients=["ann"], workflow_slug="digest")
         hub.script(Fault.drop_after(), times=1)
         with pytest.raises(SuprsendTransportError, match="second draft"):
             await lists.start_sync("beta")
@@ -283,11 +283,9 @@ async def test_an_id_that_is_no_text_is_refused_with_a_reason_and_the_others_are
 async def test_bad_input_is_refused_before_anything_is_sent() -> None:
     hub = HubEmulator()
     async with served(hub, retry=RETRY) as client:
-        with pytest.raises(SuprsendValidationError, match="at least one filter"):
-            await client.workflows.cancel(tenant_id="acme")
         with pytest.raises(SuprsendValidationError, match="recipients"):
             await client.workflows.cancel(recipients="ann")  # type: ignore[arg-type]
-        with pytest.raises(SuprsendValidationError, match="at least one filter"):
+        with pytest.raises(SuprsendValidationError, match="at least one of these filters"):
             await client.broadcasts.cancel()
         with pytest.raises(SuprsendValidationError, match=r"distinct_ids\[1\]"):
             await client.subscriber_lists.add("beta", ["ann", ""])
@@ -306,6 +304,58 @@ async def test_bad_input_is_refused_before_anything_is_sent() -> None:
     assert hub.stats.requests == 0
     with pytest.raises(SuprsendValidationError, match="users"):
         Workflow({"name": "w", "template": "t", "notification_category": "c", "users": []})
+
+
+async def test_a_cancel_is_refused_unless_it_names_runs_as_the_hubs_reference_requires() -> None:
+    # The hub's documented 400: one of execution_id, recipients, idempotency_key (list_id
+    # for broadcasts). workflow_slug only narrows; tenant_id is no filter the reference
+    # has, and a hub that ignored it would cancel the matching runs of every tenant.
+    hub = HubEmulator(workflow_delays={"digest": 60})
+    async with served(hub, retry=RETRY) as client:
+        await client.workflows.trigger(
+            WorkflowTriggerRequest(workflow="digest", recipients=["ann"], tenant_id="acme")
+        )
+        with pytest.raises(SuprsendValidationError) as alone:
+            await client.workflows.cancel(workflow_slug="digest")
+        assert alone.value.field == "execution_id / recipients / idempotency_key"
+        assert "workflow_slug only narrows" in alone.value.rule
+        for cancel in (
+            client.workflows.cancel(idempotency_key="k", tenant_id="acme"),  # type: ignore[arg-type]
+            client.broadcasts.cancel(list_id="beta", tenant_id="acme"),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(SuprsendValidationError) as tenant:
+                await cancel
+            assert tenant.value.field == "tenant_id"
+            assert "every tenant" in tenant.value.rule
+        assert hub.stats.requests == 1  # the trigger alone
+        assert [run.status for run in hub.runs.runs] == ["pending"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("v1/workflow_run/cancel/", {"workflow_slug": "digest"}, "at least one filter"),
+        ("v1/workflow_run/cancel/", {"recipients": ["ann"], "tenant_id": "acme"}, "tenant_id"),
+        ("v1/broadcast_run/cancel/", {"list_id": "beta", "tenant_id": "acme"}, "tenant_id"),
+    ],
+)
+async def test_the_emulator_refuses_a_cancel_the_hubs_reference_does_not_have(
+    path: str, body: dict[str, Any], message: str
+) -> None:
+    hub = HubEmulator(workflow_delays={"digest": 60})
+    async with serve(hub) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        async with AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url
+        ) as client:
+            await client.workflows.trigger(
+                WorkflowTriggerRequest(workflow="digest", recipients=["ann"], tenant_id="acme")
+            )
+        answer = await http.post(
+            path, json=body, headers={"Authorization": f"Bearer {hub.api_key}"}
+        )
+    assert answer.status_code == 400
+    assert message in answer.json()["message"]
+    assert [run.status for run in hub.runs.runs] == ["pending"]
 
 
 async def test_legacy_paths_need_the_workspace_with_an_api_key() -> None:
