@@ -138,6 +138,59 @@ async def test_a_replace_that_raises_or_is_cancelled_leaves_the_list_as_it_was()
         assert set(stored.members) == {"dan"}
 
 
+async def test_a_replace_whose_finish_may_have_been_applied_keeps_the_version_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY) as client:
+        lists = client.subscriber_lists
+        await lists.create({"list_id": "beta"})
+        await lists.add("beta", ["ann", "bob"])
+        replacement = lists.replace("beta")
+
+        async def replace() -> None:
+            async with replacement as draft:
+                await draft.add(["carol"])
+                # finish_sync reaches the hub, which makes the draft live; its answer is lost.
+                hub.script(Fault.drop_after())
+
+        with pytest.raises(SuprsendTransportError) as caught:
+            await replace()
+        assert replacement.draft is not None
+        version_id = replacement.draft.version_id
+        requests = hub.stats.requests
+    # The draft is live: nothing deleted it, and nobody is told the list is unchanged.
+    assert set(hub.lists["beta"].members) == {"carol"}
+    assert requests == 5  # create, add, start_sync, add to the draft, finish_sync: no delete
+    message = str(caught.value)
+    assert "may have been applied" in message
+    assert version_id in message
+    assert replacement.result is None
+    assert not any("unchanged" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("fault", [Fault.error(503), Fault.error(400)], ids=["503", "400"])
+async def test_a_replace_whose_finish_was_not_applied_deletes_the_draft(fault: Fault) -> None:
+    # The hub's own error answer: it applied nothing (AttemptEnd.may_have_applied).
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY) as client:
+        lists = client.subscriber_lists
+        await lists.create({"list_id": "beta"})
+        await lists.add("beta", ["ann"])
+
+        async def replace() -> None:
+            async with lists.replace("beta") as draft:
+                await draft.add(["carol"])
+                hub.script(fault)
+
+        with pytest.raises(SuprsendAPIError) as caught:
+            await replace()
+        assert "may have been applied" not in str(caught.value)
+    stored = hub.lists["beta"]
+    assert (set(stored.members), stored.versions) == ({"ann"}, {})
+    assert hub.stats.requests == 6  # create, add, start_sync, add, finish_sync, delete_version
+
+
 async def test_a_delayed_run_waits_on_the_emulators_clock_and_is_cancelled() -> None:
     hub = HubEmulator(workflow_delays={"digest": 3600})
     async with served(hub, retry=RETRY) as client:
