@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from pgqueuer.queries import EntrypointExecutionParameter, Queries
 from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
 from .._core.bulk import FailedRecord, run_bulk
+from .._core.logging import library_logger
 from .._core.retry import is_retryable_status
 from .._values.errors import SuprsendConfigError, SuprsendValidationError
 from ._records import ENTRYPOINTS, Kind, OutboxRecord, RecordCodec, kind_of, records_of
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OutboxWorker", "WorkerReport", "WorkerSettings"]
 
-logger = logging.getLogger("suprsend_async.outbox")
+logger = library_logger("suprsend_async.outbox")
 
 _GATEWAY_STATUSES = frozenset({502, 504})  # a gateway lost track of the hub: not a refusal
 _MAX_REQUEUE_DELAY = 600.0
