@@ -16,6 +16,7 @@ import pytest
 from suprsend_async import Event, RetryPolicy, SuprsendValidationError, WorkflowTriggerRequest
 from suprsend_async._cli import main
 from suprsend_async.outbox import PostgresOutbox, derive_idempotency_key
+from suprsend_async.outbox._schema import CREATE_FAILED_TABLE, FAILED_TABLE
 from suprsend_async.testing import HubEmulator
 
 pytestmark = pytest.mark.anyio
@@ -141,6 +142,85 @@ async def test_a_refused_record_is_kept_with_its_reason_then_retried_or_purged(
     assert await outbox.purge() == 1
     assert (await outbox.status()).failed == 0
     assert await outbox.failures() == []
+
+
+def refused(i: int, **data: Any) -> WorkflowTriggerRequest:
+    """A trigger the hub refuses (404: the emulator knows no workflow of that name)."""
+    return WorkflowTriggerRequest(workflow="no-such-flow", recipients=[f"u{i}"], data=data)
+
+
+async def test_a_refused_record_holding_a_nul_is_kept_whole_and_settles_its_batch(
+    outbox: PostgresOutbox,
+) -> None:
+    # jsonb cannot hold \u0000; the failed table's payload keeps any JSON text.
+    # The hub's reason quotes the slug, NUL included: a text column holds no NUL either.
+    nul_slug = WorkflowTriggerRequest(workflow="gone\x00slug", recipients=["u4"])
+    async with await connect(outbox) as conn:
+        await outbox.enqueue(
+            conn,
+            [order(1), refused(2, note="before\x00after"), refused(3, note="plain"), nul_slug],
+        )
+    hub = HubEmulator(workflows=set())
+    report = await deliver(outbox, hub)
+    assert (report.delivered, report.failed, report.requeued) == (1, 3, 0)
+    assert (await outbox.status()).to_dict() == {"queued": 0, "in_flight": 0, "failed": 3}
+    nul, plain, slug = await outbox.failures()
+    assert nul.record["data"] == {"note": "before\x00after"}
+    assert (nul.code, plain.record["data"]) == (404, {"note": "plain"})
+    assert slug.record["workflow"] == "gone\x00slug"
+    assert "gone\ufffdslug" in slug.error
+
+    # Sent again as it was enqueued, NUL included.
+    hub.workflows = frozenset({"no-such-flow"})
+    assert await outbox.retry([nul.id]) == 1
+    assert (await deliver(outbox, hub)).delivered == 1
+    [trigger] = hub.triggers
+    assert trigger.data == {"note": "before\x00after"}
+
+
+async def test_an_install_from_before_upgrades_the_failed_tables_payload_and_keeps_its_rows(
+    postgres_dsn: str,
+) -> None:
+    async with PostgresOutbox(postgres_dsn) as outbox:
+        pool = await outbox.pool()
+        # The table as releases before this one made it: payload jsonb, a row in it.
+        await pool.execute(CREATE_FAILED_TABLE.replace("payload         json ", "payload jsonb "))
+        await pool.execute(
+            f"INSERT INTO {FAILED_TABLE} (kind, payload, idempotency_key, error, code,"
+            " maybe_delivered, deliveries) VALUES ('workflow', $1::jsonb, 'k', 'e', 404, false, 1)",
+            json.dumps({"workflow": "old", "$idempotency_key": "k"}),
+        )
+        await outbox.install()
+        await outbox.install()  # idempotent
+        kind = await pool.fetchval(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = $1::regclass AND attname = 'payload'",
+            FAILED_TABLE,
+        )
+        assert kind == "json"
+        [old] = await outbox.failures()
+        assert old.record == {"workflow": "old", "$idempotency_key": "k"}
+
+
+async def test_a_table_not_upgraded_still_settles_a_batch_with_a_record_it_cannot_hold(
+    outbox: PostgresOutbox,
+) -> None:
+    # A worker of this release on a failed table installed before it (jsonb), not yet
+    # upgraded by install(): the record is kept as text, the batch settles, nothing jams.
+    pool = await outbox.pool()
+    await pool.execute(f"ALTER TABLE {FAILED_TABLE} ALTER COLUMN payload TYPE jsonb")
+    async with await connect(outbox) as conn:
+        await outbox.enqueue(conn, [order(1), refused(2, note="a\x00b"), refused(3)])
+    report = await deliver(outbox, HubEmulator(workflows=set()))
+    assert (report.delivered, report.failed, report.requeued) == (1, 2, 0)
+    nul, other = await outbox.failures()
+    assert isinstance(nul.record, str)  # the payload's text, its NUL replaced
+    assert "no-such-flow" in nul.record
+    assert "\x00" not in nul.record
+    assert "kept as a JSON string of its text" in nul.error
+    assert "outbox install" in nul.error
+    assert other.record["workflow"] == "no-such-flow"  # the others are kept as they were
+    assert (await outbox.status()).to_dict() == {"queued": 0, "in_flight": 0, "failed": 2}
 
 
 async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliveries(

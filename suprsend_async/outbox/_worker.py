@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import asyncpg
 import attrs
 from pgqueuer.models import Job
 from pgqueuer.queries import EntrypointExecutionParameter, Queries
@@ -56,10 +57,11 @@ logger = library_logger("suprsend_async.outbox")
 _GATEWAY_STATUSES = frozenset({502, 504})  # a gateway lost track of the hub: not a refusal
 _MAX_REQUEUE_DELAY = 600.0
 
+# The payload's type is the column's: json, or jsonb in a table an earlier release made.
 _INSERT_FAILED = f"""
 INSERT INTO {FAILED_TABLE}
     (kind, payload, idempotency_key, error, code, maybe_delivered, deliveries)
-VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 """  # noqa: S608
 
 
@@ -288,20 +290,7 @@ class OutboxWorker:
         with anyio.CancelScope(shield=True):
             async with conn.transaction():
                 if settlement.kept:
-                    await conn.executemany(
-                        _INSERT_FAILED,
-                        [
-                            (
-                                kept.kind,
-                                *_stored(kept.job.payload),
-                                kept.error,
-                                kept.code,
-                                kept.maybe_delivered,
-                                kept.job.attempts + 1,
-                            )
-                            for kept in settlement.kept
-                        ],
-                    )
+                    await _keep(conn, settlement.kept)
                 if finished:
                     await queries.log_jobs([(job, status, None) for job, status in finished])  # type: ignore[misc]
                 for job in settlement.requeued:
@@ -324,6 +313,56 @@ class OutboxWorker:
         return datetime.timedelta(seconds=seconds)
 
 
+async def _keep(conn: Any, kept: list[_Kept]) -> None:
+    """Insert the records kept as failed; one the table cannot hold does not fail the
+    batch's settlement (which would leave the whole batch to be sent again, forever).
+
+    Each try is a savepoint, so a refused insert leaves the batch's transaction usable.
+    """
+    rows = [_failed_row(k) for k in kept]
+    try:
+        async with conn.transaction():
+            await conn.executemany(_INSERT_FAILED, rows)
+        return
+    except asyncpg.DataError:
+        pass  # which row: one at a time
+    for row in rows:
+        try:
+            async with conn.transaction():
+                await conn.execute(_INSERT_FAILED, *row)
+        except asyncpg.DataError as exc:
+            await conn.execute(_INSERT_FAILED, *_as_text(row, exc))
+
+
+def _failed_row(kept: _Kept) -> tuple[Any, ...]:
+    payload, key = _stored(kept.job.payload)
+    error = _storable(kept.error)
+    return (kept.kind, payload, key, error, kept.code, kept.maybe_delivered, kept.job.attempts + 1)
+
+
+def _as_text(row: tuple[Any, ...], exc: Exception) -> tuple[Any, ...]:
+    """``row`` with its payload as a JSON string of its text, which any JSON column holds
+    (NULs replaced: jsonb has none), and the error saying so."""
+    kind, payload, key, error, *rest = row
+    error += (
+        f" (its payload is kept as a JSON string of its text, NULs replaced: the failed"
+        f" table refused it as JSON, {type(exc).__name__}; `suprsend-async outbox install`"
+        " upgrades a table made by an earlier release to keep any JSON)"
+    )
+    return (kind, json.dumps(payload.replace("\x00", "\ufffd")), key, error, *rest)
+
+
+def _storable(text: str) -> str:
+    """``text`` as a text column holds it: no NUL, no lone surrogate (each replaced)."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; PostgreSQL not
+
+
 def _stored(payload: bytes | None) -> tuple[str, str]:
     """The payload as JSON text for the failed table, and the key it holds ("" if none).
 
@@ -331,8 +370,8 @@ def _stored(payload: bytes | None) -> tuple[str, str]:
     """
     text = (payload or b"").decode(errors="replace")
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_no_constant)
     except ValueError:
         return json.dumps(text), ""
     key = body.get("$idempotency_key") if isinstance(body, dict) else None
-    return text, key if isinstance(key, str) else ""
+    return text, _storable(key) if isinstance(key, str) else ""
