@@ -13,7 +13,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from suprsend_async import Event, RetryPolicy, SuprsendValidationError, WorkflowTriggerRequest
+from suprsend_async import (
+    Event,
+    Limits,
+    RetryPolicy,
+    SuprsendValidationError,
+    WorkflowTriggerRequest,
+)
 from suprsend_async._cli import main
 from suprsend_async.outbox import PostgresOutbox, derive_idempotency_key
 from suprsend_async.outbox._schema import CREATE_FAILED_TABLE, FAILED_TABLE
@@ -248,6 +254,55 @@ async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliverie
     assert failure.code == 503
     assert failure.deliveries == 2
     assert "after 2 deliveries" in failure.error
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        (Limits(max_single_event_bytes=800), "event"),  # refused by the event's checks
+        (Limits(max_body_bytes=800), "a bulk request body may not exceed 800 bytes"),
+    ],
+    ids=["event size", "request size"],
+)
+async def test_a_record_the_workers_client_refuses_is_kept_at_once_with_the_reason(
+    outbox: PostgresOutbox, limits: Limits, reason: str
+) -> None:
+    # Enqueued under the default limits, sent by a worker whose client has tighter
+    # ones: it can never be sent by that worker, so it is not requeued at all.
+    async with await connect(outbox) as conn:
+        await outbox.enqueue(conn, [order(1), Event("u2", "big", {"blob": "x" * 1000})])
+    hub = HubEmulator()
+    async with hub.client(limits=limits) as client:
+        report = await outbox.run_worker(
+            client, exit_when_empty=True, requeue_after=0, max_deliveries=5
+        )
+    assert (report.delivered, report.failed, report.requeued) == (1, 1, 0)
+    [failure] = await outbox.failures()
+    assert (failure.code, failure.maybe_delivered, failure.deliveries) == (None, False, 1)
+    assert reason in failure.error
+    assert "deliveries" not in failure.error
+    assert [e.event for e in hub.events] == ["order_placed"]
+
+
+@pytest.mark.parametrize("status", [501, 400])
+async def test_only_a_4xx_refuses_a_record_for_good_as_the_background_sender_decides(
+    outbox: PostgresOutbox, status: int
+) -> None:
+    # A 501 (or a redirect not followed) may pass, once the hub or the base URL is
+    # fixed: requeued, kept after max_deliveries. A 400 is the hub refusing the record.
+    async with await connect(outbox) as conn:
+        await outbox.track_event(conn, order(1))
+    hub = HubEmulator()
+    hub.fail_next(times=2, status=status)
+    once = RetryPolicy.disabled()
+    report = await deliver(outbox, hub, retry=once, requeue_after=0, max_deliveries=2)
+    [failure] = await outbox.failures()
+    assert failure.code == status
+    if status == 400:
+        assert (report.requeued, failure.deliveries) == (0, 1)
+    else:
+        assert (report.requeued, failure.deliveries) == (1, 2)
+        assert "after 2 deliveries" in failure.error
 
 
 async def test_resubmitting_a_job_with_derived_keys_notifies_nobody_twice(

@@ -11,10 +11,12 @@ whose worker stopped sending heartbeats), heartbeats, the job log, retries.
 What each record becomes, once its batch was sent:
 
 - delivered: its job is logged "successful" and leaves the queue;
-- refused by the hub (a 4xx for it), or no longer a valid record: kept in the
-  failed table with the reason (``outbox status``; ``outbox retry|purge``);
-- not delivered for a reason that may pass (no answer, 5xx, 429, still
-  failing after the bulk engine's own retries): queued again, after a
+- refused by the hub (a 4xx for it), no longer a valid record, or one this
+  worker's client cannot send (its limits are tighter than those it was
+  enqueued under): kept in the failed table with the reason at once
+  (``outbox status``; ``outbox retry|purge``);
+- not delivered for a reason that may pass (no answer, 5xx, 429, a redirect
+  not followed, still failing after the bulk engine's own retries): queued again, after a
   delay that doubles with each delivery, and kept as failed after
   ``max_deliveries``.
 
@@ -39,10 +41,11 @@ from pgqueuer.models import Job
 from pgqueuer.queries import EntrypointExecutionParameter, Queries
 from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
-from .._core.bulk import FailedRecord, run_bulk
+from .._core.bulk import BulkItem, FailedRecord, RecordKind, run_bulk
 from .._core.logging import library_logger
-from .._core.retry import is_retryable_status
 from .._values.errors import SuprsendConfigError, SuprsendValidationError
+from .._values.idempotency import refused_record
+from .._wire.chunking import ChunkBuilder, TooLarge
 from ._records import ENTRYPOINTS, Kind, OutboxRecord, RecordCodec, kind_of, records_of
 from ._schema import FAILED_TABLE
 
@@ -54,7 +57,6 @@ __all__ = ["OutboxWorker", "WorkerReport", "WorkerSettings"]
 
 logger = library_logger("suprsend_async.outbox")
 
-_GATEWAY_STATUSES = frozenset({502, 504})  # a gateway lost track of the hub: not a refusal
 _MAX_REQUEUE_DELAY = 600.0
 
 # The payload's type is the column's: json, or jsonb in a table an earlier release made.
@@ -238,14 +240,17 @@ class OutboxWorker:
             tg.start_soon(self._heartbeat, queries, [job.id for job in jobs], beating)
             try:
                 for kind, group in groups.items():
+                    records = records_of(kind)
+                    sendable = self._sendable(settlement, kind, records, group)
                     response = await run_bulk(
                         self.client,
-                        [record for _, record in group],
-                        kind=records_of(kind),
+                        [item for _, item in sendable],
+                        kind=records,
                         abandon=abandon,
+                        encoded=True,
                     )
                     failed = {f.index: f for f in response.failed_records}
-                    for index, (job, _) in enumerate(group):
+                    for index, (job, _) in enumerate(sendable):
                         failure = failed.get(index)
                         if failure is None:
                             settlement.delivered.append(job)
@@ -255,11 +260,39 @@ class OutboxWorker:
                 beating.set()  # the heartbeat ends after the update it may be sending
         await self._settle(conn, queries, settlement, at_once=abandon.is_set())
 
-    def _sort(self, settlement: _Settlement, job: Job, kind: Kind, failure: FailedRecord) -> None:
-        code = failure.code
-        refused = (
-            code is not None and code not in _GATEWAY_STATUSES and not is_retryable_status(code)
+    def _sendable(
+        self,
+        settlement: _Settlement,
+        kind: Kind,
+        records: RecordKind,
+        group: list[tuple[Job, OutboxRecord]],
+    ) -> list[tuple[Job, BulkItem]]:
+        """The group's records checked and encoded as the bulk engine would; one this
+        worker's client refuses (a check, or too large for any request under its limits)
+        is kept as failed at once: no later delivery by this worker could send it."""
+        client, limits = self.client, self.client.limits
+        # One record a chunk: the engine's own test of a record alone against the body limit.
+        alone: ChunkBuilder[BulkItem] = ChunkBuilder(
+            1, records.max_body_bytes(limits), records.record_overhead(limits)
         )
+        sendable: list[tuple[Job, BulkItem]] = []
+        for job, record in group:
+            try:
+                item = records.prepare(client, len(sendable), record)
+            except SuprsendValidationError as exc:
+                settlement.kept.append(_Kept(job, kind, str(exc), None, False))
+                continue
+            too_large = alone.add(item, item.body)
+            if isinstance(too_large, TooLarge):
+                settlement.kept.append(_Kept(job, kind, too_large.reason, None, False))
+                continue
+            sendable.append((job, item))
+        return sendable
+
+    def _sort(self, settlement: _Settlement, job: Job, kind: Kind, failure: FailedRecord) -> None:
+        # What is left here was sent, or could have been: only the hub refuses it for good.
+        code = failure.code
+        refused = refused_record(code)
         deliveries = job.attempts + 1
         if refused or deliveries >= self.settings.max_deliveries:
             error = failure.error
