@@ -55,13 +55,19 @@ logger = logging.getLogger("suprsend_async")
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
 _ARRAY = (b"[", b"]")
-# The producer lets the event loop in at least once every this many records,
-# so that validating and encoding a long stretch of input never holds it for
-# long (some 0.3 ms at a few µs per record), whatever the chunk size. Handing
-# a chunk over does (anyio's send is a checkpoint); a checkpoint does when
-# this many records went by without one. (Each trip through the loop costs:
-# one every 32 records was 4 % of a bulk upload's CPU.)
+# The producer lets the event loop in once it has run this long (wall time,
+# the caller's own iterator included) since it last did, and at least every
+# this many records whatever the clock says. Each loop iteration runs
+# everything ready at its start, so its length is the producer's stretch plus
+# the upload workers' steps (some 0.3 ms each); an application's 1 ms sleeper
+# waits about two of them. A stretch of 100 records (0.5 to 1 ms with nested
+# properties built by a generator) made iterations of 1.3 ms and a lag p99 of
+# 4 to 5 ms of CPU; 0.15 ms makes them 0.5 ms and the p99 2 ms, for no
+# measurable CPU (`nox -s bench`, benchmarks/README.md). Handing a chunk over
+# lets the loop in too (anyio's send is a checkpoint).
+_PRODUCER_SLICE = 0.000_15
 _RECORDS_PER_CHECKPOINT = 100
+_clock = time.perf_counter  # (a name of its own: a test drives the producer with a fake)
 _NOT_RETRIED = not_retried_without_key("record")
 
 
@@ -372,6 +378,8 @@ class _BulkRun:
         add, client = builder.add, self.client
 
         unyielded = 0  # records taken since the producer last let the loop in
+        resumed = _clock()  # when it last got the loop back
+        clock = _clock
 
         # A plain function, not a coroutine: one call per record, and the
         # producer awaits only when it returns something to await.
@@ -393,7 +401,9 @@ class _BulkRun:
             elif ready is not None:
                 return ready
             unyielded += 1
-            return "checkpoint" if unyielded >= _RECORDS_PER_CHECKPOINT else None
+            if unyielded >= _RECORDS_PER_CHECKPOINT or clock() - resumed >= _PRODUCER_SLICE:
+                return "checkpoint"
+            return None
 
         async def let_in(due: Chunk[BulkItem] | Literal["checkpoint"]) -> None:
             """Hand a chunk over or give the loop a turn: either lets other tasks run.
@@ -402,12 +412,13 @@ class _BulkRun:
             here finds every record taken so far in the builder, handed over
             or failed, and accounts for each, never lost.
             """
-            nonlocal unyielded
+            nonlocal unyielded, resumed
             unyielded = 0
             if isinstance(due, Chunk):
                 await self._hand_over(due, chunks)  # anyio's send is a checkpoint too
             else:
                 await anyio.lowlevel.checkpoint()
+            resumed = clock()
 
         async with chunks:
             if isinstance(items, AsyncIterable):
