@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from suprsend_async import (
@@ -875,6 +875,29 @@ def test_an_events_short_paths_give_the_general_checks_answer_and_errors(
     args = (distinct_id, event_name, properties, idempotency_key, tenant_id, brand_id)
     built = outcome(lambda: attrs.asdict(Event(*args, attachments=attachments), recurse=False))
     assert built == outcome(lambda: checked_event(*args, attachments))
+
+
+@given(
+    properties=mappings,
+    tenant_id=maybe_key,
+    attachments=st.lists(
+        st.builds(Attachment.from_url, st.just("https://example.com/a.pdf")), max_size=2
+    ),
+    key=maybe_key,
+)
+def test_an_events_copy_with_a_key_is_the_event_built_again_with_that_key(
+    properties: Any, tenant_id: Any, attachments: Any, key: Any
+) -> None:
+    # with_idempotency_key copies the fields already checked and checks only the
+    # key (the client's generated keys go through it for every keyless record):
+    # the same event, or the same error, as building it again with the key.
+    event = outcome(
+        lambda: Event("u", "paid", properties, None, tenant_id, attachments=attachments)
+    )
+    assume(isinstance(event, Event))
+    copied = outcome(lambda: attrs.asdict(event.with_idempotency_key(key), recurse=False))
+    rebuilt = outcome(lambda: attrs.asdict(attrs.evolve(event, idempotency_key=key), recurse=False))
+    assert copied == rebuilt
 
 
 recipient_like = st.one_of(
