@@ -147,6 +147,8 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``),
     ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``),
     ``nox -s bench -- lag`` the event-loop lag cases alone (``python -m benchmarks.lag``),
+    ``nox -s bench -- loop`` what an asyncio loop iteration holds during an upload
+    (``python -m benchmarks.loop``),
     ``nox -s bench -- lists`` list membership throughput (``python -m benchmarks.lists``),
     ``nox -s bench -- outbox`` the PostgreSQL outbox (``python -m benchmarks.outbox``),
     ``nox -s bench -- background`` the background sender's targets
@@ -158,6 +160,15 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[fast,aiohttp,cli,testing,trio,otel,tokens,httpx2,postgres]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
-    if args and args[0] in ("ab", "profile", "rest", "lag", "lists", "outbox", "background"):
+    if args and args[0] in (
+        "ab",
+        "profile",
+        "rest",
+        "lag",
+        "loop",
+        "lists",
+        "outbox",
+        "background",
+    ):
         module = f"benchmarks.{args.pop(0)}"
     session.run("python", "-m", module, *args)
