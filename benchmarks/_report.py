@@ -124,6 +124,11 @@ def _markdown(results: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     reps = results["repetitions"]
     load = ", ".join(f"{x:.1f}" for x in machine["load_average_at_start"])
+    end = machine.get("load_average_at_end")
+    if end:  # what else ran meanwhile: the wall-clock figures depend on it
+        load += f" at the start, {', '.join(f'{x:.1f}' for x in end)} at the end"
+    else:
+        load += " at the start"
     lines = [
         "# Benchmarks: suprsend-async, the official SDK, raw httpx/aiohttp and the floor",
         "",
@@ -131,7 +136,7 @@ def _markdown(results: dict[str, Any]) -> str:
         f"figure is a median of {reps['small']} runs ({reps['large']} for the 100,000-event "
         "ones, 3 at 50 ms), each in a fresh process, the clients taking turns, against one hub "
         "emulator on a loopback socket in its own process. Machine: "
-        f"{machine['cpu']}, {machine['cores']} cores (load average {load} at the start), "
+        f"{machine['cpu']}, {machine['cores']} cores (load average {load}), "
         f"Python {machine['python']}; {versions}.",
         "Absolute times move with the machine and its load; read the ratios, all measured in "
         "this one run.",

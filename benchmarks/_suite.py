@@ -394,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             results["rest"].append(_rest(op, calls, 50.0, min(reps, 3), emu))
 
     results["elapsed_s"] = time.monotonic() - started
+    results["machine"]["load_average_at_end"] = os.getloadavg()
     write_reports(results, args.out)
     print(f"wrote {args.out}/latest.json, latest.md, chart.png in {results['elapsed_s']:.0f}s")
     if not args.quick and args.out == RESULTS:

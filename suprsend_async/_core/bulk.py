@@ -62,7 +62,7 @@ _ARRAY = (b"[", b"]")
 # the upload workers' steps (some 0.3 ms each); an application's 1 ms sleeper
 # waits about two of them. A stretch of 100 records (0.5 to 1 ms with nested
 # properties built by a generator) made iterations of 1.3 ms and a lag p99 of
-# 4 to 5 ms of CPU; 0.15 ms makes them 0.5 ms and the p99 2 ms, for no
+# 4 to 5 ms of CPU; 0.15 ms makes them 0.3 ms and the p99 2 ms, for no
 # measurable CPU (`nox -s bench`, benchmarks/README.md). Handing a chunk over
 # lets the loop in too (anyio's send is a checkpoint).
 _PRODUCER_SLICE = 0.000_15
