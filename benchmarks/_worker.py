@@ -323,7 +323,10 @@ def _import_ours(spec: dict[str, Any]) -> None:
         importlib.import_module("httpx2")
 
     import suprsend_async  # noqa: F401
+    from suprsend_async._core.telemetry import telemetry
 
+    # OpenTelemetry's API, when installed, is imported by the first client made.
+    telemetry()
     anyio.run(anyio.sleep, 0, backend=spec.get("backend", "asyncio"))
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 
 import httpx
 
-from ._core.auth import BearerAuth, WorkspaceSignatureAuth
+from ._core.auth import BearerAuth, HubAuth, WorkspaceSignatureAuth
 from ._core.background import (
     DEFAULT_EXIT_TIMEOUT,
     DEFAULT_MAX_BACKOFF,
@@ -388,7 +388,7 @@ class AsyncSuprsend:
     def _setup(
         self,
         *,
-        auth: httpx.Auth,
+        auth: HubAuth,
         env: str | None,
         event_path: str,
         base_url: str | None = None,

@@ -150,6 +150,7 @@ async def wait_for(condition: Callable[[], bool], *, patience: float = PATIENCE)
 @asynccontextmanager
 async def raw_http_server(
     respond: Callable[[int, bytes], tuple[bytes, bool]],
+    received: list[tuple[bytes, bytes]] | None = None,
 ) -> AsyncIterator[tuple[str, list[int]]]:
     """A bare HTTP/1.1 server on 127.0.0.1, for answers no well-behaved server gives.
 
@@ -157,7 +158,8 @@ async def raw_http_server(
     returns for the n-th request (counted from 1, across connections; ``head``
     is its request line and headers) and
     closes the connection if told to. Yields the base URL and a one-item list
-    counting the connections accepted.
+    counting the connections accepted. Each request's head and body are added
+    to ``received``, if given.
     """
     served = 0
     connections = [0]
@@ -176,6 +178,8 @@ async def raw_http_server(
                     length = int(match.group(1)) if match else 0
                     while len(buffer) < length:
                         buffer += await stream.receive()
+                    if received is not None:
+                        received.append((head, buffer[:length]))
                     buffer = buffer[length:]
                     served += 1
                     answer, close = respond(served, head)

@@ -318,6 +318,65 @@ def test_without_the_api_package_nothing_is_imported_and_calls_work() -> None:
     assert done.stdout.strip() == "[]"
 
 
+PROVIDERS_SET_LATER = textwrap.dedent(
+    """
+    import anyio
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from suprsend_async import Event
+    from suprsend_async.testing import HubEmulator
+
+    made = []
+    real_start = trace.ProxyTracer.start_as_current_span
+
+    def counted(self, *args, **kwargs):
+        made.append(args[0])
+        return real_start(self, *args, **kwargs)
+
+    trace.ProxyTracer.start_as_current_span = counted
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+
+    async def main():
+        hub = HubEmulator()
+        async with hub.client() as client:
+            assert (await client.track_event(Event("u1", "signed_up"))).success
+            assert (await client.bulk_events.send([Event("u2", "signed_up")])).success == 1
+            print("before:", len(made))
+            provider = TracerProvider()
+            provider.add_span_processor(SimpleSpanProcessor(spans))
+            trace.set_tracer_provider(provider)
+            metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+            assert (await client.track_event(Event("u3", "signed_up"))).success
+        print("after:", sorted(s.name for s in spans.get_finished_spans()))
+
+    anyio.run(main)
+    """
+)
+
+
+def test_with_the_api_but_no_sdk_no_span_is_made_until_an_app_sets_the_providers() -> None:
+    """OpenTelemetry installed for another package costs a call nothing (no no-op
+    span or counter is made), and a client made before the app configures the SDK
+    still reports once it has."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", PROVIDERS_SET_LATER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "before: 0",
+        "after: ['POST /v2/event/', 'suprsend track_event']",
+    ]
+
+
 def test_importing_the_library_does_not_import_opentelemetry() -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     code = (

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = ["BearerAuth", "WorkspaceSignatureAuth", "auth_on", "string_to_sign"]
+__all__ = ["BearerAuth", "HubAuth", "WorkspaceSignatureAuth", "auth_on", "string_to_sign"]
 
 
 def string_to_sign(method: str, body: bytes, content_type: str, date: str, path: str) -> bytes:
@@ -27,7 +27,32 @@ def string_to_sign(method: str, body: bytes, content_type: str, date: str, path:
     return "\n".join((method.upper(), body_md5, content_type, date, path)).encode()
 
 
-class WorkspaceSignatureAuth(httpx.Auth):
+class HubAuth(httpx.Auth):
+    """An httpx.Auth whose flow is one step: the headers ``credentials`` gives.
+
+    The client sends through its own pool without httpx's client layer (see
+    ``HubTransport.request_once``) and builds each request with these headers
+    in it; an ``http_client`` of the user's runs the flow as any httpx.Auth.
+    """
+
+    def credentials(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> list[tuple[str, str]]:
+        """The headers that authenticate a request (``path`` as sent, with its query)."""
+        raise NotImplementedError
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        for name, value in self.credentials(
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            request.content,
+            request.headers.get("Content-Type", ""),
+        ):
+            request.headers[name] = value
+        yield request
+
+
+class WorkspaceSignatureAuth(HubAuth):
     """``Authorization: <workspace_key>:<base64 HMAC-SHA256 of the request>``."""
 
     requires_request_body = True
@@ -42,6 +67,9 @@ class WorkspaceSignatureAuth(httpx.Auth):
         self.workspace_key = workspace_key
         self._secret = workspace_secret.encode()
         self._clock = clock
+        # The Date header of the current second: formatting one costs more
+        # than signing (the hub reads it to the second).
+        self._date: tuple[int, str] = (0, "")
 
     def __repr__(self) -> str:
         return f"WorkspaceSignatureAuth(workspace_key={self.workspace_key!r}, secret=<redacted>)"
@@ -51,21 +79,23 @@ class WorkspaceSignatureAuth(httpx.Auth):
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.b64encode(digest).decode()
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        date = formatdate(self._clock(), usegmt=True)
-        signature = self.sign(
-            request.method,
-            request.content,
-            request.headers.get("Content-Type", ""),
-            date,
-            request.url.raw_path.decode("ascii"),
-        )
-        request.headers["Date"] = date
-        request.headers["Authorization"] = f"{self.workspace_key}:{signature}"
-        yield request
+    def date(self) -> str:
+        now = self._clock()
+        second, text = self._date
+        if int(now) != second or not text:
+            text = formatdate(now, usegmt=True)
+            self._date = (int(now), text)
+        return text
+
+    def credentials(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> list[tuple[str, str]]:
+        date = self.date()
+        signature = self.sign(method, body, content_type, date, path)
+        return [("Date", date), ("Authorization", f"{self.workspace_key}:{signature}")]
 
 
-class BearerAuth(httpx.Auth):
+class BearerAuth(HubAuth):
     """``Authorization: Bearer <API key>``."""
 
     def __init__(self, api_key: str) -> None:
@@ -74,12 +104,13 @@ class BearerAuth(httpx.Auth):
     def __repr__(self) -> str:
         return "BearerAuth(api_key=<redacted>)"
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
+    def credentials(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> list[tuple[str, str]]:
+        return [("Authorization", self._header)]
 
 
-def auth_on(library: ModuleType, auth: httpx.Auth) -> Any:
+def auth_on(library: ModuleType, auth: HubAuth) -> Any:
     """``auth`` as an Auth of ``library`` (httpx2 refuses httpx's Auth objects)."""
     return auth if library is httpx else _auth_class(library)(auth)
 

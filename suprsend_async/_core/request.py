@@ -41,8 +41,13 @@ class Answer:
     method: str
     status_code: int
     body: Any = attrs.field(repr=False)  # the hub's JSON: personal data
-    text: str = attrs.field(repr=False)
+    response: httpx.Response = attrs.field(repr=False)
     attempts: int
+
+    @property
+    def text(self) -> str:
+        """The body as text (decoded when asked for: finding its charset costs)."""
+        return self.response.text
 
     def json(self) -> dict[str, Any]:
         """The body as the JSON object the hub sent.
@@ -223,7 +228,7 @@ async def _send(
         and any(_may_have_applied(ending) for ending in endings[:-1])
     )
     if 200 <= status < 300 or deleted_before:
-        return Answer(method, status, raw, response.text, attempts)
+        return Answer(method, status, raw, response, attempts)
     if status < 400:
         # A redirect (or an interim answer) is no success: the hub applied nothing,
         # and following it would send the body somewhere else, unsigned for there.

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import attrs
@@ -303,15 +303,31 @@ async def send_with_retries(
     have been applied: every one was never sent, or was answered with what
     ``may_have_applied`` says proves it was not.
     """
-    started = time.monotonic()
     attempts = policy.bulk_attempts if bulk else policy.attempts
+    call = _Attempts(send_once, policy, may_have_applied)
+    # The first attempt runs before the retry machinery: most calls end with
+    # it (a 2xx, a 400; any, when one attempt is all there is), and tenacity's
+    # loop, with the callbacks made for it, costs some 40 µs of CPU a call. An
+    # outcome worth another attempt is replayed to tenacity as its first,
+    # which decides from there exactly as if it had made it.
+    first_error: SuprsendTransportError | None = None
+    try:
+        first = await call.attempt()
+    except SuprsendTransportError as exc:
+        if attempts == 1 or not may_retry(AttemptEnd.of_error(exc), repeatable):
+            exc.attempts = 1
+            raise
+        first_error = exc
+    else:
+        if attempts == 1 or not is_retryable(first):
+            return first, 1
 
-    def _retry_after_of(state: tenacity.RetryCallState) -> float | None:
+    def retry_after_of(state: tenacity.RetryCallState) -> float | None:
         if state.outcome is None or state.outcome.failed:
             return None
         return retry_after(state.outcome.result())
 
-    def _describe(outcome: tenacity.Future) -> str:
+    def described(outcome: tenacity.Future) -> str:
         if outcome.failed:
             exc = outcome.exception()
             return f"{type(exc).__name__}: {exc}"
@@ -327,23 +343,20 @@ async def send_with_retries(
             return may_retry(AttemptEnd.of_error(exc), repeatable)
         return is_retryable(outcome.result())
 
-    def time_left() -> float:
-        return policy.deadline - (time.monotonic() - started)
-
     def wait(state: tenacity.RetryCallState) -> float:
-        return policy.wait_for(state.attempt_number, _retry_after_of(state))
+        return policy.wait_for(state.attempt_number, retry_after_of(state))
 
     def stop(state: tenacity.RetryCallState) -> bool:
         if state.attempt_number >= attempts:
             return True
         upcoming = state.upcoming_sleep
-        retry_after = _retry_after_of(state)
+        retry_after = retry_after_of(state)
         if retry_after is not None and retry_after > policy.max_retry_after:
             why = (
                 f"the hub asked to wait {retry_after:.1f}s,"
                 f" more than max_retry_after={policy.max_retry_after:.1f}s"
             )
-        elif upcoming >= time_left():
+        elif upcoming >= call.time_left():
             why = f"waiting {upcoming:.2f}s would pass the {policy.deadline:.1f}s deadline"
         else:
             return False
@@ -355,7 +368,7 @@ async def send_with_retries(
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
-        reason = _describe(state.outcome)
+        reason = described(state.outcome)
         # INFO: a retry that then succeeds is no news; a call that fails in the
         # end says so itself, at WARNING.
         log.info(
@@ -376,50 +389,21 @@ async def send_with_retries(
                 )
             )
 
-    attempts_made = 0
-    applied_before = False  # an earlier attempt may have been applied
-
-    async def attempt() -> T:
-        nonlocal attempts_made, applied_before
-        left = time_left()
-        if left <= 0:  # not an attempt: nothing reaches the hub
-            raise SuprsendTimeoutError(
-                f"deadline of {policy.deadline}s exhausted", sent=applied_before
-            )
-        attempts_made += 1
-        # A bare cancel scope rather than anyio.fail_after (the same scope in a
-        # generator-based context manager): some µs on every request.
-        with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
-            try:
-                result = await send_once()
-            except SuprsendTransportError as exc:
-                if not exc.sent and applied_before:
-                    # This attempt was not sent, but the call's fate is what
-                    # the earlier ones make it.
-                    exc.sent = True
-                applied_before = applied_before or exc.sent
-                raise
-            applied_before = applied_before or may_have_applied(result)
-            return result
-        assert scope.cancelled_caught  # the only way out of the block without a return
-        applied_before = True
-        raise SuprsendTimeoutError(
-            f"deadline of {policy.deadline}s reached while waiting for the hub"
-        )
-
     def give_up(state: tenacity.RetryCallState) -> T:
         assert state.outcome is not None
         result: T = state.outcome.result()  # re-raises a transport error
         return result
 
-    if attempts == 1:
-        # Nothing can be retried: the same single attempt, without the cost
-        # of the retry machinery.
-        try:
-            return await attempt(), 1
-        except SuprsendTransportError as exc:
-            exc.attempts = 1
-            raise
+    replay = True
+
+    async def replayed() -> T:
+        nonlocal replay
+        if not replay:
+            return await call.attempt()
+        replay = False
+        if first_error is not None:
+            raise first_error
+        return first  # (set: the first attempt raised no error)
 
     retrying = tenacity.AsyncRetrying(
         sleep=sleep,
@@ -430,8 +414,57 @@ async def send_with_retries(
         retry_error_callback=give_up,
     )
     try:
-        outcome: T = await retrying(attempt)
+        outcome: T = await retrying(replayed)
     except SuprsendTransportError as exc:
-        exc.attempts = attempts_made
+        exc.attempts = call.made
         raise
-    return outcome, attempts_made
+    return outcome, call.made
+
+
+class _Attempts(Generic[T]):
+    """The attempts of one call: each bounded by what is left of the call's deadline."""
+
+    __slots__ = ("applied_before", "made", "may_have_applied", "policy", "send_once", "started")
+
+    def __init__(
+        self,
+        send_once: Callable[[], Awaitable[T]],
+        policy: RetryPolicy,
+        may_have_applied: Callable[[T], bool],
+    ) -> None:
+        self.send_once = send_once
+        self.policy = policy
+        self.may_have_applied = may_have_applied
+        self.started = time.monotonic()
+        self.made = 0
+        self.applied_before = False  # an earlier attempt may have been applied
+
+    def time_left(self) -> float:
+        return self.policy.deadline - (time.monotonic() - self.started)
+
+    async def attempt(self) -> T:
+        left = self.time_left()
+        if left <= 0:  # not an attempt: nothing reaches the hub
+            raise SuprsendTimeoutError(
+                f"deadline of {self.policy.deadline}s exhausted", sent=self.applied_before
+            )
+        self.made += 1
+        # A bare cancel scope rather than anyio.fail_after (the same scope in a
+        # generator-based context manager): some µs on every request.
+        with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
+            try:
+                result = await self.send_once()
+            except SuprsendTransportError as exc:
+                if not exc.sent and self.applied_before:
+                    # This attempt was not sent, but the call's fate is what
+                    # the earlier ones make it.
+                    exc.sent = True
+                self.applied_before = self.applied_before or exc.sent
+                raise
+            self.applied_before = self.applied_before or self.may_have_applied(result)
+            return result
+        assert scope.cancelled_caught  # the only way out of the block without a return
+        self.applied_before = True
+        raise SuprsendTimeoutError(
+            f"deadline of {self.policy.deadline}s reached while waiting for the hub"
+        )

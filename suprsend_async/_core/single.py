@@ -8,14 +8,13 @@ hide a delivery only when it carries an idempotency key.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import attrs
 
 from .._values.errors import SuprsendTransportError
 from .._wire.responses import TriggerResponse
-from .._wire.serialization import EncodedRecord
+from .._wire.serialization import EncodedRecord, new_insert_id
 from .context import ClientContext
 from .retry import RetryPolicy, checked_policy, not_retried_without_key
 
@@ -25,8 +24,9 @@ _NOT_RETRIED = not_retried_without_key("request")
 
 
 def fresh_key(client: ClientContext, has_key: bool) -> str | None:
-    """A generated idempotency key, when the client gives them and the record has none."""
-    return None if has_key or not client.auto_idempotency_keys else str(uuid.uuid4())
+    """A generated idempotency key, when the client gives them and the record has none:
+    a UUID4 string, from the batched generator of ``$insert_id``s (a tenth of uuid4's cost)."""
+    return None if has_key or not client.auto_idempotency_keys else new_insert_id()
 
 
 async def send_record(

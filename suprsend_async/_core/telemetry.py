@@ -3,7 +3,9 @@
 The library speaks only the OpenTelemetry *API*: the application installs the
 SDK and an exporter and sets the global providers, as with any instrumented
 library. Without the API package nothing is imported and every hook is a
-no-op; with it but without an SDK, spans are non-recording and cost little.
+no-op; with it but while no SDK has set the global providers, every hook is
+skipped too (the API's own no-op spans cost some 20 µs a call), and picked up
+as soon as an application sets them.
 
 What is recorded, never payloads, keys or secrets:
 
@@ -25,7 +27,7 @@ What is recorded, never payloads, keys or secrets:
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
 
@@ -87,14 +89,31 @@ class Telemetry:
     span_kind: Any = None
     status: Any = None  # opentelemetry.trace.Status
     error: Any = None  # opentelemetry.trace.StatusCode.ERROR
+    # The API's global provider getters, and the classes they answer with while
+    # no SDK is set (its proxies, or its explicit no-ops).
+    providers: tuple[Callable[[], object], Callable[[], object]] | None = None
+    idle: tuple[type, ...] = ()
+    # True while neither provider is set, read off the API's globals (the
+    # getters look the environment up on every call, a microsecond each).
+    none_set: Callable[[], bool] = bool
+    _live: bool = False
 
-    @property
-    def enabled(self) -> bool:
-        return self.tracer is not None
+    def live(self) -> bool:
+        """Whether an SDK's tracer or meter provider is set: otherwise spans and
+        counters would all be no-ops, and none is made."""
+        if self._live or self.providers is None or self.none_set():
+            return self._live
+        get_tracer_provider, get_meter_provider = self.providers
+        # A provider, once set, stays set (the API refuses a second one).
+        self._live = not (
+            isinstance(get_tracer_provider(), self.idle)
+            and isinstance(get_meter_provider(), self.idle)
+        )
+        return self._live
 
     def background(self, outcome: str, records: int = 1) -> None:
         """Count ``records`` of a background sender with ``outcome``."""
-        if self.background_records is not None and records:
+        if self.background_records is not None and records and self.live():
             self.background_records.add(records, {"suprsend.outcome": outcome})
 
     def watch(self, sender: Observed) -> None:
@@ -108,7 +127,7 @@ class Telemetry:
         self, operation: str, method: str, path: str, *, records: int
     ) -> AbstractContextManager[CallRecorder]:
         """Around one user call: a span, and the record counters when it ends."""
-        if self.tracer is None:
+        if self.tracer is None or not self.live():
             # Without OpenTelemetry: no generator-based context manager to run
             # on every call (a few µs each), only the recorder the caller fills.
             return nullcontext(CallRecorder(records))
@@ -175,7 +194,7 @@ class Telemetry:
         self, method: str, path: str, host: str, port: int | None
     ) -> AbstractContextManager[AttemptRecorder]:
         """Around one HTTP request: a client span and the request counter."""
-        if self.tracer is None:
+        if self.tracer is None or not self.live():
             return nullcontext(AttemptRecorder())
         return self._traced_attempt(method, path, host, port)
 
@@ -273,7 +292,46 @@ def _load() -> Telemetry:
         span_kind=trace.SpanKind,
         status=trace.Status,
         error=trace.StatusCode.ERROR,
+        providers=(trace.get_tracer_provider, metrics.get_meter_provider),
+        idle=_idle_providers(trace, metrics),
+        none_set=_none_set(trace),
     )
+
+
+def _none_set(trace: Any) -> Callable[[], bool]:
+    """A check that no global provider is set yet: the API's own globals, read
+    directly; always False (look at the providers) if this release keeps them
+    elsewhere, or if the environment names a provider for the API to load."""
+    import os
+
+    from opentelemetry.environment_variables import (
+        OTEL_PYTHON_METER_PROVIDER,
+        OTEL_PYTHON_TRACER_PROVIDER,
+    )
+
+    try:
+        from opentelemetry.metrics import _internal as metrics_globals
+    except ImportError:
+        return lambda: False
+    named = {OTEL_PYTHON_METER_PROVIDER, OTEL_PYTHON_TRACER_PROVIDER} & set(os.environ)
+    if named or not all(
+        hasattr(module, name)
+        for module, name in ((trace, "_TRACER_PROVIDER"), (metrics_globals, "_METER_PROVIDER"))
+    ):
+        return lambda: False
+    return lambda: trace._TRACER_PROVIDER is None and metrics_globals._METER_PROVIDER is None
+
+
+def _idle_providers(trace: Any, metrics: Any) -> tuple[type, ...]:
+    """The provider classes of the API alone: its proxies (what the getters answer
+    before any provider is set) and its explicit no-ops."""
+    idle: list[type] = [trace.ProxyTracerProvider, trace.NoOpTracerProvider]
+    idle.append(metrics.NoOpMeterProvider)
+    try:
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+    except ImportError:  # moved in some release: the counters are then always made
+        return tuple(idle)
+    return (*idle, _ProxyMeterProvider)
 
 
 def _gauges(metrics: Any, meter: Any) -> None:

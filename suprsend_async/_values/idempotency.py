@@ -87,7 +87,13 @@ class AttemptEnd:
 
     @classmethod
     def answered(cls, status: int) -> AttemptEnd:
-        return cls(Ending.ANSWERED, status)
+        # One value per status, made once: every answer asks several times.
+        end = _ANSWERED.get(status)
+        if end is None:
+            end = cls(Ending.ANSWERED, status)
+            if 100 <= status < 600:
+                _ANSWERED[status] = end
+        return end
 
     @classmethod
     def of_error(cls, exc: SuprsendTransportError) -> AttemptEnd:
@@ -116,6 +122,7 @@ class AttemptEnd:
 
 _NOT_SENT = AttemptEnd(Ending.NOT_SENT)
 _NO_ANSWER = AttemptEnd(Ending.NO_ANSWER)
+_ANSWERED: dict[int, AttemptEnd] = {}
 
 
 def may_retry(end: AttemptEnd, repeatable: bool) -> bool:

@@ -52,7 +52,8 @@ def parse_body(content: bytes) -> Any:
         value = json.loads(content)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return content.decode("utf-8", errors="replace")
-    if nested_deeper_than(value, MAX_ANSWER_DEPTH):
+    # (Each level opens a bracket: a shorter body cannot nest that deep.)
+    if len(content) > MAX_ANSWER_DEPTH and nested_deeper_than(value, MAX_ANSWER_DEPTH):
         return content.decode("utf-8", errors="replace")
     return value
 

@@ -76,6 +76,13 @@ class Route:
     """
 
     template: str
+    # The template split at its holes, once: literal text at even positions,
+    # hole names at odd ones (every REST call fills one in).
+    _pieces: tuple[str, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    @_pieces.default
+    def _split(self) -> tuple[str, ...]:
+        return tuple(_HOLE.split(self.template))
 
     def __truediv__(self, below: str) -> Route:
         return Route(self.template + below)
@@ -83,14 +90,17 @@ class Route:
     @property
     def holes(self) -> tuple[str, ...]:
         """The names of its ids, in path order."""
-        return tuple(_HOLE.findall(self.template))
+        return self._pieces[1::2]
 
     def path(self, ids: Mapping[str, object]) -> str:
         """The template with each hole replaced by its id, escaped as one segment."""
-        missing = [name for name in self.holes if name not in ids]
-        if missing:  # a programming error of the caller: name it all the same
-            raise SuprsendValidationError(missing[0], "is required")
-        return _HOLE.sub(lambda m: path_segment(ids[m[1]], m[1]), self.template)
+        pieces = list(self._pieces)
+        for name in pieces[1::2]:
+            if name not in ids:  # a programming error of the caller: name it all the same
+                raise SuprsendValidationError(name, "is required")
+        for at in range(1, len(pieces), 2):
+            pieces[at] = path_segment(ids[pieces[at]], pieces[at])
+        return "".join(pieces)
 
 
 @attrs.frozen
@@ -160,11 +170,13 @@ class Call(Generic[AnswerT]):
         safety = self.endpoint.safety
         return safety if isinstance(safety, RetrySafety) else safety(self.body)
 
+    # (Built directly rather than by attrs.evolve, which inspects the class on
+    # every use: these run on every REST call.)
     def with_query(self, query: Mapping[str, Any] | None) -> Call[AnswerT]:
-        return attrs.evolve(self, query=query)
+        return Call(self.endpoint, self.path, query, self.body, self.decided_safety)
 
     def with_body(self, body: Any) -> Call[AnswerT]:
-        return attrs.evolve(self, body=body)
+        return Call(self.endpoint, self.path, self.query, body, self.decided_safety)
 
     def with_safety(self, safety: RetrySafety) -> Call[AnswerT]:
-        return attrs.evolve(self, decided_safety=safety)
+        return Call(self.endpoint, self.path, self.query, self.body, safety)
