@@ -238,14 +238,22 @@ def lag_table(results: dict[str, Any]) -> list[str]:
     lag = results.get("lag")
     if not lag:
         return []
+    ours = [c for c in lag["cases"].values() if c["client"].startswith("ours")]
+    otel = (
+        "installed without an SDK"
+        if all(c["otel"] for c in ours)
+        else "not installed"
+        if not any(c["otel"] for c in ours)
+        else "installed for some paths only"
+    )
     lines = [
         "",
         f"## Event-loop lag during a {lag['records']:,}-event upload",
         "",
         f"{lag['records']:,} events with nested properties and idempotency keys "
         """(`Event(f"lag-{i}", "ev", {"i": i, "nested": {"a": [1, 2]}}, """
-        f"idempotency_key=...)`), c={lag['concurrency']}, OpenTelemetry's API installed "
-        "without an SDK, the hub in another process. Four tasks on the same loop, started "
+        f"idempotency_key=...)`), c={lag['concurrency']}, OpenTelemetry's API "
+        f"{otel}, the hub in another process. Four tasks on the same loop, started "
         "0.25 ms apart, each sleeping 1 ms at a time: how late each wakes (wall time: on a "
         "loaded machine the time the OS gives other processes counts too), and the CPU "
         "time this process spent during the wait beyond the 1 ms (the loop's own work that "

@@ -636,9 +636,9 @@ def _ours_lag(spec: dict[str, Any]) -> dict[str, Any]:
         return {
             "success": response.success,
             "full_gc_ms": full,
-            # OpenTelemetry's API installed (with no SDK configured, as here): its
-            # non-recording spans are part of what each request costs.
-            "otel": telemetry().enabled,
+            # OpenTelemetry's API installed (with no SDK configured, as here): what
+            # the client does about spans is part of what each request costs.
+            "otel": telemetry().tracer is not None,
             **probe.summary(),
             **probe.samples(),
         }
