@@ -129,7 +129,9 @@ def test_an_id_with_a_slash_spaces_and_non_ascii_is_one_escaped_segment() -> Non
 
 @settings(max_examples=300)
 @given(
-    base=st.sampled_from(["http://127.0.0.1:8787/", "https://hub.example.com/api/v9/"]),
+    base=st.sampled_from(
+        ["http://127.0.0.1:8787/", "https://hub.example.com/api/v9/", "http://h:1/a%20b/c d/"]
+    ),
     segments=st.lists(ids, min_size=1, max_size=3),
     params=options,
 )

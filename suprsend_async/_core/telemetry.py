@@ -190,13 +190,12 @@ class Telemetry:
         if recorder.retried:
             self.records_retried.add(recorder.retried, labels)
 
-    def attempt(
-        self, method: str, path: str, host: str, port: int | None
-    ) -> AbstractContextManager[AttemptRecorder]:
-        """Around one HTTP request: a client span and the request counter."""
+    def attempt(self, method: str, path: str, url: Any) -> AbstractContextManager[AttemptRecorder]:
+        """Around one HTTP request (to ``url``, an httpx or httpx2 URL): a client span
+        and the request counter."""
         if self.tracer is None or not self.live():
             return nullcontext(AttemptRecorder())
-        return self._traced_attempt(method, path, host, port)
+        return self._traced_attempt(method, path, url.host, url.port)
 
     @contextmanager
     def _traced_attempt(

@@ -11,7 +11,7 @@ from typing import Any
 from .._core.bulk import BulkItem, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
-from .._values.models import Event
+from .._values.models import Event, keyed
 from ._base import ProgressHook, TriggeredInstance, bulk_record
 
 __all__ = ["BULK_EVENT_PATH", "EVENT_RECORDS", "BulkEvents", "BulkEventsInstance"]
@@ -20,7 +20,7 @@ BULK_EVENT_PATH = "v2/bulk/event/"
 
 
 def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
-    event = bulk_record(client, item, Event, Event.from_body)
+    event = bulk_record(client, item, Event, Event.from_body, keyed)
     # The hot path of bulk uploads: the bytes alone, no EncodedRecord.
     body = client._serializer.event_bytes(event)
     return BulkItem(index, event, body, event.idempotency_key is not None)
