@@ -172,6 +172,16 @@ class BulkItem:
     # it changes nothing (an identity edit of only idempotent operations).
     repeatable: bool
     not_repeated_because: str | None = None  # if not repeatable, and it is known why
+    # A key generated for it, in ``body`` but not yet on ``source``: put on the
+    # record only if it is reported failed (with the key, so that sending it
+    # again is deduplicated), not on every record of an upload.
+    generated_key: str | None = None
+
+    def reported(self) -> Any:
+        """The record as a failure reports it: the user's, with its generated key."""
+        if self.generated_key is None:
+            return self.source
+        return self.source.with_idempotency_key(self.generated_key)
 
     @classmethod
     def of(cls, index: int, source: Any, record: EncodedRecord) -> BulkItem:
@@ -397,7 +407,7 @@ class _BulkRun:
             else:
                 ready = add(taken, taken.body)
             if isinstance(ready, TooLarge):
-                self._fail(ready.item.index, ready.item.source, ready.reason, None)
+                self._fail(ready.item.index, ready.item.reported(), ready.reason, None)
             elif ready is not None:
                 return ready
             unyielded += 1
@@ -499,7 +509,7 @@ class _BulkRun:
                 why = item.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             maybe = item.index in state.unknown
-            self._fail(item.index, item.source, error, end.status, maybe=maybe)
+            self._fail(item.index, item.reported(), error, end.status, maybe=maybe)
             return False
 
         attempt_number = 0
@@ -511,7 +521,7 @@ class _BulkRun:
                 skipped = 1
                 for item in state.pending:
                     maybe = item.index in state.unknown
-                    self._fail(item.index, item.source, self.reach.gone, None, maybe=maybe)
+                    self._fail(item.index, item.reported(), self.reach.gone, None, maybe=maybe)
                 state.pending = []
                 return _ChunkOutcome(False, None, "the hub is unreachable")
             attempt_number += 1
@@ -592,13 +602,13 @@ class _BulkRun:
             attempts = exc.attempts
             for item in state.pending:
                 maybe = exc.sent or item.index in state.unknown
-                self._fail(item.index, item.source, str(exc), None, maybe=maybe)
+                self._fail(item.index, item.reported(), str(exc), None, maybe=maybe)
         else:
             for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 maybe = item.index in state.unknown
-                self._fail(item.index, item.source, error, code, maybe=maybe)
+                self._fail(item.index, item.reported(), error, code, maybe=maybe)
         attempts -= skipped
         self.uploads.discard(state)
         self.requests += attempts
@@ -615,7 +625,7 @@ class _BulkRun:
             for item in state.pending:
                 maybe = state.sent or item.index in state.unknown
                 error = _ABANDONED if maybe else _NOT_SENT
-                self._fail(item.index, item.source, error, None, maybe=maybe)
+                self._fail(item.index, item.reported(), error, None, maybe=maybe)
         self.uploads.clear()
         unsent = [self.handing_over] if self.handing_over is not None else []
         self.handing_over = None
@@ -625,7 +635,7 @@ class _BulkRun:
                 unsent.append(last)
         for chunk in unsent:
             for item in chunk.items:
-                self._fail(item.index, item.source, _NOT_SENT, None)
+                self._fail(item.index, item.reported(), _NOT_SENT, None)
         if len(self.failures) > before:
             self.warnings.append(
                 "the upload was abandoned: requests in flight were cancelled, their outcome unknown"
