@@ -58,6 +58,7 @@ LABELS = {
     "ours_trio": "ours (trio, httpcore)",
     "ours_httpx2": "ours on httpx2 (asyncio, aiohttp transport)",
     "ours_httpx2_trio": "ours on httpx2 (trio, httpcore2)",
+    "ours_no_otel": "ours (asyncio, aiohttp transport; opentelemetry-api not installed)",
 }
 
 
@@ -344,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {calls:,} concurrent single calls", flush=True)
         singles = {"run": "concurrent_singles", "calls": calls}
         raw_clients = {name: RAW[name] for name in ("httpx", "httpx2", "aiohttp")}
-        burst = _interleaved({**raw_clients, **OURS}, singles, reps, emu)
+        # And ours without OpenTelemetry's API installed: the price of having it, no SDK.
+        no_otel = {"ours_no_otel": {**OURS["ours"], "otel": False}}
+        burst = _interleaved({**raw_clients, **OURS, **no_otel}, singles, reps, emu)
         results["concurrent_singles"] = {
             "calls": calls,
             "cpu_ms_per_call": {n: r["cpu_s"]["median"] / calls * 1e3 for n, r in burst.items()},
