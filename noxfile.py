@@ -146,15 +146,29 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- ab`` runs the levers' A/B (``python -m benchmarks.ab``), and
     ``nox -s bench -- profile`` where an upload's CPU goes (``python -m benchmarks.profile``),
     ``nox -s bench -- rest`` the REST calls alone (``python -m benchmarks.rest``),
+    ``nox -s bench -- lag`` the event-loop lag cases alone (``python -m benchmarks.lag``),
+    ``nox -s bench -- loop`` what an asyncio loop iteration holds during an upload
+    (``python -m benchmarks.loop``),
     ``nox -s bench -- lists`` list membership throughput (``python -m benchmarks.lists``),
     ``nox -s bench -- outbox`` the PostgreSQL outbox (``python -m benchmarks.outbox``),
     ``nox -s bench -- background`` the background sender's targets
     (``python -m benchmarks.background``); what follows is theirs
     (``nox -s bench -- ab --records 100000``).
     """
-    session.install("-e", ".[fast,aiohttp,testing,httpx2,postgres]")
+    # Every extra, as an application that installed them all has them: OpenTelemetry's API
+    # (no SDK: the spans are non-recording), trio, the command line's rich, and so on.
+    session.install("-e", ".[fast,aiohttp,cli,testing,trio,otel,tokens,httpx2,postgres]")
     install_group(session, "bench")
     module, args = "benchmarks", list(session.posargs)
-    if args and args[0] in ("ab", "profile", "rest", "lists", "outbox", "background"):
+    if args and args[0] in (
+        "ab",
+        "profile",
+        "rest",
+        "lag",
+        "loop",
+        "lists",
+        "outbox",
+        "background",
+    ):
         module = f"benchmarks.{args.pop(0)}"
     session.run("python", "-m", module, *args)

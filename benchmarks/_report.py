@@ -13,6 +13,7 @@ ORDER = (
     "httpx",
     "httpx2",
     "ours",
+    "ours_no_otel",
     "ours_httpcore",
     "ours_trio",
     "ours_httpx2",
@@ -28,6 +29,9 @@ def _bulk(results: dict[str, Any], records: int, latency: float) -> dict[str, An
     )
 
 
+LABELS_SHORT = {"ours_httpcore": "asyncio, httpcore", "ours_trio": "trio, httpcore"}
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for each goal of the performance issue.
 
@@ -41,9 +45,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         n = f"{bulk['records']:,} events, c={bulk['concurrency']}"
         over_floor = cpu["ours"] / cpu["floor"]
         out.append(
-            (f"bulk {n}: CPU per record within 3x of the floor",
-             f"{cpu['ours']:.1f} vs {cpu['floor']:.1f} µs: {over_floor:.2f}x", over_floor <= 3)
+            (f"bulk {n}: CPU per record within 1.5x of the floor (aiohttp path)",
+             f"{cpu['ours']:.1f} vs {cpu['floor']:.1f} µs: {over_floor:.2f}x", over_floor <= 1.5)
         )  # fmt: skip
+        for name in ("ours_httpcore", "ours_trio"):
+            if name in cpu:
+                ratio = cpu[name] / cpu["floor"]
+                out.append(
+                    (f"bulk {n}: CPU per record within 2x of the floor ({LABELS_SHORT[name]})",
+                     f"{cpu[name]:.1f} vs {cpu['floor']:.1f} µs: {ratio:.2f}x", ratio <= 2)
+                )  # fmt: skip
         less = cpu["sdk"] / cpu["ours"]
         out.append(
             (f"bulk {n}: CPU per record at least 8x less than the official SDK",
@@ -70,9 +81,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         cpu = singles["cpu_ms_per_call"]
         ratio = cpu["ours"] / cpu["aiohttp"]
         out.append(
-            (f"{singles['calls']:,} concurrent track_event: CPU per call within 2x of raw aiohttp",
-             f"{cpu['ours']:.3f} vs {cpu['aiohttp']:.3f} ms: {ratio:.2f}x", ratio <= 2)
+            (f"{singles['calls']:,} concurrent track_event: CPU per call within 1.5x of raw "
+             "aiohttp", f"{cpu['ours']:.3f} vs {cpu['aiohttp']:.3f} ms: {ratio:.2f}x", ratio <= 1.5)
         )  # fmt: skip
+        if "ours_no_otel" in cpu:
+            otel = cpu["ours"] / cpu["ours_no_otel"]
+            out.append(
+                ("OpenTelemetry's API installed, no SDK: track_event CPU within 5 % of the same "
+                 "client without the package (nothing measurable)",
+                 f"{cpu['ours']:.3f} vs {cpu['ours_no_otel']:.3f} ms: {otel:.2f}x", otel <= 1.05)
+            )  # fmt: skip
     for rest in results.get("rest", []):
         if rest["latency_ms"] != 0.0:
             continue
@@ -92,11 +110,21 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         )  # fmt: skip
     lag = results.get("lag")
     if lag:
-        p99 = lag["p99_ms"]["ours"]
+        ours = {n: c for n, c in lag["cases"].items() if c["client"].startswith("ours")}
+        worst_p99 = max(ours, key=lambda n: ours[n]["wall_ms"]["p99"])
+        worst_max = max(ours, key=lambda n: ours[n]["wall_ms"]["max"])
+        outside = max(c["max_outside_full_gc_ms"] for c in ours.values())
+        n = f"{lag['records']:,} keyed events with nested properties, c={lag['concurrency']}"
+        p99, top = ours[worst_p99]["wall_ms"]["p99"], ours[worst_max]["wall_ms"]["max"]
         out.append(
-            (f"event-loop lag p99 under 5 ms (1 ms probe, {lag['records']:,}-event upload)",
-             f"{p99:.1f} ms (max {lag['max_ms']['ours']:.1f} ms; the loop's own CPU in it: "
-             f"{lag['cpu_p99_ms']['ours']:.1f} ms)", p99 < 5)
+            (f"event-loop lag p99 under 5 ms, every case of ours ({n}; a 1 ms sleeper)",
+             f"worst {p99:.1f} ms ({worst_p99}); the loop's own CPU in it: "
+             f"{ours[worst_p99]['cpu_ms']['p99']:.1f} ms", p99 < 5)
+        )  # fmt: skip
+        out.append(
+            (f"event-loop lag max under 15 ms, every case of ours ({n})",
+             f"worst {top:.1f} ms ({worst_max}); outside full garbage collections "
+             f"{outside:.1f} ms", top < 15)
         )  # fmt: skip
     memory = results.get("memory")
     if memory:
@@ -114,6 +142,11 @@ def _markdown(results: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     reps = results["repetitions"]
     load = ", ".join(f"{x:.1f}" for x in machine["load_average_at_start"])
+    end = machine.get("load_average_at_end")
+    if end:  # what else ran meanwhile: the wall-clock figures depend on it
+        load += f" at the start, {', '.join(f'{x:.1f}' for x in end)} at the end"
+    else:
+        load += " at the start"
     lines = [
         "# Benchmarks: suprsend-async, the official SDK, raw httpx/aiohttp and the floor",
         "",
@@ -121,7 +154,7 @@ def _markdown(results: dict[str, Any]) -> str:
         f"figure is a median of {reps['small']} runs ({reps['large']} for the 100,000-event "
         "ones, 3 at 50 ms), each in a fresh process, the clients taking turns, against one hub "
         "emulator on a loopback socket in its own process. Machine: "
-        f"{machine['cpu']}, {machine['cores']} cores (load average {load} at the start), "
+        f"{machine['cpu']}, {machine['cores']} cores (load average {load}), "
         f"Python {machine['python']}; {versions}.",
         "Absolute times move with the machine and its load; read the ratios, all measured in "
         "this one run.",
@@ -194,24 +227,7 @@ def _markdown(results: dict[str, Any]) -> str:
                 f"| {labels[name]} | {sequential['ours_ms'][name]:.3f} ms | "
                 f"{sequential['raw_ms'][name]:.3f} ms | {ratio:.2f}x |"
             )
-    lag = results.get("lag")
-    if lag:
-        lines += [
-            "",
-            f"## Event-loop lag during a {lag['records']:,}-event upload",
-            "",
-            "A task sleeping 1 ms at a time on the same loop: how late it woke up (wall time; "
-            "on a loaded machine the time the OS gave to other processes counts too), and how "
-            "much CPU the process spent meanwhile (the loop's own work that held it back).",
-            "",
-            "| path | lag p99 | lag max | CPU while waiting, p99 |",
-            "|---|---|---|---|",
-        ]
-        for name, p99 in lag["p99_ms"].items():
-            lines.append(
-                f"| {labels[name]} | {p99:.1f} ms | {lag['max_ms'][name]:.1f} ms | "
-                f"{lag['cpu_p99_ms'][name]:.1f} ms |"
-            )
+    lines += lag_table(results)
     memory = results.get("memory")
     if memory:
         lines += [
@@ -233,6 +249,53 @@ def _markdown(results: dict[str, Any]) -> str:
             "end to end.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def lag_table(results: dict[str, Any]) -> list[str]:
+    """The event-loop lag cases side by side: wall and CPU, p50, p99, max."""
+    lag = results.get("lag")
+    if not lag:
+        return []
+    ours = [c for c in lag["cases"].values() if c["client"].startswith("ours")]
+    otel = (
+        "installed without an SDK"
+        if all(c["otel"] for c in ours)
+        else "not installed"
+        if not any(c["otel"] for c in ours)
+        else "installed for some paths only"
+    )
+    lines = [
+        "",
+        f"## Event-loop lag during a {lag['records']:,}-event upload",
+        "",
+        f"{lag['records']:,} events with nested properties and idempotency keys "
+        """(`Event(f"lag-{i}", "ev", {"i": i, "nested": {"a": [1, 2]}}, """
+        f"idempotency_key=...)`), c={lag['concurrency']}, OpenTelemetry's API "
+        f"{otel}, the hub in another process. Four tasks on the same loop, started "
+        "0.25 ms apart, each sleeping 1 ms at a time: how late each wakes (wall time: on a "
+        "loaded machine the time the OS gives other processes counts too), and the CPU "
+        "time this process spent during the wait beyond the 1 ms (the loop's own work that "
+        f"held it back). Every wake-up of {lag['reps']} runs pooled; each run starts the "
+        "upload at a different point of the garbage collector's cycle, the same points for "
+        "every client. *Full GCs*: the full collections of the process's heap that fell "
+        "within the runs' uploads; *max outside* leaves out the waits one fell into; *a full "
+        "GC*: the CPU time of one full collection of the process's heap, measured after its "
+        "upload (median of the runs).",
+        "",
+        "| client, records from | wake-ups | wall p50 | p99 | max | CPU p50 | p99 | max | "
+        "max outside full GCs | full GCs | a full GC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in lag["cases"].values():
+        wall, cpu = case["wall_ms"], case["cpu_ms"]
+        lines.append(
+            f"| {case['label']} | {case['samples']:,} | {wall['p50']:.1f} ms | "
+            f"{wall['p99']:.1f} ms | {wall['max']:.1f} ms | {cpu['p50']:.1f} ms | "
+            f"{cpu['p99']:.1f} ms | {cpu['max']:.1f} ms | "
+            f"{case['max_outside_full_gc_ms']:.1f} ms | {case['full_gcs']} in {case['runs']} "
+            f"runs | {case['full_gc_cpu_ms']:.0f} ms |"
+        )
+    return lines
 
 
 def rest_tables(results: dict[str, Any]) -> list[str]:
@@ -276,7 +339,7 @@ def _chart(results: dict[str, Any], path: Path) -> None:
     at_zero = [b for b in results["bulk"] if b["latency_ms"] == 0.0]
     names = [n for n in ORDER if n in at_zero[0]["cpu_us_per_record"]]
     width = 0.8 / len(names)
-    colours = {n: plt.cm.viridis(i / len(names)) for i, n in enumerate(names)}
+    colours: dict[str, Any] = {n: plt.cm.viridis(i / len(names)) for i, n in enumerate(names)}
     colours["sdk"] = "#999999"
     for g, bulk in enumerate(at_zero):
         for b, name in enumerate(names):
@@ -405,9 +468,7 @@ def readme_section(results: dict[str, Any]) -> str:
             f"{r['cpu_ms_per_call']['ours'] / r['cpu_ms_per_call']['aiohttp']:.2f}x raw aiohttp's."
             for r in results.get("rest", [])
         ),
-        f"- Event-loop lag during a {lag['records']:,}-event upload (a task sleeping 1 ms), p99: "
-        + ", ".join(f"{labels[n]} {p:.1f} ms" for n, p in lag["p99_ms"].items())
-        + ".",
+        _lag_line(lag, labels),
         f"- Memory: {memory['records']:,} events streamed, {memory['peak_rss_mb']:.0f} MB peak "
         f"RSS ({memory['small_records']:,}: {memory['small_peak_rss_mb']:.0f} MB); the official "
         f"SDK with {memory['sdk_records']:,}: {memory['sdk_peak_rss_mb']:.0f} MB.",
@@ -419,6 +480,33 @@ def readme_section(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _lag_line(lag: dict[str, Any], labels: dict[str, str]) -> str:
+    """The lag cases grouped by client: p99 (wall, and the loop's own CPU) and max."""
+
+    def span(values: list[float]) -> str:
+        low, high = min(values), max(values)
+        return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}"
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for case in lag["cases"].values():
+        who = "ours" if case["client"].startswith("ours") else case["client"]
+        groups.setdefault(who, []).append(case)
+    parts = []
+    for who, cases in groups.items():
+        name = "ours" if who == "ours" else labels[who]
+        parts.append(
+            f"{name} ({len(cases)} cases) {span([c['wall_ms']['p99'] for c in cases])} ms "
+            f"({span([c['cpu_ms']['p99'] for c in cases])}), max "
+            f"{span([c['wall_ms']['max'] for c in cases])} ms"
+        )
+    return (
+        f"- Event-loop lag, a 1 ms sleeper during a {lag['records']:,}-event upload (keyed, "
+        "nested properties; a list, a generator or an async generator), p99 of the wall time "
+        "(of the loop's own CPU): " + "; ".join(parts) + ". The longest waits of ours are full "
+        "garbage collections of the heap ([why](benchmarks/README.md#event-loop-lag))."
+    )
 
 
 def update_readme(results: dict[str, Any], readme: Path) -> None:

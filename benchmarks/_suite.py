@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._emulator import cpu_seconds, emulator, reset, stats
-from ._report import rest_tables, update_readme, write_reports
+from ._report import lag_table, rest_tables, update_readme, write_reports
 
 RESULTS = Path(__file__).parent / "results"
 CONCURRENCY = 16
@@ -58,6 +58,7 @@ LABELS = {
     "ours_trio": "ours (trio, httpcore)",
     "ours_httpx2": "ours on httpx2 (asyncio, aiohttp transport)",
     "ours_httpx2_trio": "ours on httpx2 (trio, httpcore2)",
+    "ours_no_otel": "ours (asyncio, aiohttp transport; opentelemetry-api not installed)",
 }
 
 
@@ -177,6 +178,102 @@ def _bulk(
     }
 
 
+# The event-loop lag cases: the client, the producer and whether the process froze its heap
+# (gc.freeze()) once started. The floor and raw aiohttp build their wire dicts beforehand
+# (list) or by the body as they are taken (gen); ours is given a list, a generator
+# expression or an async generator on the default path, and a generator on every other.
+LAG_CASES: dict[str, dict[str, Any]] = {
+    "floor/list": {"client": "floor", "producer": "list"},
+    "floor/gen": {"client": "floor", "producer": "gen"},
+    "aiohttp/list": {"client": "aiohttp", "producer": "list"},
+    "aiohttp/gen": {"client": "aiohttp", "producer": "gen"},
+    "ours/list": {"client": "ours", "producer": "list"},
+    "ours/gen": {"client": "ours", "producer": "gen"},
+    "ours/agen": {"client": "ours", "producer": "agen"},
+    **{f"{name}/gen": {"client": name, "producer": "gen"} for name in OURS if name != "ours"},
+    "ours/gen, frozen": {"client": "ours", "producer": "gen", "freeze": True},
+}
+PRODUCERS = {
+    "list": "a list built beforehand",
+    "gen": "a generator expression",
+    "agen": "an async generator",
+}
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
+
+
+def lag_runs(
+    records: int, reps: int, emu: dict[str, Any], cases: dict[str, dict[str, Any]] = LAG_CASES
+) -> dict[str, Any]:
+    """The 1 ms probe during ``records``-event uploads, ``reps`` runs of each case taking
+    turns; every run's samples pooled, so the p99 rests on thousands of wake-ups."""
+    print(f"  event-loop lag: 1 ms probe, {records:,} keyed nested events, c={CONCURRENCY}")
+    every = {**RAW, **OURS}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
+    for rep in range(reps):
+        for name, case in cases.items():
+            print(f"    {name}", end="", flush=True)
+            reset(emu)
+            spec = {
+                "run": "lag",
+                "records": records,
+                "concurrency": CONCURRENCY,
+                "producer": case["producer"],
+                "freeze": case.get("freeze", False),
+                "code": case.get("code"),  # another version of the library, for an A/B
+                # Where in the collector's cycle the upload starts: the same for every
+                # client in a repetition, spread over the cycle across repetitions.
+                "gc_phase": (rep + 0.5) / reps,
+                **every[case["client"]],
+                **_credentials(emu),
+            }
+            sample = run_worker(spec)
+            assert sample["success"] == records, (spec, sample["success"])
+            runs[name].append(sample)
+        print(flush=True)
+    out: dict[str, Any] = {}
+    for name, samples in runs.items():
+        wall = sorted(x for s in samples for x in s["lag_ms"])
+        cpu = sorted(x for s in samples for x in s["busy_ms"])
+        # The waits no full collection of the process's heap fell into: the engine's own
+        # stalls, apart from the garbage collector's.
+        outside = [
+            x for s in samples for x, full in zip(s["lag_ms"], s["in_full_gc"], strict=True)
+            if not full
+        ]  # fmt: skip
+        case = cases[name]
+        label = f"{LABELS[case['client']]}, {PRODUCERS[case['producer']]}"
+        out[name] = {
+            **case,
+            "label": label + (", heap frozen (gc.freeze())" if case.get("freeze") else ""),
+            "samples": len(wall),
+            "runs": len(samples),
+            "wall_ms": {
+                "p50": _percentile(wall, 0.5),
+                "p99": _percentile(wall, 0.99),
+                "max": wall[-1],
+            },
+            "cpu_ms": {
+                "p50": _percentile(cpu, 0.5),
+                "p99": _percentile(cpu, 0.99),
+                "max": cpu[-1],
+            },
+            "max_outside_full_gc_ms": max(outside, default=0.0),
+            # Each run's worst wake-up (the pooled max is the worst of these).
+            "run_max_ms": [s["lag_max_ms"] for s in samples],
+            "full_gcs": sum(s["gc_collections"][2] for s in samples),
+            "gc_collections": [
+                statistics.median(s["gc_collections"][g] for s in samples) for g in range(3)
+            ],
+            "gc_longest_cpu_ms": [max(s["gc_longest_ms"][g] for s in samples) for g in range(3)],
+            "full_gc_cpu_ms": statistics.median(s["full_gc_ms"] for s in samples),
+            "otel": any(s.get("otel") for s in samples),
+        }
+    return {"records": records, "concurrency": CONCURRENCY, "reps": reps, "cases": out}
+
+
 # The REST calls measured (benchmarks/_worker.py's REST_OPS), and who: raw aiohttp sending the
 # same signed bytes, ours on asyncio and on trio, the official SDK one call after another.
 REST_OPS = ("users.get", "objects.upsert", "tenants.upsert")
@@ -221,8 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         small, large, stream, calls, reps, large_reps = 2_000, 10_000, 50_000, 200, 1, 1
+        lag_records, lag_reps = 10_000, 1
     else:
         small, large, stream, calls, reps, large_reps = 10_000, 100_000, 1_000_000, 1_000, 5, 3
+        # The issue's upload: 30,000 events, each run some 0.5 s and 500 to 1,500
+        # wake-ups of the probe's 4 sleepers; 5 runs pooled make thousands.
+        lag_records, lag_reps = 30_000, 5
     reps = args.reps or reps
     started = time.monotonic()
     everyone = {**RAW, **SDK, **OURS}
@@ -239,21 +340,14 @@ def main(argv: list[str] | None = None) -> int:
         results["bulk"].append(_bulk(small, 0.0, reps, emu, everyone))
         results["bulk"].append(_bulk(large, 0.0, large_reps, emu, everyone))
 
-        print(f"  event-loop lag: 1 ms probe during {large:,} events", flush=True)
-        probe = {"run": "bulk", "records": large, "concurrency": CONCURRENCY, "probe": True}
-        lag = _interleaved(OURS, probe, large_reps, emu)
-        results["lag"] = {
-            "records": large,
-            "p99_ms": {name: run["lag_p99_ms"]["median"] for name, run in lag.items()},
-            "max_ms": {name: run["lag_max_ms"]["median"] for name, run in lag.items()},
-            "cpu_p99_ms": {name: run["lag_cpu_p99_ms"]["median"] for name, run in lag.items()},
-            "runs": lag,
-        }
+        results["lag"] = lag_runs(lag_records, lag_reps, emu)
 
         print(f"  {calls:,} concurrent single calls", flush=True)
         singles = {"run": "concurrent_singles", "calls": calls}
         raw_clients = {name: RAW[name] for name in ("httpx", "httpx2", "aiohttp")}
-        burst = _interleaved({**raw_clients, **OURS}, singles, reps, emu)
+        # And ours without OpenTelemetry's API installed: the price of having it, no SDK.
+        no_otel = {"ours_no_otel": {**OURS["ours"], "otel": False}}
+        burst = _interleaved({**raw_clients, **OURS, **no_otel}, singles, reps, emu)
         results["concurrent_singles"] = {
             "calls": calls,
             "cpu_ms_per_call": {n: r["cpu_s"]["median"] / calls * 1e3 for n, r in burst.items()},
@@ -303,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             results["rest"].append(_rest(op, calls, 50.0, min(reps, 3), emu))
 
     results["elapsed_s"] = time.monotonic() - started
+    results["machine"]["load_average_at_end"] = os.getloadavg()
     write_reports(results, args.out)
     print(f"wrote {args.out}/latest.json, latest.md, chart.png in {results['elapsed_s']:.0f}s")
     if not args.quick and args.out == RESULTS:
@@ -328,6 +423,38 @@ def rest(argv: list[str] | None = None) -> int:
     table = "\n".join(rest_tables(results)).strip() + "\n"
     (args.out / "rest.md").write_text(
         f"Produced by `nox -s bench -- rest` (medians of {args.reps} runs).\n\n{table}"
+    )
+    print(table)
+    return 0
+
+
+def lag(argv: list[str] | None = None) -> int:
+    """The event-loop lag cases alone: ``results/lag.md`` (the full run has them too)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lag", description=lag.__doc__)
+    parser.add_argument("--records", type=int, default=30_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--cases", help="comma-separated names (default: all): " + ", ".join(LAG_CASES)
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    cases = {n: LAG_CASES[n] for n in args.cases.split(",")} if args.cases else LAG_CASES
+    load = os.getloadavg()
+    with emulator(0.0) as emu:
+        results: dict[str, Any] = {
+            "labels": LABELS,
+            "lag": lag_runs(args.records, args.reps, emu, cases),
+        }
+    results["load_average"] = {"start": load, "end": os.getloadavg()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "lag.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = "\n".join(lag_table(results)).strip() + "\n"
+    loads = "; ".join(
+        f"{when} {', '.join(f'{x:.1f}' for x in values)}"
+        for when, values in results["load_average"].items()
+    )
+    (args.out / "lag.md").write_text(
+        f"Produced by `nox -s bench -- lag` (load average at the {loads}).\n\n{table}"
     )
     print(table)
     return 0

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import importlib
 import json
+import os
 import resource
 import statistics
 import sys
@@ -67,6 +68,15 @@ def _event_fields(i: int) -> tuple[str, str, dict[str, Any]]:
     return f"user-{i}", "order_placed", {"order_id": f"ord-{i}", "amount": i % 100, "n": i}
 
 
+# The event-loop lag runs send what the issue's application sent: nested properties and
+# an idempotency key on every record (unique per run: the hub would drop a repeat).
+_RUN = uuid.uuid4().hex[:8]
+
+
+def _lag_fields(i: int) -> tuple[str, str, dict[str, Any], str]:
+    return f"lag-{i}", "ev", {"i": i, "nested": {"a": [1, 2]}}, f"lag-{_RUN}-{i}"
+
+
 # -- the wire, by hand (floor, raw httpx, raw aiohttp) --------------------------------------
 
 
@@ -84,6 +94,7 @@ class _Wire:
         self.secret = spec["secret"].encode()
         self.content_type = CONTENT_TYPE
         self.base_url = spec["base_url"]
+        self.keyed = spec.get("run") == "lag"
         self.headers = {
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
@@ -94,8 +105,12 @@ class _Wire:
         }
 
     def record(self, i: int) -> dict[str, Any]:
-        distinct_id, name, properties = _event_fields(i)
-        return {
+        key = None
+        if self.keyed:
+            distinct_id, name, properties, key = _lag_fields(i)
+        else:
+            distinct_id, name, properties = _event_fields(i)
+        record = {
             "$insert_id": str(uuid.uuid4()),
             "$time": int(time.time() * 1000),
             "event": name,
@@ -103,6 +118,9 @@ class _Wire:
             "distinct_id": distinct_id,
             "properties": {**properties, "$ss_sdk_version": SDK_VERSION},
         }
+        if key is not None:
+            record["$idempotency_key"] = key
+        return record
 
     def signed(self, path: str, body: bytes, method: str = "POST") -> dict[str, str]:
         date = formatdate(usegmt=True)
@@ -111,10 +129,14 @@ class _Wire:
         signature = base64.b64encode(hmac.new(self.secret, message, hashlib.sha256).digest())
         return {**self.headers, "Date": date, "Authorization": f"{self.key}:{signature.decode()}"}
 
-    def bodies(self, n: int) -> Iterator[bytes]:
+    def bodies(self, n: int, records: list[dict[str, Any]] | None = None) -> Iterator[bytes]:
+        """Bodies of 100 records, built as they are taken (or from ``records``, built)."""
         for start in range(0, n, RECORDS_PER_REQUEST):
             stop = min(start + RECORDS_PER_REQUEST, n)
-            yield self.dumps([self.record(i) for i in range(start, stop)])
+            if records is None:
+                yield self.dumps([self.record(i) for i in range(start, stop)])
+            else:
+                yield self.dumps(records[start:stop])
 
     def delivered(self, status: int, content: bytes) -> int:
         assert status == 207, (status, content[:200])
@@ -125,10 +147,12 @@ Post = Callable[[str, bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 Send = Callable[[str, str, bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 
 
-async def _raw_bulk(wire: _Wire, n: int, concurrency: int, post: Post) -> int:
+async def _raw_bulk(
+    wire: _Wire, n: int, concurrency: int, post: Post, bodies: Iterator[bytes] | None = None
+) -> int:
     """``concurrency`` workers taking 100-record bodies from one iterator."""
     path = "/v2/bulk/event/"
-    bodies = wire.bodies(n)
+    bodies = wire.bodies(n) if bodies is None else bodies
     delivered = 0
 
     async def worker() -> None:
@@ -170,7 +194,9 @@ class _FloorConnection:
             self.streams[1].close()
 
 
-async def _floor_bulk(wire: _Wire, n: int, concurrency: int) -> int:
+async def _floor_bulk(
+    wire: _Wire, n: int, concurrency: int, bodies: Iterator[bytes] | None = None
+) -> int:
     url = urlsplit(wire.base_url)
     assert url.hostname
     assert url.port
@@ -185,7 +211,7 @@ async def _floor_bulk(wire: _Wire, n: int, concurrency: int) -> int:
             free.append(connection)
 
     try:
-        return await _raw_bulk(wire, n, concurrency, post)
+        return await _raw_bulk(wire, n, concurrency, post, bodies)
     finally:
         for connection in connections:
             connection.close()
@@ -319,28 +345,68 @@ def _run_async(spec: dict[str, Any], main: Callable[[], Awaitable[dict[str, Any]
 
 
 class _LagProbe:
-    """A task that sleeps 1 ms at a time and records how late it wakes up.
+    """Tasks that sleep 1 ms at a time and record how late they wake up.
 
     Two measures of each wake-up: the wall-clock lag (what another request
     of the application would wait, including time the OS gave to other
     processes on a loaded machine), and the CPU time this process spent
-    meanwhile (the loop's own work that held the probe back, whatever the
-    machine's load).
+    during the wait beyond the 1 ms asked for (the loop's own work that held
+    the sleeper back, whatever the machine's load: during an upload the loop
+    is busy throughout, so this is the part of the lag it spent running).
+    ``sleepers`` of them, started a quarter of a millisecond apart: each is
+    the application's 1 ms sleeper, and together they sample every phase of
+    the loop, a long stall included (one sleeper caught in a 20 ms stall
+    counts once, however long it is). Also, from ``gc.callbacks``, how many
+    collections of each generation ran meanwhile and the longest one in CPU
+    time: a full collection walks every live object in the process.
     """
+
+    SLEEP = 0.001
 
     def __init__(self) -> None:
         self.lags: list[float] = []
         self.busy: list[float] = []
+        self.in_full_gc: list[bool] = []  # whether a full collection ran during the wait
         self.running = True
+        self.collections = [0, 0, 0]
+        self.longest_gc = [0.0, 0.0, 0.0]
+        self._gc_start = 0.0
 
-    async def run(self) -> None:
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.thread_time()
+        else:
+            generation = info["generation"]
+            self.collections[generation] += 1
+            took = time.thread_time() - self._gc_start
+            self.longest_gc[generation] = max(self.longest_gc[generation], took)
+
+    def start(self, tg: Any, sleepers: int = 4) -> None:
+        import gc
+
+        gc.callbacks.append(self._on_gc)
+        for i in range(sleepers):
+            tg.start_soon(self.run, i * self.SLEEP / sleepers)
+
+    def stop(self) -> None:
+        import gc
+
+        self.running = False
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    async def run(self, offset: float = 0.0) -> None:
         import anyio
 
+        await anyio.sleep(offset)
         while self.running:
-            start, cpu = time.perf_counter(), time.process_time()
-            await anyio.sleep(0.001)
-            self.lags.append(time.perf_counter() - start - 0.001)
-            self.busy.append(time.process_time() - cpu)
+            start, cpu, full = time.perf_counter(), time.process_time(), self.collections[2]
+            await anyio.sleep(self.SLEEP)
+            if not self.running:
+                break
+            self.lags.append(time.perf_counter() - start - self.SLEEP)
+            self.busy.append(max(0.0, time.process_time() - cpu - self.SLEEP))
+            self.in_full_gc.append(self.collections[2] != full)
 
     def summary(self) -> dict[str, float]:
         lags, busy = sorted(self.lags), sorted(self.busy)
@@ -349,8 +415,59 @@ class _LagProbe:
             "lag_p99_ms": lags[p99] * 1000,
             "lag_max_ms": lags[-1] * 1000,
             "lag_cpu_p99_ms": busy[p99] * 1000,
+            "lag_cpu_max_ms": busy[-1] * 1000,
             "lag_samples": len(lags),
         }
+
+    def samples(self) -> dict[str, Any]:
+        """Every sample (ms), for the suite to pool over runs, and the collections."""
+        return {
+            "lag_ms": [round(x * 1000, 4) for x in self.lags],
+            "busy_ms": [round(x * 1000, 4) for x in self.busy],
+            "in_full_gc": self.in_full_gc,
+            "gc_collections": self.collections,
+            "gc_longest_ms": [x * 1000 for x in self.longest_gc],
+        }
+
+
+# CPython collects generation 1 after 11 collections of generation 0, and the whole heap
+# after 11 of generation 1 (if enough objects were promoted since the last one).
+_GEN0_PER_FULL = 11 * 11
+
+
+def _gc_phase(phase: float, *, freeze: bool = False) -> None:
+    """Put the collector ``phase`` (0 to 1) of the way through its cycle to a full collection.
+
+    A fresh process reaches the upload at whatever point its imports left the
+    collector, the same in every run of a client and different from one client
+    to the next: whether a full collection falls during the upload would be
+    decided by the imports. Instead each run starts from a full collection and
+    then as many collections of the younger generations as the phase says; the
+    suite gives every client the same phases, spread over the cycle, as an
+    application's uploads start anywhere in it.
+
+    ``freeze``: as an application that calls ``gc.freeze()`` once started, so
+    that a full collection no longer walks what its imports made.
+    """
+    import gc
+
+    position = int(phase * _GEN0_PER_FULL)
+    gc.collect()
+    if freeze:
+        gc.freeze()
+    for _ in range(position // 11):
+        gc.collect(1)
+    for _ in range(position % 11):
+        gc.collect(0)
+
+
+def _full_collection_ms() -> float:
+    """The CPU time of one full collection of this process's heap, as it is now."""
+    import gc
+
+    cpu = time.thread_time()
+    gc.collect()
+    return (time.thread_time() - cpu) * 1000
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -416,9 +533,6 @@ def _ours_bulk(spec: dict[str, Any]) -> dict[str, Any]:
     n, concurrency = spec["records"], spec["concurrency"]
 
     async def main() -> dict[str, Any]:
-        import anyio
-
-        probe = _LagProbe()
         async with _client(spec, max_concurrency=concurrency) as client:
             if spec.get("stream"):
 
@@ -429,13 +543,105 @@ def _ours_bulk(spec: dict[str, Any]) -> dict[str, Any]:
                 records: Any = events()
             else:
                 records = [Event(*_event_fields(i)) for i in range(n)]
-            async with anyio.create_task_group() as tg:
-                if spec.get("probe"):
-                    tg.start_soon(probe.run)
-                response = await client.bulk_events.send(records)
-                probe.running = False
+            response = await client.bulk_events.send(records)
         assert response.failure == 0, response.failed_records[:3]
-        return {"success": response.success, **(probe.summary() if spec.get("probe") else {})}
+        return {"success": response.success}
+
+    return _measure(lambda: _run_async(spec, main))
+
+
+def lag(spec: dict[str, Any]) -> dict[str, Any]:
+    """The 1 ms probe during an upload of ``records`` keyed events with nested properties.
+
+    ``producer``: ``list`` (built before the upload, outside the probe),
+    ``gen`` (a generator expression, each record built as the upload takes
+    it) or ``agen`` (an async generator, likewise; ours only). The minimal
+    clients build their wire dicts, by the body, either beforehand
+    (``list``) or as each body is taken (``gen``).
+    """
+    impl, n, concurrency, producer = (
+        spec["impl"], spec["records"], spec["concurrency"], spec["producer"]
+    )  # fmt: skip
+    if impl == "ours":
+        return _ours_lag(spec)
+    _import_raw(impl)
+
+    async def main() -> dict[str, Any]:
+        import anyio
+
+        wire = _Wire(spec)
+        built = [wire.record(i) for i in range(n)] if producer == "list" else None
+        probe = _LagProbe()
+        _gc_phase(spec["gc_phase"], freeze=spec.get("freeze", False))
+        async with anyio.create_task_group() as tg:
+            probe.start(tg)
+            bodies = wire.bodies(n, built)
+            if impl == "floor":
+                delivered = await _floor_bulk(wire, n, concurrency, bodies)
+            else:
+                post, close = await _SESSIONS[impl](wire, concurrency)
+                try:
+                    delivered = await _raw_bulk(wire, n, concurrency, post, bodies)
+                finally:
+                    await close()
+            probe.stop()
+        full = _full_collection_ms()  # (with the records still alive, for a list)
+        del built
+        return {
+            "success": delivered,
+            "full_gc_ms": full,
+            **probe.summary(),
+            **probe.samples(),
+        }
+
+    return _measure(lambda: asyncio.run(main()))
+
+
+def _ours_lag(spec: dict[str, Any]) -> dict[str, Any]:
+    from suprsend_async import Event
+    from suprsend_async._core.telemetry import telemetry
+
+    _import_ours(spec)
+    n, concurrency, producer = spec["records"], spec["concurrency"], spec["producer"]
+
+    def event(i: int) -> Event:
+        distinct_id, name, properties, key = _lag_fields(i)
+        return Event(distinct_id, name, properties, idempotency_key=key)
+
+    async def main() -> dict[str, Any]:
+        import anyio
+
+        probe = _LagProbe()
+        async with _client(spec, max_concurrency=concurrency) as client:
+            records: Any
+            if producer == "list":
+                records = [event(i) for i in range(n)]
+            elif producer == "gen":
+                records = (event(i) for i in range(n))
+            else:
+
+                async def events() -> AsyncIterator[Event]:
+                    for i in range(n):
+                        yield event(i)
+
+                records = events()
+            _gc_phase(spec["gc_phase"], freeze=spec.get("freeze", False))
+            async with anyio.create_task_group() as tg:
+                probe.start(tg)
+                response = await client.bulk_events.send(records)
+                probe.stop()
+            full = _full_collection_ms()  # (with the records still alive, for a list)
+            del records
+        assert response.failure == 0, response.failed_records[:3]
+        return {
+            "success": response.success,
+            "full_gc_ms": full,
+            # OpenTelemetry's API installed (with no SDK configured, as here): what
+            # the client does about spans is part of what each request costs.
+            "otel": telemetry().tracer is not None,
+            **probe.summary(),
+            **probe.samples(),
+        }
 
     return _measure(lambda: _run_async(spec, main))
 
@@ -639,7 +845,7 @@ def rest(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 RUNS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    f.__name__: f for f in (bulk, concurrent_singles, sequential_singles, rest)
+    f.__name__: f for f in (bulk, lag, concurrent_singles, sequential_singles, rest)
 }
 
 
@@ -661,4 +867,6 @@ if __name__ == "__main__":
         sys.path.insert(0, spec["code"])
     if spec.get("sniffio") is False:
         sys.meta_path.insert(0, _SniffioNotInstalled())
+    if spec.get("otel") is False or os.environ.get("NO_OTEL"):  # as without the otel extra
+        sys.modules["opentelemetry"] = None  # type: ignore[assignment]
     print(json.dumps(RUNS[spec["run"]](spec)))

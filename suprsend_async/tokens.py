@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._values.errors import SuprsendConfigError, SuprsendValidationError
+from ._values.rules import valid_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -41,7 +42,15 @@ def subscriber_id(distinct_id: str, inbox_secret: str) -> str:
     _require_text(distinct_id, "distinct_id")
     if not isinstance(inbox_secret, str) or not inbox_secret:
         raise SuprsendConfigError("missing inbox_secret: a non-empty string is required")
-    digest = hmac.new(inbox_secret.encode(), distinct_id.encode(), hashlib.sha256).digest()
+    try:
+        secret = inbox_secret.encode()
+    except UnicodeEncodeError:
+        # Where it is not said: the error's position would tell part of the secret.
+        raise SuprsendConfigError(
+            "invalid inbox_secret: it holds a lone surrogate, which is no character"
+            " (check that the whole secret was copied)"
+        ) from None
+    digest = hmac.new(secret, distinct_id.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
@@ -90,6 +99,7 @@ def user_token(
 def _require_text(value: object, name: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise SuprsendValidationError(name, "a non-empty string is required")
+    valid_text(value, name)  # signed as UTF-8, which a lone surrogate has none of
 
 
 def _lifetime(value: object) -> int:

@@ -138,6 +138,59 @@ async def test_a_replace_that_raises_or_is_cancelled_leaves_the_list_as_it_was()
         assert set(stored.members) == {"dan"}
 
 
+async def test_a_replace_whose_finish_may_have_been_applied_keeps_the_version_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY) as client:
+        lists = client.subscriber_lists
+        await lists.create({"list_id": "beta"})
+        await lists.add("beta", ["ann", "bob"])
+        replacement = lists.replace("beta")
+
+        async def replace() -> None:
+            async with replacement as draft:
+                await draft.add(["carol"])
+                # finish_sync reaches the hub, which makes the draft live; its answer is lost.
+                hub.script(Fault.drop_after())
+
+        with pytest.raises(SuprsendTransportError) as caught:
+            await replace()
+        assert replacement.draft is not None
+        version_id = replacement.draft.version_id
+        requests = hub.stats.requests
+    # The draft is live: nothing deleted it, and nobody is told the list is unchanged.
+    assert set(hub.lists["beta"].members) == {"carol"}
+    assert requests == 5  # create, add, start_sync, add to the draft, finish_sync: no delete
+    message = str(caught.value)
+    assert "may have been applied" in message
+    assert version_id in message
+    assert replacement.result is None
+    assert not any("unchanged" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("fault", [Fault.error(503), Fault.error(400)], ids=["503", "400"])
+async def test_a_replace_whose_finish_was_not_applied_deletes_the_draft(fault: Fault) -> None:
+    # The hub's own error answer: it applied nothing (AttemptEnd.may_have_applied).
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY) as client:
+        lists = client.subscriber_lists
+        await lists.create({"list_id": "beta"})
+        await lists.add("beta", ["ann"])
+
+        async def replace() -> None:
+            async with lists.replace("beta") as draft:
+                await draft.add(["carol"])
+                hub.script(fault)
+
+        with pytest.raises(SuprsendAPIError) as caught:
+            await replace()
+        assert "may have been applied" not in str(caught.value)
+    stored = hub.lists["beta"]
+    assert (set(stored.members), stored.versions) == ({"ann"}, {})
+    assert hub.stats.requests == 6  # create, add, start_sync, add, finish_sync, delete_version
+
+
 async def test_a_delayed_run_waits_on_the_emulators_clock_and_is_cancelled() -> None:
     hub = HubEmulator(workflow_delays={"digest": 3600})
     async with served(hub, retry=RETRY) as client:
@@ -235,7 +288,7 @@ async def test_dropped_answers_never_apply_a_broadcast_or_a_single_shot_call_twi
         await client.workflows.trigger(trigger)
         hub.script(Fault.drop_after(), times=1)
         with pytest.raises(SuprsendTransportError, match="not retried: a repeat could cancel"):
-            await client.workflows.cancel(workflow_slug="digest")
+            await client.workflows.cancel(recipients=["ann"], workflow_slug="digest")
         hub.script(Fault.drop_after(), times=1)
         with pytest.raises(SuprsendTransportError, match="second draft"):
             await lists.start_sync("beta")
@@ -257,17 +310,35 @@ async def test_membership_failures_name_every_id_not_applied() -> None:
         assert "list_id: missing not found" in caught.value.response.failed_records[0].error
 
 
+async def test_an_id_that_is_no_text_is_refused_with_a_reason_and_the_others_are_applied() -> None:
+    # A lone surrogate has no UTF-8: it cannot be sent, and must not stop the others.
+    bad = "user-\ud800"
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY, limits=Limits(max_list_ids_per_request=10)) as client:
+        await client.subscriber_lists.create({"list_id": "beta"})
+        streamed_ids = [*ids(0, 25), bad, *ids(25, 30)]
+        with pytest.raises(SuprsendBulkError, match="1 of 31 distinct ids") as caught:
+            await client.subscriber_lists.add("beta", iter(streamed_ids))
+        [failure] = caught.value.response.failed_records
+        assert (failure.index, failure.record, failure.code) == (25, bad, None)
+        assert "lone surrogate" in failure.error
+        assert set(hub.lists["beta"].members) == set(ids(0, 30))
+        # A list is checked whole before anything is sent.
+        before = hub.stats.requests
+        with pytest.raises(SuprsendValidationError, match=r"distinct_ids\[2\].*lone surrogate"):
+            await client.subscriber_lists.remove("beta", ["user-000000", "user-000001", bad])
+        assert hub.stats.requests == before
+
+
 # -- bad input, before anything is sent ------------------------------------------------------------
 
 
 async def test_bad_input_is_refused_before_anything_is_sent() -> None:
     hub = HubEmulator()
     async with served(hub, retry=RETRY) as client:
-        with pytest.raises(SuprsendValidationError, match="at least one filter"):
-            await client.workflows.cancel(tenant_id="acme")
         with pytest.raises(SuprsendValidationError, match="recipients"):
             await client.workflows.cancel(recipients="ann")  # type: ignore[arg-type]
-        with pytest.raises(SuprsendValidationError, match="at least one filter"):
+        with pytest.raises(SuprsendValidationError, match="at least one of these filters"):
             await client.broadcasts.cancel()
         with pytest.raises(SuprsendValidationError, match=r"distinct_ids\[1\]"):
             await client.subscriber_lists.add("beta", ["ann", ""])
@@ -286,6 +357,58 @@ async def test_bad_input_is_refused_before_anything_is_sent() -> None:
     assert hub.stats.requests == 0
     with pytest.raises(SuprsendValidationError, match="users"):
         Workflow({"name": "w", "template": "t", "notification_category": "c", "users": []})
+
+
+async def test_a_cancel_is_refused_unless_it_names_runs_as_the_hubs_reference_requires() -> None:
+    # The hub's documented 400: one of execution_id, recipients, idempotency_key (list_id
+    # for broadcasts). workflow_slug only narrows; tenant_id is no filter the reference
+    # has, and a hub that ignored it would cancel the matching runs of every tenant.
+    hub = HubEmulator(workflow_delays={"digest": 60})
+    async with served(hub, retry=RETRY) as client:
+        await client.workflows.trigger(
+            WorkflowTriggerRequest(workflow="digest", recipients=["ann"], tenant_id="acme")
+        )
+        with pytest.raises(SuprsendValidationError) as alone:
+            await client.workflows.cancel(workflow_slug="digest")
+        assert alone.value.field == "execution_id / recipients / idempotency_key"
+        assert "workflow_slug only narrows" in alone.value.rule
+        for cancel in (
+            client.workflows.cancel(idempotency_key="k", tenant_id="acme"),  # type: ignore[arg-type]
+            client.broadcasts.cancel(list_id="beta", tenant_id="acme"),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(SuprsendValidationError) as tenant:
+                await cancel
+            assert tenant.value.field == "tenant_id"
+            assert "every tenant" in tenant.value.rule
+        assert hub.stats.requests == 1  # the trigger alone
+        assert [run.status for run in hub.runs.runs] == ["pending"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("v1/workflow_run/cancel/", {"workflow_slug": "digest"}, "at least one filter"),
+        ("v1/workflow_run/cancel/", {"recipients": ["ann"], "tenant_id": "acme"}, "tenant_id"),
+        ("v1/broadcast_run/cancel/", {"list_id": "beta", "tenant_id": "acme"}, "tenant_id"),
+    ],
+)
+async def test_the_emulator_refuses_a_cancel_the_hubs_reference_does_not_have(
+    path: str, body: dict[str, Any], message: str
+) -> None:
+    hub = HubEmulator(workflow_delays={"digest": 60})
+    async with serve(hub) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        async with AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url
+        ) as client:
+            await client.workflows.trigger(
+                WorkflowTriggerRequest(workflow="digest", recipients=["ann"], tenant_id="acme")
+            )
+        answer = await http.post(
+            path, json=body, headers={"Authorization": f"Bearer {hub.api_key}"}
+        )
+    assert answer.status_code == 400
+    assert message in answer.json()["message"]
+    assert [run.status for run in hub.runs.runs] == ["pending"]
 
 
 async def test_legacy_paths_need_the_workspace_with_an_api_key() -> None:

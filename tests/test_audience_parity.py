@@ -233,7 +233,6 @@ DOCUMENTED: dict[str, tuple[Case, str, str, Any]] = {
             recipients=["ann", "bob"],
             idempotency_key="k",
             workflow_slug="order-confirmation",
-            tenant_id="acme",
         ),
         "POST",
         "/v1/workflow_run/cancel/",
@@ -242,7 +241,6 @@ DOCUMENTED: dict[str, tuple[Case, str, str, Any]] = {
             "recipients": ["ann", "bob"],
             "idempotency_key": "k",
             "workflow_slug": "order-confirmation",
-            "tenant_id": "acme",
         },
     ),
     "broadcasts.cancel": (

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from suprsend_async._wire.endpoints import EVERY_ENDPOINT
+from suprsend_async.resources._runs import BROADCAST_FILTERS, WORKFLOW_FILTERS, RunFilters
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "shared/reference/suprsend-hub-openapi.yml"
 # The management API (workspaces, keys, workflows, templates v2...): not the hub's.
@@ -53,3 +54,47 @@ def test_every_hub_operation_is_declared_in_the_route_table_or_sent_as_records()
     declared = {(e.method, _holes("/" + e.route.template)) for e in EVERY_ENDPOINT}
     missing = _hub_operations() - declared
     assert missing == RECORD_OPERATIONS
+
+
+def _operation_lines(method: str, path: str) -> list[str]:
+    """The document's lines of one operation (``path`` as the document spells it)."""
+    if not DOCUMENT.exists():
+        pytest.skip(f"the OpenAPI document is not beside the checkout ({DOCUMENT})")
+    lines = DOCUMENT.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"  {path}:")
+    start = next(i for i in range(start, len(lines)) if lines[i] == f"    {method}:")
+    end = next(
+        (i for i in range(start + 1, len(lines)) if re.match(r"^ {0,4}\S", lines[i])), len(lines)
+    )
+    return lines[start:end]
+
+
+def _body_properties(lines: list[str]) -> list[str]:
+    """The top-level properties of the operation's JSON request body, in order."""
+    body = lines.index("      requestBody:")
+    properties = next(i for i in range(body, len(lines)) if lines[i] == "              properties:")
+    names = []
+    for line in lines[properties + 1 :]:
+        if line.strip() and not line.startswith(" " * 16):
+            break
+        if match := re.match(r"^ {16}(\w+):\s*$", line):
+            names.append(match[1])
+    return names
+
+
+@pytest.mark.parametrize(
+    "filters", [WORKFLOW_FILTERS, BROADCAST_FILTERS], ids=["workflow", "broadcast"]
+)
+def test_the_cancel_filters_are_the_documents_and_the_required_ones_its_400s(
+    filters: RunFilters,
+) -> None:
+    # A filter the hub does not know could be ignored by it: the cancel would then reach
+    # runs it was meant to leave out. So the client sends the document's filters, no other.
+    lines = _operation_lines("post", filters.path)
+    assert sorted(_body_properties(lines)) == sorted(filters.names)
+    [required] = {
+        m[1]
+        for line in lines
+        if (m := re.search(r"at least one filter is required: ([\w, ]+)", line))
+    }
+    assert tuple(required.split(", ")) == filters.required

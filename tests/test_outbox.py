@@ -13,9 +13,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from suprsend_async import Event, RetryPolicy, SuprsendValidationError, WorkflowTriggerRequest
+from suprsend_async import (
+    Event,
+    Limits,
+    RetryPolicy,
+    SuprsendValidationError,
+    WorkflowTriggerRequest,
+)
 from suprsend_async._cli import main
 from suprsend_async.outbox import PostgresOutbox, derive_idempotency_key
+from suprsend_async.outbox._schema import CREATE_FAILED_TABLE, FAILED_TABLE
 from suprsend_async.testing import HubEmulator
 
 pytestmark = pytest.mark.anyio
@@ -143,6 +150,85 @@ async def test_a_refused_record_is_kept_with_its_reason_then_retried_or_purged(
     assert await outbox.failures() == []
 
 
+def refused(i: int, **data: Any) -> WorkflowTriggerRequest:
+    """A trigger the hub refuses (404: the emulator knows no workflow of that name)."""
+    return WorkflowTriggerRequest(workflow="no-such-flow", recipients=[f"u{i}"], data=data)
+
+
+async def test_a_refused_record_holding_a_nul_is_kept_whole_and_settles_its_batch(
+    outbox: PostgresOutbox,
+) -> None:
+    # jsonb cannot hold \u0000; the failed table's payload keeps any JSON text.
+    # The hub's reason quotes the slug, NUL included: a text column holds no NUL either.
+    nul_slug = WorkflowTriggerRequest(workflow="gone\x00slug", recipients=["u4"])
+    async with await connect(outbox) as conn:
+        await outbox.enqueue(
+            conn,
+            [order(1), refused(2, note="before\x00after"), refused(3, note="plain"), nul_slug],
+        )
+    hub = HubEmulator(workflows=set())
+    report = await deliver(outbox, hub)
+    assert (report.delivered, report.failed, report.requeued) == (1, 3, 0)
+    assert (await outbox.status()).to_dict() == {"queued": 0, "in_flight": 0, "failed": 3}
+    nul, plain, slug = await outbox.failures()
+    assert nul.record["data"] == {"note": "before\x00after"}
+    assert (nul.code, plain.record["data"]) == (404, {"note": "plain"})
+    assert slug.record["workflow"] == "gone\x00slug"
+    assert "gone\ufffdslug" in slug.error
+
+    # Sent again as it was enqueued, NUL included.
+    hub.workflows = frozenset({"no-such-flow"})
+    assert await outbox.retry([nul.id]) == 1
+    assert (await deliver(outbox, hub)).delivered == 1
+    [trigger] = hub.triggers
+    assert trigger.data == {"note": "before\x00after"}
+
+
+async def test_an_install_from_before_upgrades_the_failed_tables_payload_and_keeps_its_rows(
+    postgres_dsn: str,
+) -> None:
+    async with PostgresOutbox(postgres_dsn) as outbox:
+        pool = await outbox.pool()
+        # The table as releases before this one made it: payload jsonb, a row in it.
+        await pool.execute(CREATE_FAILED_TABLE.replace("payload         json ", "payload jsonb "))
+        await pool.execute(
+            f"INSERT INTO {FAILED_TABLE} (kind, payload, idempotency_key, error, code,"
+            " maybe_delivered, deliveries) VALUES ('workflow', $1::jsonb, 'k', 'e', 404, false, 1)",
+            json.dumps({"workflow": "old", "$idempotency_key": "k"}),
+        )
+        await outbox.install()
+        await outbox.install()  # idempotent
+        kind = await pool.fetchval(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = $1::regclass AND attname = 'payload'",
+            FAILED_TABLE,
+        )
+        assert kind == "json"
+        [old] = await outbox.failures()
+        assert old.record == {"workflow": "old", "$idempotency_key": "k"}
+
+
+async def test_a_table_not_upgraded_still_settles_a_batch_with_a_record_it_cannot_hold(
+    outbox: PostgresOutbox,
+) -> None:
+    # A worker of this release on a failed table installed before it (jsonb), not yet
+    # upgraded by install(): the record is kept as text, the batch settles, nothing jams.
+    pool = await outbox.pool()
+    await pool.execute(f"ALTER TABLE {FAILED_TABLE} ALTER COLUMN payload TYPE jsonb")
+    async with await connect(outbox) as conn:
+        await outbox.enqueue(conn, [order(1), refused(2, note="a\x00b"), refused(3)])
+    report = await deliver(outbox, HubEmulator(workflows=set()))
+    assert (report.delivered, report.failed, report.requeued) == (1, 2, 0)
+    nul, other = await outbox.failures()
+    assert isinstance(nul.record, str)  # the payload's text, its NUL replaced
+    assert "no-such-flow" in nul.record
+    assert "\x00" not in nul.record
+    assert "kept as a JSON string of its text" in nul.error
+    assert "outbox install" in nul.error
+    assert other.record["workflow"] == "no-such-flow"  # the others are kept as they were
+    assert (await outbox.status()).to_dict() == {"queued": 0, "in_flight": 0, "failed": 2}
+
+
 async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliveries(
     outbox: PostgresOutbox,
 ) -> None:
@@ -168,6 +254,55 @@ async def test_a_failure_that_may_pass_is_requeued_then_kept_after_max_deliverie
     assert failure.code == 503
     assert failure.deliveries == 2
     assert "after 2 deliveries" in failure.error
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        (Limits(max_single_event_bytes=800), "event"),  # refused by the event's checks
+        (Limits(max_body_bytes=800), "a bulk request body may not exceed 800 bytes"),
+    ],
+    ids=["event size", "request size"],
+)
+async def test_a_record_the_workers_client_refuses_is_kept_at_once_with_the_reason(
+    outbox: PostgresOutbox, limits: Limits, reason: str
+) -> None:
+    # Enqueued under the default limits, sent by a worker whose client has tighter
+    # ones: it can never be sent by that worker, so it is not requeued at all.
+    async with await connect(outbox) as conn:
+        await outbox.enqueue(conn, [order(1), Event("u2", "big", {"blob": "x" * 1000})])
+    hub = HubEmulator()
+    async with hub.client(limits=limits) as client:
+        report = await outbox.run_worker(
+            client, exit_when_empty=True, requeue_after=0, max_deliveries=5
+        )
+    assert (report.delivered, report.failed, report.requeued) == (1, 1, 0)
+    [failure] = await outbox.failures()
+    assert (failure.code, failure.maybe_delivered, failure.deliveries) == (None, False, 1)
+    assert reason in failure.error
+    assert "deliveries" not in failure.error
+    assert [e.event for e in hub.events] == ["order_placed"]
+
+
+@pytest.mark.parametrize("status", [501, 400])
+async def test_only_a_4xx_refuses_a_record_for_good_as_the_background_sender_decides(
+    outbox: PostgresOutbox, status: int
+) -> None:
+    # A 501 (or a redirect not followed) may pass, once the hub or the base URL is
+    # fixed: requeued, kept after max_deliveries. A 400 is the hub refusing the record.
+    async with await connect(outbox) as conn:
+        await outbox.track_event(conn, order(1))
+    hub = HubEmulator()
+    hub.fail_next(times=2, status=status)
+    once = RetryPolicy.disabled()
+    report = await deliver(outbox, hub, retry=once, requeue_after=0, max_deliveries=2)
+    [failure] = await outbox.failures()
+    assert failure.code == status
+    if status == 400:
+        assert (report.requeued, failure.deliveries) == (0, 1)
+    else:
+        assert (report.requeued, failure.deliveries) == (1, 2)
+        assert "after 2 deliveries" in failure.error
 
 
 async def test_resubmitting_a_job_with_derived_keys_notifies_nobody_twice(

@@ -27,7 +27,7 @@ from suprsend_async import (
     SuprsendTransportError,
     Users,
 )
-from suprsend_async.testing import Faults, HubEmulator, serve
+from suprsend_async.testing import Fault, Faults, HubEmulator, serve
 from suprsend_async.types import DeletedJSON
 
 pytestmark = pytest.mark.anyio
@@ -185,8 +185,8 @@ NOT_FOUND = httpx.Response(404, json={"code": 404, "message": "user [distinct_id
 
 @pytest.mark.parametrize(
     "first",
-    [lost(), httpx.Response(500, text="oops"), httpx.Response(504, text="gateway timeout")],
-    ids=["no answer", "500", "504"],
+    [lost(), httpx.Response(502, text="bad gateway"), httpx.Response(504, text="gateway timeout")],
+    ids=["no answer", "502", "504"],
 )
 async def test_a_retried_delete_that_finds_nothing_reports_the_earlier_attempts_success(
     first: Answer,
@@ -200,6 +200,26 @@ async def test_a_retried_delete_that_finds_nothing_reports_the_earlier_attempts_
         async with client:
             assert await delete(client.users) == {"success": True, "status_code": 404}
         assert len(seen) == 2
+
+
+async def test_a_delete_after_the_hubs_own_500_that_finds_nothing_is_an_error() -> None:
+    # The hub answered 500 itself: by the one rule (AttemptEnd.may_have_applied) it
+    # applied nothing, so nothing of ours deleted the user and the 404 is the answer.
+    hub = HubEmulator()
+    async with (
+        serve(hub) as base_url,
+        AsyncSuprsend(
+            hub.workspace_key, hub.workspace_secret, base_url=base_url, retry=RETRY
+        ) as client,
+    ):
+        hub.script(Fault.error(500))
+        with pytest.raises(SuprsendAPIError) as caught:
+            await client.users.delete("never-existed")
+        hub.script(Fault.error(500))
+        with pytest.raises(SuprsendAPIError) as unlinked:
+            await client.users.unlink_tenant("never-existed", "t1")
+    assert caught.value.status_code == unlinked.value.status_code == 404
+    assert hub.stats.faults["error"] == 2
 
 
 async def test_a_delete_after_a_rate_limit_that_finds_nothing_is_an_error() -> None:

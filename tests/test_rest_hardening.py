@@ -111,6 +111,8 @@ def call_with(method: Callable[..., Any], chosen: dict[str, Any]) -> Awaitable[A
     a paginator is awaited for its first page."""
     args, kwargs = [], {}
     for parameter in inspect.signature(method).parameters.values():
+        if parameter.annotation == "None":
+            continue  # takes nothing but its default (runs' cancel refuses a tenant_id)
         assert parameter.name in chosen, f"add {parameter.name!r} to valid_arguments()"
         if parameter.kind is parameter.KEYWORD_ONLY:
             kwargs[parameter.name] = chosen[parameter.name]

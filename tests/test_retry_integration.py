@@ -201,6 +201,29 @@ async def test_generated_keys_make_unkeyed_sends_safe_to_retry() -> None:
     )
 
 
+async def test_a_record_that_failed_is_reported_with_the_key_it_was_sent_with() -> None:
+    """A keyless event given a generated key and then lost (processed, answer dropped)
+    comes back in failed_records carrying that very key, so sending it again is
+    deduplicated; the event the caller gave is left as it was."""
+    hub = HubEmulator()
+    hub.script(Fault.drop_after())
+    events = [Event(f"u{i}", "digest") for i in range(30)]
+    async with served(hub, retry=RetryPolicy.disabled()) as client:
+        resp = await client.bulk_events.send(events)
+        assert (resp.success, resp.failure) == (0, 30)
+        sent = {e.distinct_id: e.idempotency_key for e in hub.events}
+        failed = [f.record for f in resp.failed_records]
+        assert all(f.maybe_delivered and f.safe_to_resend for f in resp.failed_records)
+        assert {f.distinct_id: f.idempotency_key for f in failed} == sent
+        assert [f.with_idempotency_key(None) for f in failed] == events
+        assert all(e.idempotency_key is None for e in events)
+
+        again = await client.bulk_events.send(failed)
+    assert (again.success, again.failure) == (30, 0)
+    assert hub.stats.duplicates_suppressed == 30
+    assert set(hub.processed_keys.values()) == {1}
+
+
 # -- what exactly is re-sent ---------------------------------------------------------------
 
 

@@ -57,6 +57,24 @@ def test_subscriber_id_refuses_a_missing_secret_without_echoing_anything() -> No
         subscriber_id("ann", "")
 
 
+def test_subscriber_id_refuses_a_lone_surrogate_with_a_typed_error() -> None:
+    # No character: it has no UTF-8, so no HMAC can be computed over it.
+    with pytest.raises(SuprsendValidationError) as caught:
+        subscriber_id("ann\ud800", "secret")
+    assert caught.value.field == "distinct_id"
+    assert "lone surrogate" in caught.value.rule
+
+
+def test_subscriber_id_refuses_a_secret_with_a_lone_surrogate_without_echoing_it() -> None:
+    with pytest.raises(SuprsendConfigError, match="inbox_secret") as caught:
+        subscriber_id("ann", "hunter2\udc00tail")
+    assert "hunter2" not in str(caught.value)
+    assert "tail" not in str(caught.value)
+    # Nor in a chained error a traceback would print.
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
 # -- user_token ----------------------------------------------------------------------------
 
 
@@ -150,8 +168,16 @@ def test_user_token_refuses_a_lifetime_that_is_not_one(expires_in: object) -> No
     assert caught.value.field == "expires_in"
 
 
-@pytest.mark.parametrize(("name", "value"), [("distinct_id", ""), ("tenant_id", " ")])
-def test_user_token_refuses_empty_ids(name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("distinct_id", ""),
+        ("tenant_id", " "),
+        ("distinct_id", "ann\udfff"),
+        ("tenant_id", "\ud800"),
+    ],
+)
+def test_user_token_refuses_empty_ids_and_ids_that_are_no_text(name: str, value: str) -> None:
     options = {"distinct_id": "ann", "tenant_id": None, name: value}
     with pytest.raises(SuprsendValidationError) as caught:
         user_token(options.pop("distinct_id"), PEM, **options)  # type: ignore[arg-type]

@@ -55,13 +55,19 @@ logger = logging.getLogger("suprsend_async")
 # The official SDKs report a record that got no HTTP answer with code 500.
 _NO_ANSWER_CODE = 500
 _ARRAY = (b"[", b"]")
-# The producer lets the event loop in at least once every this many records,
-# so that validating and encoding a long stretch of input never holds it for
-# long (some 0.3 ms at a few µs per record), whatever the chunk size. Handing
-# a chunk over does (anyio's send is a checkpoint); a checkpoint does when
-# this many records went by without one. (Each trip through the loop costs:
-# one every 32 records was 4 % of a bulk upload's CPU.)
+# The producer lets the event loop in once it has run this long (wall time,
+# the caller's own iterator included) since it last did, and at least every
+# this many records whatever the clock says. Each loop iteration runs
+# everything ready at its start, so its length is the producer's stretch plus
+# the upload workers' steps (some 0.3 ms each); an application's 1 ms sleeper
+# waits about two of them. A stretch of 100 records (0.5 to 1 ms with nested
+# properties built by a generator) made iterations of 1.3 ms and a lag p99 of
+# 4 to 5 ms of CPU; 0.15 ms makes them 0.3 ms and the p99 2 ms, for no
+# measurable CPU (`nox -s bench`, benchmarks/README.md). Handing a chunk over
+# lets the loop in too (anyio's send is a checkpoint).
+_PRODUCER_SLICE = 0.000_15
 _RECORDS_PER_CHECKPOINT = 100
+_clock = time.perf_counter  # (a name of its own: a test drives the producer with a fake)
 _NOT_RETRIED = not_retried_without_key("record")
 
 
@@ -166,6 +172,16 @@ class BulkItem:
     # it changes nothing (an identity edit of only idempotent operations).
     repeatable: bool
     not_repeated_because: str | None = None  # if not repeatable, and it is known why
+    # A key generated for it, in ``body`` but not yet on ``source``: put on the
+    # record only if it is reported failed (with the key, so that sending it
+    # again is deduplicated), not on every record of an upload.
+    generated_key: str | None = None
+
+    def reported(self) -> Any:
+        """The record as a failure reports it: the user's, with its generated key."""
+        if self.generated_key is None:
+            return self.source
+        return self.source.with_idempotency_key(self.generated_key)
 
     @classmethod
     def of(cls, index: int, source: Any, record: EncodedRecord) -> BulkItem:
@@ -381,6 +397,8 @@ class _BulkRun:
         add, client = builder.add, self.client
 
         unyielded = 0  # records taken since the producer last let the loop in
+        resumed = _clock()  # when it last got the loop back
+        clock = _clock
 
         # A plain function, not a coroutine: one call per record, and the
         # producer awaits only when it returns something to await.
@@ -398,11 +416,13 @@ class _BulkRun:
             else:
                 ready = add(taken, taken.body)
             if isinstance(ready, TooLarge):
-                self._fail(ready.item.index, ready.item.source, ready.reason, None)
+                self._fail(ready.item.index, ready.item.reported(), ready.reason, None)
             elif ready is not None:
                 return ready
             unyielded += 1
-            return "checkpoint" if unyielded >= _RECORDS_PER_CHECKPOINT else None
+            if unyielded >= _RECORDS_PER_CHECKPOINT or clock() - resumed >= _PRODUCER_SLICE:
+                return "checkpoint"
+            return None
 
         async def let_in(due: Chunk[BulkItem] | Literal["checkpoint"]) -> None:
             """Hand a chunk over or give the loop a turn: either lets other tasks run.
@@ -411,12 +431,13 @@ class _BulkRun:
             here finds every record taken so far in the builder, handed over
             or failed, and accounts for each, never lost.
             """
-            nonlocal unyielded
+            nonlocal unyielded, resumed
             unyielded = 0
             if isinstance(due, Chunk):
                 await self._hand_over(due, chunks)  # anyio's send is a checkpoint too
             else:
                 await anyio.lowlevel.checkpoint()
+            resumed = clock()
 
         async with chunks:
             if isinstance(items, AsyncIterable):
@@ -504,7 +525,7 @@ class _BulkRun:
                 why = item.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             maybe = item.index in state.unknown
-            failed.append(self._fail(item.index, item.source, error, end.status, maybe=maybe))
+            failed.append(self._fail(item.index, item.reported(), error, end.status, maybe=maybe))
             return False
 
         attempt_number = 0
@@ -517,7 +538,7 @@ class _BulkRun:
                 for item in state.pending:
                     maybe = item.index in state.unknown
                     failed.append(
-                        self._fail(item.index, item.source, self.reach.gone, None, maybe=maybe)
+                        self._fail(item.index, item.reported(), self.reach.gone, None, maybe=maybe)
                     )
                 state.pending = []
                 return _ChunkOutcome(False, None, "the hub is unreachable")
@@ -599,13 +620,13 @@ class _BulkRun:
             attempts = exc.attempts
             for item in state.pending:
                 maybe = exc.sent or item.index in state.unknown
-                failed.append(self._fail(item.index, item.source, str(exc), None, maybe=maybe))
+                failed.append(self._fail(item.index, item.reported(), str(exc), None, maybe=maybe))
         else:
             for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 maybe = item.index in state.unknown
-                failed.append(self._fail(item.index, item.source, error, code, maybe=maybe))
+                failed.append(self._fail(item.index, item.reported(), error, code, maybe=maybe))
         attempts -= skipped
         self.uploads.discard(state)
         if self.on_chunk is not None:
@@ -624,7 +645,7 @@ class _BulkRun:
             for item in state.pending:
                 maybe = state.sent or item.index in state.unknown
                 error = _ABANDONED if maybe else _NOT_SENT
-                self._fail(item.index, item.source, error, None, maybe=maybe)
+                self._fail(item.index, item.reported(), error, None, maybe=maybe)
         self.uploads.clear()
         unsent = [self.handing_over] if self.handing_over is not None else []
         self.handing_over = None
@@ -634,7 +655,7 @@ class _BulkRun:
                 unsent.append(last)
         for chunk in unsent:
             for item in chunk.items:
-                self._fail(item.index, item.source, _NOT_SENT, None)
+                self._fail(item.index, item.reported(), _NOT_SENT, None)
         if len(self.failures) > before:
             self.warnings.append(
                 "the upload was abandoned: requests in flight were cancelled, their outcome unknown"

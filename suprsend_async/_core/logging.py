@@ -19,8 +19,11 @@ is never printed twice by us. A debug client's records carry
 above ``SUPRSEND_LOG``'s level and those. A record one of the switches asks
 for but below the logger's level (which the logging module would drop before
 any handler) is handed to that handler alone, not to the application's
-handlers, whose levels it is below anyway. Records never hold payloads or
-secrets.
+handlers, whose levels it is below anyway: a client's through
+:class:`ClientLogger`, and any other of the ``suprsend_async`` tree (a module's
+``logging.getLogger("suprsend_async")``, the outbox's ``suprsend_async.outbox``)
+because ``SUPRSEND_LOG`` widens the level check of those loggers
+(:func:`library_logger`). Records never hold payloads or secrets.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-__all__ = ["ENV_VAR", "LOGGER", "ClientLogger", "configure_from_environment"]
+__all__ = ["ENV_VAR", "LOGGER", "ClientLogger", "configure_from_environment", "library_logger"]
 
 LOGGER = logging.getLogger("suprsend_async")
 ENV_VAR = "SUPRSEND_LOG"
@@ -48,6 +51,7 @@ _ENV_LEVELS = {
 }
 _ENV_OFF = frozenset({"", "0", "false", "no", "off", "none"})
 _DEBUG_ATTRIBUTE = "suprsend_debug"
+_WIDENED = "_suprsend_widened"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -88,6 +92,60 @@ def _attach_handler() -> None:
         LOGGER.addHandler(_HANDLER)
 
 
+def _env_wants(level: int) -> bool:
+    env = _HANDLER.level_from_env
+    return env is not None and level >= env
+
+
+def _widen(logger: logging.Logger) -> None:
+    """Let the records ``SUPRSEND_LOG`` asks for through ``logger``'s level check, to
+    our handler alone; the logger's level and what its handlers get stay as they were.
+
+    The logging module drops a record below a logger's level before any handler
+    sees it, and a logger of ours has the application's level (WARNING by
+    default): so the check itself is widened, on this logger only.
+    """
+    if getattr(logger, _WIDENED, False):
+        return
+    enabled, handle = logger.isEnabledFor, logger.handle
+
+    def is_enabled_for(level: int) -> bool:
+        if enabled(level):
+            return True
+        return _env_wants(level) and not logger.disabled and logger.manager.disable < level
+
+    def handle_record(record: logging.LogRecord) -> None:
+        if enabled(record.levelno):
+            handle(record)  # as ever: the logger's handlers, then its parents'
+        elif not logger.disabled and logger.filter(record):
+            _HANDLER.handle(record)  # what only SUPRSEND_LOG asked for
+
+    # Instance attributes, which Logger.info and Logger._log find first.
+    logger.isEnabledFor = is_enabled_for  # type: ignore[method-assign]
+    logger.handle = handle_record  # type: ignore[method-assign]
+    setattr(logger, _WIDENED, True)
+
+
+def library_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` for a logger of the ``suprsend_async`` tree, whose
+    records ``SUPRSEND_LOG`` shows whatever its level (see :func:`_widen`)."""
+    if name != LOGGER.name and not name.startswith(LOGGER.name + "."):
+        raise ValueError(f"{name!r} is not a logger of the {LOGGER.name} tree")
+    logger = logging.getLogger(name)
+    if _HANDLER.level_from_env is not None:
+        _widen(logger)
+    return logger
+
+
+def _widen_tree() -> None:
+    """The library's loggers made so far (those made later come through library_logger)."""
+    _widen(LOGGER)
+    prefix = LOGGER.name + "."
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith(prefix) and isinstance(logger, logging.Logger):
+            _widen(logger)
+
+
 def configure_from_environment(environ: Mapping[str, str] = os.environ) -> int | None:
     """Apply ``SUPRSEND_LOG``; returns the level it set, or None (unset, off or not understood)."""
     raw = environ.get(ENV_VAR, "")
@@ -106,6 +164,7 @@ def configure_from_environment(environ: Mapping[str, str] = os.environ) -> int |
     # below it reach our handler through ClientLogger.log.
     _HANDLER.level_from_env = level
     _attach_handler()
+    _widen_tree()
     return level
 
 

@@ -124,18 +124,6 @@ def not_applied(status: int, location: str | None, raw: Any) -> SuprsendAPIError
     )
 
 
-def _may_have_applied(end: AttemptEnd) -> bool:
-    """Whether an attempt that ended so may have done its work at the hub.
-
-    No answer, or a server error (a gateway gives up on a backend that may
-    have finished), may hide a success; a request never sent, a rate limit
-    or a client error not.
-    """
-    if end.status is None:
-        return not end.not_applied
-    return end.status >= 500
-
-
 async def request(
     transport: HubTransport,
     call: Call[Any],
@@ -150,8 +138,8 @@ async def request(
     ``route`` is the path's template (``v1/user/{distinct_id}/``): it names the
     call in errors, logs, spans and retry events instead of the ids in it. A
     call that deletes (a DELETE, or the hub's PATCH ``.../delete/``) and gets 404
-    after an earlier attempt that may have deleted it (no answer, or a server
-    error) is a success: that attempt deleted it.
+    after an earlier attempt that may have deleted it (``AttemptEnd.may_have_applied``:
+    no answer, or a gateway's 502/504) is a success: that attempt deleted it.
     """
     body = call.body
     if body is NO_BODY:
@@ -225,7 +213,7 @@ async def _send(
     deleted_before = (
         call.endpoint.deletes
         and status == 404
-        and any(_may_have_applied(ending) for ending in endings[:-1])
+        and any(ending.may_have_applied for ending in endings[:-1])
     )
     if 200 <= status < 300 or deleted_before:
         return Answer(method, status, raw, response, attempts)

@@ -417,9 +417,9 @@ class HubTransport:
     def _url(self, path: str, query: str) -> httpx.URL:
         """The base URL joined with ``path`` (relative, its segments escaped) and ``query``.
 
-        Such a path is the base's text followed by the path's: one parse
-        instead of join's three (30 -> 11 µs, on every call with an id).
-        Anything else is joined as a URL is.
+        Such a path is the base's path followed by it, and needs no parsing
+        (httpx's join parses three times: 30 µs on every call with an id; a
+        parse of the joined text, 11). Anything else is joined as a URL is.
         """
         if (
             not self._base_text

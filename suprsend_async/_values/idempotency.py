@@ -57,6 +57,7 @@ __all__ = [
     "body_edit_safety",
     "edit_safety",
     "may_retry",
+    "refused_record",
     "single_shot",
 ]
 
@@ -123,6 +124,14 @@ class AttemptEnd:
 _NOT_SENT = AttemptEnd(Ending.NOT_SENT)
 _NO_ANSWER = AttemptEnd(Ending.NO_ANSWER)
 _ANSWERED: dict[int, AttemptEnd] = {}
+
+
+def refused_record(status: int | None) -> bool:
+    """The hub's status for a record refuses that record itself: a 4xx other than 408
+    and 429, which apply nothing and pass. Sending it again gets the same answer, so a
+    sender keeps it as failed; any other status (a 5xx, a redirect not followed) or none
+    may pass."""
+    return status is not None and 400 <= status < 500 and status not in NOT_APPLIED_STATUSES
 
 
 def may_retry(end: AttemptEnd, repeatable: bool) -> bool:

@@ -25,7 +25,7 @@ from ._records import (
     dedupe_key,
     entrypoint_of,
 )
-from ._schema import CREATE_FAILED_TABLE, FAILED_TABLE, INSTALL_LOCK
+from ._schema import CREATE_FAILED_TABLE, FAILED_TABLE, INSTALL_LOCK, UPGRADE_FAILED_TABLE
 
 if TYPE_CHECKING:
     from .._client import AsyncSuprsend
@@ -146,7 +146,8 @@ class PostgresOutbox:
         return Queries(AsyncpgDriver(conn))
 
     async def install(self) -> None:
-        """Create pgqueuer's tables and the outbox's own, unless they exist (idempotent,
+        """Create pgqueuer's tables and the outbox's own, unless they exist, and bring
+        an outbox's own table made by an earlier release up to this one's (idempotent,
         and safe when several processes call it at once)."""
         async with (await self.pool()).acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", INSTALL_LOCK)
@@ -154,6 +155,7 @@ class PostgresOutbox:
             if not await queries.schema_is_installed():
                 await queries.install()
             await conn.execute(CREATE_FAILED_TABLE)
+            await conn.execute(UPGRADE_FAILED_TABLE)
 
     # -- enqueue ----------------------------------------------------------------------
 

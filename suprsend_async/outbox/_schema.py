@@ -7,7 +7,7 @@ retries or purges it (``suprsend-async outbox status|retry|purge``).
 
 from __future__ import annotations
 
-__all__ = ["CREATE_FAILED_TABLE", "FAILED_TABLE", "INSTALL_LOCK"]
+__all__ = ["CREATE_FAILED_TABLE", "FAILED_TABLE", "INSTALL_LOCK", "UPGRADE_FAILED_TABLE"]
 
 FAILED_TABLE = "suprsend_outbox_failed"
 
@@ -15,7 +15,7 @@ CREATE_FAILED_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {FAILED_TABLE} (
     id              bigserial PRIMARY KEY,
     kind            text NOT NULL,          -- 'event' or 'workflow'
-    payload         jsonb NOT NULL,         -- the record as enqueued, key included
+    payload         json NOT NULL,          -- the record as enqueued, key included
     idempotency_key text NOT NULL,
     error           text NOT NULL,          -- why it was not delivered
     code            integer,                -- the hub's status for it; NULL: no answer
@@ -24,6 +24,21 @@ CREATE TABLE IF NOT EXISTS {FAILED_TABLE} (
     failed_at       timestamptz NOT NULL DEFAULT now()
 )
 """
+
+# The payload was jsonb before: jsonb cannot hold \u0000 (nor a lone surrogate's
+# escape), which a record may carry and json keeps, as the text it was enqueued as.
+# A table made so is changed once, by the next install() (there is no other schema
+# version to go by: the column's type is it).
+UPGRADE_FAILED_TABLE = f"""
+DO $$
+BEGIN
+    IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+        WHERE attrelid = '{FAILED_TABLE}'::regclass AND attname = 'payload') = 'jsonb' THEN
+        ALTER TABLE {FAILED_TABLE} ALTER COLUMN payload TYPE json USING payload::text::json;
+    END IF;
+END
+$$
+"""  # noqa: S608 (FAILED_TABLE is ours)
 
 # Two processes installing at once (every replica of a service on start-up)
 # take turns: pgqueuer's install is not safe to run twice concurrently.

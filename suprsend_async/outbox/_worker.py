@@ -11,10 +11,12 @@ whose worker stopped sending heartbeats), heartbeats, the job log, retries.
 What each record becomes, once its batch was sent:
 
 - delivered: its job is logged "successful" and leaves the queue;
-- refused by the hub (a 4xx for it), or no longer a valid record: kept in the
-  failed table with the reason (``outbox status``; ``outbox retry|purge``);
-- not delivered for a reason that may pass (no answer, 5xx, 429, still
-  failing after the bulk engine's own retries): queued again, after a
+- refused by the hub (a 4xx for it), no longer a valid record, or one this
+  worker's client cannot send (its limits are tighter than those it was
+  enqueued under): kept in the failed table with the reason at once
+  (``outbox status``; ``outbox retry|purge``);
+- not delivered for a reason that may pass (no answer, 5xx, 429, a redirect
+  not followed, still failing after the bulk engine's own retries): queued again, after a
   delay that doubles with each delivery, and kept as failed after
   ``max_deliveries``.
 
@@ -27,21 +29,23 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import asyncpg
 import attrs
 from pgqueuer.models import Job
 from pgqueuer.queries import EntrypointExecutionParameter, Queries
 from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
-from .._core.bulk import FailedRecord, run_bulk
-from .._core.retry import is_retryable_status
+from .._core.bulk import BulkItem, FailedRecord, RecordKind, run_bulk
+from .._core.logging import library_logger
 from .._values.errors import SuprsendConfigError, SuprsendValidationError
+from .._values.idempotency import refused_record
+from .._wire.chunking import ChunkBuilder, TooLarge
 from ._records import ENTRYPOINTS, Kind, OutboxRecord, RecordCodec, kind_of, records_of
 from ._schema import FAILED_TABLE
 
@@ -51,15 +55,15 @@ if TYPE_CHECKING:
 
 __all__ = ["OutboxWorker", "WorkerReport", "WorkerSettings"]
 
-logger = logging.getLogger("suprsend_async.outbox")
+logger = library_logger("suprsend_async.outbox")
 
-_GATEWAY_STATUSES = frozenset({502, 504})  # a gateway lost track of the hub: not a refusal
 _MAX_REQUEUE_DELAY = 600.0
 
+# The payload's type is the column's: json, or jsonb in a table an earlier release made.
 _INSERT_FAILED = f"""
 INSERT INTO {FAILED_TABLE}
     (kind, payload, idempotency_key, error, code, maybe_delivered, deliveries)
-VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 """  # noqa: S608
 
 
@@ -236,14 +240,17 @@ class OutboxWorker:
             tg.start_soon(self._heartbeat, queries, [job.id for job in jobs], beating)
             try:
                 for kind, group in groups.items():
+                    records = records_of(kind)
+                    sendable = self._sendable(settlement, kind, records, group)
                     response = await run_bulk(
                         self.client,
-                        [record for _, record in group],
-                        kind=records_of(kind),
+                        [item for _, item in sendable],
+                        kind=records,
                         abandon=abandon,
+                        encoded=True,
                     )
                     failed = {f.index: f for f in response.failed_records}
-                    for index, (job, _) in enumerate(group):
+                    for index, (job, _) in enumerate(sendable):
                         failure = failed.get(index)
                         if failure is None:
                             settlement.delivered.append(job)
@@ -253,11 +260,39 @@ class OutboxWorker:
                 beating.set()  # the heartbeat ends after the update it may be sending
         await self._settle(conn, queries, settlement, at_once=abandon.is_set())
 
-    def _sort(self, settlement: _Settlement, job: Job, kind: Kind, failure: FailedRecord) -> None:
-        code = failure.code
-        refused = (
-            code is not None and code not in _GATEWAY_STATUSES and not is_retryable_status(code)
+    def _sendable(
+        self,
+        settlement: _Settlement,
+        kind: Kind,
+        records: RecordKind,
+        group: list[tuple[Job, OutboxRecord]],
+    ) -> list[tuple[Job, BulkItem]]:
+        """The group's records checked and encoded as the bulk engine would; one this
+        worker's client refuses (a check, or too large for any request under its limits)
+        is kept as failed at once: no later delivery by this worker could send it."""
+        client, limits = self.client, self.client.limits
+        # One record a chunk: the engine's own test of a record alone against the body limit.
+        alone: ChunkBuilder[BulkItem] = ChunkBuilder(
+            1, records.max_body_bytes(limits), records.record_overhead(limits)
         )
+        sendable: list[tuple[Job, BulkItem]] = []
+        for job, record in group:
+            try:
+                item = records.prepare(client, len(sendable), record)
+            except SuprsendValidationError as exc:
+                settlement.kept.append(_Kept(job, kind, str(exc), None, False))
+                continue
+            too_large = alone.add(item, item.body)
+            if isinstance(too_large, TooLarge):
+                settlement.kept.append(_Kept(job, kind, too_large.reason, None, False))
+                continue
+            sendable.append((job, item))
+        return sendable
+
+    def _sort(self, settlement: _Settlement, job: Job, kind: Kind, failure: FailedRecord) -> None:
+        # What is left here was sent, or could have been: only the hub refuses it for good.
+        code = failure.code
+        refused = refused_record(code)
         deliveries = job.attempts + 1
         if refused or deliveries >= self.settings.max_deliveries:
             error = failure.error
@@ -288,20 +323,7 @@ class OutboxWorker:
         with anyio.CancelScope(shield=True):
             async with conn.transaction():
                 if settlement.kept:
-                    await conn.executemany(
-                        _INSERT_FAILED,
-                        [
-                            (
-                                kept.kind,
-                                *_stored(kept.job.payload),
-                                kept.error,
-                                kept.code,
-                                kept.maybe_delivered,
-                                kept.job.attempts + 1,
-                            )
-                            for kept in settlement.kept
-                        ],
-                    )
+                    await _keep(conn, settlement.kept)
                 if finished:
                     await queries.log_jobs([(job, status, None) for job, status in finished])  # type: ignore[misc]
                 for job in settlement.requeued:
@@ -324,6 +346,56 @@ class OutboxWorker:
         return datetime.timedelta(seconds=seconds)
 
 
+async def _keep(conn: Any, kept: list[_Kept]) -> None:
+    """Insert the records kept as failed; one the table cannot hold does not fail the
+    batch's settlement (which would leave the whole batch to be sent again, forever).
+
+    Each try is a savepoint, so a refused insert leaves the batch's transaction usable.
+    """
+    rows = [_failed_row(k) for k in kept]
+    try:
+        async with conn.transaction():
+            await conn.executemany(_INSERT_FAILED, rows)
+        return
+    except asyncpg.DataError:
+        pass  # which row: one at a time
+    for row in rows:
+        try:
+            async with conn.transaction():
+                await conn.execute(_INSERT_FAILED, *row)
+        except asyncpg.DataError as exc:
+            await conn.execute(_INSERT_FAILED, *_as_text(row, exc))
+
+
+def _failed_row(kept: _Kept) -> tuple[Any, ...]:
+    payload, key = _stored(kept.job.payload)
+    error = _storable(kept.error)
+    return (kept.kind, payload, key, error, kept.code, kept.maybe_delivered, kept.job.attempts + 1)
+
+
+def _as_text(row: tuple[Any, ...], exc: Exception) -> tuple[Any, ...]:
+    """``row`` with its payload as a JSON string of its text, which any JSON column holds
+    (NULs replaced: jsonb has none), and the error saying so."""
+    kind, payload, key, error, *rest = row
+    error += (
+        f" (its payload is kept as a JSON string of its text, NULs replaced: the failed"
+        f" table refused it as JSON, {type(exc).__name__}; `suprsend-async outbox install`"
+        " upgrades a table made by an earlier release to keep any JSON)"
+    )
+    return (kind, json.dumps(payload.replace("\x00", "\ufffd")), key, error, *rest)
+
+
+def _storable(text: str) -> str:
+    """``text`` as a text column holds it: no NUL, no lone surrogate (each replaced)."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; PostgreSQL not
+
+
 def _stored(payload: bytes | None) -> tuple[str, str]:
     """The payload as JSON text for the failed table, and the key it holds ("" if none).
 
@@ -331,8 +403,8 @@ def _stored(payload: bytes | None) -> tuple[str, str]:
     """
     text = (payload or b"").decode(errors="replace")
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_no_constant)
     except ValueError:
         return json.dumps(text), ""
     key = body.get("$idempotency_key") if isinstance(body, dict) else None
-    return text, key if isinstance(key, str) else ""
+    return text, _storable(key) if isinstance(key, str) else ""

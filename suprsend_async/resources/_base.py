@@ -79,12 +79,12 @@ def bulk_record(
     item: Any,
     kind: type[_R],
     from_body: Callable[[Any], _R],
-    keyed: Callable[[_R, str], _R] | None = None,
+    *,
+    keyed: bool = True,
 ) -> _R:
     """A bulk record (an Event, a WorkflowTriggerRequest) from itself or its dict form,
     with a generated idempotency key when the client gives them and it has none
-    (given to it by ``keyed``, if the kind has a way cheaper than
-    ``with_idempotency_key``, which checks the key)."""
+    (unless ``keyed`` is False: the caller puts one in its wire form itself)."""
     if isinstance(item, kind):
         record = item
     elif isinstance(item, dict):
@@ -95,10 +95,8 @@ def bulk_record(
         raise SuprsendValidationError(
             "record", f"must be {article} {name} or a dict, got {type(item).__name__}"
         )
-    key = fresh_key(client, record.idempotency_key is not None)
-    if key is None:
-        return record
-    return record.with_idempotency_key(key) if keyed is None else keyed(record, key)
+    key = fresh_key(client, record.idempotency_key is not None) if keyed else None
+    return record if key is None else record.with_idempotency_key(key)
 
 
 class Resource:

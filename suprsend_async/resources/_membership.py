@@ -23,6 +23,7 @@ from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
 from .._values.errors import SuprsendValidationError
 from .._values.json_codec import dumps
+from .._values.rules import valid_text
 from .._wire.routes import Call
 
 __all__ = ["DistinctIds", "send_members"]
@@ -48,6 +49,20 @@ def _prepare(client: ClientContext, index: int, group: Any) -> BulkItem:
 _GROUPS = RecordKind("subscriber_lists.add", "", _prepare, lambda limits: 1, envelope=_ENVELOPE)
 
 
+def _id_problem(distinct_id: object) -> str | None:
+    """Why ``distinct_id`` cannot be sent as one (the rule), or None.
+
+    Sent as given, not stripped: an id with spaces around it is the hub's to judge.
+    """
+    if not isinstance(distinct_id, str) or not distinct_id.strip():
+        return f"must be a non-empty string, got {type(distinct_id).__name__}"
+    try:
+        valid_text(distinct_id, "distinct_id")  # a lone surrogate: no UTF-8, no JSON
+    except SuprsendValidationError as exc:
+        return exc.rule
+    return None
+
+
 def checked_ids(distinct_ids: object) -> DistinctIds:
     """``distinct_ids`` if it can be iterated; a list is checked whole before anything is sent."""
     if isinstance(distinct_ids, (str, bytes, Mapping)) or not isinstance(
@@ -59,11 +74,15 @@ def checked_ids(distinct_ids: object) -> DistinctIds:
         )
     if isinstance(distinct_ids, list):
         for i, distinct_id in enumerate(distinct_ids):
-            if not isinstance(distinct_id, str) or not distinct_id.strip():
-                raise SuprsendValidationError(
-                    f"distinct_ids[{i}]",
-                    f"must be a non-empty string, got {type(distinct_id).__name__}",
-                )
+            # ASCII (the usual id) has UTF-8: the rule is asked only otherwise.
+            if (
+                not isinstance(distinct_id, str)
+                or not distinct_id.isascii()
+                or not distinct_id.strip()
+            ):
+                problem = _id_problem(distinct_id)
+                if problem is not None:
+                    raise SuprsendValidationError(f"distinct_ids[{i}]", problem)
     return distinct_ids
 
 
@@ -102,7 +121,13 @@ class _Reading:
                 self._refuse(index, item, f"must be a non-empty string, got {type(item).__name__}")
                 continue
             # Its bytes in the body: quoted, a comma; escapes are found when encoded.
-            cost = len(item.encode()) + 3
+            try:
+                cost = len(item.encode()) + 3
+            except UnicodeEncodeError:  # (one encode an id, the rule only to say why)
+                problem = _id_problem(item)
+                assert problem is not None  # the rule refuses what has no UTF-8
+                self._refuse(index, item, problem)
+                continue
             if cost > self.max_bytes:
                 self._refuse(index, item, f"is {cost} bytes, more than a request may carry")
                 continue

@@ -11,7 +11,8 @@ from typing import Any
 from .._core.bulk import BulkItem, BulkResponse, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
-from .._values.models import Event, keyed
+from .._core.single import fresh_key
+from .._values.models import Event
 from ._base import ProgressHook, TriggeredInstance, bulk_record
 
 __all__ = ["BULK_EVENT_PATH", "EVENT_RECORDS", "BulkEvents", "BulkEventsInstance"]
@@ -20,10 +21,14 @@ BULK_EVENT_PATH = "v2/bulk/event/"
 
 
 def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
-    event = bulk_record(client, item, Event, Event.from_body, keyed)
-    # The hot path of bulk uploads: the bytes alone, no EncodedRecord.
-    body = client._serializer.event_bytes(event)
-    return BulkItem(index, event, body, event.idempotency_key is not None)
+    event = bulk_record(client, item, Event, Event.from_body, keyed=False)
+    # The hot path of bulk uploads: the bytes alone, no EncodedRecord; a generated
+    # key goes into them, and onto the event only if it fails (BulkItem.reported).
+    key = fresh_key(client, event.idempotency_key is not None)
+    body = client._serializer.event_bytes(event, idempotency_key=key)
+    return BulkItem(
+        index, event, body, key is not None or event.idempotency_key is not None, None, key
+    )
 
 
 # Events in bulk, as the bulk engine sends them.

@@ -12,7 +12,8 @@ method returns what the SDK returns (the hub's JSON, typed). Beyond the SDK:
   were (sending them all again is harmless).
 - ``replace(list_id)``: an atomic replacement of the members, as an
   ``async with`` block that starts a sync, finishes it when the block ends
-  and deletes the draft if it raises or is cancelled.
+  and deletes the draft if it raises or is cancelled (never once a finish
+  may have made it live).
 - ``list_subscribers(list_id)``: the members, a cursor paginator.
 
 Deletes follow the hub's document (``PATCH .../delete/``), not the SDK's
@@ -41,7 +42,14 @@ from .._values.audience_answers import (
     SubscriberListJSON,
 )
 from .._values.body_requests import SubscriberListBroadcast
-from .._values.errors import SuprsendConfigError, SuprsendError, SuprsendValidationError
+from .._values.errors import (
+    SuprsendAPIError,
+    SuprsendConfigError,
+    SuprsendError,
+    SuprsendTransportError,
+    SuprsendValidationError,
+)
+from .._values.idempotency import AttemptEnd
 from .._values.rules import page_window, require_id
 from .._wire.endpoints import LISTS
 from .._wire.responses import TriggerResponse
@@ -275,7 +283,11 @@ class SubscriberLists(Resource):
         become the list's at once (``finish_sync``). If the block raises or is
         cancelled, the draft is deleted instead (shielded from the
         cancellation, bounded by ``CLEANUP_TIMEOUT``) and the list stays as it
-        was. After the block, ``replacement.result`` is ``finish_sync``'s answer.
+        was; so it is when ``finish_sync`` is refused. If ``finish_sync``'s
+        outcome is unknown (no answer, a gateway's 502/504, or cancelled in
+        flight), the version may be live: it is kept, and the error says the
+        finish may have been applied. After the block, ``replacement.result``
+        is ``finish_sync``'s answer.
         """
         require_id(list_id, "list_id")
         return ListReplacement(self, list_id, max_concurrency, retry)
@@ -356,11 +368,38 @@ class ListReplacement:
                 self.result = await self._lists.finish_sync(
                     self.list_id, version_id, retry=self._retry
                 )
-            except BaseException:
+            except SuprsendError as error:
+                if _may_have_applied(error):
+                    raise self._maybe_live(error, version_id) from error
                 await self._discard(version_id)
+                raise
+            except BaseException:
+                # Cancelled (or worse) with the finish perhaps at the hub: the
+                # version may be live now, and deleting it is no undo.
+                logger.warning(
+                    "a list replacement was interrupted during finish_sync, which may have"
+                    " been applied: the draft version was not deleted"
+                )
                 raise
             return
         await self._discard(version_id)
+
+    def _maybe_live(self, error: SuprsendError, version_id: str) -> SuprsendError:
+        """``error`` saying that the finish may have made the version live."""
+        note = (
+            f"finish_sync may have been applied: the list's members may now be the draft's;"
+            f" the draft version {version_id} was not deleted (get_version answers 404"
+            " once it went live; if it is still a draft, finish_sync or delete_version it)"
+        )
+        if isinstance(error, SuprsendTransportError):
+            return error.with_note(note)
+        assert isinstance(error, SuprsendAPIError)  # (the other errors applied nothing)
+        return SuprsendAPIError(
+            f"{error.message}; {note}",
+            status_code=error.status_code,
+            error_type=error.error_type,
+            body=error.body,
+        )
 
     async def _discard(self, version_id: str) -> None:
         """Delete the draft, whatever cancellation is under way; never masks the error."""
@@ -388,6 +427,16 @@ _OPERATION = {
     LISTS.add_to_version: "add_to_version",
     LISTS.remove_from_version: "remove_from_version",
 }
+
+
+def _may_have_applied(error: SuprsendError) -> bool:
+    """Whether a call that raised ``error`` may have done its work at the hub (the one
+    rule, ``AttemptEnd.may_have_applied``: no answer, or a gateway's 502/504)."""
+    if isinstance(error, SuprsendTransportError):
+        return AttemptEnd.of_error(error).may_have_applied
+    if isinstance(error, SuprsendAPIError):
+        return AttemptEnd.answered(error.status_code).may_have_applied
+    return False  # refused before anything was sent
 
 
 def _is_int(value: object) -> bool:

@@ -15,7 +15,7 @@ from .._values.models import WorkflowTriggerRequest
 from .._wire.endpoints import RUNS
 from .._wire.responses import TriggerResponse
 from ._base import ProgressHook, Resource, TriggeredInstance, bulk_record
-from ._runs import cancel_runs
+from ._runs import WORKFLOW_FILTERS, cancel_runs
 
 __all__ = ["TRIGGER_PATH", "TRIGGER_RECORDS", "BulkWorkflowsInstance", "Workflows"]
 
@@ -94,21 +94,25 @@ class Workflows(Resource):
         recipients: list[str] | None = None,
         idempotency_key: str | None = None,
         workflow_slug: str | None = None,
-        tenant_id: str | None = None,
+        tenant_id: None = None,
         retry: RetryPolicy | None = None,
     ) -> CancelledRunsJSON:
-        """Cancel the pending runs matching every filter given (at least one of
-        ``execution_id``, ``recipients``, ``idempotency_key``, ``workflow_slug``);
-        ``{"execution_ids": [...]}``, empty when none matched. Never retried.
+        """Cancel the pending runs matching every filter given; ``{"execution_ids": [...]}``,
+        empty when none matched. Never retried.
+
+        At least one of ``execution_id``, ``recipients``, ``idempotency_key`` is
+        required, as the hub requires; ``workflow_slug`` narrows them, never
+        alone. ``tenant_id`` is refused (SuprsendValidationError): it is no
+        filter in the hub's API reference, and a hub that ignored it would cancel
+        the matching runs of every tenant.
 
         Trigger with an idempotency key of your own, and cancel by the same key.
         """
-        filters = {
+        given = {
             "execution_id": execution_id,
             "recipients": recipients,
             "idempotency_key": idempotency_key,
             "workflow_slug": workflow_slug,
             "tenant_id": tenant_id,
         }
-        naming = ("execution_id", "recipients", "idempotency_key", "workflow_slug")
-        return await cancel_runs(self, RUNS.cancel_workflows.at(), filters, naming, retry)
+        return await cancel_runs(self, RUNS.cancel_workflows.at(), given, WORKFLOW_FILTERS, retry)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import http
 import json
-import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ import attrs
 import h11
 from anyio.abc import SocketAttribute
 
+from .._core.logging import library_logger
 from ._faults import ConnectionDropped
 from ._hub import Message, Receive, Scope, Send, error_body
 
@@ -38,7 +38,7 @@ __all__ = [
     "serve",
 ]
 
-logger = logging.getLogger("suprsend_async.testing")
+logger = library_logger("suprsend_async.testing")
 
 ASGIApp = Any  # any ``async def app(scope, receive, send)``
 DEFAULT_HEADER_TIMEOUT = 10.0

@@ -60,6 +60,7 @@ async def misuse(client: AsyncSuprsend) -> None:
     (await client.users.get("ann")).upper()  # E: attr-defined
     (await client.subscriber_lists.get("beta"))["subscriber_count"]  # E: typeddict-item
     await client.workflows.cancel("run-1")  # E: call-arg
+    await client.workflows.cancel(idempotency_key="k", tenant_id="acme")  # E: arg-type
     await client.subscriber_lists.broadcast({"list_id": "beta"})  # E: arg-type
     (await client.users.get("ann"))["distinctid"]  # E: typeddict-item
     async for user in client.users.list():

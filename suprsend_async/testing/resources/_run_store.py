@@ -356,8 +356,6 @@ def _run_matches(run: Run, filters: Mapping[str, Any]) -> bool:
             ok = run.idempotency_key == wanted
         elif name in ("workflow_slug", "list_id"):
             ok = run.name == wanted
-        elif name == "tenant_id":
-            ok = run.tenant_id == wanted
         elif name == "recipients":
             ids = {_recipient_ref(r).get("distinct_id") for r in run.recipients}
             ok = isinstance(wanted, list) and bool(ids & set(wanted))

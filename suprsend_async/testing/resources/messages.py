@@ -17,8 +17,11 @@ from ._run_store import MULTI_VALUE_FILTERS, RunKind
 
 __all__ = ["ROUTES"]
 
-_WORKFLOW_FILTERS = ("execution_id", "recipients", "idempotency_key", "workflow_slug")
-_BROADCAST_FILTERS = ("execution_id", "list_id", "idempotency_key")
+# The request bodies' properties in the hub's API reference: (one of these is
+# required, as its 400 says; these only narrow). Nothing else is a filter: a
+# cancel with another key (tenant_id) is refused, not run with it ignored.
+_WORKFLOW_FILTERS = (("execution_id", "recipients", "idempotency_key"), ("workflow_slug",))
+_BROADCAST_FILTERS = (("execution_id", "list_id", "idempotency_key"), ())
 
 
 def _list(hub: HubCore, call: Call) -> tuple[int, Any]:
@@ -33,13 +36,22 @@ def _bulk_update(hub: HubCore, call: Call) -> tuple[int, Any]:
     return 202, hub.store(call.workspace).runs.bulk_update(call.body)
 
 
-def _cancel(kind: RunKind, naming: tuple[str, ...]) -> Any:
+def _cancel(kind: RunKind, filters: tuple[tuple[str, ...], tuple[str, ...]]) -> Any:
+    required, narrowing = filters
+    names = (*required, *narrowing)
+
     def handler(hub: HubCore, call: Call) -> tuple[int, Any]:
         body = call.body
-        if not isinstance(body, Mapping) or not any(body.get(name) for name in naming):
-            raise StoreError(400, f"at least one filter is required: {', '.join(naming)}")
-        filters = {name: body.get(name) for name in (*naming, "tenant_id")}
-        return 200, {"execution_ids": hub.store(call.workspace).runs.cancel(kind, filters)}
+        if isinstance(body, Mapping):
+            for name in body:
+                if name not in names:
+                    raise StoreError(
+                        400, f"{name}: not a filter of this cancel (filters: {', '.join(names)})"
+                    )
+        if not isinstance(body, Mapping) or not any(body.get(name) for name in required):
+            raise StoreError(400, f"at least one filter is required: {', '.join(required)}")
+        given = {name: body.get(name) for name in names}
+        return 200, {"execution_ids": hub.store(call.workspace).runs.cancel(kind, given)}
 
     return handler
 
