@@ -63,6 +63,11 @@ def aiohttp_pool_class(library: ModuleType) -> Any:
             return httpx.ReadError(message)
         return httpx.RemoteProtocolError(message)  # disconnected, a malformed answer
 
+    def _pairs(headers: httpx.Headers) -> list[tuple[str, str]]:
+        """``headers.multi_items()``, with their encoding looked up once, not twice a header."""
+        encoding = headers.encoding
+        return [(name.decode(encoding), value.decode(encoding)) for name, value in headers.raw]
+
     @contextmanager
     def _mapped_errors() -> Iterator[None]:
         try:
@@ -163,7 +168,7 @@ def aiohttp_pool_class(library: ModuleType) -> Any:
                     url=yarl.URL(str(request.url), encoded=True),
                     # As pairs: aiohttp copies a mapping key by key, and each of
                     # httpx's Headers lookups scans them all.
-                    headers=request.headers.multi_items(),
+                    headers=_pairs(request.headers),
                     data=request.content or None,
                     allow_redirects=False,
                     auto_decompress=False,  # httpx decodes, under our size cap

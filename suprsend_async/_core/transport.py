@@ -584,6 +584,10 @@ async def _read_capped(
     response: httpx.Response, max_bytes: int, what: str, library: ModuleType
 ) -> httpx.Response:
     """The response read whole, or SuprsendResponseTooLargeError past ``max_bytes``."""
+    if getattr(response, "_content", None) is not None:
+        # Read already, by our aiohttp pool, which does so only within the cap
+        # (no decoding either: only an unencoded answer is read so).
+        return response
     length = response.headers.get("Content-Length", "")
     if (
         length.isdigit()

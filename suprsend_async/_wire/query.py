@@ -38,7 +38,8 @@ def encode_query(params: Mapping[str, Any] | None, *, doseq: bool = False) -> st
     it, as in every users call of the official SDK, the list is written as one
     value (its ``str()``), which is what that SDK sends.
     """
-    if params is None:
+    # None, or an empty mapping (most calls): nothing to check.
+    if not params and (params is None or isinstance(params, Mapping)):
         return ""
     if not isinstance(params, Mapping):
         raise SuprsendValidationError(
