@@ -379,9 +379,14 @@ class HubTransport:
                             follow_redirects=False,
                         )
                     try:
-                        answer = await _read_capped(
-                            response, MAX_RESPONSE_BYTES, f"{method} {where}", self._library
-                        )
+                        if pool is not None and hasattr(response, "_content"):
+                            # Read already by our aiohttp pool, which reads an answer
+                            # whole only within the cap and unencoded.
+                            answer = response
+                        else:
+                            answer = await _read_capped(
+                                response, MAX_RESPONSE_BYTES, f"{method} {where}", self._library
+                            )
                     finally:
                         await response.aclose()
                 except self._foreign_errors as exc:
@@ -584,10 +589,6 @@ async def _read_capped(
     response: httpx.Response, max_bytes: int, what: str, library: ModuleType
 ) -> httpx.Response:
     """The response read whole, or SuprsendResponseTooLargeError past ``max_bytes``."""
-    if getattr(response, "_content", None) is not None:
-        # Read already, by our aiohttp pool, which does so only within the cap
-        # (no decoding either: only an unencoded answer is read so).
-        return response
     length = response.headers.get("Content-Length", "")
     if (
         length.isdigit()
