@@ -31,6 +31,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async._cli import main as cli
+from suprsend_async._core.spool import holder_of
 from suprsend_async.testing import HubEmulator, serve
 from tests._doubles import PATIENCE, Gate, served, served_through, wait_for
 
@@ -364,3 +365,78 @@ async def test_a_spool_that_cannot_be_used_fails_at_start(
                 pytest.fail("started on a spool it cannot use")
     assert raised.value.path == str(path)
     assert cli(["spool", "show", str(path)]) == 2
+
+
+# -- when the client or the spool breaks under the sender -----------------------------------
+
+
+CLIENT_CLOSED = "the client of this background sender was closed"
+
+
+def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in r.getMessage() for r in caplog.records)
+
+
+async def test_a_client_closed_under_the_sender_makes_it_refuse_and_wakes_who_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = HubEmulator()
+    async with served(hub) as client, client.background(max_queue=2) as sender:
+        await client.aclose()
+        for i in range(2):
+            await sender.track_event(event(i))
+        woken: list[BaseException] = []
+
+        async def waiting(call: Any) -> None:
+            try:
+                await call()
+            except SuprsendClientClosedError as exc:
+                woken.append(exc)
+
+        async with anyio.create_task_group() as callers:
+            # A caller blocked on the full queue, and one draining it.
+            callers.start_soon(waiting, lambda: sender.track_event(event(2)))
+            callers.start_soon(waiting, sender.drain)
+            await wait_for(lambda: _logged(caplog, "client was closed"))
+            await anyio.wait_all_tasks_blocked()
+            callers.cancel_scope.cancel()  # (what still waits would wait forever)
+        assert [str(e) for e in woken] == [
+            "the client of this background sender was closed; it sends nothing more"
+        ] * 2
+        assert sender.stats().uploading is False
+        with pytest.raises(SuprsendClientClosedError, match=CLIENT_CLOSED):
+            await sender.track_event(event(3))
+        with pytest.raises(SuprsendClientClosedError, match=CLIENT_CLOSED):
+            await sender.drain()
+    # In memory, what was accepted is lost, and said so (once).
+    lost = [r for r in caplog.records if "not sent" in r.getMessage()]
+    assert [r.getMessage().split(" (")[0] for r in lost] == [
+        "background sender stopped with 2 records not sent"
+    ]
+    assert hub.events == []
+
+
+async def test_a_client_closed_under_a_spool_s_sender_lets_another_sender_send(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    spool = tmp_path / "outbox.sqlite3"
+    async with (
+        served(hub) as other,
+        served(hub) as client,
+        client.background(spool=spool) as sender,
+    ):
+        await sender.track_event(event(0))
+        assert await sender.drain(timeout=PATIENCE)
+        assert holder_of(str(spool)) == os.getpid()
+        await client.aclose()
+        await sender.track_event(event(1))  # on disk: accepted, sent by the next sender
+        await wait_for(lambda: _logged(caplog, "client was closed"))
+        assert holder_of(str(spool)) is None  # the upload lock is let go at once
+        assert sender.stats().uploading is False
+        with pytest.raises(SuprsendClientClosedError, match=CLIENT_CLOSED):
+            await sender.track_event(event(2))
+        async with other.background(spool=spool) as successor:
+            assert await successor.drain(timeout=PATIENCE)
+            assert successor.stats().uploading
+    assert Counter(e.distinct_id for e in hub.events) == Counter({"user-0": 1, "user-1": 1})

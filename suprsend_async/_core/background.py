@@ -18,6 +18,7 @@ the hub drops the second copy of a keyed record it already processed.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import heapq
 import logging
@@ -194,6 +195,8 @@ def _too_large(size: int, largest: int) -> str:
 
 
 _NEW, _OPEN, _CLOSING, _CLOSED, _FORKED = "new", "open", "closing", "closed", "forked"
+# The client was closed under an open sender: nothing can be sent any more.
+_ORPHANED = "client-closed"
 # Every sender not yet closed, for the fork hook.
 _LIVE: weakref.WeakSet[BackgroundSender] = weakref.WeakSet()
 
@@ -315,6 +318,7 @@ class BackgroundSender:
         self._settled = anyio.Event()  # set as records are settled (then replaced)
         self._round: _Round | None = None  # the bulk run going on, if one is
         self._stop_claiming = False  # closing: what the engine has finishes, nothing more goes
+        self._client_gone = False  # the client was closed under the sender: nothing is sent
         self._task_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -372,13 +376,16 @@ class BackgroundSender:
         if self._state is _FORKED or self._state is _CLOSED or self._task_group is None:
             self._state = _CLOSED if self._state is not _FORKED else _FORKED
             return
+        orphaned = self._state is _ORPHANED  # nothing can be sent: no flush to wait for
         self._state = _CLOSING
         task_group = self._task_group
         # Shielded (an app being cancelled still gets its deadline to flush),
         # and bounded by the deadline.
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._exit_timeout):
             await self._written()
-            await self._until_settled()
+            if not orphaned:
+                with contextlib.suppress(SuprsendClientClosedError):  # closed meanwhile
+                    await self._until_settled()
             # The records in flight may be other processes' (a spool's): cut off,
             # they would be sent again by the next sender. What the engine has
             # finishes first; what is claimed but not yet sent is let go.
@@ -455,6 +462,10 @@ class BackgroundSender:
         if self._state is _NEW:
             return SuprsendClientClosedError(
                 "this background sender is not started: use `async with client.background()`"
+            )
+        if self._state is _ORPHANED:
+            return SuprsendClientClosedError(
+                "the client of this background sender was closed; it sends nothing more"
             )
         return SuprsendClientClosedError("this background sender is closed")
 
@@ -611,8 +622,7 @@ class BackgroundSender:
                 if outcome != "idle" and self._db is not None:
                     await self._compact()
             except SuprsendClientClosedError:
-                logger.error("background sender: the client was closed; nothing more is sent")
-                self._release_claimed()
+                self._orphan()
                 return
             except Exception:  # a spool that cannot be read or written, or a bug of ours
                 # Logged and tried again later: a task of the sender must never
@@ -628,6 +638,21 @@ class BackgroundSender:
                 await anyio.sleep(backoff * (0.5 + random.random() / 2))  # noqa: S311
             else:
                 backoff = 0.0
+
+    def _orphan(self) -> None:
+        """The client was closed under the sender: nothing can be sent any more, so
+        nothing more is accepted. What was accepted stays in the spool (for another
+        process, or the next sender; the upload lock is let go now, not at exit) or,
+        in memory, is reported lost now. Whoever waits is woken, to hear it."""
+        self._release_claimed()
+        self._client_gone = True
+        if self._state is _OPEN:  # (not when closing: the exit reports, and closes)
+            self._state = _ORPHANED
+            if self._lock is not None:
+                self._lock.release()
+        logger.error("background sender: the client was closed; nothing more is sent")
+        self._report_left()
+        self._notify_settled()  # callers blocked on a full queue, and drain(), see it
 
     async def _nap(self, seconds: float | None) -> None:
         """Until something is accepted here, or ``seconds`` pass (None: no limit)."""
@@ -1027,6 +1052,7 @@ class BackgroundSender:
             target = self._next_id
             while not self._memory_settled(target):
                 await self._settled.wait()
+                self._raise_if_orphaned()
             return
         target = self._last_id
         # A record up to the target still in flight here says "not yet" without a query.
@@ -1034,6 +1060,12 @@ class BackgroundSender:
             # Woken by this process's uploader; else (another process sends) a look now and then.
             with anyio.move_on_after(self._poll_interval):
                 await self._settled.wait()
+            self._raise_if_orphaned()
+
+    def _raise_if_orphaned(self) -> None:
+        # (Not "settled": with the client closed, nothing will be.)
+        if self._client_gone:
+            raise self._closed_error()
 
     def _claims_up_to(self, target: int) -> bool:
         """Whether a record with an id up to ``target`` is claimed and not settled."""
