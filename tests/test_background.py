@@ -440,3 +440,32 @@ async def test_a_client_closed_under_a_spool_s_sender_lets_another_sender_send(
             assert await successor.drain(timeout=PATIENCE)
             assert successor.stats().uploading
     assert Counter(e.distinct_id for e in hub.events) == Counter({"user-0": 1, "user-1": 1})
+
+
+async def test_a_block_left_by_cancellation_still_closes_and_reports(
+    spool: Path | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    gate = Gate(hub)  # the hub never answers while the sender lives
+    async with served_through(gate, hub) as client:
+        with anyio.CancelScope() as scope:
+            async with client.background(spool=spool, exit_timeout=0) as sender:
+                for i in range(3):
+                    await sender.track_event(event(i))
+                await gate.holding.wait()
+                scope.cancel()
+                await anyio.sleep_forever()  # (cancelled at once)
+        assert scope.cancelled_caught
+        assert "state=closed" in repr(sender)
+        with pytest.raises(SuprsendClientClosedError, match="is closed"):
+            await sender.track_event(event(3))
+        if spool is None:  # in memory: what was not sent is reported lost
+            assert _logged(caplog, "stopped with 3 records not sent")
+        else:  # the spool and its upload lock are let go: a new sender sends what is left
+            assert holder_of(str(spool)) is None
+            gate.open()
+            async with client.background(spool=spool) as successor:
+                assert await successor.drain(timeout=PATIENCE)
+        gate.open()
+    if spool is not None:
+        assert sorted(e.distinct_id for e in hub.events) == [f"user-{i}" for i in range(3)]

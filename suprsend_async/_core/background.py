@@ -395,18 +395,26 @@ class BackgroundSender:
             while self._round is not None:
                 await self._settled.wait()
         # (The task group's scope was entered first, in __aenter__: it is left
-        # outside the ones above.)
+        # outside the ones above.) Leaving it raises Cancelled when the block is
+        # left by cancellation (its tasks are done by then): what follows runs
+        # anyway, or the spool's connection and upload lock would outlive the
+        # sender, and no other sender in this process could send the spool.
         task_group.cancel_scope.cancel()
-        await task_group.__aexit__(None, None, None)
-        self._task_group = None
-        self._fail_unwritten()
-        self._report_left()
-        with anyio.CancelScope(shield=True):
-            await self._close_spool()
-        self._state = _CLOSED
-        _LIVE.discard(self)
-        self._telemetry.forget(self)
-        self._room.set()  # callers blocked on a full queue: they now see it closed
+        try:
+            await task_group.__aexit__(None, None, None)
+        finally:
+            self._task_group = None
+            try:
+                self._fail_unwritten()
+                self._report_left()
+                # Shielded: a thread closing one SQLite connection, bounded.
+                with anyio.CancelScope(shield=True):
+                    await self._close_spool()
+            finally:
+                self._state = _CLOSED
+                _LIVE.discard(self)
+                self._telemetry.forget(self)
+                self._room.set()  # callers blocked on a full queue: they now see it closed
 
     def _report_left(self) -> None:
         self._flush_counters()
@@ -430,10 +438,12 @@ class BackgroundSender:
             )
 
     async def _close_spool(self) -> None:
-        if self._db is not None:
-            await anyio.to_thread.run_sync(self._db.close)
-        if self._lock is not None:
-            self._lock.release()
+        try:
+            if self._db is not None:
+                await anyio.to_thread.run_sync(self._db.close)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def _forget_after_fork(self) -> None:
         """In a forked child: nothing of this sender is the child's (the parent's
