@@ -7,6 +7,7 @@ test_background_processes.py.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -469,3 +470,38 @@ async def test_a_block_left_by_cancellation_still_closes_and_reports(
         gate.open()
     if spool is not None:
         assert sorted(e.distinct_id for e in hub.events) == [f"user-{i}" for i in range(3)]
+
+
+def _rename_table(spool: Path, old: str, new: str) -> None:
+    # What an operator's tool (or a damaged file) does to the spool under the senders.
+    with contextlib.closing(sqlite3.connect(spool)) as db:
+        db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+
+async def test_a_spool_that_cannot_be_read_for_a_while_raises_typed_errors_and_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    spool = tmp_path / "outbox.sqlite3"
+    async with (
+        served(hub) as client,
+        client.background(spool=spool, poll_interval=0.01, max_backoff=0.05) as sender,
+    ):
+        await sender.track_event(event(0))
+        assert await sender.drain(timeout=PATIENCE)
+        # A second sender on the spool, not the uploader: it only looks at the counts.
+        async with client.background(spool=spool, poll_interval=0.01) as looking:
+            assert not looking.stats().uploading
+            _rename_table(spool, "records", "hidden")
+            with pytest.raises(SuprsendSpoolError, match="could not be read"):
+                await sender.drain()
+            with pytest.raises(SuprsendSpoolError, match="could not be read"):
+                await sender.failed()
+            # Its look at the counts failed: logged, and it keeps looking (the
+            # application's block, which holds its tasks, goes on).
+            await wait_for(lambda: _logged(caplog, "looking again later"))
+            _rename_table(spool, "hidden", "records")
+            await sender.track_event(event(1))
+            assert await sender.drain(timeout=PATIENCE)
+            assert await looking.drain(timeout=PATIENCE)
+    assert Counter(e.distinct_id for e in hub.events) == Counter({"user-0": 1, "user-1": 1})

@@ -18,7 +18,6 @@ the hub drops the second copy of a keyed record it already processed.
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import heapq
 import logging
@@ -384,8 +383,12 @@ class BackgroundSender:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._exit_timeout):
             await self._written()
             if not orphaned:
-                with contextlib.suppress(SuprsendClientClosedError):  # closed meanwhile
+                try:
                     await self._until_settled()
+                except SuprsendClientClosedError:  # the client was closed meanwhile
+                    pass
+                except SuprsendSpoolError as exc:  # what is left stays there: closing goes on
+                    logger.error("background sender: %s", exc)
             # The records in flight may be other processes' (a spool's): cut off,
             # they would be sent again by the next sender. What the engine has
             # finishes first; what is claimed but not yet sent is let go.
@@ -622,7 +625,13 @@ class BackgroundSender:
                 # (Woken by each commit here, to try the lock; the counts, which read
                 # the whole index, at most every poll_interval.)
                 if time.monotonic() - self._counted_at >= self._poll_interval:
-                    await self._refresh_counts()
+                    try:
+                        await self._refresh_counts()
+                    except SuprsendSpoolError as exc:
+                        # Not the end of the sender (nor of the application's block,
+                        # which holds its tasks): the file may be readable again.
+                        self._counted_at = time.monotonic()  # (once per poll_interval)
+                        logger.warning("background sender: %s; looking again later", exc)
                 await self._nap(self._poll_interval)
                 continue
             if self._stop_claiming:
