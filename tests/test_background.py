@@ -32,7 +32,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async._cli import main as cli
-from suprsend_async._core.spool import holder_of
+from suprsend_async._core.spool import Spool, holder_of
 from suprsend_async.testing import HubEmulator, serve
 from tests._doubles import PATIENCE, Gate, served, served_through, wait_for
 
@@ -505,3 +505,27 @@ async def test_a_spool_that_cannot_be_read_for_a_while_raises_typed_errors_and_r
             assert await sender.drain(timeout=PATIENCE)
             assert await looking.drain(timeout=PATIENCE)
     assert Counter(e.distinct_id for e in hub.events) == Counter({"user-0": 1, "user-1": 1})
+
+
+def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    # A COMMIT that fails (a full disk, an I/O error) leaves SQLite's transaction
+    # open. The fault here: a foreign key checked only at COMMIT, on a row a
+    # trigger adds for a poisoned record (the spool's own schema has none).
+    path = tmp_path / "outbox.sqlite3"
+    spool = Spool(path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+            "CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);"
+            "CREATE TRIGGER poison AFTER INSERT ON records WHEN NEW.kind = 'poison'"
+            " BEGIN INSERT INTO child VALUES (42); END;"
+        )
+    spool._db.execute("PRAGMA foreign_keys = ON")
+    try:
+        with pytest.raises(SuprsendSpoolError, match="could not be written"):
+            spool.add([("poison", "k-1", b"{}", 0.0)])
+        # The next write begins a transaction of its own, and is kept.
+        spool.add([("event", "k-2", b"{}", 0.0)])
+        assert spool.counts().pending == 1
+    finally:
+        spool.close()

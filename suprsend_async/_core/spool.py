@@ -384,7 +384,14 @@ class Spool:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            # A COMMIT that fails (a full disk, an I/O error, a deferred constraint)
+            # may leave the transaction open: every later BEGIN would then fail.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._db.close()
