@@ -7,6 +7,7 @@ test_background_processes.py.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from suprsend_async import (
     WorkflowTriggerRequest,
 )
 from suprsend_async._cli import main as cli
+from suprsend_async._core.spool import Spool, holder_of
 from suprsend_async.testing import HubEmulator, serve
 from tests._doubles import PATIENCE, Gate, served, served_through, wait_for
 
@@ -364,3 +366,166 @@ async def test_a_spool_that_cannot_be_used_fails_at_start(
                 pytest.fail("started on a spool it cannot use")
     assert raised.value.path == str(path)
     assert cli(["spool", "show", str(path)]) == 2
+
+
+# -- when the client or the spool breaks under the sender -----------------------------------
+
+
+CLIENT_CLOSED = "the client of this background sender was closed"
+
+
+def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in r.getMessage() for r in caplog.records)
+
+
+async def test_a_client_closed_under_the_sender_makes_it_refuse_and_wakes_who_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = HubEmulator()
+    async with served(hub) as client, client.background(max_queue=2) as sender:
+        await client.aclose()
+        for i in range(2):
+            await sender.track_event(event(i))
+        woken: list[BaseException] = []
+
+        async def waiting(call: Any) -> None:
+            try:
+                await call()
+            except SuprsendClientClosedError as exc:
+                woken.append(exc)
+
+        async with anyio.create_task_group() as callers:
+            # A caller blocked on the full queue, and one draining it.
+            callers.start_soon(waiting, lambda: sender.track_event(event(2)))
+            callers.start_soon(waiting, sender.drain)
+            await wait_for(lambda: _logged(caplog, "client was closed"))
+            await anyio.wait_all_tasks_blocked()
+            callers.cancel_scope.cancel()  # (what still waits would wait forever)
+        assert [str(e) for e in woken] == [
+            "the client of this background sender was closed; it sends nothing more"
+        ] * 2
+        assert sender.stats().uploading is False
+        with pytest.raises(SuprsendClientClosedError, match=CLIENT_CLOSED):
+            await sender.track_event(event(3))
+        with pytest.raises(SuprsendClientClosedError, match=CLIENT_CLOSED):
+            await sender.drain()
+    # In memory, what was accepted is lost, and said so (once).
+    lost = [r for r in caplog.records if "not sent" in r.getMessage()]
+    assert [r.getMessage().split(" (")[0] for r in lost] == [
+        "background sender stopped with 2 records not sent"
+    ]
+    assert hub.events == []
+
+
+async def test_a_client_closed_under_a_spool_s_sender_lets_another_sender_send(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    spool = tmp_path / "outbox.sqlite3"
+    async with (
+        served(hub) as other,
+        served(hub) as client,
+        client.background(spool=spool) as sender,
+    ):
+        await sender.track_event(event(0))
+        assert await sender.drain(timeout=PATIENCE)
+        assert holder_of(str(spool)) == os.getpid()
+        await client.aclose()
+        await sender.track_event(event(1))  # on disk: accepted, sent by the next sender
+        await wait_for(lambda: _logged(caplog, "client was closed"))
+        assert holder_of(str(spool)) is None  # the upload lock is let go at once
+        assert sender.stats().uploading is False
+        with pytest.raises(SuprsendClientClosedError, match=CLIENT_CLOSED):
+            await sender.track_event(event(2))
+        async with other.background(spool=spool) as successor:
+            assert await successor.drain(timeout=PATIENCE)
+            assert successor.stats().uploading
+    assert Counter(e.distinct_id for e in hub.events) == Counter({"user-0": 1, "user-1": 1})
+
+
+async def test_a_block_left_by_cancellation_still_closes_and_reports(
+    spool: Path | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    gate = Gate(hub)  # the hub never answers while the sender lives
+    async with served_through(gate, hub) as client:
+        with anyio.CancelScope() as scope:
+            async with client.background(spool=spool, exit_timeout=0) as sender:
+                for i in range(3):
+                    await sender.track_event(event(i))
+                await gate.holding.wait()
+                scope.cancel()
+                await anyio.sleep_forever()  # (cancelled at once)
+        assert scope.cancelled_caught
+        assert "state=closed" in repr(sender)
+        with pytest.raises(SuprsendClientClosedError, match="is closed"):
+            await sender.track_event(event(3))
+        if spool is None:  # in memory: what was not sent is reported lost
+            assert _logged(caplog, "stopped with 3 records not sent")
+        else:  # the spool and its upload lock are let go: a new sender sends what is left
+            assert holder_of(str(spool)) is None
+            gate.open()
+            async with client.background(spool=spool) as successor:
+                assert await successor.drain(timeout=PATIENCE)
+        gate.open()
+    if spool is not None:
+        assert sorted(e.distinct_id for e in hub.events) == [f"user-{i}" for i in range(3)]
+
+
+def _rename_table(spool: Path, old: str, new: str) -> None:
+    # What an operator's tool (or a damaged file) does to the spool under the senders.
+    with contextlib.closing(sqlite3.connect(spool)) as db:
+        db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+
+async def test_a_spool_that_cannot_be_read_for_a_while_raises_typed_errors_and_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = HubEmulator()
+    spool = tmp_path / "outbox.sqlite3"
+    async with (
+        served(hub) as client,
+        client.background(spool=spool, poll_interval=0.01, max_backoff=0.05) as sender,
+    ):
+        await sender.track_event(event(0))
+        assert await sender.drain(timeout=PATIENCE)
+        # A second sender on the spool, not the uploader: it only looks at the counts.
+        async with client.background(spool=spool, poll_interval=0.01) as looking:
+            assert not looking.stats().uploading
+            _rename_table(spool, "records", "hidden")
+            with pytest.raises(SuprsendSpoolError, match="could not be read"):
+                await sender.drain()
+            with pytest.raises(SuprsendSpoolError, match="could not be read"):
+                await sender.failed()
+            # Its look at the counts failed: logged, and it keeps looking (the
+            # application's block, which holds its tasks, goes on).
+            await wait_for(lambda: _logged(caplog, "looking again later"))
+            _rename_table(spool, "hidden", "records")
+            await sender.track_event(event(1))
+            assert await sender.drain(timeout=PATIENCE)
+            assert await looking.drain(timeout=PATIENCE)
+    assert Counter(e.distinct_id for e in hub.events) == Counter({"user-0": 1, "user-1": 1})
+
+
+def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    # A COMMIT that fails (a full disk, an I/O error) leaves SQLite's transaction
+    # open. The fault here: a foreign key checked only at COMMIT, on a row a
+    # trigger adds for a poisoned record (the spool's own schema has none).
+    path = tmp_path / "outbox.sqlite3"
+    spool = Spool(path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+            "CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);"
+            "CREATE TRIGGER poison AFTER INSERT ON records WHEN NEW.kind = 'poison'"
+            " BEGIN INSERT INTO child VALUES (42); END;"
+        )
+    spool._db.execute("PRAGMA foreign_keys = ON")
+    try:
+        with pytest.raises(SuprsendSpoolError, match="could not be written"):
+            spool.add([("poison", "k-1", b"{}", 0.0)])
+        # The next write begins a transaction of its own, and is kept.
+        spool.add([("event", "k-2", b"{}", 0.0)])
+        assert spool.counts().pending == 1
+    finally:
+        spool.close()

@@ -194,6 +194,8 @@ def _too_large(size: int, largest: int) -> str:
 
 
 _NEW, _OPEN, _CLOSING, _CLOSED, _FORKED = "new", "open", "closing", "closed", "forked"
+# The client was closed under an open sender: nothing can be sent any more.
+_ORPHANED = "client-closed"
 # Every sender not yet closed, for the fork hook.
 _LIVE: weakref.WeakSet[BackgroundSender] = weakref.WeakSet()
 
@@ -315,6 +317,7 @@ class BackgroundSender:
         self._settled = anyio.Event()  # set as records are settled (then replaced)
         self._round: _Round | None = None  # the bulk run going on, if one is
         self._stop_claiming = False  # closing: what the engine has finishes, nothing more goes
+        self._client_gone = False  # the client was closed under the sender: nothing is sent
         self._task_group: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -372,13 +375,20 @@ class BackgroundSender:
         if self._state is _FORKED or self._state is _CLOSED or self._task_group is None:
             self._state = _CLOSED if self._state is not _FORKED else _FORKED
             return
+        orphaned = self._state is _ORPHANED  # nothing can be sent: no flush to wait for
         self._state = _CLOSING
         task_group = self._task_group
         # Shielded (an app being cancelled still gets its deadline to flush),
         # and bounded by the deadline.
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._exit_timeout):
             await self._written()
-            await self._until_settled()
+            if not orphaned:
+                try:
+                    await self._until_settled()
+                except SuprsendClientClosedError:  # the client was closed meanwhile
+                    pass
+                except SuprsendSpoolError as exc:  # what is left stays there: closing goes on
+                    logger.error("background sender: %s", exc)
             # The records in flight may be other processes' (a spool's): cut off,
             # they would be sent again by the next sender. What the engine has
             # finishes first; what is claimed but not yet sent is let go.
@@ -388,18 +398,26 @@ class BackgroundSender:
             while self._round is not None:
                 await self._settled.wait()
         # (The task group's scope was entered first, in __aenter__: it is left
-        # outside the ones above.)
+        # outside the ones above.) Leaving it raises Cancelled when the block is
+        # left by cancellation (its tasks are done by then): what follows runs
+        # anyway, or the spool's connection and upload lock would outlive the
+        # sender, and no other sender in this process could send the spool.
         task_group.cancel_scope.cancel()
-        await task_group.__aexit__(None, None, None)
-        self._task_group = None
-        self._fail_unwritten()
-        self._report_left()
-        with anyio.CancelScope(shield=True):
-            await self._close_spool()
-        self._state = _CLOSED
-        _LIVE.discard(self)
-        self._telemetry.forget(self)
-        self._room.set()  # callers blocked on a full queue: they now see it closed
+        try:
+            await task_group.__aexit__(None, None, None)
+        finally:
+            self._task_group = None
+            try:
+                self._fail_unwritten()
+                self._report_left()
+                # Shielded: a thread closing one SQLite connection, bounded.
+                with anyio.CancelScope(shield=True):
+                    await self._close_spool()
+            finally:
+                self._state = _CLOSED
+                _LIVE.discard(self)
+                self._telemetry.forget(self)
+                self._room.set()  # callers blocked on a full queue: they now see it closed
 
     def _report_left(self) -> None:
         self._flush_counters()
@@ -423,10 +441,12 @@ class BackgroundSender:
             )
 
     async def _close_spool(self) -> None:
-        if self._db is not None:
-            await anyio.to_thread.run_sync(self._db.close)
-        if self._lock is not None:
-            self._lock.release()
+        try:
+            if self._db is not None:
+                await anyio.to_thread.run_sync(self._db.close)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def _forget_after_fork(self) -> None:
         """In a forked child: nothing of this sender is the child's (the parent's
@@ -455,6 +475,10 @@ class BackgroundSender:
         if self._state is _NEW:
             return SuprsendClientClosedError(
                 "this background sender is not started: use `async with client.background()`"
+            )
+        if self._state is _ORPHANED:
+            return SuprsendClientClosedError(
+                "the client of this background sender was closed; it sends nothing more"
             )
         return SuprsendClientClosedError("this background sender is closed")
 
@@ -601,7 +625,13 @@ class BackgroundSender:
                 # (Woken by each commit here, to try the lock; the counts, which read
                 # the whole index, at most every poll_interval.)
                 if time.monotonic() - self._counted_at >= self._poll_interval:
-                    await self._refresh_counts()
+                    try:
+                        await self._refresh_counts()
+                    except SuprsendSpoolError as exc:
+                        # Not the end of the sender (nor of the application's block,
+                        # which holds its tasks): the file may be readable again.
+                        self._counted_at = time.monotonic()  # (once per poll_interval)
+                        logger.warning("background sender: %s; looking again later", exc)
                 await self._nap(self._poll_interval)
                 continue
             if self._stop_claiming:
@@ -611,8 +641,7 @@ class BackgroundSender:
                 if outcome != "idle" and self._db is not None:
                     await self._compact()
             except SuprsendClientClosedError:
-                logger.error("background sender: the client was closed; nothing more is sent")
-                self._release_claimed()
+                self._orphan()
                 return
             except Exception:  # a spool that cannot be read or written, or a bug of ours
                 # Logged and tried again later: a task of the sender must never
@@ -628,6 +657,21 @@ class BackgroundSender:
                 await anyio.sleep(backoff * (0.5 + random.random() / 2))  # noqa: S311
             else:
                 backoff = 0.0
+
+    def _orphan(self) -> None:
+        """The client was closed under the sender: nothing can be sent any more, so
+        nothing more is accepted. What was accepted stays in the spool (for another
+        process, or the next sender; the upload lock is let go now, not at exit) or,
+        in memory, is reported lost now. Whoever waits is woken, to hear it."""
+        self._release_claimed()
+        self._client_gone = True
+        if self._state is _OPEN:  # (not when closing: the exit reports, and closes)
+            self._state = _ORPHANED
+            if self._lock is not None:
+                self._lock.release()
+        logger.error("background sender: the client was closed; nothing more is sent")
+        self._report_left()
+        self._notify_settled()  # callers blocked on a full queue, and drain(), see it
 
     async def _nap(self, seconds: float | None) -> None:
         """Until something is accepted here, or ``seconds`` pass (None: no limit)."""
@@ -1027,6 +1071,7 @@ class BackgroundSender:
             target = self._next_id
             while not self._memory_settled(target):
                 await self._settled.wait()
+                self._raise_if_orphaned()
             return
         target = self._last_id
         # A record up to the target still in flight here says "not yet" without a query.
@@ -1034,6 +1079,12 @@ class BackgroundSender:
             # Woken by this process's uploader; else (another process sends) a look now and then.
             with anyio.move_on_after(self._poll_interval):
                 await self._settled.wait()
+            self._raise_if_orphaned()
+
+    def _raise_if_orphaned(self) -> None:
+        # (Not "settled": with the client closed, nothing will be.)
+        if self._client_gone:
+            raise self._closed_error()
 
     def _claims_up_to(self, target: int) -> bool:
         """Whether a record with an id up to ``target`` is claimed and not settled."""

@@ -242,11 +242,12 @@ class Spool:
         """The oldest ``limit`` pending records with an id above ``after`` (only the
         upload lock's holder sends them; it claims on from the last id it took, so
         that records it already has in flight are not read again)."""
-        rows: list[Pending] = self._db.execute(
-            "SELECT id, kind, idempotency_key, body, accepted_at FROM records"
-            " WHERE state = 0 AND id > ? ORDER BY id LIMIT ?",
-            (after, limit),
-        ).fetchall()
+        with self._reading("its records could not be read"):
+            rows: list[Pending] = self._db.execute(
+                "SELECT id, kind, idempotency_key, body, accepted_at FROM records"
+                " WHERE state = 0 AND id > ? ORDER BY id LIMIT ?",
+                (after, limit),
+            ).fetchall()
         return rows
 
     def settle(
@@ -305,7 +306,8 @@ class Spool:
     # -- reading and repairing (the sender's stats, the CLI) -----------------------------
 
     def counts(self) -> SpoolCounts:
-        by_state = dict(self._db.execute("SELECT state, COUNT(*) FROM records GROUP BY state"))
+        with self._reading("its counts could not be read"):
+            by_state = dict(self._db.execute("SELECT state, COUNT(*) FROM records GROUP BY state"))
         return SpoolCounts(
             pending=by_state.get(PENDING, 0),
             failed=by_state.get(FAILED, 0),
@@ -321,21 +323,25 @@ class Spool:
 
     def last_id(self) -> int:
         """The newest record's id (0 for an empty spool)."""
-        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM records").fetchone()[0])
+        with self._reading("its last record could not be read"):
+            row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM records").fetchone()
+        return int(row[0])
 
     def pending_up_to(self, last_id: int) -> int:
         """Records with an id up to ``last_id`` still waiting to be sent."""
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM records WHERE state = 0 AND id <= ?", (last_id,)
-        ).fetchone()
+        with self._reading("its pending records could not be read"):
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM records WHERE state = 0 AND id <= ?", (last_id,)
+            ).fetchone()
         return int(row[0])
 
     def failed(self, limit: int | None = None) -> list[SpooledRecord]:
-        rows = self._db.execute(
-            "SELECT id, kind, idempotency_key, body, accepted_at, attempts, error, code"
-            " FROM records WHERE state = 1 ORDER BY id LIMIT ?",
-            (-1 if limit is None else limit,),
-        ).fetchall()
+        with self._reading("its failed records could not be read"):
+            rows = self._db.execute(
+                "SELECT id, kind, idempotency_key, body, accepted_at, attempts, error, code"
+                " FROM records WHERE state = 1 ORDER BY id LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
         return [SpooledRecord(*row) for row in rows]
 
     def retry_failed(self, ids: Sequence[int] | None = None) -> int:
@@ -363,6 +369,14 @@ class Spool:
     # -- lifecycle ----------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def _reading(self, problem: str) -> Iterator[None]:
+        """SQLite's errors as this library's (a read fails on a damaged or changed file)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _fail(self.path, problem, exc) from None
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -370,7 +384,14 @@ class Spool:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            # A COMMIT that fails (a full disk, an I/O error, a deferred constraint)
+            # may leave the transaction open: every later BEGIN would then fail.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._db.close()
