@@ -104,10 +104,21 @@ def httpx2(session: nox.Session) -> None:
     the tests that hand in a client, a transport or a stream build them with httpx2.
     """
     session.install(
-        "-e", ".[fast,aiohttp,testing,httpx2]", "pytest>=8", "hypothesis>=6.100", "trio>=0.31"
+        "-e",
+        ".[fast,aiohttp,testing,httpx2]",
+        "pytest>=8",
+        "hypothesis>=6.100",
+        "trio>=0.31",
+        "pytest-xdist>=3.5",
     )
+    # Two workers, as the tests session: this slice is mostly waiting too.
     session.run(
-        "pytest", "-q", *(session.posargs or HTTPX2_TESTS), env={"SUPRSEND_HTTP_STACK": "httpx2"}
+        "pytest",
+        "-q",
+        "-n",
+        "2",
+        *(session.posargs or HTTPX2_TESTS),
+        env={"SUPRSEND_HTTP_STACK": "httpx2"},
     )
 
 

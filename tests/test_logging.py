@@ -93,63 +93,6 @@ def test_without_suprsend_log_a_retried_request_prints_nothing(level: str | None
     assert lines == []
 
 
-# Info lines the library logs through plain loggers of its tree, not a client's: an
-# outbox worker's (suprsend_async.outbox) delivering one event, and a line of the
-# "suprsend_async" logger itself, as the background sender logs its own. With "app" the
-# application logs WARNING and up to stderr itself, as basicConfig does.
-PLAIN_LOGGERS = textwrap.dedent(
-    """
-    import logging, sys
-    import anyio
-    from suprsend_async import Event
-    from suprsend_async.outbox import PostgresOutbox
-    from suprsend_async.testing import HubEmulator
-
-    if sys.argv[1] == "app":
-        logging.basicConfig(level=logging.WARNING, format="APP %(levelname)s %(message)s")
-
-    async def main():
-        hub = HubEmulator()
-        async with PostgresOutbox(sys.argv[2]) as outbox, hub.client() as client:
-            await outbox.install()
-            async with (await outbox.pool()).acquire() as conn:
-                await outbox.track_event(conn, Event("user-secret-id", "paid"))
-            report = await outbox.run_worker(client, exit_when_empty=True)
-        assert report.delivered == 1
-
-    anyio.run(main)
-    logging.getLogger("suprsend_async").info("library info")
-    logging.getLogger("suprsend_async").debug("library debug")
-    """
-)
-
-
-@pytest.mark.parametrize("app", ["no-logging-setup", "app"])
-def test_suprsend_log_info_shows_the_info_lines_of_every_logger_of_the_library(
-    app: str, postgres_dsn: str
-) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "SUPRSEND_LOG"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["SUPRSEND_LOG"] = "info"
-    done = subprocess.run(
-        [sys.executable, "-c", PLAIN_LOGGERS, app, postgres_dsn],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    lines = [line.split(" ", 2)[2] for line in done.stderr.splitlines()]
-    assert lines[0].startswith("INFO suprsend_async.outbox: outbox worker ")
-    assert lines[0].endswith(" listening for records")
-    assert lines[1:] == [
-        "INFO suprsend_async.outbox: outbox batch: 1 delivered, 0 kept as failed, 0 requeued",
-        "INFO suprsend_async: library info",  # not its debug line: below SUPRSEND_LOG's level
-    ]
-    # Printed once, by the library's handler: the application's own handler (for WARNING,
-    # its root logger's level) is not handed what it did not ask for.
-
-
 @pytest.mark.parametrize(
     ("value", "level"),
     [
