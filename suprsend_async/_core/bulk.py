@@ -14,7 +14,6 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
-from operator import attrgetter
 from typing import Any, Literal
 
 import anyio
@@ -753,7 +752,6 @@ async def run_bulk(
     retry: RetryPolicy | None = None,
     on_progress: Callable[[BulkProgress], Any] | None = None,
     abandon: anyio.Event | None = None,
-    encoded: bool = False,
     body_of: Callable[[Any], bytes] | None = None,
     batched: bool = False,
     on_chunk: Callable[[Sequence[BulkItem], list[FailedRecord]], None] | None = None,
@@ -765,9 +763,9 @@ async def run_bulk(
     still accounts for every record read, the unsettled ones as failed
     (``maybe_delivered`` if their request had been sent).
 
-    ``encoded``: each item is already checked, keyed and encoded, its wire
-    bytes in ``item.body`` (the outbox worker's records); ``body_of``: the
-    same, its wire bytes ``body_of(item)`` (the background sender's, tuples).
+    ``body_of``: each item is already checked, keyed and encoded, its wire
+    bytes ``body_of(item)`` (the background sender's tuples; the outbox
+    worker's records, ``attrgetter("body")``).
 
     ``batched``: ``items`` is an async iterable of lists of records, taken
     in turn.
@@ -803,7 +801,7 @@ async def run_bulk(
             after=(checked_policy(retry) or client.retry_policy).unreachable_after,
             host=origin(client._transport.base_url),
         ),
-        body_of=attrgetter("body") if encoded and body_of is None else body_of,
+        body_of=body_of,
         batched=batched,
         on_chunk=on_chunk,
     )

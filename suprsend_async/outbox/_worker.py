@@ -32,6 +32,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -247,7 +248,7 @@ class OutboxWorker:
                         [item for _, item in sendable],
                         kind=records,
                         abandon=abandon,
-                        encoded=True,
+                        body_of=attrgetter("body"),
                     )
                     failed = {f.index: f for f in response.failed_records}
                     for index, (job, _) in enumerate(sendable):
