@@ -409,6 +409,10 @@ def readme_section(results: dict[str, Any]) -> str:
         "nox -s bench -- rest     # the REST calls alone (users.get, objects.upsert...)",
         "nox -s bench -- outbox   # the PostgreSQL outbox: enqueue cost, records/s with 1, 2"
         " and 4 workers",
+        "nox -s bench -- background  # the background sender: accept CPU, spool accepts/s,"
+        " throughput, FastAPI",
+        "nox -s bench -- lag      # the event-loop lag cases alone (p50, p99, max; wall and CPU)",
+        "nox -s bench -- loop     # what an asyncio loop iteration holds during an upload",
         "```",
         "",
         "One run measures, side by side against one emulator process on loopback: the "
