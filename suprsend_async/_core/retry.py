@@ -325,6 +325,7 @@ async def send_with_retries(
     # loop, with the callbacks made for it, costs some 40 µs of CPU a call. An
     # outcome worth another attempt is replayed to tenacity as its first,
     # which decides from there exactly as if it had made it.
+    first: T | None = None
     first_error: SuprsendTransportError | None = None
     try:
         first = await call.attempt()
@@ -336,6 +337,45 @@ async def send_with_retries(
     else:
         if attempts == 1 or not is_retryable(first):
             return first, 1
+    # (In a function of its own: the closures below make every variable they read
+    # a cell, which a frame makes when it starts, 16 of them on every call here.)
+    return await _retried(
+        call,
+        first,
+        first_error,
+        attempts=attempts,
+        policy=policy,
+        repeatable=repeatable,
+        path=path,
+        on_retry=on_retry,
+        is_retryable=is_retryable,
+        retry_after=retry_after,
+        describe=describe,
+        on_give_up=on_give_up,
+        log=log,
+        sleep=sleep,
+    )
+
+
+async def _retried(
+    call: _Attempts[T],
+    first: T | None,
+    first_error: SuprsendTransportError | None,
+    *,
+    attempts: int,
+    policy: RetryPolicy,
+    repeatable: bool,
+    path: str,
+    on_retry: Callable[[RetryEvent], Any] | None,
+    is_retryable: Callable[[T], bool],
+    retry_after: Callable[[T], float | None],
+    describe: Callable[[T], str],
+    on_give_up: Callable[[str], Any] | None,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    sleep: Callable[[float], Awaitable[None]],
+) -> tuple[T, int]:
+    """The rest of :func:`send_with_retries` after a first attempt worth another
+    (``first``, or ``first_error``): tenacity, replaying that attempt as its first."""
 
     def retry_after_of(state: tenacity.RetryCallState) -> float | None:
         if state.outcome is None or state.outcome.failed:
@@ -418,7 +458,7 @@ async def send_with_retries(
         replay = False
         if first_error is not None:
             raise first_error
-        return first  # (set: the first attempt raised no error)
+        return first  # type: ignore[return-value]  # (set: the first attempt raised no error)
 
     retrying = tenacity.AsyncRetrying(
         sleep=sleep,
