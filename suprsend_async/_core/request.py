@@ -168,6 +168,48 @@ async def request(
         return answer
 
 
+class _Attempt:
+    """``send_once`` of one call: one request per call of it, each ending recorded.
+
+    (An object, not a closure: a closure's nine variables would each be a cell,
+    made on every call whether or not it is retried.)
+    """
+
+    __slots__ = ("call", "content", "endings", "options", "transport")
+
+    def __init__(
+        self,
+        transport: HubTransport,
+        call: Call[Any],
+        content: bytes | None,
+        options: RequestOptions,
+    ) -> None:
+        self.transport = transport
+        self.call = call
+        self.content = content
+        self.options = options
+        # How each attempt ended.
+        self.endings: list[AttemptEnd] = []
+
+    async def __call__(self) -> httpx.Response:
+        call = self.call
+        try:
+            response = await self.transport.request_once(
+                call.method,
+                call.path,
+                params=call.query,
+                content=self.content,
+                route=call.route,
+                options=self.options,
+                repeated_query=call.endpoint.repeated_query,
+            )
+        except SuprsendTransportError as exc:
+            self.endings.append(AttemptEnd.of_error(exc))
+            raise
+        self.endings.append(AttemptEnd.answered(response.status_code))
+        return response
+
+
 async def _send(
     transport: HubTransport,
     call: Call[Any],
@@ -176,28 +218,8 @@ async def _send(
     options: RequestOptions,
     span: CallRecorder,
 ) -> Answer:
-    method, path, route, safety = call.method, call.path, call.route, call.safety
-    params = call.query
-    # How each attempt ended.
-    endings: list[AttemptEnd] = []
-
-    async def send_once() -> httpx.Response:
-        try:
-            response = await transport.request_once(
-                method,
-                path,
-                params=params,
-                content=content,
-                route=route,
-                options=options,
-                repeated_query=call.endpoint.repeated_query,
-            )
-        except SuprsendTransportError as exc:
-            endings.append(AttemptEnd.of_error(exc))
-            raise
-        endings.append(AttemptEnd.answered(response.status_code))
-        return response
-
+    method, route, safety = call.method, call.route, call.safety
+    send_once = _Attempt(transport, call, content, options)
     try:
         response, attempts = await transport.send(
             send_once, repeatable=safety.retry, route=route, policy=policy
@@ -213,7 +235,7 @@ async def _send(
     deleted_before = (
         call.endpoint.deletes
         and status == 404
-        and any(ending.may_have_applied for ending in endings[:-1])
+        and any(ending.may_have_applied for ending in send_once.endings[:-1])
     )
     if 200 <= status < 300 or deleted_before:
         return Answer(method, status, raw, response, attempts)
