@@ -354,11 +354,13 @@ class HubTransport:
         with self.telemetry.attempt(method, route or path, url) as attempt:
             try:
                 slots = self._slots
-                try:
-                    # A free slot is taken without a trip through the event loop
-                    # (which `async with` makes): some 5 µs a request.
+                # A free slot is taken without a trip through the event loop
+                # (which `async with` makes): some 5 µs a request. (Its value
+                # read, not WouldBlock caught: waiting inside the `except` would
+                # keep the error, its traceback and frame alive meanwhile.)
+                if slots.value:
                     slots.acquire_nowait()
-                except anyio.WouldBlock:
+                else:
                     await slots.acquire()
                 try:
                     if self.closed or self._closed_under_us():  # while this call waited
