@@ -332,20 +332,6 @@ class HubTransport:
             if not query and len(self._urls) < _MAX_CACHED_URLS:
                 self._urls[path] = url
         pool = self._pool
-        if pool is not None:
-            request = self._request(method, url, content, options)
-        else:
-            if self.owns_http_client:  # made with self.headers as its defaults
-                headers: Mapping[str, str] | None = options.headers or None
-            else:
-                headers = {**self.headers, **options.headers} if options.headers else self.headers
-            request = client.build_request(
-                method,
-                url,
-                content=content,
-                headers=headers,
-                timeout=_parts(options.timeout or self.timeout),
-            )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
         # Logs, errors (which retry warnings quote) and spans name the request by
@@ -365,6 +351,20 @@ class HubTransport:
                 try:
                     if self.closed or self._closed_under_us():  # while this call waited
                         raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
+                    # Built (and signed) once a slot is free, not before: the calls
+                    # queued for one would otherwise each hold a request, its
+                    # headers and their tuples, all of which the garbage collector
+                    # walks (and moves to its oldest generation, whose full
+                    # collection then walks them again) while they wait; and the
+                    # signature's Date is the time it is sent.
+                    if pool is not None:
+                        request = self._request(method, url, content, options)
+                    else:
+                        request = self._built(client, method, url, content, options)
+                except BaseException:
+                    slots.release()
+                    raise
+                try:
                     if pool is not None:
                         # Our own pool, straight: what httpx's client layer adds on
                         # the way (the auth flow's machinery, cookies, redirects,
@@ -420,6 +420,27 @@ class HubTransport:
             attempt.status_code = response.status_code
         self.log.debug("%s %s -> %d", method, where, response.status_code)
         return answer
+
+    def _built(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        options: RequestOptions,
+    ) -> httpx.Request:
+        """The request on a client of the user's (or ours, behind a proxy), built by it."""
+        if self.owns_http_client:  # made with self.headers as its defaults
+            headers: Mapping[str, str] | None = options.headers or None
+        else:
+            headers = {**self.headers, **options.headers} if options.headers else self.headers
+        return client.build_request(
+            method,
+            url,
+            content=content,
+            headers=headers,
+            timeout=_parts(options.timeout or self.timeout),
+        )
 
     def _url(self, path: str, query: str) -> httpx.URL:
         """The base URL joined with ``path`` (relative, its segments escaped) and ``query``.
