@@ -505,31 +505,30 @@ class _Attempts(Generic[T]):
             )
         self.made += 1
         deadline = _asyncio_deadline(left)
-        if deadline is not None:
-            # On asyncio, its own timeout: anyio's cancel scope costs twice as
-            # much to enter and leave, and makes every checkpoint inside it
-            # look its state up (together some 25 µs of CPU a request, with a
-            # thousand in flight).
-            try:
-                async with deadline:
-                    return await self._send()
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-        else:
-            # A bare cancel scope rather than anyio.fail_after (the same scope
-            # in a generator-based context manager): some µs on every request.
-            with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
-                return await self._send()
-            assert scope.cancelled_caught  # the only way out of the block without a return
-        self.applied_before = True
-        raise SuprsendTimeoutError(
-            f"deadline of {self.policy.deadline}s reached while waiting for the hub"
-        )
-
-    async def _send(self) -> T:
+        # (send_once awaited here, not in a method of its own: a coroutine less
+        # on every call, and one less level for every resume to pass through.)
         try:
-            result = await self.send_once()
+            if deadline is not None:
+                # On asyncio, its own timeout: anyio's cancel scope costs twice as
+                # much to enter and leave, and makes every checkpoint inside it
+                # look its state up (together some 25 µs of CPU a request, with a
+                # thousand in flight).
+                try:
+                    async with deadline:
+                        result = await self.send_once()
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    expired = True
+                else:
+                    expired = False
+            else:
+                # A bare cancel scope rather than anyio.fail_after (the same scope
+                # in a generator-based context manager): some µs on every request.
+                with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
+                    result = await self.send_once()
+                # (The only way out of the block without a result.)
+                expired = scope.cancelled_caught
         except SuprsendTransportError as exc:
             if not exc.sent and self.applied_before:
                 # This attempt was not sent, but the call's fate is what the
@@ -537,5 +536,10 @@ class _Attempts(Generic[T]):
                 exc.sent = True
             self.applied_before = self.applied_before or exc.sent
             raise
+        if expired:
+            self.applied_before = True
+            raise SuprsendTimeoutError(
+                f"deadline of {self.policy.deadline}s reached while waiting for the hub"
+            )
         self.applied_before = self.applied_before or self.may_have_applied(result)
         return result

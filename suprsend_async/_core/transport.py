@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -529,17 +529,20 @@ class HubTransport:
             policy=policy,
         )
 
-    async def send(
+    def send(
         self,
         send_once: Callable[[], Awaitable[httpx.Response]],
         *,
         repeatable: bool,
         route: str,
         policy: RetryPolicy | None = None,
-    ) -> tuple[httpx.Response, int]:
+    ) -> Coroutine[Any, Any, tuple[httpx.Response, int]]:
         """``send_once()`` (one request) until an answer or error is final: the retry
-        loop of every call answered by one HTTP response (single records, REST)."""
-        return await send_with_retries(
+        loop of every call answered by one HTTP response (single records, REST).
+
+        (The loop's coroutine itself, to be awaited: a coroutine of its own
+        around it would be one more made on every call.)"""
+        return send_with_retries(
             send_once,
             policy=policy or self.retry_policy,
             repeatable=repeatable,
