@@ -20,7 +20,7 @@ from .._values.errors import (
     SuprsendTransportError,
     SuprsendValidationError,
 )
-from .._values.idempotency import AttemptEnd
+from .._values.idempotency import AttemptEnd, RetrySafety
 from .._values.json_codec import dumps
 from .._values.options import NO_OPTIONS, RequestOptions
 from .._wire.responses import parse_body, parse_error, render
@@ -28,7 +28,6 @@ from .._wire.routes import NO_BODY, Call, Method
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from .telemetry import CallRecorder
     from .transport import HubTransport
 
 __all__ = ["NO_BODY", "Answer", "Call", "Method", "request"]
@@ -154,7 +153,21 @@ async def request(
     records = 0 if method == "GET" else 1
     with transport.telemetry.call(f"{method} {route}", method, route, records=records) as span:
         try:
-            answer = await _send(transport, call, content, policy, options, span)
+            # (Awaited here rather than in a coroutine of its own: one less made
+            # on every call, and passed through at every resume.)
+            safety = call.safety
+            send_once = _Attempt(transport, call, content, options)
+            try:
+                response, attempts = await transport.send(
+                    send_once, repeatable=safety.retry, route=route, policy=policy
+                )
+            except SuprsendTransportError as exc:
+                if safety.retry or not exc.sent:
+                    raise
+                # The hub may or may not have applied it: say why it was not sent again.
+                raise exc.with_note(safety.not_retried_note()) from exc
+            span.attempts = attempts
+            answer = _answered(call, safety, response, attempts, send_once.endings)
         except SuprsendAPIError as exc:
             span.failed, span.status_code = records, exc.status_code
             span.error_type = exc.error_type or f"HTTP {exc.status_code}"
@@ -210,32 +223,21 @@ class _Attempt:
         return response
 
 
-async def _send(
-    transport: HubTransport,
+def _answered(
     call: Call[Any],
-    content: bytes | None,
-    policy: RetryPolicy | None,
-    options: RequestOptions,
-    span: CallRecorder,
+    safety: RetrySafety,
+    response: httpx.Response,
+    attempts: int,
+    endings: list[AttemptEnd],
 ) -> Answer:
-    method, route, safety = call.method, call.route, call.safety
-    send_once = _Attempt(transport, call, content, options)
-    try:
-        response, attempts = await transport.send(
-            send_once, repeatable=safety.retry, route=route, policy=policy
-        )
-    except SuprsendTransportError as exc:
-        if safety.retry or not exc.sent:
-            raise
-        # The hub may or may not have applied it: say why it was not sent again.
-        raise exc.with_note(safety.not_retried_note()) from exc
-    span.attempts = attempts
+    """The final answer as the call's :class:`Answer`, or the error it is."""
+    method = call.method
     status = response.status_code
     raw = parse_body(response.content)
     deleted_before = (
         call.endpoint.deletes
         and status == 404
-        and any(ending.may_have_applied for ending in send_once.endings[:-1])
+        and any(ending.may_have_applied for ending in endings[:-1])
     )
     if 200 <= status < 300 or deleted_before:
         return Answer(method, status, raw, response, attempts)
