@@ -45,7 +45,7 @@ _Recorder = TypeVar("_Recorder", bound="_Untraced")
 
 class _Untraced:
     """A recorder is its own context manager when nothing is traced (instead of a
-    ``nullcontext`` around it: one object less made, and kept, on every call)."""
+    ``nullcontext`` around it)."""
 
     __slots__ = ()
 
@@ -78,6 +78,13 @@ class CallRecorder(_Untraced):
         self.attempts = 0
         self.status_code: int | None = None
         self.error_type: str | None = None
+
+
+# What a call or attempt is given to fill when nothing is traced: one of each for
+# all, written to and never read (a recorder of its own would be one more object
+# made, and kept while the call waits, on every call).
+_UNTRACED_CALL = CallRecorder(0)
+_UNTRACED_ATTEMPT = AttemptRecorder()
 
 
 class Observed(Protocol):
@@ -114,6 +121,10 @@ class Telemetry:
     none_set: Callable[[], bool] = bool
     _live: bool = False
 
+    def tracing(self) -> bool:
+        """Whether spans are made (OpenTelemetry's API installed and an SDK set)."""
+        return self.tracer is not None and self.live()
+
     def live(self) -> bool:
         """Whether an SDK's tracer or meter provider is set: otherwise spans and
         counters would all be no-ops, and none is made."""
@@ -143,10 +154,10 @@ class Telemetry:
         self, operation: str, method: str, path: str, *, records: int
     ) -> AbstractContextManager[CallRecorder]:
         """Around one user call: a span, and the record counters when it ends."""
-        if self.tracer is None or not self.live():
+        if not self.tracing():
             # Without OpenTelemetry: no generator-based context manager to run
-            # on every call (a few µs each), only the recorder the caller fills.
-            return CallRecorder(records)
+            # on every call (a few µs each), only a recorder the caller fills.
+            return _UNTRACED_CALL
         return self._traced_call(operation, method, path, records=records)
 
     @contextmanager
@@ -207,10 +218,11 @@ class Telemetry:
             self.records_retried.add(recorder.retried, labels)
 
     def attempt(self, method: str, path: str, url: Any) -> AbstractContextManager[AttemptRecorder]:
-        """Around one HTTP request (to ``url``, an httpx or httpx2 URL): a client span
-        and the request counter."""
-        if self.tracer is None or not self.live():
-            return AttemptRecorder()
+        """Around one HTTP request (to ``url``, an httpx or httpx2 URL: read only when
+        :meth:`tracing`, and may be None otherwise): a client span and the request
+        counter."""
+        if not self.tracing():
+            return _UNTRACED_ATTEMPT
         return self._traced_attempt(method, path, url.host, url.port)
 
     @contextmanager

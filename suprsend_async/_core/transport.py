@@ -329,11 +329,8 @@ class HubTransport:
         """
         client = self.client()
         query = encode_query(params, doseq=repeated_query)
-        url = None if query else self._urls.get(path)
-        if url is None:
-            url = self._url(path, query)
-            if not query and len(self._urls) < _MAX_CACHED_URLS:
-                self._urls[path] = url
+        # The URL is made once a slot is free (see below), unless a span needs it now.
+        url = self._url_of(path, query) if self.telemetry.tracing() else None
         pool = self._pool
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
@@ -355,11 +352,13 @@ class HubTransport:
                     if self.closed or self._closed_under_us():  # while this call waited
                         raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
                     # Built (and signed) once a slot is free, not before: the calls
-                    # queued for one would otherwise each hold a request, its
+                    # queued for one would otherwise each hold a URL, a request, its
                     # headers and their tuples, all of which the garbage collector
                     # walks (and moves to its oldest generation, whose full
                     # collection then walks them again) while they wait; and the
                     # signature's Date is the time it is sent.
+                    if url is None:
+                        url = self._url_of(path, query)
                     if pool is not None:
                         request = self._request(method, url, content, options)
                     else:
@@ -406,15 +405,19 @@ class HubTransport:
                 # map its timeouts to httpx's, as httpx's own transports do.)
                 attempt.error_type = "timeout"
                 sent = not isinstance(exc, _NOT_SENT_ERRORS)
+                # (The URL is made before anything that can time out; it is read for
+                # its origin only, the base URL's.)
                 raise SuprsendTimeoutError(
-                    _timed_out(method, where, url, sent, type(exc).__name__),
+                    _timed_out(
+                        method, where, self._base if url is None else url, sent, type(exc).__name__
+                    ),
                     sent=sent,
                 ) from exc
             except httpx.RequestError as exc:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
-                error = _transport_error(exc, request, method, where, url)
+                error = _transport_error(exc, request, method, where, request.url)
                 raise error from _cause(exc, request, where)
             except RuntimeError:
                 if self.closed or client.is_closed:  # httpx's own "client has been closed"
@@ -444,6 +447,16 @@ class HubTransport:
             headers=headers,
             timeout=_parts(options.timeout or self.timeout),
         )
+
+    def _url_of(self, path: str, query: str) -> httpx.URL:
+        """:meth:`_url`, kept for a path without a query (a route without ids, or a
+        few of those with)."""
+        url = None if query else self._urls.get(path)
+        if url is None:
+            url = self._url(path, query)
+            if not query and len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[path] = url
+        return url
 
     def _url(self, path: str, query: str) -> httpx.URL:
         """The base URL joined with ``path`` (relative, its segments escaped) and ``query``.
