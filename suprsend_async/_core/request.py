@@ -167,7 +167,7 @@ async def request(
                 # The hub may or may not have applied it: say why it was not sent again.
                 raise exc.with_note(safety.not_retried_note()) from exc
             span.attempts = attempts
-            answer = _answered(call, safety, response, attempts, send_once.endings)
+            answer = _answered(call, safety, response, attempts, send_once.applied_before)
         except SuprsendAPIError as exc:
             span.failed, span.status_code = records, exc.status_code
             span.error_type = exc.error_type or f"HTTP {exc.status_code}"
@@ -182,13 +182,13 @@ async def request(
 
 
 class _Attempt:
-    """``send_once`` of one call: one request per call of it, each ending recorded.
+    """``send_once`` of one call: one request per call of it, each ending noted.
 
     (An object, not a closure: a closure's nine variables would each be a cell,
     made on every call whether or not it is retried.)
     """
 
-    __slots__ = ("call", "content", "endings", "options", "transport")
+    __slots__ = ("applied_before", "call", "content", "last_applied", "options", "transport")
 
     def __init__(
         self,
@@ -201,8 +201,15 @@ class _Attempt:
         self.call = call
         self.content = content
         self.options = options
-        # How each attempt ended.
-        self.endings: list[AttemptEnd] = []
+        # Whether an attempt before the last one may have been applied
+        # (``AttemptEnd.may_have_applied``), and whether the last one may have:
+        # all a 404 after them needs to be told from one the hub meant.
+        self.applied_before = False
+        self.last_applied = False
+
+    def _ended(self, end: AttemptEnd) -> None:
+        self.applied_before = self.applied_before or self.last_applied
+        self.last_applied = end.may_have_applied
 
     async def __call__(self) -> httpx.Response:
         call = self.call
@@ -217,9 +224,9 @@ class _Attempt:
                 repeated_query=call.endpoint.repeated_query,
             )
         except SuprsendTransportError as exc:
-            self.endings.append(AttemptEnd.of_error(exc))
+            self._ended(AttemptEnd.of_error(exc))
             raise
-        self.endings.append(AttemptEnd.answered(response.status_code))
+        self._ended(AttemptEnd.answered(response.status_code))
         return response
 
 
@@ -228,17 +235,13 @@ def _answered(
     safety: RetrySafety,
     response: httpx.Response,
     attempts: int,
-    endings: list[AttemptEnd],
+    applied_before: bool,
 ) -> Answer:
     """The final answer as the call's :class:`Answer`, or the error it is."""
     method = call.method
     status = response.status_code
     raw = parse_body(response.content)
-    deleted_before = (
-        call.endpoint.deletes
-        and status == 404
-        and any(ending.may_have_applied for ending in endings[:-1])
-    )
+    deleted_before = call.endpoint.deletes and status == 404 and applied_before
     if 200 <= status < 300 or deleted_before:
         return Answer(method, status, raw, response, attempts)
     if status < 400:
