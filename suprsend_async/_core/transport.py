@@ -122,6 +122,14 @@ _NEVER_CLOSED = (
     "or `await client.aclose()` (its connections are dropped now)"
 )
 
+# A request as parts (see HubTransport._signed).
+_Signed = tuple[
+    httpx.URL,
+    list[tuple[str, str]],
+    bytes,
+    tuple[float | None, float | None, float | None],
+]
+
 # Pools a forked child inherited from its parent: see HubTransport._forget_parent_pool.
 _POOLS_LEFT_BY_FORK: list[httpx.AsyncClient] = []
 
@@ -174,6 +182,10 @@ class HubTransport:
     # By the URL's host and port: the Host header and the client's default
     # headers, encoded as httpx keeps them.
     _fixed_headers: dict[bytes, list[tuple[bytes, bytes, bytes]]] = attrs.field(factory=dict)
+    # The same as pairs of text, for our aiohttp pool.
+    _fixed_pairs: dict[bytes, list[tuple[str, str]]] = attrs.field(factory=dict)
+    # Our aiohttp pool's way in for a request's parts (see request_once), if it is ours.
+    _direct: Callable[..., Awaitable[httpx.Response]] | None = None
 
     def __attrs_post_init__(self) -> None:
         lib = self._library = library(self.http_stack)
@@ -204,6 +216,7 @@ class HubTransport:
                     read_whole_below=MAX_RESPONSE_BYTES,
                     library=self._library,
                 )
+                self._direct = getattr(transport, "send_signed", None)
             # (With a proxy configured in the environment, httpx's own pool,
             # which is the one that honours it.)
             self.http_client = self._library.AsyncClient(
@@ -239,6 +252,7 @@ class HubTransport:
         self._loop = None
         self._slots = None
         self._pool = None
+        self._direct = None
         if self.owns_http_client:
             if self.http_client is not None:
                 # Kept alive, never collected: collecting it would close its
@@ -359,7 +373,10 @@ class HubTransport:
                     # signature's Date is the time it is sent.
                     if url is None:
                         url = self._url_of(path, query)
-                    if pool is not None:
+                    direct = None if options.headers else self._direct
+                    if direct is not None:
+                        signed = self._signed(method, url, content, options)
+                    elif pool is not None:
                         request = self._request(method, url, content, options)
                     else:
                         request = self._built(client, method, url, content, options)
@@ -367,7 +384,13 @@ class HubTransport:
                     slots.release()
                     raise
                 try:
-                    if pool is not None:
+                    if direct is not None:
+                        # Our aiohttp pool, given the request's parts: the httpx
+                        # request it would take them out of again is made only if an
+                        # error's text needs scrubbing of them (some 5 µs, and thirty
+                        # objects in flight, less a request).
+                        response = await direct(method, *signed)
+                    elif pool is not None:
                         # Our own pool, straight: what httpx's client layer adds on
                         # the way (the auth flow's machinery, cookies, redirects,
                         # event hooks) is nothing the client it made for itself uses,
@@ -417,6 +440,8 @@ class HubTransport:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
+                if direct is not None:  # sent by parts: the request they make
+                    request = self._unsent(method, signed)
                 error = _transport_error(exc, request, method, where, request.url)
                 raise error from _cause(exc, request, where)
             except RuntimeError:
@@ -485,6 +510,40 @@ class HubTransport:
             return url  # type: ignore[no-any-return]
         return self._library.URL(  # type: ignore[no-any-return]
             f"{self._base_text}{path}?{query}" if query else self._base_text + path
+        )
+
+    def _signed(
+        self, method: str, url: httpx.URL, content: bytes | None, options: RequestOptions
+    ) -> _Signed:
+        """The parts :meth:`_request` makes a request of, for our aiohttp pool: the
+        URL, the headers as pairs in the order sent, the body, and the connect, read
+        and pool timeouts. (Without per-call headers: those go through :meth:`_request`.)"""
+        body = content or b""
+        credentials = self.auth.credentials(
+            method, url.raw_path.decode("ascii"), body, self._content_type
+        )
+        for _, value in credentials:
+            if not value.isascii():
+                value.encode("ascii")  # httpx's error for it, as a request built by it
+        fixed = self._fixed_pairs.get(url.netloc)
+        if fixed is None:
+            fixed = [("Host", url.netloc.decode("ascii")), *self._default_headers]
+            _encoded(fixed)  # (the same check, once)
+            if len(self._fixed_pairs) < _MAX_CACHED_URLS:
+                self._fixed_pairs[url.netloc] = fixed
+        timeout = options.timeout or self.timeout
+        if body or method in ("POST", "PUT", "PATCH"):
+            headers = [*fixed, ("Content-Length", str(len(body))), *credentials]
+        else:
+            headers = [*fixed, *credentials]
+        return url, headers, body, (timeout.connect, timeout.read, timeout.pool)
+
+    def _unsent(self, method: str, signed: _Signed) -> httpx.Request:
+        """The request :meth:`_signed`'s parts make (for an error's text to be scrubbed of
+        its header values)."""
+        url, headers, body, _ = signed
+        return self._library.Request(  # type: ignore[no-any-return]
+            method, url, headers=headers, stream=self._library.ByteStream(body)
         )
 
     def _request(
