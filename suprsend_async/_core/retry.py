@@ -267,13 +267,21 @@ def response_is_retryable(response: httpx.Response) -> bool:
     return is_retryable_status(response.status_code)
 
 
+def _retryable_if_repeatable(response: httpx.Response) -> bool:
+    return may_retry(AttemptEnd.answered(response.status_code), True)
+
+
+def _retryable_if_not_repeatable(response: httpx.Response) -> bool:
+    return may_retry(AttemptEnd.answered(response.status_code), False)
+
+
 def answer_retryable(repeatable: bool) -> Callable[[httpx.Response], bool]:
-    """Whether an answer may be followed by another attempt of an operation."""
+    """Whether an answer may be followed by another attempt of an operation.
 
-    def retryable(response: httpx.Response) -> bool:
-        return may_retry(AttemptEnd.answered(response.status_code), repeatable)
-
-    return retryable
+    (One of two functions made once: a closure made per call would be two
+    objects more, kept while the call waits, on every call.)
+    """
+    return _retryable_if_repeatable if repeatable else _retryable_if_not_repeatable
 
 
 def answer_may_have_applied(response: httpx.Response) -> bool:
