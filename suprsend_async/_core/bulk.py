@@ -431,8 +431,9 @@ class _BulkRun:
         add, client, ready, drafts = builder.add, self.client, self.ready, self.drafts
         wires: list[Any] = []  # the drafts' wire forms
         given: list[Any] = []  # and the items they were drafted from (a failure reports those)
-        max_records = builder.max_records
         max_record_bytes = drafting.max_record_bytes(limits) if drafting else 0
+        draft = drafting.draft if drafting else None
+        room = builder.max_records  # drafts that make a chunk's worth with the builder's
 
         unyielded = 0  # records taken since the producer last let the loop in
         resumed = _clock()  # when it last got the loop back
@@ -448,6 +449,7 @@ class _BulkRun:
 
         def encode_drafts() -> None:
             """The drafts encoded: as one chunk if they are one, else each on its own."""
+            nonlocal room
             assert drafting is not None
             if not len(builder):
                 body = dumps_array(wires)
@@ -472,6 +474,7 @@ class _BulkRun:
             drafts.clear()
             wires.clear()
             given.clear()
+            room = builder.max_records - len(builder)
 
         # A plain function, not a coroutine: one call per record, and the
         # producer awaits only when it returns True.
@@ -482,20 +485,20 @@ class _BulkRun:
             index = self.consumed
             self.consumed += 1
             try:
-                if drafting is None:
+                if draft is None:
                     taken = prepare(client, index, item)
                 else:
-                    taken, wire = drafting.draft(client, index, item)
+                    taken, wire = draft(client, index, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
             else:
-                if drafting is None:
+                if draft is None:
                     added(taken)
                 else:
                     drafts.append(taken)
                     wires.append(wire)
                     given.append(item)
-                    if len(drafts) + len(builder) >= max_records:
+                    if len(drafts) >= room:
                         encode_drafts()
             if ready:
                 return True
