@@ -169,6 +169,23 @@ async def test_a_replace_whose_finish_may_have_been_applied_keeps_the_version_an
     assert not any("unchanged" in record.getMessage() for record in caplog.records)
 
 
+async def test_a_replace_whose_start_answer_was_lost_says_a_draft_may_exist() -> None:
+    hub = HubEmulator()
+    async with served(hub, retry=RETRY) as client:
+        lists = client.subscriber_lists
+        await lists.create({"list_id": "beta"})
+        await lists.add("beta", ["ann"])
+        hub.script(Fault.drop_after())  # start_sync makes a draft; its answer is lost
+        with pytest.raises(SuprsendTransportError) as caught:
+            async with lists.replace("beta") as draft:
+                await draft.add(["carol"])  # never reached
+    stored = hub.lists["beta"]
+    assert set(stored.members) == {"ann"}
+    assert len(stored.versions) == 1  # the draft the hub made, which nobody knows of
+    assert "a draft version of the list may exist" in str(caught.value)
+    assert "members are unchanged" in str(caught.value)
+
+
 @pytest.mark.parametrize("fault", [Fault.error(503), Fault.error(400)], ids=["503", "400"])
 async def test_a_replace_whose_finish_was_not_applied_deletes_the_draft(fault: Fault) -> None:
     # The hub's own error answer: it applied nothing (AttemptEnd.may_have_applied).

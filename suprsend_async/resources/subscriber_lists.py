@@ -344,7 +344,17 @@ class ListReplacement:
     async def __aenter__(self) -> ListDraft:
         if self.draft is not None:
             raise SuprsendConfigError("a replace() block can be entered once; call replace() again")
-        answer = await self._lists.start_sync(self.list_id, retry=self._retry)
+        try:
+            answer = await self._lists.start_sync(self.list_id, retry=self._retry)
+        except SuprsendTransportError as error:
+            if not error.sent:
+                raise
+            # The hub may have made a draft version, whose id was in the lost answer.
+            raise error.with_note(
+                "start_sync may have been applied: a draft version of the list may exist"
+                " (its id was in the answer lost); a draft is never live, and the list's"
+                " members are unchanged"
+            ) from error
         version_id = answer.get("version_id")
         if not isinstance(version_id, str) or not version_id:
             raise SuprsendConfigError(
