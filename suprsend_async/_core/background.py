@@ -828,8 +828,8 @@ class BackgroundSender:
         return min(self._client.max_concurrency * limits.max_records_per_request, self._batch_size)
 
     async def _claim_ahead(self, current: _Round) -> None:
-        """Claim the next batch while the engine sends the one before (from a spool,
-        a step at a time)."""
+        """Claim the next batch while the engine sends the one before (from a spool, in
+        steps growing from a request per connection to a batch)."""
         batch, ready = self._batch_size, self._ready
         step = self._claim_step() if self._db is not None else batch
         try:
@@ -840,6 +840,7 @@ class BackgroundSender:
                     await current.hungry.wait()  # enough claimed: until the feeder takes it
                     continue
                 current.claims_done = await self._claim_batch(step)
+                step = min(2 * step, batch)  # (the engine has more to send meanwhile)
                 current.more.set()
                 if self._outcomes:  # records found too large: written as failed
                     current.answered.set()
