@@ -339,10 +339,12 @@ class Spool:
         )
 
     def compact(self) -> int:
-        """Give pages freed by sent records back to the file system (once enough are
-        free); the file's size after. (Between uploads, not after each settle: while
-        records are sent, freed pages are reused by new ones, and moving pages to
-        shrink a file still full of records costs more than it frees.)"""
+        """Give pages freed by sent records back to the file system; the file's size
+        after. Between uploads, not after each settle, and only from a file that
+        holds no records any more, or one that is mostly free pages (a backlog
+        sent, a few records left): while records keep coming, freed pages are
+        reused by new ones, and moving pages to shrink a file still in use cost
+        0.2 to 0.5 µs per record sent."""
         try:
             self._compact()
         except sqlite3.Error as exc:
@@ -358,7 +360,7 @@ class Spool:
             # Nothing left to move: rebuilding the empty file takes under a
             # millisecond, freeing its pages one at a time about 6 µs each.
             db.execute("VACUUM")
-        else:
+        elif 2 * free >= db.execute("PRAGMA page_count").fetchone()[0]:
             # A script: execute() steps a statement once, and a step of this pragma
             # frees one page (the file never shrank).
             db.executescript("PRAGMA incremental_vacuum;")
