@@ -160,6 +160,8 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- lag`` the event-loop lag cases alone (``python -m benchmarks.lag``),
     ``nox -s bench -- loop`` what an asyncio loop iteration holds during an upload
     (``python -m benchmarks.loop``),
+    ``nox -s bench -- instructions`` bulk instructions per record under callgrind, steady
+    on a loaded machine (``python -m benchmarks.instructions``),
     ``nox -s bench -- lists`` list membership throughput (``python -m benchmarks.lists``),
     ``nox -s bench -- outbox`` the PostgreSQL outbox (``python -m benchmarks.outbox``),
     ``nox -s bench -- background`` the background sender's targets
@@ -177,6 +179,7 @@ def bench(session: nox.Session) -> None:
         "rest",
         "lag",
         "loop",
+        "instructions",
         "lists",
         "outbox",
         "background",

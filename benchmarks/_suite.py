@@ -54,6 +54,7 @@ LABELS = {
     "aiohttp": "raw aiohttp",
     "sdk": "official SDK",
     "ours": "ours (asyncio, aiohttp transport)",
+    "ours_streamed": "ours (asyncio, aiohttp transport), events from an async generator",
     "ours_httpcore": "ours (asyncio, httpcore)",
     "ours_trio": "ours (trio, httpcore)",
     "ours_httpx2": "ours on httpx2 (asyncio, aiohttp transport)",
@@ -327,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or reps
     started = time.monotonic()
     everyone = {**RAW, **SDK, **OURS}
+    # Ours given its events by an async generator, as the floor builds its records: as
+    # they are taken, none of them held (a list of 100,000 events is the caller's, and
+    # the collector's full passes over it while it is built are charged to ours).
+    bulk_clients = {**everyone, "ours_streamed": {**OURS["ours"], "stream": True}}
     results: dict[str, Any] = {
         "machine": _machine(),
         "command": "nox -s bench" + (" -- --quick" if args.quick else ""),
@@ -337,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with emulator(0.0) as emu:
         print("emulator latency 0 ms", flush=True)
-        results["bulk"].append(_bulk(small, 0.0, reps, emu, everyone))
-        results["bulk"].append(_bulk(large, 0.0, large_reps, emu, everyone))
+        results["bulk"].append(_bulk(small, 0.0, reps, emu, bulk_clients))
+        results["bulk"].append(_bulk(large, 0.0, large_reps, emu, bulk_clients))
 
         results["lag"] = lag_runs(lag_records, lag_reps, emu)
 

@@ -229,6 +229,56 @@ async def test_retryable_per_record_results_are_resent_alone_in_a_follow_up_requ
     assert (resp.status, resp.success, resp.retried_records) == ("success", 10, 2)
 
 
+async def test_records_resent_alone_carry_exactly_the_bytes_first_sent() -> None:
+    """A chunk is encoded in one call; the records of it sent again are cut from it
+    byte for byte (the same insert id, time and key: the hub sees the same record)."""
+    bodies: list[bytes] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        records = json.loads(request.content)
+        first = len(bodies) == 1
+        return httpx.Response(
+            207,
+            json={"records": [err(429, "slow down") if first and i in (2, 5) else ok()
+                              for i, _ in enumerate(records)]},
+        )  # fmt: skip
+
+    properties = {"nested": {"a": [1, 2.5, None]}, "text": 'é\n"null"'}
+    events = [Event(f"u{i}", "ev_x", properties) for i in range(8)]
+    async with client_for(handler, retry=RetryPolicy.instant(), auto_idempotency_keys=True) as c:
+        resp = await c.bulk_events.send(events)
+    assert (resp.success, resp.retried_records) == (8, 2)
+    # Each record starts with its insert id: the first body cut at each record.
+    cut = bodies[0][1:-1].split(b',{"$insert_id"')
+    records = [cut[0]] + [b'{"$insert_id"' + part for part in cut[1:]]
+    assert len(records) == 8
+    assert bodies[1] == b"[" + records[2] + b"," + records[5] + b"]"
+
+
+async def test_a_record_json_cannot_carry_fails_alone_and_its_chunk_goes() -> None:
+    """A value JSON cannot carry (NaN) in the middle of a chunk: that record fails, named
+    by its field, before anything is sent; the others go in one request, the integer
+    past 64 bits among them (written by the standard library)."""
+    sent: list[Any] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        sent.append(records)
+        return httpx.Response(207, json={"records": [ok() for _ in records]})
+
+    events = [Event(f"u{i}", "ev_x", {"i": i}) for i in range(10)]
+    events[4] = Event("u4", "ev_x", {"i": float("nan")})
+    events[6] = Event("u6", "ev_x", {"i": 2**70})
+    async with client_for(handler) as client:
+        resp = await client.bulk_events.send(events)
+    assert [f.index for f in resp.failed_records] == [4]
+    assert "properties" in resp.failed_records[0].error
+    assert resp.failed_records[0].record is events[4]
+    assert len(sent) == 1
+    assert [r["properties"]["i"] for r in sent[0]] == [0, 1, 2, 3, 5, 2**70, 7, 8, 9]
+
+
 async def test_validation_failures_are_reported_and_the_rest_is_sent() -> None:
     sent: list[str] = []
 

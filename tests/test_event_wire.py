@@ -1,5 +1,6 @@
 """The event wire form, built directly on the hot path, is byte for byte what the
-cattrs-based wire class it replaced produced; insert ids are real, unique UUID4s.
+cattrs-based wire class it replaced produced; insert ids are real, unique UUID4s; a bulk
+chunk encoded in one call is byte for byte its records encoded one at a time.
 
 The old path lives on here only, as the oracle.
 """
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from suprsend_async import Attachment, Event
-from suprsend_async._values.json_codec import dumps
+from suprsend_async._values.json_codec import JSON_ENCODER, dumps, dumps_array, split_array
 from suprsend_async._wire.serialization import Serializer, _with_attachments, new_insert_id
 
 
@@ -162,3 +163,51 @@ def test_a_forked_child_never_reuses_the_parents_insert_ids() -> None:
     parent_ids = {new_insert_id() for _ in range(300)}
     assert len(child_ids) == 300
     assert not child_ids & parent_ids
+
+
+# Anything a property may hold, JSON's edge cases included: what the encoder refuses (NaN,
+# infinities, integers past 64 bits, which only the standard library writes) and what
+# merely looks like it (a string holding "null").
+wire_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text()
+    | st.just("null"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _plain(record: dict[str, Any]) -> bool:
+    """Taken by the fast encoder as it is: nothing refused (NaN, infinity), nothing left
+    to the standard library (integers past 64 bits)."""
+    try:
+        dumps(record)
+    except (TypeError, ValueError):
+        return False
+    if JSON_ENCODER == "orjson":
+        import orjson
+
+        try:
+            orjson.dumps(record)
+        except TypeError:
+            return False
+    return True
+
+
+@given(records=st.lists(st.dictionaries(st.text(max_size=6), wire_values, max_size=4), max_size=8))
+def test_a_chunk_encoded_at_once_is_its_records_encoded_one_by_one(
+    records: list[dict[str, Any]],
+) -> None:
+    """The bulk engine's fast path: a chunk's array in one call, or None to say that the
+    records must go one by one; and split back into each record's bytes, for a resend of
+    some of them, exactly what encoding each alone gives."""
+    whole = dumps_array(records)
+    if whole is None:
+        assert not all(_plain(record) for record in records)
+        return
+    alone = [dumps(record) for record in records]
+    assert whole == b"[" + b",".join(alone) + b"]"
+    assert split_array(whole) == alone

@@ -114,6 +114,11 @@ async def test_bad_input_is_refused_at_enqueue_and_nothing_is_stored(
         too_large = Event("u2", "big", {"blob": "x" * 200_000})
         with pytest.raises(SuprsendValidationError, match="event"):
             await outbox.track_event(conn, too_large)
+        # PostgreSQL's text holds no NUL character: a key with one is refused, typed,
+        # rather than failing in the database driver.
+        nul_key = Event("u3", "order_placed", {}, idempotency_key="order-\x003")
+        with pytest.raises(SuprsendValidationError, match=r"idempotency_key.*NUL"):
+            await outbox.track_event(conn, nul_key)
     assert (await outbox.status()).queued == 0
 
 

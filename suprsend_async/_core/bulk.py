@@ -25,6 +25,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from .._values.errors import SuprsendError, SuprsendTransportError, SuprsendValidationError
 from .._values.hooks import check_hook
 from .._values.idempotency import AttemptEnd, Ending, may_retry
+from .._values.json_codec import dumps_array, split_array
 from .._values.limits import Limits
 from .._wire.chunking import Chunk, ChunkBuilder, TooLarge
 from .._wire.responses import parse_body, parse_error
@@ -43,6 +44,7 @@ __all__ = [
     "BulkItem",
     "BulkProgress",
     "BulkResponse",
+    "Drafting",
     "FailedRecord",
     "RecordKind",
     "SuprsendBulkError",
@@ -194,6 +196,31 @@ def _no_overhead(limits: Limits) -> int:
 
 
 @attrs.frozen
+class Drafting:
+    """How a kind's records are encoded a chunk's worth at a time, in one call.
+
+    Encoding each record on its own (to know its size) cost ten times more
+    than encoding the chunk's array at once, most of it a bytes object per
+    record. So a record is drafted (checked, its wire form a dict), and when
+    a chunk's worth are drafted they are encoded together: if they fit the
+    limits whole (the array within the per-record limit, so each record is),
+    that is the chunk, exactly the bytes and the records the one-at-a-time
+    path would have made. If not (a large or unusual record), each is
+    encoded on its own and chunked as before, which finds the one to blame.
+
+    - ``draft(client, index, item)``: the item to upload (``body`` not yet
+      set) and its wire form, or :class:`SuprsendValidationError`.
+    - ``encode(client, wire)``: one wire form's bytes, with every check a
+      record's encoding makes (its size among them).
+    - ``max_record_bytes``: the per-record size limit ``encode`` holds to.
+    """
+
+    draft: Callable[[ClientContext, int, Any], tuple[BulkItem, Any]]
+    encode: Callable[[ClientContext, Any], bytes]
+    max_record_bytes: Callable[[Limits], int]
+
+
+@attrs.frozen
 class RecordKind:
     """One kind of bulk record, as the resource that sends it hands it to the engine.
 
@@ -209,6 +236,8 @@ class RecordKind:
       by default; ``{"distinct_ids":[``...``]}`` for list members).
     - ``on_answer``: called with each 2xx answer that has no per-record results
       (the list membership answers' ``affected_count``).
+    - ``drafting``: see :class:`Drafting` (``prepare`` is still what encodes
+      a record alone, for the outbox).
     """
 
     operation: str
@@ -220,6 +249,8 @@ class RecordKind:
     params: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     envelope: tuple[bytes, bytes] = attrs.field(default=(b"[", b"]"), kw_only=True)
     on_answer: Callable[[Any], None] | None = attrs.field(default=None, kw_only=True)
+    # Records encoded a chunk at a time (JSON array envelopes only).
+    drafting: Drafting | None = attrs.field(default=None, kw_only=True)
 
     @property
     def template(self) -> str:
@@ -353,6 +384,8 @@ class _BulkRun:
     # can still account for each: in the chunk being built, in the one being
     # handed to a worker, or in a worker's upload.
     builder: ChunkBuilder[BulkItem] | None = None
+    drafts: list[BulkItem] = attrs.field(factory=list)  # drafted, not yet in a chunk
+    ready: list[Chunk[BulkItem]] = attrs.field(factory=list)  # closed, not yet handed over
     handing_over: Chunk[BulkItem] | None = None
     uploads: set[_Upload] = attrs.field(factory=set)
 
@@ -394,47 +427,97 @@ class _BulkRun:
         )
         self.builder = builder
         prepare = self.kind.prepare if self.body_of is None else _prepared(self.body_of)
-        add, client = builder.add, self.client
+        drafting = self.kind.drafting if self.body_of is None else None
+        add, client, ready, drafts = builder.add, self.client, self.ready, self.drafts
+        wires: list[Any] = []  # the drafts' wire forms
+        given: list[Any] = []  # and the items they were drafted from (a failure reports those)
+        max_record_bytes = drafting.max_record_bytes(limits) if drafting else 0
+        draft = drafting.draft if drafting else None
+        room = builder.max_records  # drafts that make a chunk's worth with the builder's
 
         unyielded = 0  # records taken since the producer last let the loop in
         resumed = _clock()  # when it last got the loop back
         clock = _clock
 
+        def added(item: BulkItem) -> None:
+            """``item`` (encoded) into the chunk being built; a chunk it closes is ready."""
+            closed = add(item, item.body)
+            if isinstance(closed, TooLarge):
+                self._fail(closed.item.index, closed.item.reported(), closed.reason, None)
+            elif closed is not None:
+                ready.append(closed)
+
+        def encode_drafts() -> None:
+            """The drafts encoded: as one chunk if they are one, else each on its own."""
+            nonlocal room
+            assert drafting is not None
+            if not len(builder):
+                body = dumps_array(wires)
+                if (
+                    body is not None
+                    and len(body) - 2 <= max_record_bytes
+                    and len(body) + len(drafts) * builder.record_overhead <= builder.max_body_bytes
+                ):
+                    ready.append(Chunk(tuple(drafts), (), body))
+                    drafts.clear()
+                    wires.clear()
+                    given.clear()
+                    return
+            encode = drafting.encode
+            for item, wire, source in zip(drafts, wires, given, strict=True):
+                try:
+                    item.body = encode(client, wire)
+                except SuprsendValidationError as exc:
+                    self._fail(item.index, source, str(exc), None)
+                else:
+                    added(item)
+            drafts.clear()
+            wires.clear()
+            given.clear()
+            room = builder.max_records - len(builder)
+
         # A plain function, not a coroutine: one call per record, and the
-        # producer awaits only when it returns something to await.
-        def take(item: Any) -> Chunk[BulkItem] | Literal["checkpoint"] | None:
-            """Check, encode and add one record (or fail it). Returns a chunk it
-            closed, "checkpoint" when the loop is due a turn, or None."""
+        # producer awaits only when it returns True.
+        def take(item: Any) -> bool:
+            """Check and add one record (or fail it). True when a chunk is ready to
+            hand over or the loop is due a turn."""
             nonlocal unyielded
             index = self.consumed
             self.consumed += 1
             try:
-                taken = prepare(client, index, item)
+                if draft is None:
+                    taken = prepare(client, index, item)
+                else:
+                    taken, wire = draft(client, index, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
-                ready = None
             else:
-                ready = add(taken, taken.body)
-            if isinstance(ready, TooLarge):
-                self._fail(ready.item.index, ready.item.reported(), ready.reason, None)
-            elif ready is not None:
-                return ready
+                if draft is None:
+                    added(taken)
+                else:
+                    drafts.append(taken)
+                    wires.append(wire)
+                    given.append(item)
+                    if len(drafts) >= room:
+                        encode_drafts()
+            if ready:
+                return True
             unyielded += 1
-            if unyielded >= _RECORDS_PER_CHECKPOINT or clock() - resumed >= _PRODUCER_SLICE:
-                return "checkpoint"
-            return None
+            return unyielded >= _RECORDS_PER_CHECKPOINT or clock() - resumed >= _PRODUCER_SLICE
 
-        async def let_in(due: Chunk[BulkItem] | Literal["checkpoint"]) -> None:
-            """Hand a chunk over or give the loop a turn: either lets other tasks run.
+        async def let_in() -> None:
+            """Hand the ready chunks over or give the loop a turn: either lets other
+            tasks run.
 
             Only after ``take``: a cancellation (an abandoned upload) landing
-            here finds every record taken so far in the builder, handed over
-            or failed, and accounts for each, never lost.
+            here finds every record taken so far drafted, in the builder, ready,
+            handed over or failed, and accounts for each, never lost.
             """
             nonlocal unyielded, resumed
             unyielded = 0
-            if isinstance(due, Chunk):
-                await self._hand_over(due, chunks)  # anyio's send is a checkpoint too
+            if ready:
+                while ready:
+                    await self._hand_over(chunks)  # anyio's send is a checkpoint too
             else:
                 await anyio.lowlevel.checkpoint()
             resumed = clock()
@@ -446,12 +529,12 @@ class _BulkRun:
                     if self.batched:
                         async for batch in iterator:
                             for item in batch:
-                                if (due := take(item)) is not None:
-                                    await let_in(due)
+                                if take(item):
+                                    await let_in()
                     else:
                         async for item in iterator:
-                            if (due := take(item)) is not None:
-                                await let_in(due)
+                            if take(item):
+                                await let_in()
                 finally:
                     # Ended early (cancelled, abandoned, an error): a generator of
                     # the caller's is closed now, its finally blocks run here rather
@@ -461,19 +544,22 @@ class _BulkRun:
             else:
                 try:
                     for item in items:
-                        if (due := take(item)) is not None:
-                            await let_in(due)
+                        if take(item):
+                            await let_in()
                 finally:
                     if inspect.isgenerator(items):
                         items.close()
+            if drafts:
+                encode_drafts()
             last = builder.flush()
             if last is not None:
-                await self._hand_over(last, chunks)
+                ready.append(last)
+            while ready:
+                await self._hand_over(chunks)
 
-    async def _hand_over(
-        self, chunk: Chunk[BulkItem], chunks: ObjectSendStream[Chunk[BulkItem]]
-    ) -> None:
-        self.handing_over = chunk
+    async def _hand_over(self, chunks: ObjectSendStream[Chunk[BulkItem]]) -> None:
+        """The first ready chunk to a worker: in ``handing_over`` while it waits for one."""
+        chunk = self.handing_over = self.ready.pop(0)
         await chunks.send(chunk)
         self.handing_over = None
 
@@ -551,6 +637,10 @@ class _BulkRun:
             if len(sending) == len(chunk.items):
                 body = chunk.body() if kind.envelope == _ARRAY else kind.body(chunk.bodies)
             else:
+                if chunk.encoded is not None and not sending[0].body:
+                    # Encoded whole, and now sent in part: each record's bytes, once.
+                    for item, part in zip(chunk.items, split_array(chunk.encoded), strict=True):
+                        item.body = part
                 body = kind.body(i.body for i in sending)
             try:
                 response = await transport.post_once(
@@ -649,6 +739,8 @@ class _BulkRun:
         self.uploads.clear()
         unsent = [self.handing_over] if self.handing_over is not None else []
         self.handing_over = None
+        unsent += self.ready
+        self.ready.clear()
         if self.builder is not None:
             last = self.builder.flush()
             if last is not None:
@@ -656,6 +748,9 @@ class _BulkRun:
         for chunk in unsent:
             for item in chunk.items:
                 self._fail(item.index, item.reported(), _NOT_SENT, None)
+        for item in self.drafts:
+            self._fail(item.index, item.reported(), _NOT_SENT, None)
+        self.drafts.clear()
         if len(self.failures) > before:
             self.warnings.append(
                 "the upload was abandoned: requests in flight were cancelled, their outcome unknown"

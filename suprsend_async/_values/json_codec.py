@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["JSON_ENCODER", "dumps"]
+__all__ = ["JSON_ENCODER", "dumps", "dumps_array", "split_array"]
 
 
 def _stdlib_default(obj: Any) -> Any:
@@ -60,7 +61,45 @@ try:  # the optional "fast" extra
             _stdlib_dumps(obj)
         return data
 
+    def dumps_array(values: list[Any]) -> bytes | None:
+        try:
+            data = orjson.dumps(values, default=_orjson_default, option=_ORJSON_OPTIONS)
+        except TypeError:
+            return None
+        if data.find(b"null") != -1:
+            try:
+                _stdlib_dumps(values)
+            except (TypeError, ValueError, RecursionError):
+                return None
+        return data
+
+    _loads: Callable[[bytes], Any] = orjson.loads
     JSON_ENCODER = "orjson"
 except ImportError:  # pragma: no cover - depends on the environment
     dumps = _stdlib_dumps
+
+    def dumps_array(values: list[Any]) -> bytes | None:
+        try:
+            return _stdlib_dumps(values)
+        except (TypeError, ValueError, RecursionError):
+            return None
+
+    _loads = json.loads
     JSON_ENCODER = "json"
+
+dumps_array.__doc__ = """``values`` as one JSON array, exactly the bytes of ``b"[" + b",".join(
+dumps(v) for v in values) + b"]"``, or None if any of them is not plain JSON (each is
+then encoded on its own, to find which).
+
+One call for a bulk chunk's records rather than one each: a tenth of the cost, most of
+it the allocation of a bytes object per record."""
+
+
+def split_array(body: bytes) -> list[bytes]:
+    """The per-value bytes of a body :func:`dumps_array` made: ``dumps`` of each value.
+
+    Read back and encoded again, which gives the same bytes (what that encoder
+    wrote, it reads back to the same values and writes the same way): needed
+    only when some of a chunk's records are sent again without the others.
+    """
+    return [dumps(value) for value in _loads(body)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from typing import Any, Union
 
 import attrs
@@ -305,11 +305,11 @@ class Event:
         # answer and the same errors, for everything else (a property test
         # holds this to the general checks alone).
         name = distinct_id.strip() if type(distinct_id) is str else ""
-        _set_field(self, "distinct_id", name or _distinct_id(distinct_id))
+        _set_distinct_id(self, name or _distinct_id(distinct_id))
         name = event_name.strip() if type(event_name) is str else ""
-        if not name or len(name) < _LIMITS.min_event_name_length or name[0] in _MAYBE_RESERVED:
+        if not name or len(name) < _MIN_EVENT_NAME or name[0] in _MAYBE_RESERVED:
             name = _event_name(event_name)
-        _set_field(self, "event_name", name)
+        _set_event_name(self, name)
         if type(properties) is dict:
             for key in properties:
                 if type(key) is not str:
@@ -317,17 +317,15 @@ class Event:
                     break
         else:
             properties = _properties(properties)
-        _set_field(self, "properties", properties)
-        _set_field(
-            self,
-            "idempotency_key",
-            None if idempotency_key is None else _idempotency_key(idempotency_key),
+        _set_properties(self, properties)
+        _set_idempotency_key(
+            self, None if idempotency_key is None else _idempotency_key(idempotency_key)
         )
-        _set_field(self, "tenant_id", None if tenant_id is None else _tenant_id(tenant_id))
-        _set_field(self, "brand_id", None if brand_id is None else _brand_id(brand_id))
+        _set_tenant_id(self, None if tenant_id is None else _tenant_id(tenant_id))
+        _set_brand_id(self, None if brand_id is None else _brand_id(brand_id))
         if type(attachments) is not tuple or attachments:
             attachments = attachment_tuple(attachments)
-        _set_field(self, "attachments", attachments)
+        _set_attachments(self, attachments)
         if "$attachments" in properties:
             _rules.attachments(properties["$attachments"], "properties.$attachments", _LIMITS)
 
@@ -385,6 +383,20 @@ def _recipients(value: Recipients) -> tuple[RecipientLike, ...]:
             "recipients", f"must be a list of recipients, got {type(value).__name__}"
         )
     return _bounded_tuple(value, _LIMITS.max_recipients)
+
+
+# Event's fields, each set through its slot's own descriptor: half the cost of
+# object.__setattr__, which finds that descriptor by name first (one Event is built per
+# record of a bulk upload).
+_EventSetter = Callable[[Event, Any], None]
+_set_distinct_id: _EventSetter = Event.__dict__["distinct_id"].__set__
+_set_event_name: _EventSetter = Event.__dict__["event_name"].__set__
+_set_properties: _EventSetter = Event.__dict__["properties"].__set__
+_set_idempotency_key: _EventSetter = Event.__dict__["idempotency_key"].__set__
+_set_tenant_id: _EventSetter = Event.__dict__["tenant_id"].__set__
+_set_brand_id: _EventSetter = Event.__dict__["brand_id"].__set__
+_set_attachments: _EventSetter = Event.__dict__["attachments"].__set__
+_MIN_EVENT_NAME = _LIMITS.min_event_name_length
 
 
 @attrs.frozen(kw_only=True, init=False)

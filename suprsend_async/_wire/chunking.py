@@ -33,16 +33,21 @@ class TooLarge(Generic[R]):
 
 @attrs.frozen
 class Chunk(Generic[R]):
-    """Records for one request, with the bytes of each record in ``bodies``."""
+    """Records for one request, with the bytes of each record in ``bodies``, or the
+    whole JSON array in ``encoded`` when the records were encoded in one call (the
+    bodies are then empty: whoever needs a record's bytes splits the array)."""
 
     items: tuple[R, ...]
     bodies: tuple[bytes, ...]
+    encoded: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.items)
 
     def body(self) -> bytes:
         """The JSON array body, joined from the already-encoded records."""
+        if self.encoded is not None:
+            return self.encoded
         return b"[" + b",".join(self.bodies) + b"]"
 
 
@@ -86,6 +91,10 @@ class ChunkBuilder(Generic[R]):
             assert ready is None  # see above
             ready = self._close()
         return ready
+
+    def __len__(self) -> int:
+        """Records in the chunk being built."""
+        return len(self._items)
 
     def flush(self) -> Chunk[R] | None:
         """The last, partly filled chunk, if any."""

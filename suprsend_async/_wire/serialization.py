@@ -256,7 +256,10 @@ class Serializer:
     def event_bytes(self, event: Event, *, idempotency_key: str | None = None) -> bytes:
         """The event's wire bytes, checked against the per-event size limit (the bulk
         path's per-record work: its idempotency key is the event's own)."""
-        body = self.event_body(event, idempotency_key=idempotency_key)
+        return self.event_wire_bytes(self.event_body(event, idempotency_key=idempotency_key))
+
+    def event_wire_bytes(self, body: dict[str, Any]) -> bytes:
+        """An :meth:`event_body`'s bytes, checked against the per-event size limit."""
         # _encode's work inlined for the usual record; it runs again only to
         # name the field to blame.
         try:

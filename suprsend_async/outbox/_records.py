@@ -123,4 +123,10 @@ class RecordCodec:
 
 def _key(key: str | None) -> str:
     assert key is not None  # given above when missing
+    if "\x00" in key:
+        # The hub's rules allow it; the outbox's table does not (PostgreSQL's text has no
+        # NUL), and the driver's own error would name neither the field nor the rule.
+        raise SuprsendValidationError(
+            "idempotency_key", "must not contain a NUL character (\\x00) in the outbox"
+        )
     return key

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
-from .._core.bulk import BulkItem, BulkResponse, RecordKind, run_bulk
+from .._core.bulk import BulkItem, BulkResponse, Drafting, RecordKind, run_bulk
 from .._core.context import ClientContext
 from .._core.retry import RetryPolicy
 from .._core.single import fresh_key
@@ -20,15 +20,25 @@ __all__ = ["BULK_EVENT_PATH", "EVENT_RECORDS", "BulkEvents", "BulkEventsInstance
 BULK_EVENT_PATH = "v2/bulk/event/"
 
 
-def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
+def _draft_event(client: ClientContext, index: int, item: Any) -> tuple[BulkItem, Any]:
     event = bulk_record(client, item, Event, Event.from_body, keyed=False)
-    # The hot path of bulk uploads: the bytes alone, no EncodedRecord; a generated
-    # key goes into them, and onto the event only if it fails (BulkItem.reported).
+    # The hot path of bulk uploads. A generated key goes into the wire form,
+    # and onto the event only if it fails (BulkItem.reported).
     key = fresh_key(client, event.idempotency_key is not None)
-    body = client._serializer.event_bytes(event, idempotency_key=key)
-    return BulkItem(
-        index, event, body, key is not None or event.idempotency_key is not None, None, key
-    )
+    wire = client._serializer.event_body(event, idempotency_key=key)
+    repeatable = key is not None or event.idempotency_key is not None
+    return BulkItem(index, event, b"", repeatable, None, key), wire
+
+
+def _encode_event(client: ClientContext, wire: Any) -> bytes:
+    body: bytes = client._serializer.event_wire_bytes(wire)
+    return body
+
+
+def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
+    taken, wire = _draft_event(client, index, item)
+    taken.body = _encode_event(client, wire)
+    return taken
 
 
 # Events in bulk, as the bulk engine sends them.
@@ -37,6 +47,7 @@ EVENT_RECORDS = RecordKind(
     BULK_EVENT_PATH,
     _prepare_event,
     lambda limits: limits.max_records_per_request,
+    drafting=Drafting(_draft_event, _encode_event, lambda limits: limits.max_single_event_bytes),
 )
 
 
