@@ -842,7 +842,7 @@ class BackgroundSender:
                 current.claims_done = await self._claim_batch(step)
                 step = min(2 * step, batch)  # (the engine has more to send meanwhile)
                 current.more.set()
-                if self._outcomes:  # records found too large: written as failed
+                if self._outcomes.failed:  # records found too large: written as failed
                     current.answered.set()
         except Exception as exc:
             current.fail(exc)
