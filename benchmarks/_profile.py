@@ -35,7 +35,10 @@ from ._suite import CONCURRENCY, _credentials
 
 # (bucket, the first of these found in a sample's stack, innermost first)
 _BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("request: aiohttp (its client, connector, parser)", ("AiohttpPool.handle_async_request",)),
+    (
+        "request: aiohttp (its client, connector, parser)",
+        ("AiohttpPool.handle_async_request", "AiohttpPool.send_signed"),
+    ),
     ("request: signing (MD5 of the body, HMAC)", ("WorkspaceSignatureAuth",)),
     ("request: httpx building the request", ("build_request",)),
     ("request: httpx reading answers' cookies", ("extract_cookies",)),

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from suprsend_async import (
@@ -399,6 +399,77 @@ def test_every_record_is_counted_exactly_once(
         assert [f.index for f in resp.failed_records] == [
             i for i, (kind, _) in enumerate(plan) if kind != "ok"
         ]
+
+    anyio.run(main)
+
+
+# A record's size: its padding (None: a NaN instead, which JSON cannot carry).
+paddings = st.one_of(st.integers(0, 40), st.none(), st.integers(0, 1_500))
+
+
+@settings(max_examples=60, deadline=None)
+# A chunk encoded whole; one with a record JSON cannot carry; one too large for a request
+# whole (built record by record after all); a record over the per-record limit.
+@example([5] * 250, 30_000, 102_400, 100)
+@example([5] * 45 + [None] + [5] * 80, 30_000, 102_400, 100)
+@example([5] * 70 + [1_000] + [5] * 30, 25_000, 102_400, 100)
+@example([5] * 10 + [200] + [5] * 10, 30_000, 300, 100)
+@given(
+    st.lists(paddings, max_size=260),
+    st.integers(300, 30_000),
+    st.sampled_from([300, 1_600, 102_400]),
+    st.integers(1, 100),
+)
+def test_chunks_are_what_packing_each_record_alone_would_make(
+    plan: list[int | None], max_body: int, max_record: int, max_records: int
+) -> None:
+    """Records encoded a few at a time and joined make exactly the requests that encoding
+    each on its own and packing them greedily makes: the same records in each, the same
+    bytes; a record too large, or one JSON cannot carry, fails alone and names why."""
+    from suprsend_async._values.json_codec import dumps
+    from suprsend_async._values.limits import Limits
+    from suprsend_async._wire.chunking import Chunk, chunk_records
+
+    bodies: list[bytes] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(207, json={"records": [ok() for _ in json.loads(request.content)]})
+
+    events = [
+        Event(f"u{i}", "ev_x", {"i": float("nan")} if pad is None else {"i": i, "p": "x" * pad})
+        for i, pad in enumerate(plan)
+    ]
+    limits = Limits(
+        max_body_bytes=max_body,
+        max_single_event_bytes=max_record,
+        max_records_per_request=max_records,
+    )
+
+    async def main() -> None:
+        async with client_for(handler, limits=limits) as client:
+            resp = await client.bulk_events.send(events, max_concurrency=1)
+        sent = [json.loads(body) for body in bodies]
+        records = [dumps(record) for request in sent for record in request]
+        assert all(len(record) <= max_record for record in records)
+        packed = [
+            c.body()
+            for c in chunk_records(
+                ((i, r) for i, r in enumerate(records)),
+                max_records=max_records,
+                max_body_bytes=max_body,
+            )
+            if isinstance(c, Chunk)
+        ]
+        assert bodies == packed
+        failed = {f.index: f.error for f in resp.failed_records}
+        delivered = [int(r["distinct_id"][1:]) for request in sent for r in request]
+        assert sorted([*failed, *delivered]) == list(range(len(plan)))
+        for index, error in failed.items():
+            if plan[index] is None:
+                assert "properties" in error
+            else:
+                assert "bytes" in error  # too large: for an event, or for any request
 
     anyio.run(main)
 

@@ -115,6 +115,7 @@ def aiohttp_pool_class(library: ModuleType) -> Any:
             self._max_connections = max_connections
             self._keepalive_expiry = keepalive_expiry
             self._read_whole_below = read_whole_below
+            self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
         def _session(self) -> aiohttp.ClientSession:
             connector = aiohttp.TCPConnector(
@@ -155,30 +156,58 @@ def aiohttp_pool_class(library: ModuleType) -> Any:
                     connector._close()
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            timeout = request.extensions.get("timeout", {})
+            return await self.send_signed(
+                request.method,
+                request.url,
+                _pairs(request.headers),
+                request.content,
+                (timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+                request=request,
+                server_hostname=request.extensions.get("sni_hostname"),
+            )
+
+        async def send_signed(
+            self,
+            method: str,
+            url: httpx.URL,
+            headers: list[tuple[str, str]],
+            body: bytes,
+            timeouts: tuple[float | None, float | None, float | None],
+            *,
+            request: httpx.Request | None = None,
+            server_hostname: str | None = None,
+        ) -> httpx.Response:
+            """What :meth:`handle_async_request` does with a request of these parts (its
+            headers as pairs, in order), without the request: the transport's way for
+            the requests it signs itself. ``timeouts``: httpx's connect, read and pool
+            timeouts. The answer has no ``request`` unless given, or unless it streams
+            (see below)."""
+            timeout = self._timeouts.get(timeouts)
+            if timeout is None:  # (one per distinct set, kept: most clients have one)
+                connect, read, pool = timeouts
+                timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
+                if len(self._timeouts) < 16:
+                    self._timeouts[timeouts] = timeout
             # Not httpx-aiohttp's own: it hands aiohttp the URL as a string, which
             # yarl re-quotes (``ann%40example.com`` goes out as ``ann@example.com``),
             # so the path sent is not the path signed and the hub answers 401. An
             # ``encoded=True`` URL is sent exactly as httpx built and signed it.
             if not isinstance(self.client, aiohttp.ClientSession):
                 self.client = self._session()
-            timeout = request.extensions.get("timeout", {})
             with _mapped_errors():
                 answer = await self.client.request(
-                    method=request.method,
-                    url=yarl.URL(str(request.url), encoded=True),
+                    method=method,
+                    url=yarl.URL(str(url), encoded=True),
                     # As pairs: aiohttp copies a mapping key by key, and each of
                     # httpx's Headers lookups scans them all.
-                    headers=_pairs(request.headers),
-                    data=request.content or None,
+                    headers=headers,
+                    data=body or None,
                     allow_redirects=False,
                     auto_decompress=False,  # httpx decodes, under our size cap
                     compress=False,
-                    timeout=aiohttp.ClientTimeout(
-                        sock_connect=timeout.get("connect"),
-                        sock_read=timeout.get("read"),
-                        connect=timeout.get("pool"),
-                    ),
-                    server_hostname=request.extensions.get("sni_hostname"),
+                    timeout=timeout,
+                    server_hostname=server_hostname,
                 ).__aenter__()
             extensions = {"http_version": b"HTTP/1.1"}
             if answer.reason:
@@ -214,6 +243,10 @@ def aiohttp_pool_class(library: ModuleType) -> Any:
                 # body elsewhere, aread() reads the same bytes from the stream.
                 response._content = content
                 return response
+            if request is None:
+                # Read through httpx's stream layers, whose decoded answer is made
+                # with its request: the one these parts make.
+                request = httpx.Request(method, url, headers=headers, stream=httpx.ByteStream(body))
             return httpx.Response(
                 status_code=answer.status,
                 headers=answer.raw_headers,

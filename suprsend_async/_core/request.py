@@ -20,7 +20,7 @@ from .._values.errors import (
     SuprsendTransportError,
     SuprsendValidationError,
 )
-from .._values.idempotency import AttemptEnd
+from .._values.idempotency import AttemptEnd, RetrySafety
 from .._values.json_codec import dumps
 from .._values.options import NO_OPTIONS, RequestOptions
 from .._wire.responses import parse_body, parse_error, render
@@ -28,7 +28,6 @@ from .._wire.routes import NO_BODY, Call, Method
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from .telemetry import CallRecorder
     from .transport import HubTransport
 
 __all__ = ["NO_BODY", "Answer", "Call", "Method", "request"]
@@ -154,7 +153,21 @@ async def request(
     records = 0 if method == "GET" else 1
     with transport.telemetry.call(f"{method} {route}", method, route, records=records) as span:
         try:
-            answer = await _send(transport, call, content, policy, options, span)
+            # (Awaited here rather than in a coroutine of its own: one less made
+            # on every call, and passed through at every resume.)
+            safety = call.safety
+            send_once = _Attempt(transport, call, content, options)
+            try:
+                response, attempts = await transport.send(
+                    send_once, repeatable=safety.retry, route=route, policy=policy
+                )
+            except SuprsendTransportError as exc:
+                if safety.retry or not exc.sent:
+                    raise
+                # The hub may or may not have applied it: say why it was not sent again.
+                raise exc.with_note(safety.not_retried_note()) from exc
+            span.attempts = attempts
+            answer = _answered(call, safety, response, attempts, send_once.applied_before)
         except SuprsendAPIError as exc:
             span.failed, span.status_code = records, exc.status_code
             span.error_type = exc.error_type or f"HTTP {exc.status_code}"
@@ -168,53 +181,67 @@ async def request(
         return answer
 
 
-async def _send(
-    transport: HubTransport,
-    call: Call[Any],
-    content: bytes | None,
-    policy: RetryPolicy | None,
-    options: RequestOptions,
-    span: CallRecorder,
-) -> Answer:
-    method, path, route, safety = call.method, call.path, call.route, call.safety
-    params = call.query
-    # How each attempt ended.
-    endings: list[AttemptEnd] = []
+class _Attempt:
+    """``send_once`` of one call: one request per call of it, each ending noted.
 
-    async def send_once() -> httpx.Response:
+    (An object, not a closure: a closure's nine variables would each be a cell,
+    made on every call whether or not it is retried.)
+    """
+
+    __slots__ = ("applied_before", "call", "content", "last_applied", "options", "transport")
+
+    def __init__(
+        self,
+        transport: HubTransport,
+        call: Call[Any],
+        content: bytes | None,
+        options: RequestOptions,
+    ) -> None:
+        self.transport = transport
+        self.call = call
+        self.content = content
+        self.options = options
+        # Whether an attempt before the last one may have been applied
+        # (``AttemptEnd.may_have_applied``), and whether the last one may have:
+        # all a 404 after them needs to be told from one the hub meant.
+        self.applied_before = False
+        self.last_applied = False
+
+    def _ended(self, end: AttemptEnd) -> None:
+        self.applied_before = self.applied_before or self.last_applied
+        self.last_applied = end.may_have_applied
+
+    async def __call__(self) -> httpx.Response:
+        call = self.call
         try:
-            response = await transport.request_once(
-                method,
-                path,
-                params=params,
-                content=content,
-                route=route,
-                options=options,
+            response = await self.transport.request_once(
+                call.method,
+                call.path,
+                params=call.query,
+                content=self.content,
+                route=call.route,
+                options=self.options,
                 repeated_query=call.endpoint.repeated_query,
             )
         except SuprsendTransportError as exc:
-            endings.append(AttemptEnd.of_error(exc))
+            self._ended(AttemptEnd.of_error(exc))
             raise
-        endings.append(AttemptEnd.answered(response.status_code))
+        self._ended(AttemptEnd.answered(response.status_code))
         return response
 
-    try:
-        response, attempts = await transport.send(
-            send_once, repeatable=safety.retry, route=route, policy=policy
-        )
-    except SuprsendTransportError as exc:
-        if safety.retry or not exc.sent:
-            raise
-        # The hub may or may not have applied it: say why it was not sent again.
-        raise exc.with_note(safety.not_retried_note()) from exc
-    span.attempts = attempts
+
+def _answered(
+    call: Call[Any],
+    safety: RetrySafety,
+    response: httpx.Response,
+    attempts: int,
+    applied_before: bool,
+) -> Answer:
+    """The final answer as the call's :class:`Answer`, or the error it is."""
+    method = call.method
     status = response.status_code
     raw = parse_body(response.content)
-    deleted_before = (
-        call.endpoint.deletes
-        and status == 404
-        and any(ending.may_have_applied for ending in endings[:-1])
-    )
+    deleted_before = call.endpoint.deletes and status == 404 and applied_before
     if 200 <= status < 300 or deleted_before:
         return Answer(method, status, raw, response, attempts)
     if status < 400:

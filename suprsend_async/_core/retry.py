@@ -267,13 +267,21 @@ def response_is_retryable(response: httpx.Response) -> bool:
     return is_retryable_status(response.status_code)
 
 
+def _retryable_if_repeatable(response: httpx.Response) -> bool:
+    return may_retry(AttemptEnd.answered(response.status_code), True)
+
+
+def _retryable_if_not_repeatable(response: httpx.Response) -> bool:
+    return may_retry(AttemptEnd.answered(response.status_code), False)
+
+
 def answer_retryable(repeatable: bool) -> Callable[[httpx.Response], bool]:
-    """Whether an answer may be followed by another attempt of an operation."""
+    """Whether an answer may be followed by another attempt of an operation.
 
-    def retryable(response: httpx.Response) -> bool:
-        return may_retry(AttemptEnd.answered(response.status_code), repeatable)
-
-    return retryable
+    (One of two functions made once: a closure made per call would be two
+    objects more, kept while the call waits, on every call.)
+    """
+    return _retryable_if_repeatable if repeatable else _retryable_if_not_repeatable
 
 
 def answer_may_have_applied(response: httpx.Response) -> bool:
@@ -325,6 +333,7 @@ async def send_with_retries(
     # loop, with the callbacks made for it, costs some 40 µs of CPU a call. An
     # outcome worth another attempt is replayed to tenacity as its first,
     # which decides from there exactly as if it had made it.
+    first: T | None = None
     first_error: SuprsendTransportError | None = None
     try:
         first = await call.attempt()
@@ -336,6 +345,45 @@ async def send_with_retries(
     else:
         if attempts == 1 or not is_retryable(first):
             return first, 1
+    # (In a function of its own: the closures below make every variable they read
+    # a cell, which a frame makes when it starts, 16 of them on every call here.)
+    return await _retried(
+        call,
+        first,
+        first_error,
+        attempts=attempts,
+        policy=policy,
+        repeatable=repeatable,
+        path=path,
+        on_retry=on_retry,
+        is_retryable=is_retryable,
+        retry_after=retry_after,
+        describe=describe,
+        on_give_up=on_give_up,
+        log=log,
+        sleep=sleep,
+    )
+
+
+async def _retried(
+    call: _Attempts[T],
+    first: T | None,
+    first_error: SuprsendTransportError | None,
+    *,
+    attempts: int,
+    policy: RetryPolicy,
+    repeatable: bool,
+    path: str,
+    on_retry: Callable[[RetryEvent], Any] | None,
+    is_retryable: Callable[[T], bool],
+    retry_after: Callable[[T], float | None],
+    describe: Callable[[T], str],
+    on_give_up: Callable[[str], Any] | None,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    sleep: Callable[[float], Awaitable[None]],
+) -> tuple[T, int]:
+    """The rest of :func:`send_with_retries` after a first attempt worth another
+    (``first``, or ``first_error``): tenacity, replaying that attempt as its first."""
 
     def retry_after_of(state: tenacity.RetryCallState) -> float | None:
         if state.outcome is None or state.outcome.failed:
@@ -418,7 +466,7 @@ async def send_with_retries(
         replay = False
         if first_error is not None:
             raise first_error
-        return first  # (set: the first attempt raised no error)
+        return first  # type: ignore[return-value]  # (set: the first attempt raised no error)
 
     retrying = tenacity.AsyncRetrying(
         sleep=sleep,
@@ -465,31 +513,30 @@ class _Attempts(Generic[T]):
             )
         self.made += 1
         deadline = _asyncio_deadline(left)
-        if deadline is not None:
-            # On asyncio, its own timeout: anyio's cancel scope costs twice as
-            # much to enter and leave, and makes every checkpoint inside it
-            # look its state up (together some 25 µs of CPU a request, with a
-            # thousand in flight).
-            try:
-                async with deadline:
-                    return await self._send()
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-        else:
-            # A bare cancel scope rather than anyio.fail_after (the same scope
-            # in a generator-based context manager): some µs on every request.
-            with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
-                return await self._send()
-            assert scope.cancelled_caught  # the only way out of the block without a return
-        self.applied_before = True
-        raise SuprsendTimeoutError(
-            f"deadline of {self.policy.deadline}s reached while waiting for the hub"
-        )
-
-    async def _send(self) -> T:
+        # (send_once awaited here, not in a method of its own: a coroutine less
+        # on every call, and one less level for every resume to pass through.)
         try:
-            result = await self.send_once()
+            if deadline is not None:
+                # On asyncio, its own timeout: anyio's cancel scope costs twice as
+                # much to enter and leave, and makes every checkpoint inside it
+                # look its state up (together some 25 µs of CPU a request, with a
+                # thousand in flight).
+                try:
+                    async with deadline:
+                        result = await self.send_once()
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    expired = True
+                else:
+                    expired = False
+            else:
+                # A bare cancel scope rather than anyio.fail_after (the same scope
+                # in a generator-based context manager): some µs on every request.
+                with anyio.CancelScope(deadline=anyio.current_time() + left) as scope:
+                    result = await self.send_once()
+                # (The only way out of the block without a result.)
+                expired = scope.cancelled_caught
         except SuprsendTransportError as exc:
             if not exc.sent and self.applied_before:
                 # This attempt was not sent, but the call's fate is what the
@@ -497,5 +544,10 @@ class _Attempts(Generic[T]):
                 exc.sent = True
             self.applied_before = self.applied_before or exc.sent
             raise
+        if expired:
+            self.applied_before = True
+            raise SuprsendTimeoutError(
+                f"deadline of {self.policy.deadline}s reached while waiting for the hub"
+            )
         self.applied_before = self.applied_before or self.may_have_applied(result)
         return result

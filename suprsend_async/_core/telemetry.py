@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Protocol
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -40,7 +40,23 @@ __all__ = ["AttemptRecorder", "CallRecorder", "Observed", "Telemetry", "telemetr
 _SCOPE = "suprsend_async"
 
 
-class AttemptRecorder:
+_Recorder = TypeVar("_Recorder", bound="_Untraced")
+
+
+class _Untraced:
+    """A recorder is its own context manager when nothing is traced (instead of a
+    ``nullcontext`` around it)."""
+
+    __slots__ = ()
+
+    def __enter__(self: _Recorder) -> _Recorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class AttemptRecorder(_Untraced):
     """What one attempt learnt: its status code, or why no answer came."""
 
     __slots__ = ("error_type", "status_code")
@@ -50,7 +66,7 @@ class AttemptRecorder:
         self.error_type: str | None = None
 
 
-class CallRecorder:
+class CallRecorder(_Untraced):
     """What a call learnt, set by the caller before the call's span ends."""
 
     __slots__ = ("attempts", "error_type", "failed", "records", "retried", "status_code")
@@ -62,6 +78,13 @@ class CallRecorder:
         self.attempts = 0
         self.status_code: int | None = None
         self.error_type: str | None = None
+
+
+# What a call or attempt is given to fill when nothing is traced: one of each for
+# all, written to and never read (a recorder of its own would be one more object
+# made, and kept while the call waits, on every call).
+_UNTRACED_CALL = CallRecorder(0)
+_UNTRACED_ATTEMPT = AttemptRecorder()
 
 
 class Observed(Protocol):
@@ -98,6 +121,10 @@ class Telemetry:
     none_set: Callable[[], bool] = bool
     _live: bool = False
 
+    def tracing(self) -> bool:
+        """Whether spans are made (OpenTelemetry's API installed and an SDK set)."""
+        return self.tracer is not None and self.live()
+
     def live(self) -> bool:
         """Whether an SDK's tracer or meter provider is set: otherwise spans and
         counters would all be no-ops, and none is made."""
@@ -127,10 +154,10 @@ class Telemetry:
         self, operation: str, method: str, path: str, *, records: int
     ) -> AbstractContextManager[CallRecorder]:
         """Around one user call: a span, and the record counters when it ends."""
-        if self.tracer is None or not self.live():
+        if not self.tracing():
             # Without OpenTelemetry: no generator-based context manager to run
-            # on every call (a few µs each), only the recorder the caller fills.
-            return nullcontext(CallRecorder(records))
+            # on every call (a few µs each), only a recorder the caller fills.
+            return _UNTRACED_CALL
         return self._traced_call(operation, method, path, records=records)
 
     @contextmanager
@@ -191,10 +218,11 @@ class Telemetry:
             self.records_retried.add(recorder.retried, labels)
 
     def attempt(self, method: str, path: str, url: Any) -> AbstractContextManager[AttemptRecorder]:
-        """Around one HTTP request (to ``url``, an httpx or httpx2 URL): a client span
-        and the request counter."""
-        if self.tracer is None or not self.live():
-            return nullcontext(AttemptRecorder())
+        """Around one HTTP request (to ``url``, an httpx or httpx2 URL: read only when
+        :meth:`tracing`, and may be None otherwise): a client span and the request
+        counter."""
+        if not self.tracing():
+            return _UNTRACED_ATTEMPT
         return self._traced_attempt(method, path, url.host, url.port)
 
     @contextmanager

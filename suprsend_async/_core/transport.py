@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +122,14 @@ _NEVER_CLOSED = (
     "or `await client.aclose()` (its connections are dropped now)"
 )
 
+# A request as parts (see HubTransport._signed).
+_Signed = tuple[
+    httpx.URL,
+    list[tuple[str, str]],
+    bytes,
+    tuple[float | None, float | None, float | None],
+]
+
 # Pools a forked child inherited from its parent: see HubTransport._forget_parent_pool.
 _POOLS_LEFT_BY_FORK: list[httpx.AsyncClient] = []
 
@@ -171,6 +179,13 @@ class HubTransport:
     # and ours), for requests built without it.
     _default_headers: list[tuple[str, str]] = attrs.field(factory=list)
     _content_type: str = ""
+    # By the URL's host and port: the Host header and the client's default
+    # headers, encoded as httpx keeps them.
+    _fixed_headers: dict[bytes, list[tuple[bytes, bytes, bytes]]] = attrs.field(factory=dict)
+    # The same as pairs of text, for our aiohttp pool.
+    _fixed_pairs: dict[bytes, list[tuple[str, str]]] = attrs.field(factory=dict)
+    # Our aiohttp pool's way in for a request's parts (see request_once), if it is ours.
+    _direct: Callable[..., Awaitable[httpx.Response]] | None = None
 
     def __attrs_post_init__(self) -> None:
         lib = self._library = library(self.http_stack)
@@ -201,6 +216,7 @@ class HubTransport:
                     read_whole_below=MAX_RESPONSE_BYTES,
                     library=self._library,
                 )
+                self._direct = getattr(transport, "send_signed", None)
             # (With a proxy configured in the environment, httpx's own pool,
             # which is the one that honours it.)
             self.http_client = self._library.AsyncClient(
@@ -236,6 +252,7 @@ class HubTransport:
         self._loop = None
         self._slots = None
         self._pool = None
+        self._direct = None
         if self.owns_http_client:
             if self.http_client is not None:
                 # Kept alive, never collected: collecting it would close its
@@ -326,26 +343,9 @@ class HubTransport:
         """
         client = self.client()
         query = encode_query(params, doseq=repeated_query)
-        url = None if query else self._urls.get(path)
-        if url is None:
-            url = self._url(path, query)
-            if not query and len(self._urls) < _MAX_CACHED_URLS:
-                self._urls[path] = url
+        # The URL is made once a slot is free (see below), unless a span needs it now.
+        url = self._url_of(path, query) if self.telemetry.tracing() else None
         pool = self._pool
-        if pool is not None:
-            request = self._request(method, url, content, options)
-        else:
-            if self.owns_http_client:  # made with self.headers as its defaults
-                headers: Mapping[str, str] | None = options.headers or None
-            else:
-                headers = {**self.headers, **options.headers} if options.headers else self.headers
-            request = client.build_request(
-                method,
-                url,
-                content=content,
-                headers=headers,
-                timeout=_parts(options.timeout or self.timeout),
-            )
         if self._slots is None:
             self._slots = anyio.Semaphore(self.max_connections)
         # Logs, errors (which retry warnings quote) and spans name the request by
@@ -354,16 +354,43 @@ class HubTransport:
         with self.telemetry.attempt(method, route or path, url) as attempt:
             try:
                 slots = self._slots
-                try:
-                    # A free slot is taken without a trip through the event loop
-                    # (which `async with` makes): some 5 µs a request.
+                # A free slot is taken without a trip through the event loop
+                # (which `async with` makes): some 5 µs a request. (Its value
+                # read, not WouldBlock caught: waiting inside the `except` would
+                # keep the error, its traceback and frame alive meanwhile.)
+                if slots.value:
                     slots.acquire_nowait()
-                except anyio.WouldBlock:
+                else:
                     await slots.acquire()
                 try:
                     if self.closed or self._closed_under_us():  # while this call waited
                         raise SuprsendClientClosedError("this AsyncSuprsend client is closed")
-                    if pool is not None:
+                    # Built (and signed) once a slot is free, not before: the calls
+                    # queued for one would otherwise each hold a URL, a request, its
+                    # headers and their tuples, all of which the garbage collector
+                    # walks (and moves to its oldest generation, whose full
+                    # collection then walks them again) while they wait; and the
+                    # signature's Date is the time it is sent.
+                    if url is None:
+                        url = self._url_of(path, query)
+                    direct = None if options.headers else self._direct
+                    if direct is not None:
+                        signed = self._signed(method, url, content, options)
+                    elif pool is not None:
+                        request = self._request(method, url, content, options)
+                    else:
+                        request = self._built(client, method, url, content, options)
+                except BaseException:
+                    slots.release()
+                    raise
+                try:
+                    if direct is not None:
+                        # Our aiohttp pool, given the request's parts: the httpx
+                        # request it would take them out of again is made only if an
+                        # error's text needs scrubbing of them (some 5 µs, and thirty
+                        # objects in flight, less a request).
+                        response = await direct(method, *signed)
+                    elif pool is not None:
                         # Our own pool, straight: what httpx's client layer adds on
                         # the way (the auth flow's machinery, cookies, redirects,
                         # event hooks) is nothing the client it made for itself uses,
@@ -401,15 +428,21 @@ class HubTransport:
                 # map its timeouts to httpx's, as httpx's own transports do.)
                 attempt.error_type = "timeout"
                 sent = not isinstance(exc, _NOT_SENT_ERRORS)
+                # (The URL is made before anything that can time out; it is read for
+                # its origin only, the base URL's.)
                 raise SuprsendTimeoutError(
-                    _timed_out(method, where, url, sent, type(exc).__name__),
+                    _timed_out(
+                        method, where, self._base if url is None else url, sent, type(exc).__name__
+                    ),
                     sent=sent,
                 ) from exc
             except httpx.RequestError as exc:
                 # TransportError, and also an answer that could not be read
                 # (DecodingError: a proxy's error page labelled gzip): no usable answer.
                 attempt.error_type = type(exc).__name__
-                error = _transport_error(exc, request, method, where, url)
+                if direct is not None:  # sent by parts: the request they make
+                    request = self._unsent(method, signed)
+                error = _transport_error(exc, request, method, where, request.url)
                 raise error from _cause(exc, request, where)
             except RuntimeError:
                 if self.closed or client.is_closed:  # httpx's own "client has been closed"
@@ -418,6 +451,37 @@ class HubTransport:
             attempt.status_code = response.status_code
         self.log.debug("%s %s -> %d", method, where, response.status_code)
         return answer
+
+    def _built(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        options: RequestOptions,
+    ) -> httpx.Request:
+        """The request on a client of the user's (or ours, behind a proxy), built by it."""
+        if self.owns_http_client:  # made with self.headers as its defaults
+            headers: Mapping[str, str] | None = options.headers or None
+        else:
+            headers = {**self.headers, **options.headers} if options.headers else self.headers
+        return client.build_request(
+            method,
+            url,
+            content=content,
+            headers=headers,
+            timeout=_parts(options.timeout or self.timeout),
+        )
+
+    def _url_of(self, path: str, query: str) -> httpx.URL:
+        """:meth:`_url`, kept for a path without a query (a route without ids, or a
+        few of those with)."""
+        url = None if query else self._urls.get(path)
+        if url is None:
+            url = self._url(path, query)
+            if not query and len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[path] = url
+        return url
 
     def _url(self, path: str, query: str) -> httpx.URL:
         """The base URL joined with ``path`` (relative, its segments escaped) and ``query``.
@@ -448,6 +512,40 @@ class HubTransport:
             f"{self._base_text}{path}?{query}" if query else self._base_text + path
         )
 
+    def _signed(
+        self, method: str, url: httpx.URL, content: bytes | None, options: RequestOptions
+    ) -> _Signed:
+        """The parts :meth:`_request` makes a request of, for our aiohttp pool: the
+        URL, the headers as pairs in the order sent, the body, and the connect, read
+        and pool timeouts. (Without per-call headers: those go through :meth:`_request`.)"""
+        body = content or b""
+        credentials = self.auth.credentials(
+            method, url.raw_path.decode("ascii"), body, self._content_type
+        )
+        for _, value in credentials:
+            if not value.isascii():
+                value.encode("ascii")  # httpx's error for it, as a request built by it
+        fixed = self._fixed_pairs.get(url.netloc)
+        if fixed is None:
+            fixed = [("Host", url.netloc.decode("ascii")), *self._default_headers]
+            _encoded(fixed)  # (the same check, once)
+            if len(self._fixed_pairs) < _MAX_CACHED_URLS:
+                self._fixed_pairs[url.netloc] = fixed
+        timeout = options.timeout or self.timeout
+        if body or method in ("POST", "PUT", "PATCH"):
+            headers = [*fixed, ("Content-Length", str(len(body))), *credentials]
+        else:
+            headers = [*fixed, *credentials]
+        return url, headers, body, (timeout.connect, timeout.read, timeout.pool)
+
+    def _unsent(self, method: str, signed: _Signed) -> httpx.Request:
+        """The request :meth:`_signed`'s parts make (for an error's text to be scrubbed of
+        its header values)."""
+        url, headers, body, _ = signed
+        return self._library.Request(  # type: ignore[no-any-return]
+            method, url, headers=headers, stream=self._library.ByteStream(body)
+        )
+
     def _request(
         self, method: str, url: httpx.URL, content: bytes | None, options: RequestOptions
     ) -> httpx.Request:
@@ -473,13 +571,37 @@ class HubTransport:
             else []
         )
         timeout = options.timeout or self.timeout
-        request = self._library.Request(
+        lib = self._library
+        if options.headers or not _headers_settable(lib):
+            request = lib.Request(
+                method,
+                url,
+                headers=[("Host", url.netloc.decode("ascii")), *headers, *length, *credentials],
+                stream=lib.ByteStream(body),
+                extensions={"timeout": timeout.as_dict()},
+            )
+            request.read()  # what Request(content=) does: its content is then at hand
+            return request  # type: ignore[no-any-return]
+        # The same headers, with the ones every request has (Host and the client's
+        # defaults) encoded once per client rather than on every request (the
+        # twelve headers' encoding, some 3 µs of each).
+        fixed = self._fixed_headers.get(url.netloc)
+        if fixed is None:
+            fixed = _encoded([("Host", url.netloc.decode("ascii")), *headers])
+            if len(self._fixed_headers) < _MAX_CACHED_URLS:
+                self._fixed_headers[url.netloc] = fixed
+        prepared = lib.Headers()
+        prepared._list = [*fixed, *_encoded(length), *_encoded(credentials)]
+        request = lib.Request(
             method,
             url,
-            headers=[("Host", url.netloc.decode("ascii")), *headers, *length, *credentials],
-            stream=self._library.ByteStream(body),
+            headers=prepared,
+            stream=lib.ByteStream(body),
             extensions={"timeout": timeout.as_dict()},
         )
+        # What httpx would find when it first needs it, without its scan of every
+        # header: all are ASCII, or encoding them as such would have failed.
+        request.headers.encoding = "ascii"
         request.read()  # what Request(content=) does: its content is then at hand
         return request  # type: ignore[no-any-return]
 
@@ -506,17 +628,20 @@ class HubTransport:
             policy=policy,
         )
 
-    async def send(
+    def send(
         self,
         send_once: Callable[[], Awaitable[httpx.Response]],
         *,
         repeatable: bool,
         route: str,
         policy: RetryPolicy | None = None,
-    ) -> tuple[httpx.Response, int]:
+    ) -> Coroutine[Any, Any, tuple[httpx.Response, int]]:
         """``send_once()`` (one request) until an answer or error is final: the retry
-        loop of every call answered by one HTTP response (single records, REST)."""
-        return await send_with_retries(
+        loop of every call answered by one HTTP response (single records, REST).
+
+        (The loop's coroutine itself, to be awaited: a coroutine of its own
+        around it would be one more made on every call.)"""
+        return send_with_retries(
             send_once,
             policy=policy or self.retry_policy,
             repeatable=repeatable,
@@ -533,6 +658,38 @@ class HubTransport:
 # Raw bytes handed to the decoder at a time: a gzip bomb expands about a
 # thousandfold, so a 64 KB network read could become 64 MB before any check.
 _DECODE_STEP = 4 * 1024
+
+
+def _encoded(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes, bytes]]:
+    """Headers as httpx's ``Headers`` holds them: (name, lowercased name, value), each
+    encoded as it encodes a ``str`` (ASCII, or its error)."""
+    encoded = []
+    for name, value in pairs:
+        key = name.encode("ascii")
+        encoded.append((key, key.lower(), value.encode("ascii")))
+    return encoded
+
+
+@functools.cache
+def _headers_settable(library: ModuleType) -> bool:
+    """Whether ``library``'s ``Headers`` keep their items as httpx 0.28's do (a list of
+    (name, lowercased name, value) bytes), checked once against headers it builds:
+    if not, every request's headers are built by it."""
+    pairs = [("Host", "h.example"), ("X-A", "1"), ("Authorization", "k:s")]
+    try:
+        built = library.Request("GET", "http://h.example/", headers=pairs)
+        prepared = library.Headers()
+        prepared._list = _encoded(pairs)
+        ours = library.Request("GET", "http://h.example/", headers=prepared)
+        ours.headers.encoding = "ascii"
+        return bool(
+            ours.headers.raw == built.headers.raw
+            and ours.headers.multi_items() == built.headers.multi_items()
+            and ours.headers.encoding == built.headers.encoding
+            and ours.headers.get("authorization") == "k:s"
+        )
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 @functools.cache

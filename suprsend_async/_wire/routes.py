@@ -178,5 +178,8 @@ class Call(Generic[AnswerT]):
     def with_body(self, body: Any) -> Call[AnswerT]:
         return Call(self.endpoint, self.path, self.query, body, self.decided_safety)
 
+    def with_query_and_body(self, query: Mapping[str, Any] | None, body: Any) -> Call[AnswerT]:
+        return Call(self.endpoint, self.path, query, body, self.decided_safety)
+
     def with_safety(self, safety: RetrySafety) -> Call[AnswerT]:
         return Call(self.endpoint, self.path, self.query, self.body, safety)

@@ -9,7 +9,7 @@ A bulk instance (events, workflow triggers, user edits) is a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 from .._core.bulk import BulkProgress, BulkResponse, RecordKind, run_bulk
@@ -110,10 +110,15 @@ class Resource:
     def __init__(self, client: ClientContext) -> None:
         self._client = client
 
-    async def _send(self, call: Call[Any], retry: RetryPolicy | None) -> Answer:
+    # _send and _write hand back the coroutine of the call, to be awaited: one of
+    # their own around it would be one more made, and passed through at every
+    # resume, on every call. (Their checks raise as the caller awaits them all
+    # the same: it is the caller's coroutine that calls them.)
+
+    def _send(self, call: Call[Any], retry: RetryPolicy | None) -> Coroutine[Any, Any, Answer]:
         client = self._client
         client._ensure_open()
-        return await request(
+        return request(
             client._transport,
             call,
             policy=checked_policy(retry) or client.retry_policy,
@@ -131,16 +136,16 @@ class Resource:
         """A GET with ``options`` as its query."""
         return await self._json(call.with_query(mapping(options, "options")), retry)
 
-    async def _write(
+    def _write(
         self,
         call: Call[_A],
         payload: Mapping[str, Any] | None,
         options: Mapping[str, Any] | None,
         retry: RetryPolicy | None,
-    ) -> _A:
+    ) -> Coroutine[Any, Any, _A]:
         """A POST or PATCH of ``payload`` (``{}`` for None), ``options`` as its query."""
-        call = call.with_query(mapping(options, "options")).with_body(mapping(payload, "payload"))
-        return await self._json(call, retry)
+        query = mapping(options, "options")
+        return self._json(call.with_query_and_body(query, mapping(payload, "payload")), retry)
 
     async def _delete(
         self,

@@ -74,8 +74,11 @@ class Objects(Resource):
         retry: RetryPolicy | None = None,
     ) -> ObjectJSON:
         """Create the object or update it with ``payload``'s absolute values."""
-        call = OBJECTS.upsert.at(**_ids(object_type, object_id))
-        return await self._write(call, payload, None, retry)
+        # (No local holding the call: _write makes the one sent, and this one
+        # would be kept alive for nothing as long as the call is in flight.)
+        return await self._write(
+            OBJECTS.upsert.at(**_ids(object_type, object_id)), payload, None, retry
+        )
 
     async def edit(
         self,

@@ -55,8 +55,10 @@ class Tenants(Resource):
     ) -> TenantJSON:
         """Create the tenant (``tenant_name`` required) or update the fields given:
         ``properties`` and ``social_links`` merged key by key, the others replaced."""
-        call = TENANTS.upsert.at(tenant_id=tenant_id)
-        return await self._write(call, tenant_payload, None, retry)
+        # (No local holding the call: see Objects.upsert.)
+        return await self._write(
+            TENANTS.upsert.at(tenant_id=tenant_id), tenant_payload, None, retry
+        )
 
     async def delete(self, tenant_id: str, *, retry: RetryPolicy | None = None) -> DeletedJSON:
         return await self._delete(TENANTS.delete.at(tenant_id=tenant_id), retry)
