@@ -268,7 +268,7 @@ async def test_records_wait_while_the_hub_is_down_and_go_out_when_it_is_back(
 
 
 async def test_refused_records_are_kept_with_the_reason_and_can_be_retried(
-    spool: Path | None,
+    spool: Path | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     hub = HubEmulator(workflows={"welcome"})
     async with (
@@ -278,6 +278,8 @@ async def test_refused_records_are_kept_with_the_reason_and_can_be_retried(
         await sender.trigger(WorkflowTriggerRequest(workflow="welcome", recipients=["a"]))
         key = await sender.trigger(WorkflowTriggerRequest(workflow="nope", recipients=["b"]))
         assert await sender.drain(timeout=PATIENCE)
+        # Logged with its key (which a spool's sender reads back for the log alone).
+        assert _logged(caplog, f"refused a workflow (key {key})")
         [failed] = await sender.failed()
         assert (failed.idempotency_key, failed.kind, failed.code) == (key, "workflow", 404)
         assert "nope" in (failed.error or "")
@@ -527,5 +529,68 @@ def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
         # The next write begins a transaction of its own, and is kept.
         spool.add([("event", "k-2", b"{}", 0.0)])
         assert spool.counts().pending == 1
+    finally:
+        spool.close()
+
+
+# -- settling and compacting a spool file ---------------------------------------------------
+
+
+def _rows(n: int, size: int = 100) -> list[tuple[str, str, bytes, float]]:
+    return [("event", f"k-{i}", b"{" + b" " * size + b"}", 1.0) for i in range(n)]
+
+
+def _ids(path: Path, state: int) -> list[int]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [
+            r[0] for r in db.execute("SELECT id FROM records WHERE state = ? ORDER BY id", (state,))
+        ]
+
+
+def test_settling_deletes_the_records_sent_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    spool, other = Spool(path), Spool(path)  # (the other: a second process accepting)
+    try:
+        assert spool.add(_rows(10)) == 10
+        assert other.add(_rows(1)) == 11
+        # A refused one among them, a gap (3 and 4 wait) and one beyond (11).
+        spool.settle([1, 2, 5, 6, 8, 9, 10], [(7, "unknown workflow", 404)], [])
+        assert (_ids(path, 0), _ids(path, 1)) == ([3, 4, 11], [7])
+        spool.settle([3, 4], [], [(11, "503 from the hub", 503)])
+        assert (_ids(path, 0), _ids(path, 1)) == ([11], [7])
+        spool.settle([11], [], [])
+        assert (_ids(path, 0), _ids(path, 1)) == ([], [7])
+        counts = spool.counts()
+        assert (counts.pending, counts.failed) == (0, 1)
+
+        # Every record the file holds sent, in runs with gaps between them (other
+        # records deleted before): the table is emptied, and ids go on from the last.
+        assert spool.purge_failed() == 1
+        assert spool.add(_rows(6)) == 17
+        spool.settle([13, 16], [], [])
+        assert _ids(path, 0) == [12, 14, 15, 17]
+        spool.settle([17, 12, 15, 14], [], [])
+        assert (_ids(path, 0), _ids(path, 1)) == ([], [])
+        assert other.add(_rows(1)) == 18
+    finally:
+        spool.close()
+        other.close()
+
+
+@pytest.mark.parametrize("left", [0, 1], ids=["emptied", "one-left"])
+def test_compacting_gives_the_pages_of_sent_records_back(tmp_path: Path, left: int) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    spool = Spool(path)
+    try:
+        spool.add(_rows(12_000, size=1_000))
+        full = os.path.getsize(path) + os.path.getsize(f"{path}-wal")
+        spool.settle(list(range(1, 12_001 - left)), [], [])
+        spool.compact()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+            assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == left
+        assert os.path.getsize(path) < full / 100  # (12 MB of records, a few pages left)
+        assert spool.add(_rows(1)) == 12_001  # the file is still a spool, ids go on
     finally:
         spool.close()

@@ -9,10 +9,12 @@ task feeds what is queued to one long bulk run (``run_bulk``: chunking,
 concurrency, retries) for as long as there is any: it claims the next batch
 while the engine sends the one before, and settles each chunk as the hub
 answers it, so the engine's workers never wait at a batch's end for its last
-request, nor for SQLite. What the hub accepted is forgotten, what it refused
-(a 4xx for the record) is kept as failed with the reason, and what could not
-be sent (no answer, 5xx, 429) waits and goes again after a backoff, forever:
-the hub drops the second copy of a keyed record it already processed.
+request, nor for SQLite. What the hub accepted is forgotten (with a spool,
+deleted from the file when the upload ends: in one statement if it was all the
+file held), what it refused (a 4xx for the record) is kept as failed with the
+reason, and what could not be sent (no answer, 5xx, 429) waits and goes again
+after a backoff, forever: the hub drops the second copy of a keyed record it
+already processed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import TracebackType
 from typing import Literal
 
@@ -81,6 +83,11 @@ _REQUESTS_PER_WORKER = 8
 _OTHER: dict[RecordKind, RecordKind] = {"event": "workflow", "workflow": "event"}
 _by_id = itemgetter(ID)
 _body = itemgetter(BODY)
+_source = attrgetter("source")
+# Answers a spooled sender holds before it writes them during a round, in batches
+# (25,600 records with the defaults): what a crash sends again, and how far a
+# round's settles may lag.
+_ANSWERS_KEPT_BATCHES = 4
 # Failed records a sender without a spool remembers (the oldest go first).
 _FAILED_KEPT = 10_000
 
@@ -178,12 +185,14 @@ class _Round:
 class _Outcomes:
     """What the hub said of records since the last spool write: written in one transaction."""
 
-    __slots__ = ("failed", "retry", "sent")
+    __slots__ = ("failed", "refused", "retry", "sent")
 
     def __init__(self) -> None:
-        self.sent: list[Pending] = []
+        self.sent: list[int] = []  # ids
         self.failed: list[tuple[Pending, str, int | None]] = []
         self.retry: list[tuple[Pending, str, int | None]] = []
+        # Of ``failed``, those the hub refused: logged, with their keys, once written.
+        self.refused: list[tuple[Pending, str]] = []
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.failed) + len(self.retry)
@@ -222,6 +231,10 @@ def _count(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SuprsendConfigError(f"{name} must be a positive integer, got {shown(value)}")
     return value
+
+
+def _log_refused(kind: RecordKind, key: str, error: str) -> None:
+    logger.warning("background sender: the hub refused a %s (key %s): %s", kind, key, error)
 
 
 def _refused(failure: FailedRecord) -> bool:
@@ -312,6 +325,8 @@ class BackgroundSender:
         self._cursor = 0  # the last id claimed: claims go on after it
         self._rewind = False  # claim from the oldest again (records to retry are pending)
         self._outcomes = _Outcomes()  # answers not yet written to the spool
+        self._unwritten_low: float = math.inf  # the oldest id among them
+        self._answers_kept = _ANSWERS_KEPT_BATCHES * self._batch_size
         # The uploader.
         self._upload_wake = anyio.Event()
         self._settled = anyio.Event()  # set as records are settled (then replaced)
@@ -464,7 +479,7 @@ class BackgroundSender:
         for ready in self._ready.values():
             ready.clear()
         self._retry_later = []
-        self._outcomes = _Outcomes()
+        self._outcomes, self._unwritten_low = _Outcomes(), math.inf
 
     def _closed_error(self) -> SuprsendClientClosedError:
         if self._state is _FORKED:
@@ -694,15 +709,19 @@ class BackgroundSender:
         """
         if self._rewind or not self._claimed:
             # Nothing in flight (or records to retry wait behind the cursor):
-            # claims start from the oldest pending record again.
+            # claims start from the oldest pending record again. What was claimed
+            # ahead is let go and read again in its turn: claims never pass a
+            # record claimed before, whose id the hub's answer takes out of
+            # ``_claimed`` while it is still pending in the file (until the
+            # settler writes it), so a claim from behind would take it again.
+            if self._db is not None:
+                self._let_go_of_ready()
             self._cursor, self._rewind = 0, False
         done = False
         if not (self._ready["event"] or self._ready["workflow"]):
             # Enough for every connection to get going: the engine starts on it
-            # while the claimer reads a whole batch.
-            limits = self._client.limits
-            first = self._client.max_concurrency * limits.max_records_per_request
-            done = await self._claim_batch(min(first, self._batch_size))
+            # while the claimer reads on.
+            done = await self._claim_batch(self._claim_step())
         kind = self._turn()
         if self._stop_claiming:  # closing began during the claim: nothing more goes
             self._let_go_of_ready()
@@ -796,9 +815,23 @@ class BackgroundSender:
             ready[record[KIND]].append(record)
         return len(rows) < limit
 
+    def _claim_step(self) -> int:
+        """Records read from a spool at a time: a request's worth for every connection.
+
+        Not a whole batch at once: a claim takes about twice its CPU time in wall
+        time while the engine sends (the reading thread shares the GIL, taken
+        again after every row, and the cores with the event loop), so a batch
+        claimed in one go (6,400 records with the defaults: some 16 ms) left the
+        engine waiting when a round began with the first 800 (8 ms of sending);
+        read in steps, the next records arrive while those are sent."""
+        limits = self._client.limits
+        return min(self._client.max_concurrency * limits.max_records_per_request, self._batch_size)
+
     async def _claim_ahead(self, current: _Round) -> None:
-        """Claim the next batch while the engine sends the one before."""
+        """Claim the next batch while the engine sends the one before (from a spool, in
+        steps growing from a request per connection to a batch)."""
         batch, ready = self._batch_size, self._ready
+        step = self._claim_step() if self._db is not None else batch
         try:
             while not (current.over or current.claims_done or current.stopping):
                 if self._stop_claiming:
@@ -806,9 +839,10 @@ class BackgroundSender:
                 if len(ready[current.kind]) >= batch or len(ready[_OTHER[current.kind]]) >= batch:
                     await current.hungry.wait()  # enough claimed: until the feeder takes it
                     continue
-                current.claims_done = await self._claim_batch()
+                current.claims_done = await self._claim_batch(step)
+                step = min(2 * step, batch)  # (the engine has more to send meanwhile)
                 current.more.set()
-                if self._outcomes:  # records found too large: written as failed
+                if self._outcomes.failed:  # records found too large: written as failed
                     current.answered.set()
         except Exception as exc:
             current.fail(exc)
@@ -850,42 +884,38 @@ class BackgroundSender:
         sent: list[Pending]
         refused: list[tuple[Pending, str, int | None]] = []
         retry: list[tuple[Pending, str, int | None]] = []
-        if not failed and self._db is None:  # the usual answer, without a spool
-            claimed = self._claimed
-            for item in items:
-                del claimed[item.source[ID]]
-            self._count(len(items), 0, 0)
+        if not failed:  # the usual answer
+            if self._db is None:
+                claimed = self._claimed
+                for item in items:
+                    del claimed[item.source[ID]]
+                self._count(len(items), 0, 0)
+            else:
+                self._answered(current, list(map(_by_id, map(_source, items))))
             return
-        if not failed:
-            sent = [item.source for item in items]
-        else:
-            failures = {f.index: f for f in failed}
-            sent = []
-            for item in items:
-                failure = failures.get(item.index)
-                if failure is None:
-                    sent.append(item.source)
-                elif _refused(failure):
-                    refused.append((item.source, failure.error, failure.code))
-                else:
-                    retry.append((item.source, failure.error, failure.code))
-            for record, error, _ in refused:
-                logger.warning(
-                    "background sender: the hub refused a %s (key %s): %s",
-                    record[KIND],
-                    record[KEY],
-                    error,
-                )
-            if retry:
-                current.retried += len(retry)
-                current.stop()  # the round backs off before sending more
+        failures = {f.index: f for f in failed}
+        sent = []
+        for item in items:
+            failure = failures.get(item.index)
+            if failure is None:
+                sent.append(item.source)
+            elif _refused(failure):
+                refused.append((item.source, failure.error, failure.code))
+            else:
+                retry.append((item.source, failure.error, failure.code))
+        if retry:
+            current.retried += len(retry)
+            current.stop()  # the round backs off before sending more
         if self._db is not None:
+            self._answered(current, list(map(_by_id, sent)))
             outcomes = self._outcomes
-            outcomes.sent += sent
             outcomes.failed += refused
+            outcomes.refused += ((record, error) for record, error, _ in refused)
             outcomes.retry += retry
             current.answered.set()
             return
+        for record, error, _ in refused:
+            _log_refused(record[KIND], record[KEY], error)
         claimed = self._claimed
         for record in sent:
             del claimed[record[ID]]
@@ -908,16 +938,41 @@ class BackgroundSender:
             self._retry_later.append(record)
         self._count(len(sent), len(refused), len(retry))
 
+    def _answered(self, current: _Round, sent: list[int]) -> None:
+        """Records the hub took (with a spool): sent, and out of this sender's hands at
+        once (their bodies need not be kept); deleted from the file by the settler."""
+        if not sent:
+            return
+        claimed = self._claimed
+        for i in sent:
+            del claimed[i]
+        self._outcomes.sent += sent
+        self._unwritten_low = min(self._unwritten_low, min(sent))
+        self._sent += len(sent)
+        self._telemetry.background("sent", len(sent))
+        counts = self._counts
+        self._counts = attrs.evolve(counts, pending=max(0, counts.pending - len(sent)))
+        # (No wake-up for drain(): they are pending in the file until written.)
+        if len(self._outcomes) >= self._answers_kept:
+            current.answered.set()
+
     async def _settle_as_answered(self, current: _Round) -> None:
-        """Write the hub's answers to the spool while the round goes on, half a batch's
-        worth or more in each transaction (the rest when the round ends): what a
-        commit costs beyond its rows (the pages every transaction touches) is
-        then paid a few times per batch, not once per chunk."""
+        """Write the hub's answers to the spool when the round ends, or while it goes on
+        once four batches' worth wait (each write is one transaction).
+
+        Not sooner: the records a round sends are often all the file holds (a
+        backlog sent to its end; each upload of a sender that keeps up), and a
+        settle of all of them empties the table in one statement, several times
+        cheaper than deleting them in pieces. What waits costs ids, not bodies,
+        and after a crash is sent again (the hub drops it by its keys), as
+        records in flight are; ``drain()`` returns once it is written."""
         try:
-            least = max(1, self._batch_size // 2)
             while True:
                 outcomes = self._outcomes
-                if outcomes and (current.over or len(outcomes) >= least):
+                # (Refusals and retries, which are rare, are written at once: failed()
+                # reads them from the file.)
+                due = outcomes.failed or outcomes.retry or len(outcomes) >= self._answers_kept
+                if outcomes and (current.over or due):
                     await self._write_outcomes()
                 elif current.over:
                     return
@@ -930,36 +985,42 @@ class BackgroundSender:
         db, outcomes = self._db, self._outcomes
         if db is None or not outcomes:
             return
-        self._outcomes = _Outcomes()
+        self._outcomes, self._unwritten_low = _Outcomes(), math.inf
         claimed = self._claimed
+        refused = [record[ID] for record, _ in outcomes.refused]
+
+        def settle() -> dict[int, str]:
+            db.settle(
+                outcomes.sent,
+                [(r[ID], error, code) for r, error, code in outcomes.failed],
+                [(r[ID], error, code) for r, error, code in outcomes.retry],
+            )
+            # (Records claimed from the file come without their keys: read for the log.)
+            return db.keys(refused) if refused else {}
+
         try:
             # Shielded: the hub has answered; forgetting that would send them again.
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(
-                    db.settle,
-                    [r[ID] for r in outcomes.sent],
-                    [(r[ID], error, code) for r, error, code in outcomes.failed],
-                    [(r[ID], error, code) for r, error, code in outcomes.retry],
-                    limiter=self._limiter,
-                )
+                keys = await anyio.to_thread.run_sync(settle, limiter=self._limiter)
         finally:
             # Written or not, they are not in flight any more: if not, they are still
-            # pending in the file, and claimed (and sent) again after a rewind.
-            for record in outcomes.sent:
-                del claimed[record[ID]]
+            # pending in the file, and claimed (and sent) again after a rewind. (The
+            # sent ones were let go as answered.)
             for record, _, _ in outcomes.failed:
                 del claimed[record[ID]]
             for record, _, _ in outcomes.retry:
                 del claimed[record[ID]]
             self._rewind = self._rewind or bool(outcomes.retry)
-        settled, failed = len(outcomes.sent), len(outcomes.failed)
+        for record, error in outcomes.refused:
+            _log_refused(record[KIND], keys.get(record[ID]) or record[KEY], error)
+        failed = len(outcomes.failed)
         counts = self._counts
         self._counts = SpoolCounts(
-            pending=max(0, counts.pending - settled - failed),
+            pending=max(0, counts.pending - failed),  # (the sent ones, as answered)
             failed=counts.failed + failed,
             size_bytes=counts.size_bytes,  # (read again after the round)
         )
-        self._count(settled, failed, len(outcomes.retry))
+        self._count(0, failed, len(outcomes.retry))
 
     def _count(self, sent: int, failed: int, retried: int) -> None:
         self._sent += sent
@@ -1002,7 +1063,7 @@ class BackgroundSender:
         self._retry_later = []
         # (With a spool: answers that could not be written; their records are
         # still pending there.)
-        self._outcomes = _Outcomes()
+        self._outcomes, self._unwritten_low = _Outcomes(), math.inf
         if self._db is None and records:
             self._requeue(records)
         self._rewind = True
@@ -1074,8 +1135,13 @@ class BackgroundSender:
                 self._raise_if_orphaned()
             return
         target = self._last_id
-        # A record up to the target still in flight here says "not yet" without a query.
-        while self._claims_up_to(target) or await self._pending_up_to(target):
+        # A record up to the target still in flight here, or sent and not yet deleted
+        # from the file, says "not yet" without a query.
+        while (
+            self._claims_up_to(target)
+            or self._unwritten_low <= target
+            or await self._pending_up_to(target)
+        ):
             # Woken by this process's uploader; else (another process sends) a look now and then.
             with anyio.move_on_after(self._poll_interval):
                 await self._settled.wait()
