@@ -91,8 +91,8 @@ dumps_array.__doc__ = """``values`` as one JSON array, exactly the bytes of ``b"
 dumps(v) for v in values) + b"]"``, or None if any of them is not plain JSON (each is
 then encoded on its own, to find which).
 
-One call for a bulk chunk's records rather than one each: a tenth of the cost, most of
-it the allocation of a bytes object per record."""
+One call for a bulk chunk's records rather than one each, which made a bytes object per
+record (the whole upload: a tenth fewer instructions per record)."""
 
 
 def split_array(body: bytes) -> list[bytes]:
