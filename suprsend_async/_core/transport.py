@@ -525,18 +525,20 @@ class HubTransport:
         for _, value in credentials:
             if not value.isascii():
                 value.encode("ascii")  # httpx's error for it, as a request built by it
+        timeout = options.timeout or self.timeout
+        headers = [*self._host_and_defaults(url), *_length(method, body), *credentials]
+        return url, headers, body, (timeout.connect, timeout.read, timeout.pool)
+
+    def _host_and_defaults(self, url: httpx.URL) -> list[tuple[str, str]]:
+        """The headers every request to ``url``'s origin starts with, Host and the
+        client's defaults: checked once (as httpx encodes them) and kept."""
         fixed = self._fixed_pairs.get(url.netloc)
         if fixed is None:
             fixed = [("Host", url.netloc.decode("ascii")), *self._default_headers]
-            _encoded(fixed)  # (the same check, once)
+            _encoded(fixed)  # (the check)
             if len(self._fixed_pairs) < _MAX_CACHED_URLS:
                 self._fixed_pairs[url.netloc] = fixed
-        timeout = options.timeout or self.timeout
-        if body or method in ("POST", "PUT", "PATCH"):
-            headers = [*fixed, ("Content-Length", str(len(body))), *credentials]
-        else:
-            headers = [*fixed, *credentials]
-        return url, headers, body, (timeout.connect, timeout.read, timeout.pool)
+        return fixed
 
     def _unsent(self, method: str, signed: _Signed) -> httpx.Request:
         """The request :meth:`_signed`'s parts make (for an error's text to be scrubbed of
@@ -563,13 +565,7 @@ class HubTransport:
         body = content or b""
         path = url.raw_path.decode("ascii")
         credentials = self.auth.credentials(method, path, body, content_type)
-        # What Request(content=) adds: Host first, a length for a body (and
-        # for a POST, PUT or PATCH without one).
-        length = (
-            [("Content-Length", str(len(body)))]
-            if body or method in ("POST", "PUT", "PATCH")
-            else []
-        )
+        length = _length(method, body)
         timeout = options.timeout or self.timeout
         lib = self._library
         if options.headers or not _headers_settable(lib):
@@ -587,7 +583,7 @@ class HubTransport:
         # twelve headers' encoding, some 3 µs of each).
         fixed = self._fixed_headers.get(url.netloc)
         if fixed is None:
-            fixed = _encoded([("Host", url.netloc.decode("ascii")), *headers])
+            fixed = _encoded(self._host_and_defaults(url))
             if len(self._fixed_headers) < _MAX_CACHED_URLS:
                 self._fixed_headers[url.netloc] = fixed
         prepared = lib.Headers()
@@ -658,6 +654,14 @@ class HubTransport:
 # Raw bytes handed to the decoder at a time: a gzip bomb expands about a
 # thousandfold, so a 64 KB network read could become 64 MB before any check.
 _DECODE_STEP = 4 * 1024
+
+
+def _length(method: str, body: bytes) -> list[tuple[str, str]]:
+    """What ``Request(content=)`` adds after Host and the defaults: a length for a body,
+    and for a POST, PUT or PATCH without one."""
+    if body or method in ("POST", "PUT", "PATCH"):
+        return [("Content-Length", str(len(body)))]
+    return []
 
 
 def _encoded(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes, bytes]]:
