@@ -421,6 +421,8 @@ def readme_section(results: dict[str, Any]) -> str:
         " throughput, FastAPI",
         "nox -s bench -- lag      # the event-loop lag cases alone (p50, p99, max; wall and CPU)",
         "nox -s bench -- loop     # what an asyncio loop iteration holds during an upload",
+        "nox -s bench -- instructions  # bulk instructions per record under callgrind (needs"
+        " valgrind): steady under load",
         "```",
         "",
         "One run measures, side by side against one emulator process on loopback: the "
