@@ -7,7 +7,8 @@ runs the same engine against the emulator over a real socket.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import anyio
@@ -70,7 +71,7 @@ async def test_207_results_map_back_to_the_exact_input_records() -> None:
 
     expected = [i for i in range(1000) if i % 37 == 0]
     assert [f.index for f in resp.failed_records] == expected
-    assert all(f.record is events[f.index] for f in resp.failed_records)
+    assert all(f.record == events[f.index] for f in resp.failed_records)
     assert {(f.error, f.code) for f in resp.failed_records} == {("no such user", 404)}
     assert (resp.status, resp.total, resp.success, resp.failure) == (
         "partial",
@@ -499,3 +500,112 @@ async def test_an_upload_abandoned_mid_read_accounts_for_every_record_read() -> 
     assert resp.total == read  # every record read is in the response...
     assert resp.success + resp.failure == resp.total  # ...as a success or a failure
     assert not any(f.maybe_delivered for f in resp.failed_records)  # none was sent
+
+
+# -- what is held in flight ----------------------------------------------------------
+
+
+async def test_a_streamed_upload_lets_go_of_each_event_once_its_chunk_is_encoded() -> None:
+    """The caller's events are not kept while their request is in flight, so a streamed
+    upload's records die young (the collector's full passes over records held until
+    their answer were the event loop's longest stalls)."""
+    release = anyio.Event()
+    refs: list[weakref.ref[Event]] = []
+    alive_in_flight: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await release.wait()  # every request stays in flight until the check below
+        return httpx.Response(207, json={"records": [ok() for _ in json.loads(request.content)]})
+
+    async def events() -> AsyncIterator[Event]:
+        for i in range(400):
+            if i == 250:  # chunks 0-99 and 100-199 encoded, handed over, unanswered
+                alive_in_flight.append(sum(ref() is not None for ref in refs[:200]))
+                release.set()
+            event = Event(f"u{i}", "ev_x", {"i": i, "nested": {"a": [1, 2]}})
+            refs.append(weakref.ref(event))
+            yield event
+
+    async with client_for(handler, auto_idempotency_keys=True) as client:
+        resp = await client.bulk_events.send(events(), max_concurrency=4)
+    assert alive_in_flight == [0]
+    assert (resp.success, resp.failure) == (400, 0)
+
+
+async def test_a_failed_record_is_the_event_as_sent_and_resending_it_sends_the_same() -> None:
+    """A record let go in flight is reported rebuilt from its bytes: the event given,
+    with the key it was sent with; fed back in, the hub gets the same record (but for
+    the per-send insert id and time) and deduplicates it by that key."""
+    sent: dict[str, list[dict[str, Any]]] = {}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        for record in records:
+            sent.setdefault(record["distinct_id"], []).append(record)
+        return httpx.Response(207, json={"records": [
+            err(404, "no such user") if r["distinct_id"].startswith("gone") else ok()
+            for r in records
+        ]})  # fmt: skip
+
+    events = [
+        Event(
+            f"gone-{i}" if i % 7 == 0 else f"u{i}",
+            "ev_x",
+            {"i": i, "pair": (1, 2), "nested": {"a": [1, 2.5, None]}},
+            idempotency_key=f"mine-{i}" if i % 2 else None,
+            tenant_id="acme" if i % 3 == 0 else None,
+        )
+        for i in range(250)
+    ]
+    async with client_for(handler, auto_idempotency_keys=True) as client:
+        resp = await client.bulk_events.send(events)
+        failed = resp.failed_records
+        assert [f.index for f in failed] == [i for i in range(250) if i % 7 == 0]
+        for f in failed:
+            given, record = events[f.index], f.record
+            (first,) = sent[given.distinct_id]
+            assert isinstance(record, Event)
+            assert (record.distinct_id, record.event_name, record.tenant_id) == (
+                given.distinct_id,
+                given.event_name,
+                given.tenant_id,
+            )
+            assert record.idempotency_key == first["$idempotency_key"]
+            if given.idempotency_key is not None:
+                assert record.idempotency_key == given.idempotency_key
+            # The official SDK's dict: the record as the hub got it, per-send keys aside.
+            as_sent = json.loads(json.dumps(first))
+            for per_send in ("$insert_id", "$time", "env"):
+                del as_sent[per_send]
+            del as_sent["properties"]["$ss_sdk_version"]
+            assert f.to_dict()["record"] == as_sent
+            assert f.safe_to_resend
+        again = await client.bulk_events.send([f.record for f in failed])
+    assert again.total == len(failed)
+    for f in failed:
+        first, second = sent[events[f.index].distinct_id]
+        for per_send in ("$insert_id", "$time"):
+            del first[per_send], second[per_send]
+        assert second == first
+
+
+async def test_an_upload_abandoned_in_flight_reports_each_record_as_given() -> None:
+    from suprsend_async._core.bulk import run_bulk
+    from suprsend_async.resources.events import EVENT_RECORDS
+
+    abandon = anyio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        abandon.set()
+        await anyio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    events = [Event(f"u{i}", "ev_x", {"i": i}, idempotency_key=f"k{i}") for i in range(300)]
+    async with client_for(handler) as client:
+        resp = await run_bulk(
+            client, events, kind=EVENT_RECORDS, abandon=abandon, max_concurrency=2
+        )
+    assert resp.total == resp.failure >= 100  # at least the chunk in flight, read
+    in_flight = [f for f in resp.failed_records if f.maybe_delivered]
+    assert in_flight  # some were let go in flight, and are rebuilt from their bytes
+    assert all(f.record == events[f.index] for f in resp.failed_records)

@@ -249,7 +249,7 @@ async def test_a_5xx_on_one_chunk_fails_exactly_that_chunks_records(keyed: bool)
     )
     for failed in resp.failed_records:
         assert (failed.code, failed.error) == (503, reason)
-        assert failed.record is events[failed.index]
+        assert failed.record == events[failed.index]
     assert hub.stats.requests == n // PER_REQUEST  # nothing was sent twice
     assert hub.stats.resent_records == 0
     assert {e.distinct_id for e in hub.events} == {

@@ -165,7 +165,7 @@ async def test_unkeyed_records_and_calls_are_never_sent_twice_and_failures_say_w
         assert failed.code in prefixes, failed
         assert failed.error.startswith(prefixes[failed.code]), failed
         assert failed.error.endswith(NOT_RETRIED), failed
-        assert failed.record is bulk[failed.index]
+        assert failed.record == bulk[failed.index]
     assert {f.code for f in resp.failed_records} == set(prefixes)
 
     failed_singles = [r for r in results if not r.success]

@@ -87,6 +87,11 @@ class FailedRecord:
     have been delivered again is only safe if it has an idempotency key
     (:attr:`safe_to_resend`).
 
+    ``record`` is the record given, with the idempotency key it was sent
+    with. An event the upload let go of while its request was in flight
+    (see :class:`Drafting`) is rebuilt from the bytes sent: equal to the
+    one given, not the same object (that is at ``index`` in a list given).
+
     ``failed["error"]`` (and ``"record"``, ``"code"``) read it as the
     official SDK's dict, as :meth:`to_dict` gives it.
     """
@@ -168,7 +173,9 @@ class BulkItem:
     """One record ready to upload, as a :class:`RecordKind`'s ``prepare`` makes it."""
 
     index: int
-    source: Any  # what the user gave (with a generated key applied, if any)
+    # What the user gave (with a generated key applied, if any); None once a
+    # chunk encoded whole let it go (see Drafting).
+    source: Any
     body: bytes  # its wire bytes
     # Sending it again is harmless: it has an idempotency key, or repeating
     # it changes nothing (an identity edit of only idempotent operations).
@@ -213,11 +220,22 @@ class Drafting:
     - ``encode(client, wire)``: one wire form's bytes, with every check a
       record's encoding makes (its size among them).
     - ``max_record_bytes``: the per-record size limit ``encode`` holds to.
+    - ``rebuild(body)``: the record as a failure reports it, read back from
+      the bytes that were sent.
+
+    A record encoded with its chunk is not kept in flight: its item's
+    ``source`` is let go once the chunk is made, and a failure reports the
+    record rebuilt from its bytes. Held until the hub answered, a streamed
+    upload's records outlived the collector's young generations, and its
+    full passes over them (20 to 40 ms each, several per 30,000 events)
+    were the event loop's longest stalls; let go, they die young as the
+    floor's dicts do (benchmarks/README.md, "Event-loop lag").
     """
 
     draft: Callable[[ClientContext, int, Any], tuple[BulkItem, Any]]
     encode: Callable[[ClientContext, Any], bytes]
     max_record_bytes: Callable[[Limits], int]
+    rebuild: Callable[[bytes], Any]
 
 
 @attrs.frozen
@@ -283,6 +301,7 @@ class _Upload:
     """A chunk a worker holds: what is still pending, and what the hub may have seen."""
 
     pending: list[BulkItem]
+    chunk: Chunk[BulkItem]
     sent: bool = False  # an attempt is running or ran: the hub may have its records
     unknown: set[int] = attrs.field(factory=set)  # indices an attempt of got no answer
 
@@ -458,6 +477,8 @@ class _BulkRun:
                     and len(body) - 2 <= max_record_bytes
                     and len(body) + len(drafts) * builder.record_overhead <= builder.max_body_bytes
                 ):
+                    for item in drafts:
+                        item.source = None  # see Drafting: rebuilt from the bytes if it fails
                     ready.append(Chunk(tuple(drafts), (), body))
                     drafts.clear()
                     wires.clear()
@@ -591,7 +612,7 @@ class _BulkRun:
         transport = self.client._transport
         # Registered before the first checkpoint: from here on, an abandoned run
         # finds these records here.
-        state = _Upload(list(chunk.items))
+        state = _Upload(list(chunk.items), chunk)
         self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
         failed: list[FailedRecord] = []  # this chunk's, for on_chunk
@@ -611,7 +632,9 @@ class _BulkRun:
                 why = item.not_repeated_because
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             maybe = item.index in state.unknown
-            failed.append(self._fail(item.index, item.reported(), error, end.status, maybe=maybe))
+            failed.append(
+                self._fail(item.index, self._reported(item, chunk), error, end.status, maybe=maybe)
+            )
             return False
 
         attempt_number = 0
@@ -624,7 +647,13 @@ class _BulkRun:
                 for item in state.pending:
                     maybe = item.index in state.unknown
                     failed.append(
-                        self._fail(item.index, item.reported(), self.reach.gone, None, maybe=maybe)
+                        self._fail(
+                            item.index,
+                            self._reported(item, chunk),
+                            self.reach.gone,
+                            None,
+                            maybe=maybe,
+                        )
                     )
                 state.pending = []
                 return _ChunkOutcome(False, None, "the hub is unreachable")
@@ -637,10 +666,7 @@ class _BulkRun:
             if len(sending) == len(chunk.items):
                 body = chunk.body() if kind.envelope == _ARRAY else kind.body(chunk.bodies)
             else:
-                if chunk.encoded is not None and not sending[0].body:
-                    # Encoded whole, and now sent in part: each record's bytes, once.
-                    for item, part in zip(chunk.items, split_array(chunk.encoded), strict=True):
-                        item.body = part
+                _split(chunk)  # encoded whole, and now sent in part: each record's bytes
                 body = kind.body(i.body for i in sending)
             try:
                 response = await transport.post_once(
@@ -710,13 +736,15 @@ class _BulkRun:
             attempts = exc.attempts
             for item in state.pending:
                 maybe = exc.sent or item.index in state.unknown
-                failed.append(self._fail(item.index, item.reported(), str(exc), None, maybe=maybe))
+                reported = self._reported(item, chunk)
+                failed.append(self._fail(item.index, reported, str(exc), None, maybe=maybe))
         else:
             for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 maybe = item.index in state.unknown
-                failed.append(self._fail(item.index, item.reported(), error, code, maybe=maybe))
+                reported = self._reported(item, chunk)
+                failed.append(self._fail(item.index, reported, error, code, maybe=maybe))
         attempts -= skipped
         self.uploads.discard(state)
         if self.on_chunk is not None:
@@ -735,7 +763,7 @@ class _BulkRun:
             for item in state.pending:
                 maybe = state.sent or item.index in state.unknown
                 error = _ABANDONED if maybe else _NOT_SENT
-                self._fail(item.index, item.reported(), error, None, maybe=maybe)
+                self._fail(item.index, self._reported(item, state.chunk), error, None, maybe=maybe)
         self.uploads.clear()
         unsent = [self.handing_over] if self.handing_over is not None else []
         self.handing_over = None
@@ -747,7 +775,7 @@ class _BulkRun:
                 unsent.append(last)
         for chunk in unsent:
             for item in chunk.items:
-                self._fail(item.index, item.reported(), _NOT_SENT, None)
+                self._fail(item.index, self._reported(item, chunk), _NOT_SENT, None)
         for item in self.drafts:
             self._fail(item.index, item.reported(), _NOT_SENT, None)
         self.drafts.clear()
@@ -755,6 +783,15 @@ class _BulkRun:
             self.warnings.append(
                 "the upload was abandoned: requests in flight were cancelled, their outcome unknown"
             )
+
+    def _reported(self, item: BulkItem, chunk: Chunk[BulkItem]) -> Any:
+        """``item``'s record as a failure reports it: the one given (with its generated
+        key), or, if the chunk let it go (see :class:`Drafting`), rebuilt from its bytes."""
+        if item.source is not None:
+            return item.reported()
+        assert self.kind.drafting is not None  # only drafted records are let go
+        _split(chunk)
+        return self.kind.drafting.rebuild(item.body)
 
     def _settle_records(
         self,
@@ -814,6 +851,13 @@ def _prepared(body_of: Callable[[Any], bytes]) -> Callable[[ClientContext, int, 
         return BulkItem(index, record, body_of(record), True)
 
     return prepare
+
+
+def _split(chunk: Chunk[BulkItem]) -> None:
+    """Each item of a chunk encoded whole given its own bytes (once: they are kept)."""
+    if chunk.encoded is not None and chunk.items and not chunk.items[0].body:
+        for item, part in zip(chunk.items, split_array(chunk.encoded), strict=True):
+            item.body = part
 
 
 def _retry_after(response: httpx.Response, state: _Upload) -> float | None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
@@ -41,13 +42,28 @@ def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
     return taken
 
 
+def _rebuild_event(body: bytes) -> Event:
+    # Stdlib json: it reads back whatever either encoder wrote (integers
+    # past 64 bits among them); only a failure report takes this path.
+    wire = json.loads(body)
+    properties = wire.get("properties")
+    if isinstance(properties, dict):
+        properties.pop("$ss_sdk_version", None)  # the client's, added to every event sent
+    return Event.from_body(wire)
+
+
 # Events in bulk, as the bulk engine sends them.
 EVENT_RECORDS = RecordKind(
     "bulk_events.send",
     BULK_EVENT_PATH,
     _prepare_event,
     lambda limits: limits.max_records_per_request,
-    drafting=Drafting(_draft_event, _encode_event, lambda limits: limits.max_single_event_bytes),
+    drafting=Drafting(
+        _draft_event,
+        _encode_event,
+        lambda limits: limits.max_single_event_bytes,
+        _rebuild_event,
+    ),
 )
 
 
