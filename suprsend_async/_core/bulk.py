@@ -13,8 +13,16 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import Any, Literal, overload
 
 import anyio
 import anyio.lowlevel
@@ -215,27 +223,64 @@ class Drafting:
     path would have made. If not (a large or unusual record), each is
     encoded on its own and chunked as before, which finds the one to blame.
 
-    - ``draft(client, index, item)``: the item to upload (``body`` not yet
-      set) and its wire form, or :class:`SuprsendValidationError`.
+    - ``draft(client, item)``: the record's wire form (a generated key in
+      it), or :class:`SuprsendValidationError`.
     - ``encode(client, wire)``: one wire form's bytes, with every check a
       record's encoding makes (its size among them).
     - ``max_record_bytes``: the per-record size limit ``encode`` holds to.
+    - ``item(index, body)``: the item a record is settled by, from its
+      bytes alone.
     - ``rebuild(body)``: the record as a failure reports it, read back from
       the bytes that were sent.
 
-    A record encoded with its chunk is not kept in flight: its item's
-    ``source`` is let go once the chunk is made, and a failure reports the
-    record rebuilt from its bytes. Held until the hub answered, a streamed
-    upload's records outlived the collector's young generations, and its
-    full passes over them (20 to 40 ms each, several per 30,000 events)
-    were the event loop's longest stalls; let go, they die young as the
-    floor's dicts do (benchmarks/README.md, "Event-loop lag").
+    Nothing of a drafted record is kept in flight but its index and its
+    bytes in the chunk's array: not the record given, not an item. Held
+    until the hub answered, a streamed upload's records outlived the
+    collector's young generations, and its full passes over them (20 to
+    40 ms each, several per 30,000 events) were the event loop's longest
+    stalls; let go, they die young as the floor's dicts do. Items are made
+    (:class:`_Drafted`) only for a chunk whose records need settling one by
+    one: a failure, a retry, an abandoned upload (benchmarks/README.md).
     """
 
-    draft: Callable[[ClientContext, int, Any], tuple[BulkItem, Any]]
+    draft: Callable[[ClientContext, Any], Any]
     encode: Callable[[ClientContext, Any], bytes]
     max_record_bytes: Callable[[Limits], int]
+    item: Callable[[int, bytes], BulkItem]
     rebuild: Callable[[bytes], Any]
+
+
+class _Drafted(Sequence[BulkItem]):
+    """A drafted chunk's records: their indices, and their items only once asked for."""
+
+    __slots__ = ("_encoded", "_indices", "_item", "_items")
+
+    def __init__(
+        self, indices: Sequence[int], encoded: bytes, item: Callable[[int, bytes], BulkItem]
+    ) -> None:
+        self._indices = indices
+        self._encoded = encoded
+        self._item = item
+        self._items: list[BulkItem] | None = None
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, i: int) -> BulkItem: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[BulkItem]: ...
+    def __getitem__(self, i: int | slice) -> BulkItem | Sequence[BulkItem]:
+        return self._made()[i]
+
+    def __iter__(self) -> Iterator[BulkItem]:
+        return iter(self._made())
+
+    def _made(self) -> list[BulkItem]:
+        if self._items is None:
+            parts = split_array(self._encoded)
+            self._items = list(map(self._item, self._indices, parts))
+        return self._items
 
 
 @attrs.frozen
@@ -300,8 +345,7 @@ class SuprsendBulkError(SuprsendError):
 class _Upload:
     """A chunk a worker holds: what is still pending, and what the hub may have seen."""
 
-    pending: list[BulkItem]
-    chunk: Chunk[BulkItem]
+    pending: Sequence[BulkItem]  # (replaced as records settle, never changed in place)
     sent: bool = False  # an attempt is running or ran: the hub may have its records
     unknown: set[int] = attrs.field(factory=set)  # indices an attempt of got no answer
 
@@ -403,7 +447,9 @@ class _BulkRun:
     # can still account for each: in the chunk being built, in the one being
     # handed to a worker, or in a worker's upload.
     builder: ChunkBuilder[BulkItem] | None = None
-    drafts: list[BulkItem] = attrs.field(factory=list)  # drafted, not yet in a chunk
+    # Drafted, not yet in a chunk: their indices and the items they were drafted from.
+    drafted: list[int] = attrs.field(factory=list)
+    drafted_from: list[Any] = attrs.field(factory=list)
     ready: list[Chunk[BulkItem]] = attrs.field(factory=list)  # closed, not yet handed over
     handing_over: Chunk[BulkItem] | None = None
     uploads: set[_Upload] = attrs.field(factory=set)
@@ -447,9 +493,9 @@ class _BulkRun:
         self.builder = builder
         prepare = self.kind.prepare if self.body_of is None else _prepared(self.body_of)
         drafting = self.kind.drafting if self.body_of is None else None
-        add, client, ready, drafts = builder.add, self.client, self.ready, self.drafts
+        add, client, ready = builder.add, self.client, self.ready
+        drafted, given = self.drafted, self.drafted_from
         wires: list[Any] = []  # the drafts' wire forms
-        given: list[Any] = []  # and the items they were drafted from (a failure reports those)
         max_record_bytes = drafting.max_record_bytes(limits) if drafting else 0
         draft = drafting.draft if drafting else None
         room = builder.max_records  # drafts that make a chunk's worth with the builder's
@@ -458,11 +504,16 @@ class _BulkRun:
         resumed = _clock()  # when it last got the loop back
         clock = _clock
 
-        def added(item: BulkItem) -> None:
-            """``item`` (encoded) into the chunk being built; a chunk it closes is ready."""
+        def added(item: BulkItem, given: Any = None) -> None:
+            """``item`` (encoded) into the chunk being built; a chunk it closes is ready.
+
+            One too large is never sent: reported as ``given`` (a drafted one's
+            item has no record of its own), as a record that fails its checks is.
+            """
             closed = add(item, item.body)
             if isinstance(closed, TooLarge):
-                self._fail(closed.item.index, closed.item.reported(), closed.reason, None)
+                reported = closed.item.reported() if given is None else given
+                self._fail(closed.item.index, reported, closed.reason, None)
             elif closed is not None:
                 ready.append(closed)
 
@@ -475,24 +526,26 @@ class _BulkRun:
                 if (
                     body is not None
                     and len(body) - 2 <= max_record_bytes
-                    and len(body) + len(drafts) * builder.record_overhead <= builder.max_body_bytes
+                    and len(body) + len(wires) * builder.record_overhead <= builder.max_body_bytes
                 ):
-                    for item in drafts:
-                        item.source = None  # see Drafting: rebuilt from the bytes if it fails
-                    ready.append(Chunk(tuple(drafts), (), body))
-                    drafts.clear()
+                    # Usually in a row (a range holds them in a few bytes), unless
+                    # records failed their checks in between.
+                    span = range(drafted[0], drafted[-1] + 1)
+                    indices = span if len(span) == len(drafted) else tuple(drafted)
+                    ready.append(Chunk(_Drafted(indices, body, drafting.item), (), body))
+                    drafted.clear()
                     wires.clear()
                     given.clear()
                     return
-            encode = drafting.encode
-            for item, wire, source in zip(drafts, wires, given, strict=True):
+            encode, item_of = drafting.encode, drafting.item
+            for index, wire, source in zip(drafted, wires, given, strict=True):
                 try:
-                    item.body = encode(client, wire)
+                    record = encode(client, wire)
                 except SuprsendValidationError as exc:
-                    self._fail(item.index, source, str(exc), None)
+                    self._fail(index, source, str(exc), None)
                 else:
-                    added(item)
-            drafts.clear()
+                    added(item_of(index, record), source)
+            drafted.clear()
             wires.clear()
             given.clear()
             room = builder.max_records - len(builder)
@@ -509,17 +562,17 @@ class _BulkRun:
                 if draft is None:
                     taken = prepare(client, index, item)
                 else:
-                    taken, wire = draft(client, index, item)
+                    wire = draft(client, item)
             except SuprsendValidationError as exc:
                 self._fail(index, item, str(exc), None)
             else:
                 if draft is None:
                     added(taken)
                 else:
-                    drafts.append(taken)
+                    drafted.append(index)
                     wires.append(wire)
                     given.append(item)
-                    if len(drafts) >= room:
+                    if len(wires) >= room:
                         encode_drafts()
             if ready:
                 return True
@@ -570,7 +623,7 @@ class _BulkRun:
                 finally:
                     if inspect.isgenerator(items):
                         items.close()
-            if drafts:
+            if wires:
                 encode_drafts()
             last = builder.flush()
             if last is not None:
@@ -612,7 +665,7 @@ class _BulkRun:
         transport = self.client._transport
         # Registered before the first checkpoint: from here on, an abandoned run
         # finds these records here.
-        state = _Upload(list(chunk.items), chunk)
+        state = _Upload(chunk.items)
         self.uploads.add(state)
         last_error: dict[int, tuple[str, int | None]] = {}
         failed: list[FailedRecord] = []  # this chunk's, for on_chunk
@@ -633,7 +686,7 @@ class _BulkRun:
                 error = f"{error}; {f'not retried: {why}' if why else _NOT_RETRIED}"
             maybe = item.index in state.unknown
             failed.append(
-                self._fail(item.index, self._reported(item, chunk), error, end.status, maybe=maybe)
+                self._fail(item.index, self._reported(item), error, end.status, maybe=maybe)
             )
             return False
 
@@ -649,7 +702,7 @@ class _BulkRun:
                     failed.append(
                         self._fail(
                             item.index,
-                            self._reported(item, chunk),
+                            self._reported(item),
                             self.reach.gone,
                             None,
                             maybe=maybe,
@@ -666,7 +719,6 @@ class _BulkRun:
             if len(sending) == len(chunk.items):
                 body = chunk.body() if kind.envelope == _ARRAY else kind.body(chunk.bodies)
             else:
-                _split(chunk)  # encoded whole, and now sent in part: each record's bytes
                 body = kind.body(i.body for i in sending)
             try:
                 response = await transport.post_once(
@@ -736,14 +788,14 @@ class _BulkRun:
             attempts = exc.attempts
             for item in state.pending:
                 maybe = exc.sent or item.index in state.unknown
-                reported = self._reported(item, chunk)
+                reported = self._reported(item)
                 failed.append(self._fail(item.index, reported, str(exc), None, maybe=maybe))
         else:
             for item in state.pending:
                 error, code = last_error[item.index]
                 error = f"{error} (gave up after {_attempts(attempts)}{give_up_reason})"
                 maybe = item.index in state.unknown
-                reported = self._reported(item, chunk)
+                reported = self._reported(item)
                 failed.append(self._fail(item.index, reported, error, code, maybe=maybe))
         attempts -= skipped
         self.uploads.discard(state)
@@ -763,7 +815,7 @@ class _BulkRun:
             for item in state.pending:
                 maybe = state.sent or item.index in state.unknown
                 error = _ABANDONED if maybe else _NOT_SENT
-                self._fail(item.index, self._reported(item, state.chunk), error, None, maybe=maybe)
+                self._fail(item.index, self._reported(item), error, None, maybe=maybe)
         self.uploads.clear()
         unsent = [self.handing_over] if self.handing_over is not None else []
         self.handing_over = None
@@ -775,27 +827,27 @@ class _BulkRun:
                 unsent.append(last)
         for chunk in unsent:
             for item in chunk.items:
-                self._fail(item.index, self._reported(item, chunk), _NOT_SENT, None)
-        for item in self.drafts:
-            self._fail(item.index, item.reported(), _NOT_SENT, None)
-        self.drafts.clear()
+                self._fail(item.index, self._reported(item), _NOT_SENT, None)
+        for index, given in zip(self.drafted, self.drafted_from, strict=True):
+            self._fail(index, given, _NOT_SENT, None)
+        self.drafted.clear()
+        self.drafted_from.clear()
         if len(self.failures) > before:
             self.warnings.append(
                 "the upload was abandoned: requests in flight were cancelled, their outcome unknown"
             )
 
-    def _reported(self, item: BulkItem, chunk: Chunk[BulkItem]) -> Any:
+    def _reported(self, item: BulkItem) -> Any:
         """``item``'s record as a failure reports it: the one given (with its generated
-        key), or, if the chunk let it go (see :class:`Drafting`), rebuilt from its bytes."""
+        key), or, for a drafted one (see :class:`Drafting`), rebuilt from its bytes."""
         if item.source is not None:
             return item.reported()
         assert self.kind.drafting is not None  # only drafted records are let go
-        _split(chunk)
         return self.kind.drafting.rebuild(item.body)
 
     def _settle_records(
         self,
-        sending: list[BulkItem],
+        sending: Sequence[BulkItem],
         records: Any,
         settle: Callable[[BulkItem, str, AttemptEnd | None], bool],
     ) -> list[BulkItem]:
@@ -851,13 +903,6 @@ def _prepared(body_of: Callable[[Any], bytes]) -> Callable[[ClientContext, int, 
         return BulkItem(index, record, body_of(record), True)
 
     return prepare
-
-
-def _split(chunk: Chunk[BulkItem]) -> None:
-    """Each item of a chunk encoded whole given its own bytes (once: they are kept)."""
-    if chunk.encoded is not None and chunk.items and not chunk.items[0].body:
-        for item, part in zip(chunk.items, split_array(chunk.encoded), strict=True):
-            item.body = part
 
 
 def _retry_after(response: httpx.Response, state: _Upload) -> float | None:

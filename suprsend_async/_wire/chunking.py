@@ -8,7 +8,7 @@ to workflow records), so a chunk that fits here fits on the wire.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 import attrs
@@ -37,7 +37,7 @@ class Chunk(Generic[R]):
     whole JSON array in ``encoded`` when the records were encoded in one call (the
     bodies are then empty: whoever needs a record's bytes splits the array)."""
 
-    items: tuple[R, ...]
+    items: Sequence[R]
     bodies: tuple[bytes, ...]
     encoded: bytes | None = None
 

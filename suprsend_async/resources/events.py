@@ -21,14 +21,12 @@ __all__ = ["BULK_EVENT_PATH", "EVENT_RECORDS", "BulkEvents", "BulkEventsInstance
 BULK_EVENT_PATH = "v2/bulk/event/"
 
 
-def _draft_event(client: ClientContext, index: int, item: Any) -> tuple[BulkItem, Any]:
+def _draft_event(client: ClientContext, item: Any) -> dict[str, Any]:
+    # The hot path of bulk uploads: the event checked, its wire form with a
+    # generated key (held in the wire form only, and so in a failure's report).
     event = bulk_record(client, item, Event, Event.from_body, keyed=False)
-    # The hot path of bulk uploads. A generated key goes into the wire form,
-    # and onto the event only if it fails (BulkItem.reported).
     key = fresh_key(client, event.idempotency_key is not None)
-    wire = client._serializer.event_body(event, idempotency_key=key)
-    repeatable = key is not None or event.idempotency_key is not None
-    return BulkItem(index, event, b"", repeatable, None, key), wire
+    return client._serializer.event_body(event, idempotency_key=key)
 
 
 def _encode_event(client: ClientContext, wire: Any) -> bytes:
@@ -37,9 +35,17 @@ def _encode_event(client: ClientContext, wire: Any) -> bytes:
 
 
 def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
-    taken, wire = _draft_event(client, index, item)
-    taken.body = _encode_event(client, wire)
-    return taken
+    event = bulk_record(client, item, Event, Event.from_body, keyed=False)
+    key = fresh_key(client, event.idempotency_key is not None)
+    body = _encode_event(client, client._serializer.event_body(event, idempotency_key=key))
+    repeatable = key is not None or event.idempotency_key is not None
+    return BulkItem(index, event, body, repeatable, None, key)
+
+
+def _event_item(index: int, body: bytes) -> BulkItem:
+    # Sent again only with a key, which the bytes say (only a failure or a retry
+    # takes this path: a chunk settled whole never makes its items).
+    return BulkItem(index, None, body, "$idempotency_key" in json.loads(body))
 
 
 def _rebuild_event(body: bytes) -> Event:
@@ -62,6 +68,7 @@ EVENT_RECORDS = RecordKind(
         _draft_event,
         _encode_event,
         lambda limits: limits.max_single_event_bytes,
+        _event_item,
         _rebuild_event,
     ),
 )
