@@ -9,14 +9,18 @@ from typing import Any
 
 ORDER = (
     "floor",
+    "floor_list",
     "aiohttp",
     "httpx",
     "httpx2",
     "ours",
+    "ours_gen",
     "ours_streamed",
     "ours_no_otel",
     "ours_httpcore",
+    "ours_httpcore_gen",
     "ours_trio",
+    "ours_trio_gen",
     "ours_httpx2",
     "ours_httpx2_trio",
     "sdk",
@@ -31,6 +35,26 @@ def _bulk(results: dict[str, Any], records: int, latency: float) -> dict[str, An
 
 
 LABELS_SHORT = {"ours_httpcore": "asyncio, httpcore", "ours_trio": "trio, httpcore"}
+# Who is given a list built first (the rest build their records as they are taken):
+# each is held to the floor fed the same way.
+GIVEN_A_LIST = {"floor_list", "sdk", "ours", "ours_no_otel", "ours_httpcore", "ours_trio",
+                "ours_httpx2", "ours_httpx2_trio"}  # fmt: skip
+
+
+_FED = {
+    "ours": "a list",
+    "ours_gen": "a generator",
+    "ours_streamed": "an async generator",
+    "ours_httpcore": "a list",
+    "ours_httpcore_gen": "a generator",
+    "ours_trio": "a list",
+    "ours_trio_gen": "a generator",
+}
+
+
+def floor_for(cpu: dict[str, float], name: str) -> float:
+    """The floor's CPU per record fed as ``name`` is (the lazy floor if the other is missing)."""
+    return cpu.get("floor_list", cpu["floor"]) if name in GIVEN_A_LIST else cpu["floor"]
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -44,24 +68,22 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             continue
         cpu = bulk["cpu_us_per_record"]
         n = f"{bulk['records']:,} events, c={bulk['concurrency']}"
-        over_floor = cpu["ours"] / cpu["floor"]
-        streamed = (
-            f" (events from an async generator: {cpu['ours_streamed'] / cpu['floor']:.2f}x)"
-            if "ours_streamed" in cpu
-            else ""
-        )
-        out.append(
-            (f"bulk {n}: CPU per record within 1.5x of the floor (aiohttp path)",
-             f"{cpu['ours']:.1f} vs {cpu['floor']:.1f} µs: {over_floor:.2f}x{streamed}",
-             over_floor <= 1.5)
-        )  # fmt: skip
-        for name in ("ours_httpcore", "ours_trio"):
-            if name in cpu:
-                ratio = cpu[name] / cpu["floor"]
-                out.append(
-                    (f"bulk {n}: CPU per record within 2x of the floor ({LABELS_SHORT[name]})",
-                     f"{cpu[name]:.1f} vs {cpu['floor']:.1f} µs: {ratio:.2f}x", ratio <= 2)
-                )  # fmt: skip
+        for names, bound, path in (
+            (("ours", "ours_gen", "ours_streamed"), 1.5, "aiohttp path"),
+            (("ours_httpcore", "ours_httpcore_gen"), 2.0, LABELS_SHORT["ours_httpcore"]),
+            (("ours_trio", "ours_trio_gen"), 2.0, LABELS_SHORT["ours_trio"]),
+        ):
+            ratios = [(name, cpu[name] / floor_for(cpu, name)) for name in names if name in cpu]
+            if not ratios:
+                continue
+            measured = "; ".join(
+                f"{_FED[name]}: {cpu[name]:.1f} vs {floor_for(cpu, name):.1f} µs, {ratio:.2f}x"
+                for name, ratio in ratios
+            )
+            out.append(
+                (f"bulk {n}: CPU per record within {bound:g}x of the floor fed alike ({path})",
+                 measured, all(ratio <= bound for _, ratio in ratios))
+            )  # fmt: skip
         less = cpu["sdk"] / cpu["ours"]
         out.append(
             (f"bulk {n}: CPU per record at least 8x less than the official SDK",
@@ -187,7 +209,11 @@ def _markdown(results: dict[str, Any]) -> str:
             f"## Bulk: {bulk['records']:,} events, concurrency {bulk['concurrency']}, "
             f"emulator latency {bulk['latency_ms']:g} ms",
             "",
-            "| client | wall | speed-up over the SDK | CPU µs/record | x the floor | "
+            "Each client's *x the floor* is against the floor fed the same way: a list built"
+            " first (`floor_list`) for a client given a list, the floor building each body as"
+            " it is taken for the others.",
+            "",
+            "| client | wall | speed-up over the SDK | CPU µs/record | x the floor fed alike | "
             "SDK's CPU ÷ this |",
             "|---|---|---|---|---|---|",
         ]
@@ -195,7 +221,7 @@ def _markdown(results: dict[str, Any]) -> str:
             if name in cpu:
                 lines.append(
                     f"| {labels[name]} | {wall[name]:.2f}s | {wall['sdk'] / wall[name]:.1f}x | "
-                    f"{cpu[name]:.1f} | {cpu[name] / cpu['floor']:.2f}x | "
+                    f"{cpu[name]:.1f} | {cpu[name] / floor_for(cpu, name):.2f}x | "
                     f"{cpu['sdk'] / cpu[name]:.1f}x |"
                 )
     singles = results.get("concurrent_singles")

@@ -54,7 +54,11 @@ LABELS = {
     "aiohttp": "raw aiohttp",
     "sdk": "official SDK",
     "ours": "ours (asyncio, aiohttp transport)",
+    "floor_list": "floor (raw asyncio streams), given a list of its records built first",
     "ours_streamed": "ours (asyncio, aiohttp transport), events from an async generator",
+    "ours_gen": "ours (asyncio, aiohttp transport), events from a generator expression",
+    "ours_httpcore_gen": "ours (asyncio, httpcore), events from a generator expression",
+    "ours_trio_gen": "ours (trio, httpcore), events from a generator expression",
     "ours_httpcore": "ours (asyncio, httpcore)",
     "ours_trio": "ours (trio, httpcore)",
     "ours_httpx2": "ours on httpx2 (asyncio, aiohttp transport)",
@@ -328,10 +332,19 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or reps
     started = time.monotonic()
     everyone = {**RAW, **SDK, **OURS}
-    # Ours given its events by an async generator, as the floor builds its records: as
-    # they are taken, none of them held (a list of 100,000 events is the caller's, and
-    # the collector's full passes over it while it is built are charged to ours).
-    bulk_clients = {**everyone, "ours_streamed": {**OURS["ours"], "stream": True}}
+    # Each client fed two ways, and held to the floor fed the same way: a list built
+    # first (ours, the official SDK; the floor's list of wire dicts), or records built
+    # as they are taken (the raw clients and the floor build each body so; ours from a
+    # generator). A list of 100,000 records is the caller's: the collector's full passes
+    # over it while it is built are charged to whoever is given it, the floor included.
+    bulk_clients = {
+        **everyone,
+        "floor_list": {**RAW["floor"], "producer": "list"},
+        "ours_gen": {**OURS["ours"], "producer": "gen"},
+        "ours_streamed": {**OURS["ours"], "stream": True},
+        "ours_httpcore_gen": {**OURS["ours_httpcore"], "producer": "gen"},
+        "ours_trio_gen": {**OURS["ours_trio"], "producer": "gen"},
+    }
     results: dict[str, Any] = {
         "machine": _machine(),
         "command": "nox -s bench" + (" -- --quick" if args.quick else ""),

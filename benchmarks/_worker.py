@@ -504,12 +504,16 @@ def bulk(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def main() -> dict[str, Any]:
         wire = _Wire(spec)
+        # Each body built as it is taken, or (producer "list") from a list of every
+        # record's wire dict built first, as ours is given a list of events.
+        built = [wire.record(i) for i in range(n)] if spec.get("producer") == "list" else None
+        bodies = wire.bodies(n, built)
         if impl == "floor":
-            delivered = await _floor_bulk(wire, n, concurrency)
+            delivered = await _floor_bulk(wire, n, concurrency, bodies)
         else:
             post, close = await _SESSIONS[impl](wire, concurrency)
             try:
-                delivered = await _raw_bulk(wire, n, concurrency, post)
+                delivered = await _raw_bulk(wire, n, concurrency, post, bodies)
             finally:
                 await close()
         return {"success": delivered}
@@ -544,13 +548,16 @@ def _ours_bulk(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def main() -> dict[str, Any]:
         async with _client(spec, max_concurrency=concurrency) as client:
-            if spec.get("stream"):
+            producer = "agen" if spec.get("stream") else spec.get("producer", "list")
+            if producer == "agen":
 
                 async def events() -> AsyncIterator[Any]:
                     for i in range(n):
                         yield Event(*_event_fields(i))
 
                 records: Any = events()
+            elif producer == "gen":
+                records = (Event(*_event_fields(i)) for i in range(n))
             else:
                 records = [Event(*_event_fields(i)) for i in range(n)]
             response = await client.bulk_events.send(records)
