@@ -86,16 +86,17 @@ class _InsertIds:
     def _batch(self) -> Iterator[str]:
         n = self.BATCH
         digits = os.urandom(16 * n).hex().encode("ascii")
-        out = bytearray(36 * n)
+        # Each id followed by a newline, so that one split() cuts them all (a
+        # slice per id cost a third of the batch).
+        out = bytearray(b"\n" * (37 * n))
         for position, source in enumerate(_UUID4_LAYOUT):
             if isinstance(source, bytes):
-                out[position::36] = source * n
+                out[position::37] = source * n
             elif source == 16:
-                out[position::36] = digits[16::32].translate(_UUID4_VARIANT)
+                out[position::37] = digits[16::32].translate(_UUID4_VARIANT)
             else:
-                out[position::36] = digits[source::32]
-        text = out.decode("ascii")
-        return iter([text[i : i + 36] for i in range(0, 36 * n, 36)])
+                out[position::37] = digits[source::32]
+        return iter(out.decode("ascii").split())
 
     def __call__(self) -> str:
         try:
