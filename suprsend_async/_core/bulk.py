@@ -181,8 +181,8 @@ class BulkItem:
     """One record ready to upload, as a :class:`RecordKind`'s ``prepare`` makes it."""
 
     index: int
-    # What the user gave (with a generated key applied, if any); None once a
-    # chunk encoded whole let it go (see Drafting).
+    # What the user gave (with a generated key applied, if any); None for a
+    # drafted record, which a failure reports rebuilt from ``body`` (see Drafting).
     source: Any
     body: bytes  # its wire bytes
     # Sending it again is harmless: it has an idempotency key, or repeating
@@ -278,8 +278,8 @@ class _Drafted(Sequence[BulkItem]):
 
     def _made(self) -> list[BulkItem]:
         if self._items is None:
-            parts = split_array(self._encoded)
-            self._items = list(map(self._item, self._indices, parts))
+            item, parts = self._item, split_array(self._encoded)
+            self._items = [item(i, part) for i, part in zip(self._indices, parts, strict=True)]
         return self._items
 
 
