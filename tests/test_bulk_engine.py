@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from suprsend_async import (
     AsyncSuprsend,
+    Attachment,
     BulkProgress,
     Event,
     RetryPolicy,
@@ -608,4 +609,70 @@ async def test_an_upload_abandoned_in_flight_reports_each_record_as_given() -> N
     assert resp.total == resp.failure >= 100  # at least the chunk in flight, read
     in_flight = [f for f in resp.failed_records if f.maybe_delivered]
     assert in_flight  # some were let go in flight, and are rebuilt from their bytes
+    assert all(f.record == events[f.index] for f in resp.failed_records)
+
+
+async def test_a_failed_event_with_attachments_resends_the_same_record() -> None:
+    """Read back from its bytes, an event's attachments are the `$attachments` property the
+    hub got: fed back in, the same record goes out."""
+    sent: list[dict[str, Any]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)
+        sent.extend(records)
+        return httpx.Response(207, json={"records": [err(404, "no such user") for _ in records]})
+
+    attachment = Attachment.from_url("https://example.com/a.pdf", "a.pdf")
+    events = [
+        Event(f"u{i}", "ev_x", {"i": i}, idempotency_key=f"k{i}", attachments=[attachment])
+        for i in range(3)
+    ]
+    async with client_for(handler) as client:
+        first = await client.bulk_events.send(events)
+        again = await client.bulk_events.send([f.record for f in first.failed_records])
+    assert again.failure == first.failure == 3
+    for record in sent:
+        del record["$insert_id"], record["$time"]
+    assert sent[3:] == sent[:3]
+    assert all(r["properties"]["$attachments"] for r in sent)
+
+
+async def test_an_upload_abandoned_with_records_encoded_one_by_one_accounts_for_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records too large to go as one array are encoded one by one, and wait in the chunk
+    being built; abandoned then, each is reported as it was given (never sent) or as sent."""
+    from suprsend_async._core import bulk
+    from suprsend_async._core.bulk import run_bulk
+    from suprsend_async.resources.events import EVENT_RECORDS
+
+    abandon = anyio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        abandon.set()
+        await anyio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    pad = "x" * 9_000  # a chunk closes on size at 88 records; the rest wait in the builder
+    events = [
+        Event(f"u{i}", "ev_x", {"i": i, "pad": pad}, idempotency_key=f"k{i}") for i in range(1_000)
+    ]
+    held: list[int] = []
+    original = bulk._BulkRun.account_for_abandoned
+
+    def spy(self: Any) -> None:
+        assert self.builder is not None
+        held.append(len(self.builder))
+        original(self)
+
+    monkeypatch.setattr(bulk._BulkRun, "account_for_abandoned", spy)
+    async with client_for(handler) as client:
+        resp = await run_bulk(
+            client, events, kind=EVENT_RECORDS, abandon=abandon, max_concurrency=1
+        )
+    assert held[0] > 0  # the path this test is about: records waited in the builder
+    assert resp.total == resp.failure == len(resp.failed_records)
+    assert [f.index for f in resp.failed_records] == list(range(resp.total))
+    assert any(f.maybe_delivered for f in resp.failed_records)
+    assert any(not f.maybe_delivered for f in resp.failed_records)
     assert all(f.record == events[f.index] for f in resp.failed_records)

@@ -96,9 +96,12 @@ class FailedRecord:
     (:attr:`safe_to_resend`).
 
     ``record`` is the record given, with the idempotency key it was sent
-    with. An event the upload let go of while its request was in flight
-    (see :class:`Drafting`) is rebuilt from the bytes sent: equal to the
-    one given, not the same object (that is at ``index`` in a list given).
+    with. An event that was sent is read back from the bytes sent (the
+    engine does not keep it in flight, see :class:`Drafting`): fed back in,
+    it sends the same record with the same key. It is not the object given
+    (that is at ``index`` in a list), and equals it unless JSON changed it:
+    attachments come back as the ``$attachments`` property the hub gets,
+    a tuple as a list, a UUID as a string, a subclass as an ``Event``.
 
     ``failed["error"]`` (and ``"record"``, ``"code"``) read it as the
     official SDK's dict, as :meth:`to_dict` gives it.
@@ -228,8 +231,8 @@ class Drafting:
     - ``encode(client, wire)``: one wire form's bytes, with every check a
       record's encoding makes (its size among them).
     - ``max_record_bytes``: the per-record size limit ``encode`` holds to.
-    - ``item(index, body)``: the item a record is settled by, from its
-      bytes alone.
+    - ``item(index, body, wire)``: the item a record is settled by, from its
+      bytes and its wire form (None: from its bytes alone).
     - ``rebuild(body)``: the record as a failure reports it, read back from
       the bytes that were sent.
 
@@ -246,7 +249,7 @@ class Drafting:
     draft: Callable[[ClientContext, Any], Any]
     encode: Callable[[ClientContext, Any], bytes]
     max_record_bytes: Callable[[Limits], int]
-    item: Callable[[int, bytes], BulkItem]
+    item: Callable[[int, bytes, Any], BulkItem]
     rebuild: Callable[[bytes], Any]
 
 
@@ -256,7 +259,7 @@ class _Drafted(Sequence[BulkItem]):
     __slots__ = ("_encoded", "_indices", "_item", "_items")
 
     def __init__(
-        self, indices: Sequence[int], encoded: bytes, item: Callable[[int, bytes], BulkItem]
+        self, indices: Sequence[int], encoded: bytes, item: Callable[[int, bytes, Any], BulkItem]
     ) -> None:
         self._indices = indices
         self._encoded = encoded
@@ -279,7 +282,9 @@ class _Drafted(Sequence[BulkItem]):
     def _made(self) -> list[BulkItem]:
         if self._items is None:
             item, parts = self._item, split_array(self._encoded)
-            self._items = [item(i, part) for i, part in zip(self._indices, parts, strict=True)]
+            self._items = [
+                item(i, part, None) for i, part in zip(self._indices, parts, strict=True)
+            ]
         return self._items
 
 
@@ -544,7 +549,7 @@ class _BulkRun:
                 except SuprsendValidationError as exc:
                     self._fail(index, source, str(exc), None)
                 else:
-                    added(item_of(index, record), source)
+                    added(item_of(index, record, wire), source)
             drafted.clear()
             wires.clear()
             given.clear()

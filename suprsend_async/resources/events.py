@@ -47,10 +47,11 @@ def _prepare_event(client: ClientContext, index: int, item: Any) -> BulkItem:
     return BulkItem(index, event, body, repeatable, None, key)
 
 
-def _event_item(index: int, body: bytes) -> BulkItem:
-    # Sent again only with a key, which the bytes say (only a failure or a retry
-    # takes this path: a chunk settled whole never makes its items).
-    return BulkItem(index, None, body, "$idempotency_key" in json.loads(body))
+def _event_item(index: int, body: bytes, wire: dict[str, Any] | None) -> BulkItem:
+    # Sent again only with a key, which the wire form says (read back from the
+    # bytes only for a chunk whose records settle one by one, a failure's or a retry's).
+    keyed = "$idempotency_key" in (json.loads(body) if wire is None else wire)
+    return BulkItem(index, None, body, keyed)
 
 
 def _rebuild_event(body: bytes) -> Event:
