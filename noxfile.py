@@ -1,11 +1,11 @@
-"""Project tasks. `nox` runs lint, typecheck, tests and floors, as CI does."""
+"""Project tasks. `nox` runs lint, typecheck, tests, httpx2, core and floors, as CI does."""
 
 from __future__ import annotations
 
 import nox
 from packaging.requirements import Requirement
 
-nox.options.sessions = ["lint", "typecheck", "tests", "httpx2", "floors"]
+nox.options.sessions = ["lint", "typecheck", "tests", "httpx2", "core", "floors"]
 nox.options.reuse_venv = "yes"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -120,6 +120,31 @@ def httpx2(session: nox.Session) -> None:
         *(session.posargs or HTTPX2_TESTS),
         env={"SUPRSEND_HTTP_STACK": "httpx2"},
     )
+
+
+# The record path, the engine, the REST core and the background sender, as a plain
+# `pip install suprsend-async` has them (every other session installs the fast extra).
+CORE_TESTS = [
+    "tests/test_bulk_engine.py",
+    "tests/test_event_wire.py",
+    "tests/test_bulk_integration.py",
+    "tests/test_bulk_responsiveness.py",
+    "tests/test_retry_integration.py",
+    "tests/test_validation.py",
+    "tests/test_client.py",
+    "tests/test_rest_core.py",
+    "tests/test_users_integration.py",
+    "tests/test_background.py",
+    "tests/test_background_pipeline.py",
+]
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """The client without any extra: the standard library's JSON encoder (no orjson) and
+    httpcore's pool (no aiohttp), on asyncio and trio."""
+    session.install("-e", ".[testing,trio]", "pytest>=8", "hypothesis>=6.100", "pytest-xdist>=3.5")
+    session.run("pytest", "-q", "-n", "2", *(session.posargs or CORE_TESTS))
 
 
 @nox.session

@@ -534,6 +534,7 @@ async def test_attempts_are_counted_when_no_answer_ever_comes() -> None:
 def test_the_aiohttp_pool_is_imported_when_the_client_is_built_not_on_the_loop() -> None:
     # In a fresh interpreter: importing aiohttp takes a few hundred ms, which the
     # first call would otherwise spend blocking the event loop.
+    pytest.importorskip("httpx_aiohttp")  # (installed with the aiohttp or fast extra)
     code = (
         "import sys\n"
         "from suprsend_async import AsyncSuprsend\n"
