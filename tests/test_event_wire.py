@@ -89,12 +89,14 @@ attachments = st.lists(
     ),
     max_size=2,
 )
+event_names = st.sampled_from(["order_paid", "signup", "$user_login", "Order Shipped"])
+event_properties = st.dictionaries(st.text(max_size=8), json_values, max_size=4)
 
 
 @given(
     distinct_id=ids,
-    event_name=st.sampled_from(["order_paid", "signup", "$user_login", "Order Shipped"]),
-    properties=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    event_name=event_names,
+    properties=event_properties,
     key=optional_keys,
     tenant_id=optional_keys,
     brand_id=optional_keys,
@@ -214,22 +216,19 @@ def test_a_chunk_encoded_at_once_is_its_records_encoded_one_by_one(
 
 
 @given(
-    distinct_id=ids,
-    event_name=st.sampled_from(["order_paid", "signup", "$user_login", "Order Shipped"]),
-    properties=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
-    key=optional_keys,
-    tenant_id=optional_keys,
-    attached=attachments,
+    event=st.builds(
+        Event,
+        ids,
+        event_names,
+        event_properties,
+        idempotency_key=optional_keys,
+        tenant_id=optional_keys,
+        attachments=attachments,
+    ),
     send_key=st.none() | st.just("generated-key"),
 )
 def test_a_failed_event_rebuilt_from_its_bytes_sends_the_same_record(
-    distinct_id: str,
-    event_name: str,
-    properties: dict[str, Any],
-    key: str | None,
-    tenant_id: str | None,
-    attached: list[Attachment],
-    send_key: str | None,
+    event: Event, send_key: str | None
 ) -> None:
     """The bulk engine lets go of an event once its chunk is encoded, and a failure
     reports it read back from its bytes: fed back in, that sends the record first sent,
@@ -237,14 +236,6 @@ def test_a_failed_event_rebuilt_from_its_bytes_sends_the_same_record(
     from suprsend_async.resources.events import EVENT_RECORDS
 
     assert EVENT_RECORDS.drafting is not None
-    event = Event(
-        distinct_id,
-        event_name,
-        properties,
-        idempotency_key=key,
-        tenant_id=tenant_id,
-        attachments=attached,
-    )
     serializer = Serializer(
         env="workspace-key", sdk_version="suprsend-async/1", clock=lambda: 1.8e9
     )
