@@ -91,6 +91,7 @@ HTTPX2_TESTS = [
     "tests/test_rest_core.py",
     "tests/test_hardening.py",
     "tests/test_pool.py",
+    "tests/test_network.py",
     "tests/test_aiohttp_pool.py",
     "tests/test_rest_hardening.py",
 ]
@@ -133,6 +134,7 @@ CORE_TESTS = [
     "tests/test_validation.py",
     "tests/test_client.py",
     "tests/test_rest_core.py",
+    "tests/test_network.py",
     "tests/test_users_integration.py",
     "tests/test_background.py",
     "tests/test_background_pipeline.py",

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import functools
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import sniffio
+
+from .network import whole_request_backend_class
 
 __all__ = ["SHARD_SIZE", "ShardedPool", "default_transport", "preload", "sharded_pool_class"]
 
@@ -106,6 +109,7 @@ def sharded_pool_class(library: ModuleType) -> Any:
                         keepalive_expiry=self._keepalive,
                     ),
                 )
+                _send_whole_requests(shard)
                 self._shards[index] = shard
             return shard
 
@@ -127,12 +131,10 @@ def sharded_pool_class(library: ModuleType) -> Any:
                 self._release(index)
                 raise
             assert isinstance(response.stream, httpx.AsyncByteStream)
-            return httpx.Response(
-                status_code=response.status_code,
-                headers=response.headers,
-                stream=_ReleasingStream(response.stream, self, index),
-                extensions=response.extensions,
-            )
+            # (The same response, its body wrapped: a second Response would copy
+            # its headers for nothing.)
+            response.stream = _ReleasingStream(response.stream, self, index)
+            return response
 
         async def aclose(self) -> None:
             for shard in self._shards:
@@ -140,6 +142,21 @@ def sharded_pool_class(library: ModuleType) -> Any:
                     await shard.aclose()
 
     return ShardedPool
+
+
+def _send_whole_requests(transport: Any) -> None:
+    """Have ``transport``'s httpcore pool write each request in one piece
+    (``_core/network.py``).
+
+    httpx builds its pool itself and takes no network backend, so the one the
+    pool made is wrapped where it keeps it. An httpx or httpcore that keeps it
+    elsewhere is left as it is: slower, never wrong."""
+    pool: Any = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if pool is None or backend is None:
+        return
+    core = sys.modules[type(pool).__module__.partition(".")[0]]
+    pool._network_backend = whole_request_backend_class(core)(backend)
 
 
 # The pool on httpx, the default stack.
