@@ -87,7 +87,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         less = cpu["sdk"] / cpu["ours"]
         out.append(
             (f"bulk {n}: CPU per record at least 8x less than the official SDK",
-             f"{cpu['sdk']:.1f} vs {cpu['ours']:.1f} µs: {less:.1f}x less "
+             f"{cpu['sdk']:.1f} vs {cpu['ours']:.1f} µs: {less:.2f}x less "
              f"(the floor: {cpu['sdk'] / cpu['floor']:.1f}x)", less >= 8)
         )  # fmt: skip
     for bulk in results["bulk"]:
