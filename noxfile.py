@@ -111,6 +111,7 @@ def httpx2(session: nox.Session) -> None:
         "hypothesis>=6.100",
         "trio>=0.31",
         "pytest-xdist>=3.5",
+        "trustme>=1.1",
     )
     # Two workers, as the tests session: this slice is mostly waiting too.
     session.run(
@@ -145,7 +146,14 @@ CORE_TESTS = [
 def core(session: nox.Session) -> None:
     """The client without any extra: the standard library's JSON encoder (no orjson) and
     httpcore's pool (no aiohttp), on asyncio and trio."""
-    session.install("-e", ".[testing,trio]", "pytest>=8", "hypothesis>=6.100", "pytest-xdist>=3.5")
+    session.install(
+        "-e",
+        ".[testing,trio]",
+        "pytest>=8",
+        "hypothesis>=6.100",
+        "pytest-xdist>=3.5",
+        "trustme>=1.1",
+    )
     session.run("pytest", "-q", "-n", "2", *(session.posargs or CORE_TESTS))
 
 

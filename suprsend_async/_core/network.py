@@ -5,11 +5,16 @@ request's head and its body separately, and each write goes through anyio's
 or trio's stream with a timeout scope and two checkpoints around one
 ``send``: for a bulk chunk that was a tenth of an upload's CPU, and a second
 TCP segment for the hub to read. The streams here keep what httpcore writes
-until it reads (it reads once the request is written whole) or until
-:data:`FLUSH_AT` bytes wait, and send it in one write, with the timeout
-those writes were given. A write that fails is still httpcore's
-``WriteError``, raised by the read that sent it: what the transport reports
-as "sent, maybe" either way.
+until it reads (it reads once the request is written whole) and send it in
+one write, with the timeout those writes were given; a body of
+:data:`FLUSH_AT` bytes or more goes as it is, after the head, rather than
+copied behind it.
+
+A held write that fails when the read sends it is passed over, as httpcore
+passes over a failed write of its own: a server may answer before reading
+the whole request (an early 503 or 429, then a reset) and that answer is
+then read; without one, the read fails as it would have. (So anything
+written to a response's ``network_stream`` extension waits for a read.)
 
 They also answer httpcore's question "has this idle connection been closed
 by the server?", asked of every idle connection of a pool at each request,
@@ -21,6 +26,7 @@ Nothing else changes: connecting, TLS and reading are the wrapped backend's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import select
 from collections.abc import Iterable
@@ -29,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["FLUSH_AT", "whole_request_backend_class"]
 
-# Written at once past this, so a streamed body is never held whole.
+# A write this large is sent as it is: copying it behind the head would cost more
+# than the write saved, and a streamed body is never held whole.
 FLUSH_AT = 64 * 1024
-_HAS_POLL = hasattr(select, "poll")  # (not on Windows: httpcore's own check there)
 
 
 @functools.cache
@@ -61,13 +67,23 @@ def whole_request_backend_class(core: ModuleType) -> Any:
             if not buffer:
                 return
             self._timeout = timeout
-            self._pending = self._pending + buffer if self._pending else buffer
-            if len(self._pending) >= FLUSH_AT:
-                await self._flush()
+            if len(buffer) >= FLUSH_AT:
+                if self._pending:
+                    await self._flush()
+                await self._stream.write(buffer, timeout)
+            elif self._pending:
+                self._pending += buffer
+                if len(self._pending) >= FLUSH_AT:
+                    await self._flush()
+            else:
+                self._pending = buffer
 
         async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
             if self._pending:
-                await self._flush()
+                # Within httpcore's reach, this write's failure would be passed over
+                # for the answer a server may have sent first: so it is here.
+                with contextlib.suppress(httpcore.WriteError):
+                    await self._flush()
             return await self._stream.read(max_bytes, timeout)
 
         async def aclose(self) -> None:
@@ -86,7 +102,8 @@ def whole_request_backend_class(core: ModuleType) -> Any:
             return WholeRequestStream(inner)
 
         def get_extra_info(self, info: str) -> Any:
-            if info == "is_readable" and _HAS_POLL:
+            # (select.poll looked up each time, as httpcore does: eventlet removes it.)
+            if info == "is_readable" and getattr(select, "poll", None) is not None:
                 if self._socket is None:
                     self._socket = self._stream.get_extra_info("socket")
                     if self._socket is None:
